@@ -1,0 +1,82 @@
+"""The runtime exception tree. Spec problems are `Diagnostic` values, not exceptions.
+
+SpecsyncError
+ ├── SpecError            a spec failed to load or validate; carries every Diagnostic
+ ├── RecordError          one record cannot be synced (bad value, vendor 4xx); recorded
+ │                        with its reason and retried next run, never aborts a run
+ ├── AdapterError         talking to a system failed
+ │    ├── RetriableError  429, 5xx, timeouts, dropped connections: back off and retry
+ │    ├── AmbiguousWriteError  a create was sent but its outcome is unknown: look it up
+ │    └── FatalError      other 4xx, bad credentials, config: stop the sync
+ └── StateError           the state store refused (lease lost, migration mismatch)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from engine.diagnostics import Diagnostic
+
+__all__ = [
+    "AdapterError",
+    "AmbiguousWriteError",
+    "FatalError",
+    "RecordError",
+    "RetriableError",
+    "SpecError",
+    "SpecsyncError",
+    "StateError",
+]
+
+
+class SpecsyncError(Exception):
+    """Base of every error specsync raises on purpose."""
+
+
+class SpecError(SpecsyncError):
+    def __init__(self, diagnostics: Sequence[Diagnostic], sources: dict[str, str] | None = None):
+        self.diagnostics = list(diagnostics)
+        self.sources = sources or {}
+        first = self.diagnostics[0] if self.diagnostics else None
+        super().__init__(
+            f"{len(self.diagnostics)} problem(s) in spec"
+            + (f"; first: {first.location}: {first.message}" if first else "")
+        )
+
+
+class RecordError(SpecsyncError):
+    """One record cannot be synced. `code` is stable (e.g. "identity.invalid")."""
+
+    def __init__(self, code: str, message: str, *, field: str | None = None):
+        self.code = code
+        self.message = message
+        self.field = field
+        super().__init__(f"[{code}] {message}" + (f" (field {field})" if field else ""))
+
+
+class AdapterError(SpecsyncError):
+    def __init__(self, message: str, *, status: int | None = None, vendor_reason: str = ""):
+        self.status = status
+        self.vendor_reason = vendor_reason
+        super().__init__(message)
+
+
+class RetriableError(AdapterError):
+    def __init__(self, message: str, *, status: int | None = None, retry_after: float | None = None,
+                 vendor_reason: str = ""):
+        super().__init__(message, status=status, vendor_reason=vendor_reason)
+        self.retry_after = retry_after
+
+
+class AmbiguousWriteError(AdapterError):
+    """The request was sent, the answer never came: the write may or may not have happened."""
+
+
+class FatalError(AdapterError):
+    pass
+
+
+class StateError(SpecsyncError):
+    pass

@@ -1,0 +1,37 @@
+"""Where the packaged data lives: the JSON Schemas and adapters' object catalogs.
+
+An installed wheel carries `schemas/` as `engine/_schemas` (hatch force-include); a
+source checkout or an editable install reads the repository's `schemas/` directly.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+__all__ = ["load_schema", "object_catalog", "schemas_dir"]
+
+
+@cache
+def schemas_dir() -> Path:
+    packaged = Path(__file__).with_name("_schemas")
+    if packaged.is_dir():
+        return packaged
+    checkout = Path(__file__).resolve().parent.parent / "schemas"
+    if checkout.is_dir():
+        return checkout
+    raise FileNotFoundError("specsync schemas not found: neither engine/_schemas nor ./schemas")
+
+
+@cache
+def load_schema(name: str) -> dict[str, Any]:
+    """Load `schemas/<name>` (e.g. "spec.schema.json")."""
+    return json.loads((schemas_dir() / name).read_text(encoding="utf-8"))
+
+
+@cache
+def object_catalog(adapter: str) -> dict[str, Any]:
+    """The objects and fields an adapter declares: `schemas/objects/<adapter>.json`."""
+    return json.loads((schemas_dir() / "objects" / f"{adapter}.json").read_text(encoding="utf-8"))
