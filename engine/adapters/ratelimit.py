@@ -1,0 +1,303 @@
+"""One request budget per credential, shared by every sync that uses the credential.
+
+Vendors limit per token / company / portal, not per sync: Cinode allows 40 requests per
+2-second window per company, HubSpot 100-190 per 10 seconds per portal plus a per-second
+cap. Two syncs using one HubSpot token must therefore draw from one budget, or together
+they provoke the 429s each would avoid alone. `RateBudgets` is the instance-owned
+registry that hands out that shared `RateBudget` by (hashed) credential.
+
+A `RateBudget` is a sliding-window limiter: at most `limit` acquisitions in any
+`per_seconds` interval, which also holds for the vendor's fixed windows. It learns from
+response headers:
+
+- Cinode `x-ratelimit-limit`, `x-ratelimit-remaining`, `x-ratelimit-reset` (seconds left
+  in the window);
+- HubSpot `X-HubSpot-RateLimit-Max`, `-Remaining`, `-Interval-Milliseconds`,
+  `-Secondly`, `-Secondly-Remaining`;
+- `Retry-After` on 429/503 (seconds or HTTP-date),
+
+and when the vendor says nothing is left it waits until the window resets instead of
+sending a request that will be refused. Waits are counted for metrics. Clock and sleep
+are injectable so tests run on a fake clock and never sleep.
+
+The `Budget` protocol is the small seam a distributed budget (PostgreSQL advisory locks,
+Redis) implements later: `acquire()`, `observe()`, `key`, `stats`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import bisect
+import hashlib
+import time
+from collections.abc import Awaitable, Callable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+from engine.adapters.retry import parse_retry_after
+from engine.errors import RetriableError
+
+__all__ = ["Budget", "BudgetStats", "RateBudget", "RateBudgets", "credential_key"]
+
+Clock = Callable[[], float]
+Sleep = Callable[[float], Awaitable[object]]
+
+# A wait never shorter than this: adding less than an ulp to a large clock value would
+# leave the clock where it was and spin the acquire loop forever.
+_MIN_WAIT = 1e-6
+
+
+def credential_key(credential: str) -> str:
+    """A stable, non-reversible name for a credential (never the secret itself).
+
+    Stable across processes so a distributed budget keyed by it is shared by all workers.
+    """
+    digest = hashlib.sha256(b"specsync-rate-budget\0" + credential.encode()).hexdigest()
+    return f"cred-{digest[:16]}"
+
+
+@dataclass
+class BudgetStats:
+    """Counters for metrics: acquisitions, how often and how long callers waited."""
+
+    acquired: int = 0
+    waits: int = 0
+    waited_seconds: float = 0.0
+
+
+@runtime_checkable
+class Budget(Protocol):
+    """What `HttpSession` needs from a rate budget; in-process or distributed."""
+
+    key: str
+
+    @property
+    def stats(self) -> BudgetStats: ...
+
+    async def acquire(self, *, max_wait: float | None = None) -> float:
+        """Wait until one more request may be sent; return the seconds waited.
+
+        Raises `RetriableError(retry_after=...)` if that would take longer than `max_wait`.
+        """
+        ...
+
+    async def observe(self, status: int, headers: Mapping[str, str]) -> None:
+        """Learn from a response's rate-limit headers (names looked up case-insensitively)."""
+        ...
+
+
+@dataclass
+class _Window:
+    limit: int
+    per_seconds: float
+
+
+def _number(headers: Mapping[str, str], name: str) -> float | None:
+    raw = headers.get(name)
+    if raw is None:
+        return None
+    try:
+        return float(raw.strip())
+    except ValueError:
+        return None
+
+
+class RateBudget:
+    """In-process sliding-window budget for one credential; see the module docstring.
+
+    Concurrent callers queue on a lock in arrival order, so waiting is fair and the
+    window is never exceeded even when many tasks share the budget.
+    """
+
+    def __init__(
+        self,
+        key: str,
+        limit: int,
+        per_seconds: float,
+        *,
+        clock: Clock = time.monotonic,
+        sleep: Sleep = asyncio.sleep,
+        wall_clock: Clock = time.time,
+    ) -> None:
+        if limit < 1 or per_seconds <= 0:
+            raise ValueError(
+                f"rate budget {key}: limit={limit}, per_seconds={per_seconds}; "
+                "expected limit >= 1 and per_seconds > 0"
+            )
+        self.key = key
+        self._configured = _Window(limit, per_seconds)
+        # Windows the vendor told us about, by name ("interval", "secondly").
+        self._learned: dict[str, _Window] = {}
+        self._clock = clock
+        self._sleep = sleep
+        self._wall_clock = wall_clock
+        self._sent: list[float] = []  # acquisition times, ascending
+        self._blocked_until = 0.0  # server said "nothing until then" (Retry-After, reset)
+        self._vendor_remaining: float | None = None  # vendor's count for its current window
+        self._vendor_window_end = 0.0
+        self._lock = asyncio.Lock()
+        self._stats = BudgetStats()
+
+    def __repr__(self) -> str:
+        w = self._configured
+        return f"RateBudget({self.key!r}, limit={w.limit}, per_seconds={w.per_seconds})"
+
+    @property
+    def stats(self) -> BudgetStats:
+        return self._stats
+
+    @property
+    def limit(self) -> int:
+        return self._configured.limit
+
+    @property
+    def per_seconds(self) -> float:
+        return self._configured.per_seconds
+
+    def _windows(self) -> Iterator[_Window]:
+        yield self._configured
+        yield from self._learned.values()
+
+    def _wait_needed(self, now: float) -> float:
+        wait = self._blocked_until - now
+        if self._vendor_remaining is not None:
+            if now >= self._vendor_window_end:
+                self._vendor_remaining = None  # the vendor's window has reset
+            elif self._vendor_remaining <= 0:
+                wait = max(wait, self._vendor_window_end - now)
+        for window in self._windows():
+            start = bisect.bisect_right(self._sent, now - window.per_seconds)
+            in_window = len(self._sent) - start
+            if in_window >= window.limit:
+                # The oldest acquisition that must leave the window before we may go.
+                oldest = self._sent[len(self._sent) - window.limit]
+                wait = max(wait, oldest + window.per_seconds - now)
+        return wait
+
+    def _trim(self, now: float) -> None:
+        horizon = max(w.per_seconds for w in self._windows())
+        cut = bisect.bisect_right(self._sent, now - horizon)
+        if cut:
+            del self._sent[:cut]
+
+    async def acquire(self, *, max_wait: float | None = None) -> float:
+        """Wait for room in every window; record the acquisition; return seconds waited."""
+        async with self._lock:
+            waited = 0.0
+            while True:
+                now = self._clock()
+                wait = self._wait_needed(now)
+                if wait <= 0:
+                    break
+                if max_wait is not None and wait > max_wait:
+                    raise RetriableError(
+                        f"rate budget {self.key}: next request allowed in {wait:.1f}s, "
+                        f"more than the {max_wait:.1f}s we wait in-process",
+                        retry_after=wait,
+                    )
+                wait = max(wait, _MIN_WAIT)
+                await self._sleep(wait)
+                waited += wait
+            self._trim(now)
+            self._sent.append(now)
+            if self._vendor_remaining is not None:
+                self._vendor_remaining -= 1
+            self._stats.acquired += 1
+            if waited:
+                self._stats.waits += 1
+                self._stats.waited_seconds += waited
+            return waited
+
+    async def observe(self, status: int, headers: Mapping[str, str]) -> None:
+        """Learn limits, remaining counts and resets from one response."""
+        now = self._clock()
+        # Cinode: the vendor's limit caps ours (never raises it: a lower configured limit
+        # leaves headroom for other apps on the same account).
+        vendor_limit = _number(headers, "x-ratelimit-limit")
+        if vendor_limit is not None and vendor_limit >= 1:
+            self._configured.limit = min(self._configured.limit, int(vendor_limit))
+        reset = _number(headers, "x-ratelimit-reset")
+        remaining = _number(headers, "x-ratelimit-remaining")
+        if remaining is not None and reset is not None:
+            self._note_remaining(now, remaining, now + max(0.0, reset))
+
+        # HubSpot: a rolling interval and a per-second cap, neither with a reset time.
+        hs_max = _number(headers, "x-hubspot-ratelimit-max")
+        hs_interval = _number(headers, "x-hubspot-ratelimit-interval-milliseconds")
+        if hs_max is not None and hs_max >= 1 and hs_interval and hs_interval > 0:
+            self._learned["interval"] = _Window(int(hs_max), hs_interval / 1000.0)
+        hs_secondly = _number(headers, "x-hubspot-ratelimit-secondly")
+        if hs_secondly is not None and hs_secondly >= 1:
+            self._learned["secondly"] = _Window(int(hs_secondly), 1.0)
+        if _number(headers, "x-hubspot-ratelimit-secondly-remaining") == 0:
+            self._blocked_until = max(self._blocked_until, now + 1.0)
+        hs_remaining = _number(headers, "x-hubspot-ratelimit-remaining")
+        if hs_remaining is not None and hs_interval:
+            # Unknown reset: assume the worst, a full interval from now.
+            self._note_remaining(now, hs_remaining, now + hs_interval / 1000.0)
+
+        if status in (429, 503):
+            retry_after = parse_retry_after(headers.get("retry-after"), now=self._wall_clock())
+            if retry_after is None and status == 429 and reset is not None:
+                retry_after = max(0.0, reset)
+            if retry_after is not None:
+                self._blocked_until = max(self._blocked_until, now + retry_after)
+
+    def _note_remaining(self, now: float, remaining: float, window_end: float) -> None:
+        if self._vendor_remaining is None or now >= self._vendor_window_end:
+            self._vendor_remaining = remaining
+            self._vendor_window_end = window_end
+        else:
+            # Responses arrive out of order; the lowest count is the freshest news
+            # about this window (we decrement on every acquisition ourselves).
+            self._vendor_remaining = min(self._vendor_remaining, remaining)
+            if remaining <= 0:
+                self._vendor_window_end = max(self._vendor_window_end, window_end)
+
+
+class RateBudgets:
+    """Instance-owned registry: one `RateBudget` per credential in this process.
+
+    The runner owns one and hands it to every adapter, so syncs sharing a credential
+    share its budget. Keys are hashed with `credential_key()`; the secret is not kept.
+    """
+
+    def __init__(
+        self,
+        *,
+        clock: Clock = time.monotonic,
+        sleep: Sleep = asyncio.sleep,
+        wall_clock: Clock = time.time,
+    ) -> None:
+        self._clock = clock
+        self._sleep = sleep
+        self._wall_clock = wall_clock
+        self._budgets: dict[str, RateBudget] = {}
+
+    def for_credential(self, key: str, limit: int, per_seconds: float) -> RateBudget:
+        """The shared budget for a credential (or any stable identity of it).
+
+        `key` is hashed before it is stored, so passing the token itself is safe. The
+        first caller's limit wins; a later, lower limit tightens the shared budget.
+        """
+        hashed = credential_key(key)
+        budget = self._budgets.get(hashed)
+        if budget is None:
+            budget = RateBudget(
+                hashed,
+                limit,
+                per_seconds,
+                clock=self._clock,
+                sleep=self._sleep,
+                wall_clock=self._wall_clock,
+            )
+            self._budgets[hashed] = budget
+        elif limit < budget.limit and per_seconds >= budget.per_seconds:
+            budget._configured.limit = limit
+        return budget
+
+    def __iter__(self) -> Iterator[RateBudget]:
+        return iter(list(self._budgets.values()))
+
+    def __len__(self) -> int:
+        return len(self._budgets)

@@ -1,0 +1,295 @@
+"""Mask secrets and Swedish personal identity numbers before text leaves the process.
+
+Everything that may end up in a log line, an error message or a dead-letter entry goes
+through one `Redactor`: HTTP URLs and headers, vendor error bodies, exception text. It
+masks
+
+- known secret values (configured at start, and tokens learned at runtime via `add()`),
+  wherever they appear, as ``***``;
+- credential headers (Authorization, X-Token, Cookie, Maconomy-Reconnect, signature
+  headers such as X-HubSpot-Signature-v3) by name, as ``***``;
+- token-looking query parameters and JSON keys (hapikey, access_token, token,
+  refresh_token, password, client_secret, ...), as ``***``;
+- JWTs (``eyJ...``) and ``Bearer``/``Basic``/``X-Reconnect`` credentials in free text;
+- Swedish personnummer and samordningsnummer, as ``[personnummer]``.
+
+Personnummer trade-off: a 10- or 12-digit run (``YYMMDD-NNNC``, ``YYYYMMDDNNNC``, ``-``
+or ``+`` separator) is masked only when its date part is plausible (month 01-12, day
+01-31, or 61-91 for coordination numbers) *and* its Luhn check digit is right. That
+keeps ordinary order numbers, amounts and timestamps readable (about 99% of random
+10-digit numbers fail those checks; organisation numbers fail the month check), at the
+price that roughly 1 in 140 random 10-digit numbers, some phone numbers among them, is
+masked too. Over-masking a log line is cheap; leaking an identity number is not. Digits
+that are part of a longer digit run are never masked, and a number whose check digit is
+wrong is kept (it is not a valid identity number, and the sync reports it as such).
+
+Usage::
+
+    redactor = Redactor([api_token])
+    log.info("GET %s", redactor.url(request.url))
+    logging.getLogger().handlers[0].addFilter(RedactingFilter(redactor))
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import httpx
+
+__all__ = [
+    "MASK",
+    "PERSONNUMMER_MASK",
+    "RedactingFilter",
+    "Redactor",
+    "is_personnummer",
+    "is_sensitive_header",
+    "is_sensitive_key",
+]
+
+MASK = "***"
+PERSONNUMMER_MASK = "[personnummer]"
+
+# Secrets shorter than this are ignored: masking every "a" or "42" in every log line
+# would make logs useless and a 3-character credential is not a credential.
+_MIN_SECRET_LENGTH = 4
+
+_SENSITIVE_HEADER_WORDS = (
+    "authorization",
+    "cookie",
+    "token",
+    "secret",
+    "password",
+    "signature",
+    "api-key",
+    "apikey",
+    "reconnect",
+)
+
+# Query parameters and JSON keys whose value is a credential. Compared case-insensitively
+# with "-" and "_" removed, so refreshToken, refresh_token and refresh-token are one key.
+_SENSITIVE_KEYS = frozenset(
+    {
+        "hapikey",
+        "accesstoken",
+        "token",
+        "refreshtoken",
+        "idtoken",
+        "apikey",
+        "apitoken",
+        "xtoken",
+        "password",
+        "passwd",
+        "secret",
+        "clientsecret",
+        "accesssecret",
+        "authorization",
+        "cookie",
+        "setcookie",
+        "maconomyreconnect",
+        "reconnecttoken",
+    }
+)
+
+# `name: value` / `name=value` / `"name": "value"` for credential keys in free text.
+_KEY_NAMES = (
+    r"hapikey|access[_-]?token|refresh[_-]?token|id[_-]?token|api[_-]?key|api[_-]?token"
+    r"|x-token|client[_-]?secret|access[_-]?secret|password|passwd|secret|token"
+    r"|maconomy-reconnect|x-hubspot-signature(?:-v\d)?|x-cinode-signature"
+)
+_KEY_VALUE = re.compile(
+    rf"(?P<key>(?<![\w-])(?:{_KEY_NAMES})(?![\w-])['\"]?\s*[:=]\s*['\"]?)"
+    r"(?P<value>[^\s'\"&,;}\]]+)",
+    re.IGNORECASE,
+)
+# Header-ish lines whose whole value is a credential, possibly with a scheme and spaces.
+_AUTH_LINE = re.compile(
+    r"(?P<key>(?<![\w-])(?:proxy-)?authorization['\"]?\s*[:=]\s*['\"]?)"
+    r"(?P<value>(?:[A-Za-z][\w-]*\s+)?[^\s'\",;}\]]+)",
+    re.IGNORECASE,
+)
+_COOKIE_LINE = re.compile(
+    r"(?P<key>(?<![\w-])(?:set-)?cookie['\"]?\s*[:=]\s*['\"]?)(?P<value>[^'\"\r\n}\]]+)",
+    re.IGNORECASE,
+)
+_SCHEME_CREDENTIAL = re.compile(
+    r"(?P<key>\b(?:Bearer|Basic|X-Reconnect|Token)\s+)(?P<value>[A-Za-z0-9._~+/=-]{8,})"
+)
+_JWT = re.compile(r"\beyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*")
+_PERSONNUMMER = re.compile(
+    r"(?<!\d)(?P<century>18|19|20)?(?P<date>\d{6})(?P<sep>[-+]?)(?P<tail>\d{4})(?!\d)"
+)
+
+
+def _normalise_key(name: str) -> str:
+    return name.replace("-", "").replace("_", "").lower()
+
+
+def is_sensitive_key(name: str) -> bool:
+    """True for JSON keys and query parameters whose value is a credential."""
+    return _normalise_key(name) in _SENSITIVE_KEYS
+
+
+def is_sensitive_header(name: str) -> bool:
+    """True for headers that carry credentials or signatures (masked by name)."""
+    lowered = name.lower()
+    return any(word in lowered for word in _SENSITIVE_HEADER_WORDS)
+
+
+def _luhn_ok(digits: str) -> bool:
+    total = 0
+    for i, ch in enumerate(digits):
+        d = int(ch) * (2 if i % 2 == 0 else 1)
+        total += d - 9 if d > 9 else d
+    return total % 10 == 0
+
+
+def is_personnummer(text: str) -> bool:
+    """True if `text` is exactly a plausible personnummer or samordningsnummer."""
+    match = _PERSONNUMMER.fullmatch(text.strip())
+    return match is not None and _valid_match(match)
+
+
+def _valid_match(match: re.Match[str]) -> bool:
+    date = match["date"]
+    month, day = int(date[2:4]), int(date[4:6])
+    if not 1 <= month <= 12:
+        return False
+    if not (1 <= day <= 31 or 61 <= day <= 91):
+        return False
+    return _luhn_ok(date + match["tail"])
+
+
+def _mask_personnummer(match: re.Match[str]) -> str:
+    return PERSONNUMMER_MASK if _valid_match(match) else match[0]
+
+
+def _mask_value(match: re.Match[str]) -> str:
+    return match["key"] + MASK
+
+
+class Redactor:
+    """Masks secrets and identity numbers in text, URLs, headers and JSON values.
+
+    Instance-owned: each process (or test) builds its own with the secrets it knows,
+    and adds tokens it obtains later (Cinode access tokens, Maconomy reconnect tokens)
+    with `add()` so they are masked wherever they show up.
+    """
+
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        self._secrets: set[str] = set()
+        self._secret_re: re.Pattern[str] | None = None
+        self.add(*secrets)
+
+    def add(self, *secrets: str | None) -> None:
+        """Learn more secret values; empty and very short values are ignored."""
+        fresh = {s for s in secrets if s and len(s) >= _MIN_SECRET_LENGTH} - self._secrets
+        if not fresh:
+            return
+        self._secrets |= fresh
+        # Longest first so a secret that contains another is masked whole.
+        ordered = sorted(self._secrets, key=len, reverse=True)
+        self._secret_re = re.compile("|".join(re.escape(s) for s in ordered))
+
+    def __repr__(self) -> str:
+        return f"Redactor({len(self._secrets)} secrets)"
+
+    def text(self, text: str) -> str:
+        """Mask everything sensitive in free text (log messages, error bodies)."""
+        if not text:
+            return text
+        if self._secret_re is not None:
+            text = self._secret_re.sub(MASK, text)
+        text = _JWT.sub(MASK, text)
+        text = _AUTH_LINE.sub(_mask_value, text)
+        text = _COOKIE_LINE.sub(_mask_value, text)
+        text = _SCHEME_CREDENTIAL.sub(_mask_value, text)
+        text = _KEY_VALUE.sub(_mask_value, text)
+        return _PERSONNUMMER.sub(_mask_personnummer, text)
+
+    def url(self, url: httpx.URL | str) -> str:
+        """A URL safe to log: credential query values and userinfo masked, text rules applied."""
+        parsed = httpx.URL(str(url))
+        if parsed.userinfo:
+            parsed = parsed.copy_with(username=MASK, password=None)
+        if parsed.query:
+            params = [
+                (k, MASK if is_sensitive_key(k) else v) for k, v in parsed.params.multi_items()
+            ]
+            parsed = parsed.copy_with(params=params)
+        # copy_with percent-encodes "***"; show it plainly.
+        return self.text(str(parsed).replace("%2A%2A%2A", MASK))
+
+    def headers(self, headers: Mapping[str, str] | httpx.Headers) -> dict[str, str]:
+        """A plain dict of headers with credential headers masked by name."""
+        items = headers.multi_items() if isinstance(headers, httpx.Headers) else headers.items()
+        return {k: MASK if is_sensitive_header(k) else self.text(v) for k, v in items}
+
+    def value(self, value: Any) -> Any:
+        """Redact a JSON-like value: credential keys masked, every string redacted."""
+        if isinstance(value, str):
+            return self.text(value)
+        if isinstance(value, Mapping):
+            return {
+                k: MASK if isinstance(k, str) and is_sensitive_key(k) else self.value(v)
+                for k, v in value.items()
+            }
+        if isinstance(value, list | tuple):
+            return [self.value(v) for v in value]
+        return value
+
+    def __call__(self, value: Any) -> Any:
+        """Redact whatever it is given: URL, headers, JSON value or text."""
+        if isinstance(value, httpx.URL):
+            return self.url(value)
+        if isinstance(value, httpx.Headers):
+            return self.headers(value)
+        return self.value(value)
+
+
+# Attributes every LogRecord has; anything else on a record came in through `extra=`.
+_RECORD_ATTRS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
+    "message",
+    "asctime",
+    "taskName",
+}
+
+
+class RedactingFilter(logging.Filter):
+    """Applies a `Redactor` to every record: message, extra fields, traceback text.
+
+    Attach it to handlers, not loggers: a logger's filters do not see records that
+    propagate up from child loggers, a handler's filters see them all.
+    """
+
+    def __init__(self, redactor: Redactor) -> None:
+        super().__init__()
+        self.redactor = redactor
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if getattr(record, "_specsync_redacted", False):
+            return True  # already done by another handler's filter
+        record.msg = self.redactor.text(record.getMessage())
+        record.args = None
+        for key, val in list(vars(record).items()):
+            if key not in _RECORD_ATTRS:
+                record.__dict__[key] = MASK if is_sensitive_key(key) else self._extra(val)
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = self.redactor.text(record.exc_text)
+        if record.stack_info:
+            record.stack_info = self.redactor.text(record.stack_info)
+        record._specsync_redacted = True
+        return True
+
+    def _extra(self, value: Any) -> Any:
+        # Keep numbers and flags as they are for JSON logs; anything else becomes text,
+        # because a formatter would str() it later, past the redactor.
+        if value is None or isinstance(value, bool | int | float):
+            return value
+        if isinstance(value, str | Mapping | list | tuple):
+            return self.redactor.value(value)
+        return self.redactor.text(str(value))
