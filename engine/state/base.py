@@ -1,0 +1,354 @@
+"""What the sync engine remembers between runs, behind one small interface.
+
+The engine reads, maps, matches and writes; the state store is its memory: ID links
+with the hash last written, delta cursors, run history, per-record failures, the
+webhook inbox, leases with fencing epochs, action idempotency and small adapter
+metadata. Everything a sync owns is scoped by (integration, sync).
+
+The interface is synchronous on purpose: it is called once per batch of ~100
+records, an embedded SQLite call takes microseconds, and a sync API keeps the
+SQLite and PostgreSQL implementations simple and obviously transactional.
+
+Times are `datetime`s passed in by the caller (inject the clock); aware values are
+used as given, naive ones are taken as local time. Values read back are aware UTC.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Literal, Protocol, runtime_checkable
+
+__all__ = [
+    "ActionRecord",
+    "ActionStatus",
+    "BatchCommit",
+    "FailedRecord",
+    "InboxEvent",
+    "LeaseToken",
+    "Link",
+    "LinkOrigin",
+    "RecordFailure",
+    "Run",
+    "RunOutcome",
+    "RunStatus",
+    "StateStore",
+    "sync_lease_name",
+]
+
+LinkOrigin = Literal["created", "adopted", "action", "linked"]
+RunOutcome = Literal["success", "partial", "failed", "interrupted"]
+RunStatus = Literal["running", "success", "partial", "failed", "interrupted"]
+ActionStatus = Literal["pending", "succeeded", "failed"]
+
+LINK_ORIGINS: frozenset[str] = frozenset({"created", "adopted", "action", "linked"})
+RUN_OUTCOMES: frozenset[str] = frozenset({"success", "partial", "failed", "interrupted"})
+ACTION_STATUSES: frozenset[str] = frozenset({"pending", "succeeded", "failed"})
+
+
+def sync_lease_name(integration: str, sync: str) -> str:
+    """The lease that makes one runner the single writer of a sync.
+
+    `recover_interrupted` uses the same name to tell a live run from a dead one, so
+    runners should take exactly this lease around a run.
+    """
+    return f"sync:{integration}/{sync}"
+
+
+@dataclass(frozen=True)
+class Link:
+    """A source record's key linked to the target record it was written to.
+
+    `hash` is the hash of what was last written, so an unchanged record is skipped.
+    `origin` says how the link came to be: we created the target, adopted an existing
+    one found by external id, a workflow action made it, or it was linked by hand.
+    `updated_at` may be left None when committing: the batch's time is used.
+    """
+
+    source_key: str
+    target_id: str
+    hash: str
+    origin: LinkOrigin = "created"
+    active: bool = True
+    updated_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class FailedRecord:
+    """A per-record failure to record in a batch (message already redacted by the caller)."""
+
+    source_key: str
+    code: str
+    message: str
+
+
+@dataclass(frozen=True)
+class RecordFailure:
+    """A record that keeps failing: retried on every run until it is written."""
+
+    source_key: str
+    code: str
+    message: str
+    attempts: int
+    first_seen: datetime
+    last_seen: datetime
+    run_id: int | None
+    integration: str = ""
+    sync: str = ""
+
+
+@dataclass(frozen=True)
+class LeaseToken:
+    """Proof of holding a lease; `epoch` is the fencing token checked at every commit."""
+
+    name: str
+    holder: str
+    epoch: int
+
+
+@dataclass(frozen=True)
+class BatchCommit:
+    """Everything one batch changes, committed in ONE transaction.
+
+    Links are upserted with their hashes; failures of linked and `resolved` keys are
+    cleared; `failures` are recorded (attempts incremented on repeat; a key both
+    linked and failing in one batch stays failing); the cursor moves if given. With
+    a `lease`, the commit is refused with StateError (and nothing is written) unless
+    that lease is still held with that epoch.
+    """
+
+    integration: str
+    sync: str
+    at: datetime
+    links: Sequence[Link] = ()
+    failures: Sequence[FailedRecord] = ()
+    resolved: Sequence[str] = ()
+    cursor: str | None = None
+    lease: LeaseToken | None = None
+    run_id: int | None = None
+
+
+@dataclass(frozen=True)
+class Run:
+    """One execution of a sync, traceable to the spec (hash, git commit) that made it."""
+
+    id: int
+    integration: str
+    sync: str
+    status: RunStatus
+    spec_hash: str
+    git_commit: str | None
+    trigger: str
+    started_at: datetime
+    finished_at: datetime | None
+    counts: Mapping[str, int] = field(default_factory=dict)
+    error: str | None = None
+
+    @property
+    def duration(self) -> timedelta | None:
+        return None if self.finished_at is None else self.finished_at - self.started_at
+
+
+@dataclass(frozen=True)
+class InboxEvent:
+    """A received webhook event, persisted before the sender was answered."""
+
+    id: int
+    source: str
+    event_id: str
+    payload: bytes
+    received_at: datetime
+    attempts: int
+    last_error: str | None
+    claimed_by: str | None = None
+    lease_until: datetime | None = None
+
+
+@dataclass(frozen=True)
+class ActionRecord:
+    """The idempotency record of a workflow action.
+
+    `fresh` is True only for the caller that created (or took over a stale) claim:
+    that caller performs the action; everyone else reports `status`/`result`.
+    """
+
+    key: str
+    status: ActionStatus
+    result: Mapping[str, object] | None
+    attempts: int
+    created_at: datetime
+    updated_at: datetime
+    fresh: bool = False
+
+
+@runtime_checkable
+class StateStore(Protocol):
+    """The state store seam: SqliteStateStore (embedded) and PostgresStateStore (shared)."""
+
+    # -- ID links ---------------------------------------------------------------
+    def get_links(self, integration: str, sync: str, keys: Sequence[str]) -> dict[str, Link]:
+        """Links of these source keys (missing keys are absent); batched internally."""
+        ...
+
+    def link_for_target(self, integration: str, sync: str, target_id: str) -> Link | None:
+        """The link pointing at a target record (an active one, the newest, if several)."""
+        ...
+
+    def iter_links(self, integration: str, sync: str) -> Iterator[Link]:
+        """Every link of a sync, ordered by source key, streamed in bounded memory."""
+        ...
+
+    def count_links(self, integration: str, sync: str) -> int: ...
+
+    # -- cursor, fingerprint, batch commit ---------------------------------------
+    def get_cursor(self, integration: str, sync: str) -> str | None:
+        """The delta cursor; it only ever moves through `commit_batch`."""
+        ...
+
+    def commit_batch(self, batch: BatchCommit) -> None:
+        """Links, failures and cursor of one batch, all or nothing (see BatchCommit)."""
+        ...
+
+    def get_fingerprint(self, integration: str, sync: str) -> str | None:
+        """Hash of the spec parts that shape output; a change means a full reconcile."""
+        ...
+
+    def set_fingerprint(self, integration: str, sync: str, fingerprint: str) -> None: ...
+
+    # -- runs ------------------------------------------------------------------
+    def start_run(
+        self,
+        integration: str,
+        sync: str,
+        *,
+        spec_hash: str,
+        git_commit: str | None,
+        trigger: str,
+        started_at: datetime,
+    ) -> int:
+        """Record a run as "running" and return its id."""
+        ...
+
+    def finish_run(
+        self,
+        run_id: int,
+        *,
+        outcome: RunOutcome,
+        counts: Mapping[str, int],
+        error: str | None,
+        finished_at: datetime,
+    ) -> None: ...
+
+    def get_run(self, run_id: int) -> Run | None: ...
+
+    def list_runs(
+        self, integration: str | None = None, sync: str | None = None, limit: int = 20
+    ) -> list[Run]:
+        """Newest first."""
+        ...
+
+    def recover_interrupted(self, now: datetime) -> int:
+        """Mark "running" runs of dead processes "interrupted"; return how many.
+
+        A run is dead when nobody holds its sync's lease (`sync_lease_name`) at `now`:
+        a killed runner's lease simply expires.
+        """
+        ...
+
+    # -- per-record failures -----------------------------------------------------
+    def failing_keys(self, integration: str, sync: str) -> list[str]:
+        """Source keys to retry next run, sorted."""
+        ...
+
+    def list_failures(
+        self, integration: str | None = None, sync: str | None = None, limit: int = 100
+    ) -> list[RecordFailure]:
+        """Most recently seen first."""
+        ...
+
+    # -- webhook inbox -----------------------------------------------------------
+    def inbox_put(
+        self,
+        source: str,
+        event_id: str,
+        payload: bytes,
+        *,
+        received_at: datetime,
+        not_before: datetime | None = None,
+    ) -> bool:
+        """Persist an event; False if (source, event_id) was already received."""
+        ...
+
+    def inbox_claim(
+        self, worker: str, limit: int, now: datetime, lease_seconds: float
+    ) -> list[InboxEvent]:
+        """Claim due pending or lease-expired events, oldest first, for `lease_seconds`."""
+        ...
+
+    def inbox_done(self, ids: Sequence[int], *, now: datetime | None = None) -> None:
+        """Mark processed; the payload is dropped, the (source, event_id) kept for dedup."""
+        ...
+
+    def inbox_retry(self, id: int, error: str, not_before: datetime) -> None:
+        """Give a claimed event back, to be claimed again from `not_before`."""
+        ...
+
+    def inbox_depth(self) -> int:
+        """Events not yet done (pending or claimed)."""
+        ...
+
+    def inbox_prune(self, done_before: datetime) -> int:
+        """Forget done events older than this (ends their dedup window); return count."""
+        ...
+
+    # -- leases ----------------------------------------------------------------
+    def acquire_lease(
+        self, name: str, holder: str, now: datetime, ttl_seconds: float
+    ) -> int | None:
+        """A new, strictly larger epoch, or None while someone else holds it unexpired."""
+        ...
+
+    def renew_lease(
+        self, name: str, holder: str, epoch: int, now: datetime, ttl_seconds: float
+    ) -> bool:
+        """Extend the lease; False if it has been taken over (or released)."""
+        ...
+
+    def release_lease(self, name: str, holder: str, epoch: int) -> None: ...
+
+    # -- workflow action idempotency ---------------------------------------------
+    def claim_action(
+        self, key: str, now: datetime, *, stale_after: float | None = None
+    ) -> ActionRecord:
+        """Insert-if-absent. `fresh` tells the caller it owns the action.
+
+        A "pending" claim older than `stale_after` seconds (its worker died) is taken
+        over: attempts grows and the caller gets `fresh=True`.
+        """
+        ...
+
+    def complete_action(
+        self,
+        key: str,
+        result: Mapping[str, object],
+        status: ActionStatus,
+        *,
+        now: datetime | None = None,
+    ) -> None:
+        """Record the outcome (JSON-serialisable `result`) that later claims replay."""
+        ...
+
+    # -- adapter metadata ----------------------------------------------------------
+    def get_meta(self, integration: str, key: str) -> str | None: ...
+
+    def set_meta(self, integration: str, key: str, value: str | None) -> None:
+        """Set a small value; None deletes it."""
+        ...
+
+    # -- lifecycle -----------------------------------------------------------------
+    def close(self) -> None: ...
+
+    def __enter__(self) -> StateStore: ...
+
+    def __exit__(self, *exc_info: object) -> None: ...
