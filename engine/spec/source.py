@@ -109,7 +109,15 @@ class LoadedDocument:
     source_map: SourceMap
 
     def location(self, pointer: str, *, key: bool = False, width: int | None = None) -> Location:
+        """Where the key or value at `pointer` stands; a scalar value is underlined whole."""
         line, col = self.source_map.key_at(pointer) if key else self.source_map.value_at(pointer)
+        if width is None and not key:
+            span = self.source_map.scalars.get(pointer)
+            if span is not None and span.offsets:
+                first, last = span.offsets[0], span.offsets[-1]
+                if first[0] == last[0] == line:
+                    quoted = 1 if span.style in ("'", '"') else 0
+                    width = last[1] - col + 1 + quoted
         end = col + 1 + width if width else None
         return Location(self.file, line + 1, col + 1, end)
 
@@ -287,8 +295,14 @@ class _Converter:
             return items
         if isinstance(node, str):
             return str(node)
-        if isinstance(node, bool | int | float) or node is None:
-            return node
+        if isinstance(node, bool):
+            return bool(node)
+        if isinstance(node, int):
+            return int(node)
+        if isinstance(node, float):
+            return float(node)
+        if node is None:
+            return None
         # timestamps and other YAML types: keep their text so the schema can judge them
         return str(node)
 

@@ -1,0 +1,116 @@
+"""Adapters' declared objects and fields, as the spec checker and the engine see them.
+
+The data lives in `schemas/objects/<adapter>.json` (see objects.schema.json); a third-party
+adapter may ship its own catalog through its `describe()` hook. Field paths are dotted
+(`payroll.ssn`, `address.zip-code`), following nested `fields`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from engine.resources import object_catalog
+
+__all__ = ["Catalog", "FieldInfo", "ObjectInfo", "load_catalog"]
+
+
+@dataclass(frozen=True)
+class FieldInfo:
+    path: str
+    type: str
+    required: bool = False
+    read_only: bool = False
+    write_only: bool = False
+    label: str = ""
+    description: str = ""
+    enum: tuple[Any, ...] | None = None
+    items: str | None = None
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    name: str
+    label: str
+    id_field: str
+    external_id_fields: tuple[str, ...]
+    cursor_fields: tuple[str, ...]
+    operations: frozenset[str]
+    webhook_events: tuple[str, ...]
+    fields: Mapping[str, FieldInfo]  # every dotted path, nested ones included
+
+    def field(self, path: str) -> FieldInfo | None:
+        return self.fields.get(path)
+
+    def field_type(self, path: str) -> str | None:
+        info = self.fields.get(path)
+        return info.type if info else None
+
+    def top_level(self) -> list[str]:
+        return sorted(p for p in self.fields if "." not in p)
+
+    def readable(self) -> list[str]:
+        return sorted(p for p, f in self.fields.items() if not f.write_only)
+
+    def writable(self) -> list[str]:
+        return sorted(p for p, f in self.fields.items() if not f.read_only)
+
+    def required_fields(self) -> list[str]:
+        return sorted(p for p, f in self.fields.items() if f.required and "." not in p)
+
+
+def _flatten(prefix: str, fields: Mapping[str, Any]) -> Iterator[FieldInfo]:
+    for name, raw in fields.items():
+        path = f"{prefix}{name}"
+        yield FieldInfo(
+            path=path,
+            type=raw["type"],
+            required=bool(raw.get("required")),
+            read_only=bool(raw.get("read_only")),
+            write_only=bool(raw.get("write_only")),
+            label=raw.get("label", ""),
+            description=raw.get("description", ""),
+            enum=tuple(raw["enum"]) if "enum" in raw else None,
+            items=raw.get("items"),
+        )
+        if raw.get("fields"):
+            yield from _flatten(f"{path}.", raw["fields"])
+
+
+@dataclass(frozen=True)
+class Catalog:
+    adapter: str
+    title: str
+    objects: Mapping[str, ObjectInfo]
+    webhook_events: tuple[str, ...]
+
+    @classmethod
+    def from_data(cls, data: Mapping[str, Any]) -> Catalog:
+        objects = {}
+        for name, raw in data["objects"].items():
+            objects[name] = ObjectInfo(
+                name=name,
+                label=raw.get("label", name),
+                id_field=raw["id_field"],
+                external_id_fields=tuple(raw.get("external_id_fields", ())),
+                cursor_fields=tuple(raw.get("cursor_fields", ())),
+                operations=frozenset(raw["operations"]),
+                webhook_events=tuple(raw.get("webhook_events", ())),
+                fields={f.path: f for f in _flatten("", raw["fields"])},
+            )
+        return cls(data["adapter"], data.get("title", data["adapter"]), objects,
+                   tuple(data.get("webhook_events", ())))
+
+
+_CACHE: dict[str, Catalog | None] = {}
+
+
+def load_catalog(adapter: str) -> Catalog | None:
+    """The catalog of a known adapter, or None when no adapter of that name exists."""
+    if adapter not in _CACHE:
+        try:
+            _CACHE[adapter] = Catalog.from_data(object_catalog(adapter))
+        except FileNotFoundError:
+            _CACHE[adapter] = None
+    return _CACHE[adapter]

@@ -1,0 +1,114 @@
+"""Find, load and validate specs: the one path `validate`, `test`, `plan`, `run` and `serve` share.
+
+A spec is a file named `spec.yaml` (or `*.spec.yaml`) in an integration directory; its
+spec tests live beside it in `tests/*.yaml`. `load_spec` returns the model or raises
+`SpecError` carrying every diagnostic; `validate_paths` collects diagnostics for many.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+from engine.diagnostics import Diagnostic, Location, Severity
+from engine.errors import SpecError
+from engine.spec.check import check_spec
+from engine.spec.model import Spec, build_spec
+from engine.spec.schema import schema_diagnostics
+from engine.spec.source import LoadedDocument, load_yaml
+
+__all__ = ["display_path", "find_spec_files", "load_document", "load_spec", "validate_paths"]
+
+
+def display_path(path: Path) -> str:
+    """Paths in messages are relative to the working directory when they can be."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+def find_spec_files(paths: Iterable[str | Path]) -> tuple[list[Path], list[Diagnostic]]:
+    found: list[Path] = []
+    problems: list[Diagnostic] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            matches = sorted({*path.rglob("spec.yaml"), *path.rglob("*.spec.yaml")})
+            if not matches:
+                problems.append(Diagnostic("spec.not-found", f"no spec.yaml under {raw}",
+                                           Location(str(raw), 1, 1)))
+            found.extend(matches)
+        elif path.is_file():
+            found.append(path)
+        else:
+            problems.append(Diagnostic("spec.not-found", f"{raw}: no such file or directory",
+                                       Location(str(raw), 1, 1)))
+    return found, problems
+
+
+def load_document(path: Path) -> tuple[LoadedDocument | None, str, list[Diagnostic]]:
+    name = display_path(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        return None, "", [Diagnostic("spec.unreadable", f"cannot read the file: {exc.strerror}",
+                                     Location(name, 1, 1))]
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return None, "", [Diagnostic("yaml.encoding", "the file is not UTF-8 text",
+                                     Location(name, 1, 1),
+                                     hint=f"byte {exc.start} cannot be decoded; save as UTF-8")]
+    doc, diags = load_yaml(name, text)
+    return doc, text, diags
+
+
+def _diagnose(doc: LoadedDocument) -> list[Diagnostic]:
+    diags = list(schema_diagnostics(doc))
+    # Semantic checks run on whatever is well-formed; they skip parts the schema rejected.
+    if isinstance(doc.data, dict):
+        diags.extend(check_spec(doc))
+    return sorted(diags, key=lambda d: d.sort_key)
+
+
+def load_spec(path: str | Path) -> Spec:
+    """The validated model of one spec file, or SpecError with every problem in it."""
+    path = Path(path)
+    if path.is_dir():
+        files, problems = find_spec_files([path])
+        if problems or len(files) != 1:
+            raise SpecError(problems or [Diagnostic(
+                "spec.ambiguous", f"{path} holds {len(files)} specs; name one file",
+                Location(str(path), 1, 1))])
+        path = files[0]
+    doc, text, diags = load_document(path)
+    if doc is None:
+        raise SpecError(diags, {display_path(path): text})
+    diags = _diagnose(doc)
+    if any(d.severity is Severity.ERROR for d in diags):
+        raise SpecError(diags, {doc.file: text})
+    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
+    return build_spec(doc.file, doc.data, digest)
+
+
+def validate_paths(paths: Iterable[str | Path]) -> tuple[list[Diagnostic], dict[str, str], int]:
+    """Every diagnostic of every spec found under `paths`, their texts, and the spec count."""
+    files, diags = find_spec_files(paths)
+    sources: dict[str, str] = {}
+    for path in files:
+        doc, text, problems = load_document(path)
+        sources[display_path(path)] = text
+        diags.extend(problems)
+        if doc is not None:
+            diags.extend(_diagnose(doc))
+    return sorted(diags, key=lambda d: d.sort_key), sources, len(files)
+
+
+def iter_specs(paths: Iterable[str | Path]) -> Iterator[Spec]:
+    files, problems = find_spec_files(paths)
+    if problems:
+        raise SpecError(problems)
+    for path in files:
+        yield load_spec(path)

@@ -1,0 +1,262 @@
+"""`specsync test`: run the spec tests that live beside each spec, with no network.
+
+A test file (`specs/<integration>/tests/*.yaml`, format in schemas/spec-test.schema.json)
+names one sync or action and lists cases: an input record, optional setup values and
+links, and what must come out: the filter verdict, the key, the payload, or the
+per-record error. The cases go through the same compiled filter, key builder and
+`Mapper` as a real run, so a passing test says what production will write.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import sys
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+from jsonschema import Draft202012Validator
+
+from engine.diagnostics import Diagnostic, Location, Severity, render_text
+from engine.errors import RecordError, SpecError
+from engine.resources import load_schema
+from engine.spec.catalog import ObjectInfo, load_catalog
+from engine.spec.load import display_path, find_spec_files, load_spec
+from engine.spec.model import Spec, build_spec
+from engine.spec.schema import diagnose_schema_error
+from engine.spec.source import LoadedDocument, load_yaml
+from engine.values import coerce_record, parse_datetime
+
+__all__ = ["CaseResult", "StaticLinks", "evaluate_case", "run_spec_tests", "run_test_file"]
+
+
+@dataclass(frozen=True)
+class StaticLinks:
+    """linked() answers from a test's `links:` table instead of the state store."""
+
+    table: Mapping[str, Mapping[str, Any]]
+
+    def linked(self, sync: str, key: Any) -> str | None:
+        value = self.table.get(sync, {}).get(str(key))
+        return None if value is None else str(value)
+
+
+@dataclass
+class CaseResult:
+    file: str
+    name: str
+    line: int
+    passed: bool
+    problems: list[str] = field(default_factory=list)
+
+
+def _plain(value: Any) -> Any:
+    """JSON-comparable form: dates as ISO text, tuples as lists."""
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _diff(expected: Any, actual: Any) -> str:
+    left = json.dumps(_plain(expected), indent=2, sort_keys=True, ensure_ascii=False).splitlines()
+    right = json.dumps(_plain(actual), indent=2, sort_keys=True, ensure_ascii=False).splitlines()
+    return "\n".join(difflib.unified_diff(left, right, "expected", "actual", lineterm="", n=2))
+
+
+def _with_setup(spec: Spec, overrides: Mapping[str, Any]) -> Spec:
+    if not overrides:
+        return spec
+    raw = dict(spec.raw)
+    raw["setup"] = {**spec.setup, **overrides}
+    return build_spec(spec.path, raw, spec.content_hash)
+
+
+def _source_info(spec: Spec, connection: str | None, obj: str | None) -> ObjectInfo | None:
+    if connection is None or obj is None:
+        return None
+    conn = spec.connections.get(connection)
+    catalog = load_catalog(conn.adapter) if conn else None
+    return catalog.objects.get(obj) if catalog else None
+
+
+def evaluate_case(spec: Spec, target: str, case: Mapping[str, Any], *,
+                  file_setup: Mapping[str, Any], file_links: Mapping[str, Any],
+                  now: datetime, is_action: bool) -> list[str]:
+    """Run one case; the list of mismatches (empty when it passes)."""
+    from engine.rules import compile_rule, parse_rule
+    from engine.sync.mapping import Mapper
+    from engine.templates import RenderContext
+    from engine.templates.keys import build_key
+
+    spec = _with_setup(spec, {**file_setup, **(case.get("setup") or {})})
+    links = StaticLinks({**file_links, **(case.get("links") or {})})
+    ctx = RenderContext(setup=spec.setup, links=links, now=now)
+    expect = case["expect"]
+    problems: list[str] = []
+    if is_action:
+        action = spec.actions[target]
+        info = _source_info(spec, action.source_connection, action.source_object)
+        record = coerce_record(case["record"], info.fields if info else {})
+        record = {**record, "object": record, "inputs": dict(case.get("inputs") or {})}
+        mapper = Mapper(action.fields)
+        rule = None
+        key_spec = None
+    else:
+        sync = spec.syncs[target]
+        info = _source_info(spec, sync.source_connection, sync.source_object)
+        record = coerce_record(case["record"], info.fields if info else {})
+        mapper = Mapper(sync.fields, sync.placement)
+        rule = compile_rule(parse_rule(sync.filter), setup=spec.setup, clock=lambda: now) \
+            if sync.filter else None
+        key_spec = sync.key
+
+    if "filter" in expect:
+        verdict = rule(record) if rule is not None else True
+        if verdict != expect["filter"]:
+            problems.append(f"filter: expected {'to select' if expect['filter'] else 'to skip'} "
+                            f"the record, but it {'selected' if verdict else 'skipped'} it")
+        if not verdict:
+            return problems
+    error: RecordError | None = None
+    payload: dict[str, Any] | None = None
+    update: dict[str, Any] | None = None
+    key: str | None = None
+    try:
+        if key_spec is not None:
+            key = build_key(key_spec.components, key_spec.separator, record)
+        payload = mapper.create_payload(record, ctx)
+        update = mapper.update_payload(record, ctx)
+    except RecordError as exc:
+        error = exc
+    if "error" in expect:
+        if error is None:
+            problems.append(f"expected the record to fail with `{expect['error']}`, "
+                            "but it mapped without error")
+        elif error.code != expect["error"]:
+            problems.append(f"expected error `{expect['error']}`, got `{error.code}`: "
+                            f"{error.message}")
+        elif "error_field" in expect and error.field != expect["error_field"]:
+            problems.append(f"expected the error on field `{expect['error_field']}`, "
+                            f"got `{error.field}`")
+        return problems
+    if error is not None:
+        problems.append(f"the record failed with `{error.code}`: {error.message}"
+                        + (f" (field {error.field})" if error.field else ""))
+        return problems
+    if "key" in expect and key != expect["key"]:
+        problems.append(f"key: expected {expect['key']!r}, got {key!r}")
+    if "payload" in expect and _plain(payload) != _plain(expect["payload"]):
+        problems.append("payload differs:\n" + _diff(expect["payload"], payload))
+    if "update" in expect and _plain(update) != _plain(expect["update"]):
+        problems.append("update payload differs:\n" + _diff(expect["update"], update))
+    if "fields" in expect:
+        wanted = _plain(expect["fields"])
+        got = _plain(payload or {})
+        subset = {k: got.get(k, "<not written>") for k in wanted}
+        if subset != wanted:
+            problems.append("fields differ:\n" + _diff(wanted, subset))
+    for name in expect.get("omitted", []):
+        if payload is not None and name in payload:
+            problems.append(f"`{name}` must not be written, but the payload has "
+                            f"{_plain(payload[name])!r}")
+    return problems
+
+
+def _test_validator() -> Draft202012Validator:
+    return Draft202012Validator(load_schema("spec-test.schema.json"))
+
+
+def _file_problems(doc: LoadedDocument, spec: Spec) -> list[Diagnostic]:
+    if not isinstance(doc.data, dict):
+        return [Diagnostic("spectest.format", "a spec test file must be a mapping",
+                           doc.location(""))]
+    problems = [diagnose_schema_error(err, doc) for err in _test_validator().iter_errors(doc.data)]
+    if problems:
+        return problems
+    data = doc.data
+    if "sync" in data and data["sync"] not in spec.syncs:
+        problems.append(Diagnostic("spectest.unknown-sync", f"the spec has no sync "
+                                   f"`{data['sync']}`", doc.location("/sync"),
+                                   hint="syncs: " + ", ".join(spec.syncs)))
+    if "action" in data and data["action"] not in spec.actions:
+        problems.append(Diagnostic("spectest.unknown-action", f"the spec has no action "
+                                   f"`{data['action']}`", doc.location("/action"),
+                                   hint="actions: " + ", ".join(spec.actions) or "(none)"))
+    return problems
+
+
+def run_test_file(spec: Spec, path: Path) -> tuple[list[CaseResult], list[Diagnostic], str]:
+    name = display_path(path)
+    text = path.read_text(encoding="utf-8")
+    doc, diags = load_yaml(name, text)
+    if doc is None:
+        return [], diags, text
+    problems = _file_problems(doc, spec)
+    if problems:
+        return [], problems, text
+    data = doc.data
+    is_action = "action" in data
+    target = data["action"] if is_action else data["sync"]
+    now = parse_datetime(data["now"]) if "now" in data else datetime(2025, 1, 15, 12, tzinfo=UTC)
+    results = []
+    for i, case in enumerate(data["cases"]):
+        line = doc.location(f"/cases/{i}").line
+        try:
+            found = evaluate_case(spec, target, case, file_setup=data.get("setup") or {},
+                                  file_links=data.get("links") or {}, now=now,
+                                  is_action=is_action)
+        except SpecError as exc:
+            found = [f"the setup values make the spec invalid: {d.message}"
+                     for d in exc.diagnostics]
+        results.append(CaseResult(name, case["name"], line, not found, found))
+    return results, [], text
+
+
+def run_spec_tests(paths: Iterable[str | Path], *, verbose: bool = False,
+                   name_filter: str | None = None, out: Any = None) -> int:
+    out = out or sys.stdout
+    files, problems = find_spec_files(paths)
+    sources: dict[str, str] = {}
+    all_results: list[CaseResult] = []
+    diagnostics: list[Diagnostic] = list(problems)
+    for spec_path in files:
+        try:
+            spec = load_spec(spec_path)
+        except SpecError as exc:
+            diagnostics.extend(exc.diagnostics)
+            sources.update(exc.sources)
+            continue
+        test_files = sorted((spec_path.parent / "tests").glob("*.yaml"))
+        if not test_files:
+            diagnostics.append(Diagnostic(
+                "spectest.none", f"spec {spec.integration} has no tests",
+                Location(display_path(spec_path), 1, 1), hint="add tests/<sync>.yaml beside it",
+                severity=Severity.WARNING))
+        for test_path in test_files:
+            results, diags, text = run_test_file(spec, test_path)
+            sources[display_path(test_path)] = text
+            diagnostics.extend(diags)
+            all_results.extend(r for r in results
+                               if not name_filter or name_filter in r.name)
+    failed = [r for r in all_results if not r.passed]
+    for result in all_results:
+        if verbose or not result.passed:
+            mark = "PASS" if result.passed else "FAIL"
+            print(f"{mark} {result.file}:{result.line}: {result.name}", file=out)
+            for problem in result.problems:
+                print("     " + problem.replace("\n", "\n     "), file=out)
+    if diagnostics:
+        print(render_text(diagnostics, sources), file=out)
+    passed = len(all_results) - len(failed)
+    print(f"{passed} passed, {len(failed)} failed", file=out)
+    errors = [d for d in diagnostics if d.severity is Severity.ERROR]
+    return 1 if failed or errors else 0

@@ -1,0 +1,93 @@
+"""Turn one source record into the target payload a sync writes: the field table, compiled.
+
+The same `Mapper` serves `specsync test`, `plan`, `run` and workflow actions, so what a
+spec test asserts is exactly what a run writes. Rules it applies:
+
+- a field whose `enabled` is false (a setup switch) is never written;
+- a transform that returns `omit` leaves the field out for that record;
+- `on: create` fields and `placement` are written when the record is created, never on
+  later updates (so Cinode stage changes made by people are kept);
+- a `required` field whose value is empty fails the record with `field.required`;
+- a dotted target (`invoiceAddress.city`) builds a nested object.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from engine.errors import RecordError
+from engine.spec.model import FieldMap
+from engine.templates import OMIT, RenderContext, Transform, compile_transform
+
+__all__ = ["CompiledField", "Mapper"]
+
+
+@dataclass(frozen=True)
+class CompiledField:
+    target: str
+    transform: Transform
+    required: bool
+    create_only: bool
+    source: str | None
+
+    def render(self, record: Mapping[str, Any], ctx: RenderContext) -> Any:
+        try:
+            value = self.transform.render(record, ctx)
+        except RecordError as exc:
+            if exc.field is None:
+                exc.field = self.target
+            raise
+        if self.required and (value is None or value == "" or value == [] or value is OMIT):
+            origin = f" (from {self.source})" if self.source else ""
+            raise RecordError("field.required",
+                              f"`{self.target}` is required but the record has no value for it"
+                              f"{origin}", field=self.target)
+        return value
+
+
+def _set(payload: dict[str, Any], target: str, value: Any) -> None:
+    parts = target.split(".")
+    node = payload
+    for part in parts[:-1]:
+        node = node.setdefault(part, {})
+    node[parts[-1]] = value
+
+
+class Mapper:
+    """The compiled field table of one sync or action."""
+
+    def __init__(self, fields: Sequence[FieldMap], placement: Mapping[str, Any] | None = None):
+        self.fields = tuple(
+            CompiledField(f.target, compile_transform(f.transform), f.required,
+                          f.on == "create", f.source)
+            for f in fields if f.enabled
+        )
+        self.placement = tuple(
+            CompiledField(name, compile_transform(value), False, True, None)
+            for name, value in (placement or {}).items()
+        )
+
+    def _render(self, fields: Sequence[CompiledField], record: Mapping[str, Any],
+                ctx: RenderContext, payload: dict[str, Any]) -> None:
+        for compiled in fields:
+            value = compiled.render(record, ctx)
+            if value is not OMIT:
+                _set(payload, compiled.target, value)
+
+    def create_payload(self, record: Mapping[str, Any], ctx: RenderContext) -> dict[str, Any]:
+        """Every enabled field plus placement: what a new target record gets."""
+        payload: dict[str, Any] = {}
+        self._render(self.fields, record, ctx, payload)
+        self._render(self.placement, record, ctx, payload)
+        return payload
+
+    def update_payload(self, record: Mapping[str, Any], ctx: RenderContext) -> dict[str, Any]:
+        """The fields later runs keep in step (placement and create-only fields excluded)."""
+        payload: dict[str, Any] = {}
+        self._render([f for f in self.fields if not f.create_only], record, ctx, payload)
+        return payload
+
+    def create_only_targets(self) -> list[str]:
+        return [f.target for f in (*self.fields, *self.placement) if f.create_only]
