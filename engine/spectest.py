@@ -107,14 +107,16 @@ def evaluate_case(spec: Spec, target: str, case: Mapping[str, Any], *,
         info = _source_info(spec, action.source_connection, action.source_object)
         record = coerce_record(case["record"], info.fields if info else {})
         record = {**record, "object": record, "inputs": dict(case.get("inputs") or {})}
-        mapper = Mapper(action.fields)
+        mapper = Mapper(action.fields, target=_source_info(spec, action.target_connection,
+                                                           action.target_object))
         rule = None
         key_spec = None
     else:
         sync = spec.syncs[target]
         info = _source_info(spec, sync.source_connection, sync.source_object)
         record = coerce_record(case["record"], info.fields if info else {})
-        mapper = Mapper(sync.fields, sync.placement)
+        mapper = Mapper(sync.fields, sync.placement,
+                        target=_source_info(spec, sync.target_connection, sync.target_object))
         rule = compile_rule(parse_rule(sync.filter), setup=spec.setup, clock=lambda: now) \
             if sync.filter else None
         key_spec = sync.key

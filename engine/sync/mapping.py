@@ -8,7 +8,9 @@ spec test asserts is exactly what a run writes. Rules it applies:
 - `on: create` fields and `placement` are written when the record is created, never on
   later updates (so Cinode stage changes made by people are kept);
 - a `required` field whose value is empty fails the record with `field.required`;
-- a dotted target (`invoiceAddress.city`) builds a nested object.
+- a dotted target (`invoiceAddress.city`) builds a nested object;
+- values are converted to the target field's declared type (a linked id "9001" becomes
+  the integer 9001 for an integer field), so plans and payloads compare like with like.
 """
 
 from __future__ import annotations
@@ -18,8 +20,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from engine.errors import RecordError
+from engine.spec.catalog import ObjectInfo
 from engine.spec.model import FieldMap
 from engine.templates import OMIT, RenderContext, Transform, compile_transform
+from engine.values import coerce
 
 __all__ = ["CompiledField", "Mapper"]
 
@@ -31,6 +35,7 @@ class CompiledField:
     required: bool
     create_only: bool
     source: str | None
+    type: str | None = None
 
     def render(self, record: Mapping[str, Any], ctx: RenderContext) -> Any:
         try:
@@ -44,7 +49,7 @@ class CompiledField:
             raise RecordError("field.required",
                               f"`{self.target}` is required but the record has no value for it"
                               f"{origin}", field=self.target)
-        return value
+        return value if value is OMIT else coerce(value, self.type)
 
 
 def _set(payload: dict[str, Any], target: str, value: Any) -> None:
@@ -58,14 +63,18 @@ def _set(payload: dict[str, Any], target: str, value: Any) -> None:
 class Mapper:
     """The compiled field table of one sync or action."""
 
-    def __init__(self, fields: Sequence[FieldMap], placement: Mapping[str, Any] | None = None):
+    def __init__(self, fields: Sequence[FieldMap], placement: Mapping[str, Any] | None = None,
+                 target: ObjectInfo | None = None):
+        def type_of(name: str) -> str | None:
+            return target.field_type(name) if target is not None else None
+
         self.fields = tuple(
             CompiledField(f.target, compile_transform(f.transform), f.required,
-                          f.on == "create", f.source)
+                          f.on == "create", f.source, type_of(f.target))
             for f in fields if f.enabled
         )
         self.placement = tuple(
-            CompiledField(name, compile_transform(value), False, True, None)
+            CompiledField(name, compile_transform(value), False, True, None, type_of(name))
             for name, value in (placement or {}).items()
         )
 
