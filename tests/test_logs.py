@@ -1,0 +1,115 @@
+from __future__ import annotations
+
+import io
+import json
+import logging
+import re
+from collections.abc import Iterator
+
+import pytest
+
+from engine.logs import configure_logging, log_context
+
+TOKEN = "hubspot-private-app-token-123"
+
+
+@pytest.fixture
+def root_logging() -> Iterator[None]:
+    """Put the root logger (and the loggers configure_logging touches) back afterwards."""
+    root = logging.getLogger()
+    saved = (root.level, list(root.handlers))
+    noisy = {name: logging.getLogger(name).level for name in ("httpx", "httpcore")}
+    yield
+    for handler in list(root.handlers):
+        if handler not in saved[1]:
+            root.removeHandler(handler)
+            handler.close()
+    root.setLevel(saved[0])
+    for name, level in noisy.items():
+        logging.getLogger(name).setLevel(level)
+
+
+def _emit(log: logging.Logger) -> None:
+    with log_context(integration="kleer-hubspot", sync="companies", run_id="run-7"):
+        log.info("run started with token %s", TOKEN)
+        with log_context(record="811218-9876"):
+            log.warning(
+                "record rejected",
+                extra={"status": 400, "reason": "Bearer abcdefgh12345678 invalid", "ok": False},
+            )
+        log.debug("debug is below the level and not written")
+
+
+def test_json_lines(root_logging: None) -> None:
+    stream = io.StringIO()
+    configure_logging("INFO", json=True, secrets=[TOKEN], stream=stream)
+    _emit(logging.getLogger("engine.sync"))
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    assert len(lines) == 2
+    first, second = lines
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", first["ts"])
+    assert {k: first[k] for k in ("level", "logger", "message")} == {
+        "level": "info",
+        "logger": "engine.sync",
+        "message": "run started with token ***",
+    }
+    assert (first["integration"], first["sync"], first["run_id"]) == (
+        "kleer-hubspot",
+        "companies",
+        "run-7",
+    )
+    assert "record" not in first
+    assert second["record"] == "[personnummer]"
+    assert second["status"] == 400 and second["ok"] is False
+    assert second["reason"] == "Bearer *** invalid"
+    assert TOKEN not in stream.getvalue()
+
+
+def test_text_mode_is_logfmt(root_logging: None, snapshot) -> None:
+    stream = io.StringIO()
+    configure_logging("INFO", secrets=[TOKEN], stream=stream)
+    _emit(logging.getLogger("engine.sync"))
+    lines = [re.sub(r"^ts=\S+ ", "ts=<ts> ", line) for line in stream.getvalue().splitlines()]
+    assert lines == snapshot
+
+
+def test_exceptions_are_redacted(root_logging: None) -> None:
+    stream = io.StringIO()
+    configure_logging("INFO", json=True, secrets=[TOKEN], stream=stream)
+    try:
+        raise RuntimeError(f"refused {TOKEN} for 19811218-9876")
+    except RuntimeError:
+        logging.getLogger("engine.runner").exception("sync failed")
+    entry = json.loads(stream.getvalue())
+    assert "RuntimeError: refused *** for [personnummer]" in entry["exception"]
+    assert TOKEN not in stream.getvalue() and "9876" not in stream.getvalue()
+
+
+def test_tokens_learned_later_are_masked(root_logging: None) -> None:
+    stream = io.StringIO()
+    redactor = configure_logging("INFO", stream=stream)
+    redactor.add("rotated-cinode-token")
+    logging.getLogger("engine.adapters").info("got rotated-cinode-token")
+    assert "got ***" in stream.getvalue()
+
+
+def test_reconfiguring_replaces_only_our_handler(root_logging: None) -> None:
+    root = logging.getLogger()
+    before = len(root.handlers)
+    first, second = io.StringIO(), io.StringIO()
+    configure_logging("INFO", stream=first)
+    configure_logging("DEBUG", json=True, stream=second)
+    assert len(root.handlers) == before + 1
+    logging.getLogger("engine.x").debug("hello")
+    assert first.getvalue() == ""
+    assert json.loads(second.getvalue())["message"] == "hello"
+    assert logging.getLogger("httpx").level == logging.WARNING
+
+
+def test_context_does_not_leak_between_blocks(root_logging: None) -> None:
+    stream = io.StringIO()
+    configure_logging("INFO", json=True, stream=stream)
+    with log_context(sync="a"):
+        pass
+    logging.getLogger("engine.x").info("outside")
+    assert "sync" not in json.loads(stream.getvalue())
