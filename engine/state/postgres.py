@@ -141,7 +141,11 @@ class PostgresStateStore:
         self._conn: psycopg.Connection[Any] | None = None
         with self._lock:
             self._connection()
-            self._migrate()
+            try:
+                self._migrate()
+            except BaseException:
+                self.close()
+                raise
 
     def __repr__(self) -> str:
         # Never the DSN: it may carry a password.
