@@ -14,7 +14,9 @@ response headers:
   in the window);
 - HubSpot `X-HubSpot-RateLimit-Max`, `-Remaining`, `-Interval-Milliseconds`,
   `-Secondly`, `-Secondly-Remaining`;
-- `Retry-After` on 429/503 (seconds or HTTP-date),
+- `Retry-After` on 429/503 (seconds or HTTP-date);
+- Cinode `x-daily-requests-left` and HubSpot `X-HubSpot-RateLimit-Daily-Remaining` at zero
+  (nothing more until midnight UTC),
 
 and when the vendor says nothing is left it waits until the window resets instead of
 sending a request that will be refused. Waits are counted for metrics. Clock and sleep
@@ -100,6 +102,10 @@ def _number(headers: Mapping[str, str], name: str) -> float | None:
         return float(raw.strip())
     except ValueError:
         return None
+
+
+def _seconds_to_utc_midnight(wall: float) -> float:
+    return 86_400.0 - (wall % 86_400.0)
 
 
 class RateBudget:
@@ -235,6 +241,18 @@ class RateBudget:
         if hs_remaining is not None and hs_interval:
             # Unknown reset: assume the worst, a full interval from now.
             self._note_remaining(now, hs_remaining, now + hs_interval / 1000.0)
+
+        # Daily quotas (Cinode per company, HubSpot per private app): when spent, nothing
+        # more goes out until midnight UTC, so acquire() surfaces a RetriableError with
+        # that retry_after instead of provoking a day of 429s. (HubSpot resets at the
+        # portal's midnight; UTC midnight is an approximation that errs towards waiting.)
+        daily_left = _number(headers, "x-daily-requests-left")
+        if daily_left is None:
+            daily_left = _number(headers, "x-hubspot-ratelimit-daily-remaining")
+        if daily_left is not None and daily_left <= 0:
+            self._blocked_until = max(
+                self._blocked_until, now + _seconds_to_utc_midnight(self._wall_clock())
+            )
 
         if status in (429, 503):
             retry_after = parse_retry_after(headers.get("retry-after"), now=self._wall_clock())

@@ -165,6 +165,19 @@ async def test_wait_beyond_max_wait_is_retriable() -> None:
     assert clock.sleeps == []
 
 
+@pytest.mark.parametrize("header", ["x-daily-requests-left", "X-HubSpot-RateLimit-Daily-Remaining"])
+async def test_spent_daily_quota_defers_until_midnight_utc(header: str) -> None:
+    clock = FakeClock(wall=1_700_000_000.0)  # 22:13:20 UTC
+    budget = _budget(clock)
+    await budget.observe(200, httpx.Headers({header: "0"}))
+    with pytest.raises(RetriableError) as info:
+        await budget.acquire(max_wait=300)
+    assert info.value.retry_after == pytest.approx(6400.0)
+    await budget.observe(200, httpx.Headers({header: "0"}))  # still spent, nothing changes
+    clock.now += 6400.0
+    assert await budget.acquire(max_wait=300) == 0.0
+
+
 def test_registry_shares_budget_per_credential_and_hides_the_secret() -> None:
     budgets = RateBudgets()
     a = budgets.for_credential("pat-na1-secret-token", 100, 10)
