@@ -11,7 +11,8 @@ tree (`engine.errors`), so no adapter decides retry policy on its own:
     connection never established     -> retried for every method: nothing was sent
     sent, then no answer (POST)      -> AmbiguousWriteError: never re-sent blindly;
                                         the caller looks the record up by external id
-    401                              -> `on_unauthorized()` once, then retried
+    401                              -> `on_unauthorized()` once (single-flight across
+                                        concurrent requests), then retried
     other 4xx, 1xx/3xx               -> FatalError with the vendor's reason
 
 GET, HEAD, OPTIONS, PUT, DELETE and PATCH are idempotent by default; a POST only when the
@@ -190,6 +191,12 @@ class HttpSession:
         self.on_unauthorized = on_unauthorized
         self.on_response = on_response
         self.stats = HttpStats()
+        # Single-flight refresh: a burst of 401s (Cinode tokens expire every 120 s) must
+        # produce one token request, not one per in-flight call (the token endpoint
+        # allows 2 per 2 s). The generation tells a caller whether someone else already
+        # refreshed after its request went out.
+        self._auth_generation = 0
+        self._refresh_lock = asyncio.Lock()
         self._sleep = sleep
         self._clock = clock
         self._wall_clock = wall_clock
@@ -232,6 +239,7 @@ class HttpSession:
                 headers=headers,
                 timeout=self.timeout,
             )
+            generation = self._auth_generation
             if self.auth is not None:
                 await self.auth(request)
             shown = self.redactor.url(request.url)
@@ -277,9 +285,8 @@ class HttpSession:
                 # Tokens expire mid-run (Cinode: 120 s); refresh once, and do not count
                 # the refused attempt against the retry budget.
                 refreshed = True
-                self.stats.refreshes += 1
                 attempt -= 1
-                await self.on_unauthorized()
+                await self._refresh_auth(generation)
                 continue
             reason = vendor_reason(response, self.redactor)
             if status not in RETRIABLE_STATUSES:
@@ -307,6 +314,15 @@ class HttpSession:
             await self._wait(
                 attempt, hint, method, shown, str(status), status=status, reason=reason
             )
+
+    async def _refresh_auth(self, generation: int) -> None:
+        assert self.on_unauthorized is not None
+        async with self._refresh_lock:
+            if self._auth_generation != generation:
+                return  # refreshed by another request since ours was sent
+            await self.on_unauthorized()
+            self._auth_generation += 1
+            self.stats.refreshes += 1
 
     def _handle_transport_error(
         self, exc: httpx.TransportError, method: str, shown: str, idempotent: bool, attempt: int

@@ -361,6 +361,27 @@ async def test_unauthorized_refreshes_once_then_succeeds(client, vendor, clock) 
     assert session.stats.refreshes == 1 and session.stats.retries == 0
 
 
+async def test_burst_of_401s_refreshes_once(client, vendor, clock) -> None:
+    vendor.token = "token-1"
+    current = {"token": "token-0"}
+    refreshes = []
+
+    async def auth(request: httpx.Request) -> None:
+        request.headers["Authorization"] = f"Bearer {current['token']}"
+
+    async def refresh() -> None:
+        refreshes.append(clock())
+        await asyncio.sleep(0)  # a real refresh is a request of its own
+        current["token"] = "token-1"
+
+    session = make_session(client, clock, auth=auth, on_unauthorized=refresh)
+    responses = await asyncio.gather(*(session.request("GET", "/me") for _ in range(20)))
+    assert all(r.status_code == 200 for r in responses)
+    assert len(refreshes) == 1
+    assert session.stats.refreshes == 1
+    assert session.stats.by_status[401] > 1  # the burst really happened
+
+
 async def test_unauthorized_after_refresh_is_fatal(client, vendor, clock) -> None:
     refreshes = []
 
