@@ -43,7 +43,7 @@ __all__ = ["MAX_DURATION", "MAX_LENGTH", "MAX_NESTING", "parse_rule"]
 MAX_LENGTH = 10_000  # characters of filter text
 MAX_NESTING = 32  # parentheses and `not`s inside each other
 MAX_DURATION = 100_000  # amount of a relative-time offset, so dates stay inside year 1..9999
-_MAX_NUMBER_DIGITS = 40  # beyond this a float is inf and an int is not a filter value
+_MAX_NUMBER_DIGITS = 400  # every finite float fits; beyond this it is not a filter value
 
 _VALUES = frozenset({"STRING", "NUMBER", "DATE", "DATETIME", "TRUE", "FALSE", "NULL",
                      "NOW", "TODAY", "SETUP"})
