@@ -36,6 +36,7 @@ import logging
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
@@ -185,7 +186,9 @@ class Redactor:
 
     def add(self, *secrets: str | None) -> None:
         """Learn more secret values; empty and very short values are ignored."""
-        fresh = {s for s in secrets if s and len(s) >= _MIN_SECRET_LENGTH} - self._secrets
+        given = {s for s in secrets if s and len(s) >= _MIN_SECRET_LENGTH}
+        # A secret in a query string or form body shows up percent-encoded.
+        fresh = (given | {quote(s, safe="") for s in given}) - self._secrets
         if not fresh:
             return
         self._secrets |= fresh
@@ -271,7 +274,11 @@ class RedactingFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         if getattr(record, "_specsync_redacted", False):
             return True  # already done by another handler's filter
-        record.msg = self.redactor.text(record.getMessage())
+        try:
+            message = record.getMessage()
+        except Exception:  # a bad format string must not break the caller
+            message = f"{record.msg} (unformattable args)"
+        record.msg = self.redactor.text(message)
         record.args = None
         for key, val in list(vars(record).items()):
             if key not in _RECORD_ATTRS:

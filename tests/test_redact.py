@@ -84,6 +84,17 @@ def test_secrets_learned_later_are_masked(redactor: Redactor) -> None:
     assert redactor.text(f"using {fresh}") == f"using {MASK}"
 
 
+def test_percent_encoded_secret_is_masked() -> None:
+    r = Redactor(["a/b+c=d&e"])
+    assert r.url("https://x.test/?next=a%2Fb%2Bc%3Dd%26e&q=1") == f"https://x.test/?next={MASK}&q=1"
+
+
+def test_filter_survives_a_bad_format_string() -> None:
+    record = logging.LogRecord("x", logging.INFO, "f", 1, "%s and %s", ("one",), None)
+    assert RedactingFilter(Redactor()).filter(record)
+    assert record.getMessage() == "%s and %s (unformattable args)"
+
+
 def test_short_secrets_are_ignored() -> None:
     # "abc" would mask every "abc" in every line; it is not treated as a secret.
     assert Redactor(["abc"]).text("abcdef") == "abcdef"
