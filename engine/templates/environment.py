@@ -1,0 +1,200 @@
+"""The one Jinja environment field transforms run in, and the rules both render paths share.
+
+`ENV` is an `ImmutableSandboxedEnvironment(undefined=StrictUndefined, autoescape=False)`
+(a subclass only to intercept `*`, `%` and `**`). Its globals and filters are registered
+explicitly here: Jinja's defaults (`cycler`, `joiner`, `namespace`, `lipsum`, `dict`,
+`attr`, `format`, ...) are not available. Security comes from three layers:
+
+- the sandbox: no `_`-prefixed or internal attributes, no mutation of lists and dicts,
+  `str.format` intercepted; a violation raises `SecurityError`;
+- explicit allow-lists of filters and functions, all small and pure;
+- caps (`engine.templates.limits`): template length, result size, `range`, `*`, `**`,
+  `replace`, and no string formatting with `%`.
+
+A template sees the record's fields by name, `record` (the whole mapping, for names that
+are not identifiers: `record['zip-code']`), `setup`, `now`, `today` and `omit`. Those five
+names win over record fields of the same name; functions are shadowed by record fields
+(Jinja's usual rule), so a field called `lookup` still reads as the field.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import date, datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from jinja2 import StrictUndefined, Undefined, pass_context
+from jinja2 import filters as jinja_filters
+from jinja2.exceptions import SecurityError
+from jinja2.runtime import Context
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+from engine.templates.context import OMIT
+from engine.templates.functions import FILTERS, FUNCTIONS, is_contextual
+from engine.templates.limits import (
+    MAX_POWER_EXPONENT,
+    MAX_RANGE,
+    MAX_RESULT_SIZE,
+    ResourceLimitError,
+)
+
+if TYPE_CHECKING:
+    from engine.templates.context import RenderContext
+
+__all__ = [
+    "BUILTIN_FILTERS",
+    "CONTEXT_KEY",
+    "ENV",
+    "RESERVED_NAMES",
+    "OmitSignal",
+    "SpecsyncEnvironment",
+    "binop",
+    "capped_range",
+    "check_native",
+    "check_text",
+    "finalize",
+    "template_vars",
+]
+
+CONTEXT_KEY = "specsync:ctx"  # not an identifier, so no template can name it
+RESERVED_NAMES = frozenset({"record", "setup", "now", "today", "omit"})
+
+# Jinja builtins that are pure, bounded by their input and reach objects only through the
+# sandbox. Not here on purpose: attr (CVE-2025-27516), format (% formatting), center,
+# indent, wordwrap (unbounded padding), xmlattr, urlize, safe/escape (HTML), pprint.
+BUILTIN_FILTERS = (
+    "abs", "capitalize", "count", "d", "default", "first", "join", "last", "length",
+    "list", "lower", "map", "max", "min", "reverse", "round", "sort", "string", "sum",
+    "title", "trim", "truncate", "unique", "upper",
+)
+
+
+class OmitSignal(Exception):
+    """`omit` was printed inside a text template: the whole field is left out."""
+
+
+def finalize(value: Any) -> Any:
+    """What `{{ expr }}` prints inside text: None prints as nothing, `omit` drops the field."""
+    if value is None:
+        return ""
+    if value is OMIT:
+        raise OmitSignal
+    return value
+
+
+def _check_size(n: int) -> None:
+    if n > MAX_RESULT_SIZE:
+        raise ResourceLimitError(f"the template would build more than {MAX_RESULT_SIZE} items")
+
+
+def binop(operator: str, left: Any, right: Any) -> Any:
+    """`*`, `%` and `**` as templates may use them; the fast path calls this too."""
+    if operator == "*":
+        if isinstance(right, int) and isinstance(left, (str, list, tuple)):
+            _check_size(len(left) * right)
+        elif isinstance(left, int) and isinstance(right, (str, list, tuple)):
+            _check_size(len(right) * left)
+        return left * right
+    if operator == "%":
+        if isinstance(left, str):
+            raise SecurityError("`%` formatting of text is not allowed; join text with `~`")
+        return left % right
+    if operator == "**":
+        if isinstance(left, int) and isinstance(right, int) and abs(right) > MAX_POWER_EXPONENT:
+            raise ResourceLimitError(f"exponents above {MAX_POWER_EXPONENT} are not allowed")
+        return left**right
+    raise SecurityError(f"operator {operator!r} is not intercepted")
+
+
+def capped_range(*args: int) -> range:
+    """`range()` of at most MAX_RANGE items (Jinja's own cap is 100,000)."""
+    rng = range(*args)
+    if len(rng) > MAX_RANGE:
+        raise ResourceLimitError(f"range() may produce at most {MAX_RANGE} items")
+    return rng
+
+
+class SpecsyncEnvironment(ImmutableSandboxedEnvironment):
+    intercepted_binops = frozenset({"*", "%", "**"})
+
+    def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
+        return binop(operator, left, right)
+
+
+def _with_context(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Jinja's way of handing a contextual function our RenderContext."""
+
+    @pass_context
+    def call(context: Context, *args: Any, **kwargs: Any) -> Any:
+        return fn(context.get(CONTEXT_KEY), *args, **kwargs)
+
+    call.__name__ = call.__qualname__ = fn.__name__
+    call.__doc__ = fn.__doc__
+    call.specsync_target = fn  # type: ignore[attr-defined]  # the fast path calls this
+    return call
+
+
+def _jinja_callable(fn: Callable[..., Any]) -> Callable[..., Any]:
+    return _with_context(fn) if is_contextual(fn) else fn
+
+
+def _build() -> SpecsyncEnvironment:
+    env = SpecsyncEnvironment(undefined=StrictUndefined, autoescape=False, finalize=finalize)
+    builtin = {name: jinja_filters.FILTERS[name] for name in BUILTIN_FILTERS}
+    env.filters.clear()
+    env.filters.update(builtin)
+    env.filters.update({name: _jinja_callable(fn) for name, fn in FILTERS.items()})
+    env.globals.clear()
+    env.globals["range"] = capped_range
+    env.globals.update({name: _jinja_callable(fn) for name, fn in FUNCTIONS.items()})
+    return env
+
+
+ENV: SpecsyncEnvironment = _build()
+
+
+def template_vars(record: Mapping[str, Any], ctx: RenderContext) -> dict[str, Any]:
+    """The names a template sees; the reserved ones win over record fields."""
+    names = dict(record)
+    names["record"] = record
+    names["setup"] = ctx.setup
+    names["now"] = ctx.now
+    names["today"] = ctx.now.date()
+    names["omit"] = OMIT
+    names[CONTEXT_KEY] = ctx
+    return names
+
+
+_SCALARS = frozenset({int, float, bool, type(None), Decimal, date, datetime})
+
+
+def check_text(text: str) -> str:
+    if len(text) > MAX_RESULT_SIZE:
+        raise ResourceLimitError(f"the result is longer than {MAX_RESULT_SIZE} characters")
+    return text
+
+
+def check_native(value: Any, _depth: int = 0) -> Any:
+    """Refuse results that hold an undefined value or are over the caps; else return as is."""
+    kind = type(value)
+    if kind is str:
+        return check_text(value)
+    if kind in _SCALARS or value is OMIT:
+        return value
+    if isinstance(value, Undefined):
+        value._fail_with_undefined_error()
+    if _depth > 20:
+        raise ResourceLimitError("the result is nested more than 20 levels deep")
+    if isinstance(value, (list, tuple)):
+        _check_size(len(value))
+        for item in value:
+            check_native(item, _depth + 1)
+    elif isinstance(value, Mapping):
+        _check_size(len(value))
+        for key, item in value.items():
+            check_native(key, _depth + 1)
+            check_native(item, _depth + 1)
+    elif isinstance(value, str):
+        check_text(value)
+    return value

@@ -1,0 +1,82 @@
+"""Translate a value through a table configured during setup, and pick synced tags.
+
+`{{ payment_days | lookup(setup.payment_terms_tags) }}` turns 30 into "BV=30". Keys are
+compared as text, because YAML setup tables have string or integer keys at the author's
+whim and source systems send numbers as either: 30 and "30" both match. (30.0 does not:
+its text is "30.0".)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from engine.errors import RecordError
+from engine.templates.functions.base import safe_value_repr
+
+__all__ = ["lookup", "select_tags"]
+
+
+class _Raise:
+    def __repr__(self) -> str:
+        return "<raise>"
+
+
+_RAISE: Any = _Raise()
+_CACHE: dict[int, tuple[Mapping[Any, Any], dict[str, Any]]] = {}
+
+
+def _by_text(table: Mapping[Any, Any]) -> dict[str, Any]:
+    # Setup tables live as long as a run; keep the table itself in the cache entry so
+    # its id cannot be reused by another object while the entry exists.
+    hit = _CACHE.get(id(table))
+    if hit is not None and hit[0] is table:
+        return hit[1]
+    normalised = {str(k): v for k, v in table.items()}
+    if len(_CACHE) > 256:
+        _CACHE.clear()
+    _CACHE[id(table)] = (table, normalised)
+    return normalised
+
+
+def lookup(value: Any, table: Mapping[Any, Any], default: Any = _RAISE) -> Any:
+    """`table[value]`, keys compared as text; without `default` a miss is a record error."""
+    if not isinstance(table, Mapping):
+        raise RecordError(
+            "lookup.table", f"lookup needs a mapping as its table, not {type(table).__name__}"
+        )
+    found = _by_text(table).get(str(value), _RAISE)
+    if found is not _RAISE:
+        return found
+    if default is not _RAISE:
+        return default
+    known = ", ".join(sorted(_by_text(table))[:20])
+    shown = safe_value_repr(value)
+    raise RecordError("lookup.missing", f"no entry for {shown} in the lookup table (keys: {known})")
+
+
+def _tag_name(item: Any) -> str | None:
+    if isinstance(item, Mapping):
+        name = item.get("name")
+        return None if name is None else str(name)
+    return None if item is None else str(item)
+
+
+def select_tags(categories: Any, allowed: Iterable[Any]) -> list[str]:
+    """Names among `categories` that are in `allowed`, in source order, each once.
+
+    Categories may be strings or mappings with a `name` (Kleer sends both shapes).
+    """
+    if categories is None:
+        return []
+    if isinstance(categories, (str, Mapping)):
+        categories = [categories]
+    wanted = {str(a) for a in allowed}
+    out: list[str] = []
+    seen: set[str] = set()
+    for item in categories:
+        name = _tag_name(item)
+        if name is not None and name in wanted and name not in seen:
+            seen.add(name)
+            out.append(name)
+    return out

@@ -1,0 +1,81 @@
+"""Split a person's full name into first name(s) and last name.
+
+Kleer holds one "Full Name"; Cinode wants first and last name, both required. The rule:
+
+1. Whitespace is normalised (runs of spaces, tabs and no-break spaces become one space)
+   and the text is NFC-normalised, so a decomposed "å" equals a composed one.
+2. "Last, First" (a comma) is taken literally: before the first comma is the last name,
+   after it the first name(s): "Svensson, Anna Maria" -> ("Anna Maria", "Svensson").
+3. Otherwise the last word is the last name, and every name particle directly before
+   it joins it: "Karl af Trolle" -> ("Karl", "af Trolle"), "Ludwig van der Rohe" ->
+   ("Ludwig", "van der Rohe"). Particles are matched case-insensitively (`PARTICLES`),
+   but at least one word always stays a first name: "Van Morrison" -> ("Van", "Morrison").
+4. All earlier words are given names: "Anna Maria Svensson" -> ("Anna Maria", "Svensson").
+   Hyphenated names are single words: "Eva Lind-Berg" -> ("Eva", "Lind-Berg").
+5. Capitalisation is kept as written.
+
+Known limit: two unhyphenated surnames ("Anna Ek Svensson") cannot be told from a
+middle name; the last word wins. Write such names in "Last, First" form in the source.
+An empty name raises RecordError("name.missing"); a single word raises
+RecordError("name.missing-last"), because Cinode requires both parts.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from typing import Any
+
+from engine.errors import RecordError
+
+__all__ = ["PARTICLES", "first_name", "last_name", "split_name"]
+
+PARTICLES = frozenset(
+    {
+        "af", "av", "d'", "da", "dal", "das", "de", "degli", "dei", "del", "della", "den",
+        "der", "di", "do", "dos", "du", "la", "le", "lo", "san", "ten", "ter", "van", "von",
+        "zu", "zum", "zur",
+    }
+)
+
+_SPACES = re.compile(r"\s+")
+
+
+def _normalise(value: Any) -> str:
+    if value is None:
+        return ""
+    text = unicodedata.normalize("NFC", str(value))
+    return _SPACES.sub(" ", text).strip()
+
+
+def split_name(value: Any) -> tuple[str, str]:
+    """(first names, last name) of a full name; see the module docstring for the rule."""
+    name = _normalise(value)
+    if not name:
+        raise RecordError("name.missing", "the full name is empty")
+    if "," in name:
+        last, _, first = (part.strip() for part in name.partition(","))
+        if not last:
+            raise RecordError("name.missing-last", "the name has nothing before its comma")
+        if not first:
+            raise RecordError("name.missing", "the name has no first name after its comma")
+        return first, last
+    words = name.split(" ")
+    if len(words) < 2:
+        raise RecordError(
+            "name.missing-last", "the full name is a single word; a last name is required"
+        )
+    start = len(words) - 1
+    while start > 1 and words[start - 1].casefold() in PARTICLES:
+        start -= 1
+    return " ".join(words[:start]), " ".join(words[start:])
+
+
+def first_name(value: Any) -> str:
+    """Given name(s) of a full name: "Anna Maria Svensson" -> "Anna Maria"."""
+    return split_name(value)[0]
+
+
+def last_name(value: Any) -> str:
+    """Last name of a full name, with its particles: "Karl af Trolle" -> "af Trolle"."""
+    return split_name(value)[1]
