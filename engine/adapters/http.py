@@ -251,8 +251,8 @@ class HttpSession:
                 self.stats.transport_errors += 1
                 elapsed = self._clock() - started
                 self._log_failure(method, shown, exc, elapsed, attempt)
-                hint = self._handle_transport_error(exc, method, shown, idempotent, attempt)
-                await self._wait(attempt, hint, method, shown, type(exc).__name__)
+                self._raise_unless_retriable(exc, method, shown, idempotent, attempt)
+                await self._wait(attempt, None, method, shown, type(exc).__name__)
                 continue
 
             elapsed = self._clock() - started
@@ -324,10 +324,10 @@ class HttpSession:
             self._auth_generation += 1
             self.stats.refreshes += 1
 
-    def _handle_transport_error(
+    def _raise_unless_retriable(
         self, exc: httpx.TransportError, method: str, shown: str, idempotent: bool, attempt: int
-    ) -> float | None:
-        """Raise the final error for a transport failure, or return None to retry."""
+    ) -> None:
+        """Raise the final error for a transport failure; return if it may be retried."""
         what = f"{self.name}: {method} {shown} failed: {type(exc).__name__}"
         if isinstance(exc, _NOT_TRANSIENT):
             raise FatalError(f"{what}: {self.redactor.text(str(exc))}") from exc
@@ -338,7 +338,6 @@ class HttpSession:
             ) from exc
         if not self.retry.should_retry(attempt):
             raise RetriableError(f"{what} (gave up after {attempt} attempts)") from exc
-        return None
 
     async def _wait(
         self,
