@@ -108,7 +108,7 @@ def evaluate_case(spec: Spec, target: str, case: Mapping[str, Any], *,
         record = coerce_record(case["record"], info.fields if info else {})
         record = {**record, "object": record, "inputs": dict(case.get("inputs") or {})}
         mapper = Mapper(action.fields, target=_source_info(spec, action.target_connection,
-                                                           action.target_object))
+                                                           action.target_object), source=info)
         rule = None
         key_spec = None
     else:
@@ -116,7 +116,8 @@ def evaluate_case(spec: Spec, target: str, case: Mapping[str, Any], *,
         info = _source_info(spec, sync.source_connection, sync.source_object)
         record = coerce_record(case["record"], info.fields if info else {})
         mapper = Mapper(sync.fields, sync.placement,
-                        target=_source_info(spec, sync.target_connection, sync.target_object))
+                        target=_source_info(spec, sync.target_connection, sync.target_object),
+                        source=info)
         rule = compile_rule(parse_rule(sync.filter), setup=spec.setup, clock=lambda: now) \
             if sync.filter else None
         key_spec = sync.key

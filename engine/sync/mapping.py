@@ -9,6 +9,9 @@ spec test asserts is exactly what a run writes. Rules it applies:
   later updates (so Cinode stage changes made by people are kept);
 - a `required` field whose value is empty fails the record with `field.required`;
 - a dotted target (`invoiceAddress.city`) builds a nested object;
+- a source field the catalog declares but the record lacks reads as `none`, as in the
+  filter language (vendors omit empty fields; `{{ vatnumber }}` then writes null). A name
+  that is not a declared field never gets this far: `specsync validate` rejects it;
 - values are converted to the target field's declared type (a linked id "9001" becomes
   the integer 9001 for an integer field), so plans and payloads compare like with like.
 """
@@ -60,11 +63,30 @@ def _set(payload: dict[str, Any], target: str, value: Any) -> None:
     node[parts[-1]] = value
 
 
+def _has(record: Mapping[str, Any], parts: Sequence[str]) -> bool:
+    node: Any = record
+    for part in parts:
+        if not isinstance(node, Mapping) or part not in node:
+            return False
+        node = node[part]
+    return True
+
+
+def _put_none(record: dict[str, Any], parts: Sequence[str]) -> None:
+    node = record
+    for part in parts[:-1]:
+        child = node.get(part)
+        child = dict(child) if isinstance(child, Mapping) else {}
+        node[part] = child
+        node = child
+    node.setdefault(parts[-1], None)
+
+
 class Mapper:
     """The compiled field table of one sync or action."""
 
     def __init__(self, fields: Sequence[FieldMap], placement: Mapping[str, Any] | None = None,
-                 target: ObjectInfo | None = None):
+                 target: ObjectInfo | None = None, source: ObjectInfo | None = None):
         def type_of(name: str) -> str | None:
             return target.field_type(name) if target is not None else None
 
@@ -77,6 +99,24 @@ class Mapper:
             CompiledField(name, compile_transform(value), False, True, None, type_of(name))
             for name, value in (placement or {}).items()
         )
+        read = {path for f in (*self.fields, *self.placement) for path in f.transform.fields}
+        if source is not None:
+            read = {p for p in read if p in source.fields}
+        self._top = tuple(sorted(p for p in read if "." not in p))
+        self._nested = tuple(tuple(p.split(".")) for p in sorted(read) if "." in p)
+
+    def complete(self, record: Mapping[str, Any]) -> Mapping[str, Any]:
+        """The record with declared-but-absent fields present as None (copied only if needed)."""
+        missing_top = [name for name in self._top if name not in record]
+        missing_nested = [parts for parts in self._nested if not _has(record, parts)]
+        if not missing_top and not missing_nested:
+            return record
+        out = dict(record)
+        for name in missing_top:
+            out[name] = None
+        for parts in missing_nested:
+            _put_none(out, parts)
+        return out
 
     def _render(self, fields: Sequence[CompiledField], record: Mapping[str, Any],
                 ctx: RenderContext, payload: dict[str, Any]) -> None:
@@ -88,6 +128,7 @@ class Mapper:
     def create_payload(self, record: Mapping[str, Any], ctx: RenderContext) -> dict[str, Any]:
         """Every enabled field plus placement: what a new target record gets."""
         payload: dict[str, Any] = {}
+        record = self.complete(record)
         self._render(self.fields, record, ctx, payload)
         self._render(self.placement, record, ctx, payload)
         return payload
@@ -95,6 +136,7 @@ class Mapper:
     def update_payload(self, record: Mapping[str, Any], ctx: RenderContext) -> dict[str, Any]:
         """The fields later runs keep in step (placement and create-only fields excluded)."""
         payload: dict[str, Any] = {}
+        record = self.complete(record)
         self._render([f for f in self.fields if not f.create_only], record, ctx, payload)
         return payload
 
