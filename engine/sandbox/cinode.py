@@ -61,7 +61,7 @@ import json
 import random
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, ClassVar
 
 from starlette.requests import Request
@@ -429,6 +429,7 @@ class CinodeSandbox(Sandbox):
             f"cinode-sandbox:{cfg.seed}:{cfg.cinode_access_secret}".encode()).digest()
         self._rng = random.Random(f"cinode:{cfg.seed}")
         self._ticks = itertools.count(1)
+        self._last_moment: datetime | None = None
         self._daily: dict[int, tuple[date, int]] = {}
         self._refresh_tokens: dict[str, str] = {}
         seed, company, counts = cfg.seed, self.company_id, self.counts
@@ -462,7 +463,7 @@ class CinodeSandbox(Sandbox):
                           index_of=index_of, stamp=self._stamp)
 
     def _stamp(self, record: Record, now: datetime, previous: Record | None) -> None:
-        stamp = cinode_datetime(now.astimezone(UTC), next(self._ticks))
+        stamp = self._now_text(now)
         record["updatedDateTime"] = stamp
         if previous is None and not record.get("createdDateTime"):
             record["createdDateTime"] = stamp
@@ -877,8 +878,14 @@ class CinodeSandbox(Sandbox):
             raise _Problem(404)
         return record
 
-    def _now_text(self) -> str:
-        return cinode_datetime(self.clock.now(), next(self._ticks))
+    def _now_text(self, now: datetime | None = None) -> str:
+        """A timestamp later than every earlier one, so `updatedDateTime` orders changes
+        even when a manual clock stands still (the seventh digit is cosmetic)."""
+        moment = (now or self.clock.now()).astimezone(UTC)
+        if self._last_moment is not None and moment <= self._last_moment:
+            moment = self._last_moment + timedelta(microseconds=1)
+        self._last_moment = moment
+        return cinode_datetime(moment, next(self._ticks))
 
     def _created(self, view: Record, kind: str) -> Response:
         return JSONResponse(view, status_code=201, headers={
