@@ -607,6 +607,8 @@ class Collection:
         self._modified: dict[Any, datetime] = {}
         self._scan_index: dict[Any, int] | None = None
         self._lock = threading.RLock()
+        #: Bumped on every write, so callers can cache query results per version.
+        self.version = 0
 
     # -- lookups
 
@@ -658,6 +660,7 @@ class Collection:
                     self._created[record_id] = None
             self._overlay[record_id] = stored
             self._modified[record_id] = now
+            self.version += 1
             return dict(stored)
 
     def patch(self, record_id: Any, changes: Mapping[str, Any]) -> Record | None:
@@ -676,6 +679,7 @@ class Collection:
                 return False
             self._overlay.pop(record_id, None)
             self._modified[record_id] = self.clock.now()
+            self.version += 1
             if record_id in self._created:
                 del self._created[record_id]
                 return True
@@ -694,9 +698,14 @@ class Collection:
 
     # -- reads in order
 
-    def iter(self) -> Iterator[Record]:
-        """Every live record: base records by index, then created ones."""
-        return self._records_from(0)
+    def iter(self, factory: Callable[[int], Record] | None = None) -> Iterator[Record]:
+        """Every live record: base records by index, then created ones.
+
+        `factory` may replace the base factory for this scan, e.g. with one that builds
+        only the fields a query looks at; changed records still come from the overlay.
+        Records from a replacement factory must carry the key field.
+        """
+        return self._records_from(0, factory)
 
     def __iter__(self) -> Iterator[Record]:
         return self.iter()
@@ -714,7 +723,8 @@ class Collection:
                 break
         return out
 
-    def _records_from(self, offset: int) -> Iterator[Record]:
+    def _records_from(self, offset: int,
+                      factory: Callable[[int], Record] | None = None) -> Iterator[Record]:
         deleted = self._deleted_index
         live_base = self.size - len(deleted)
         if offset < live_base:
@@ -728,7 +738,7 @@ class Collection:
                 index = candidate
             overlay = self._overlay
             deleted_set = set(deleted)
-            factory = self.factory
+            factory = factory or self.factory
             key = self.key
             for i in range(index, self.size):
                 if i in deleted_set:
