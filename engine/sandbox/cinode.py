@@ -28,8 +28,11 @@ Assumptions beyond the spec, marked [assumed] in apis.md or chosen here:
   subcontractors; this one takes the add/edit model without the password fields.
 - PUT replaces the edit model: optional fields missing from the body become null, except
   enum/lookup fields (user `status`/`gender`; project pipeline, stage, state, priority,
-  currency), which keep their values. JSON Patch paths match case-insensitively (as
-  ASP.NET's JsonPatch does); the documented names are `firstname`/`lastname`.
+  currency), which keep their values. Fields outside a model are ignored, as ASP.NET
+  binding does: `POST /users` cannot set `phone`, and only PATCH sets a user's
+  `internalIdentifier` (it is in the patch document, not in `CompanyUserEditModel`).
+  JSON Patch paths match case-insensitively (as ASP.NET's JsonPatch does); the
+  documented names are `firstname`/`lastname`.
 - Project search `sortBy` 5, 6 and 7 all sort by `updatedDateTime` (the vendor spec and
   its prose disagree on 5/6); `identification` matches the project `identifier` exactly.
 - Countries, languages and locations are static look-ups at `/countries`, `/languages`,
@@ -936,8 +939,16 @@ class CinodeSandbox(Sandbox):
     _USER_PATCH_EXTRA = ("desiredAssignment", "internalIdentifier", "twitter", "linkedIn",
                          "homepage", "blog", "gitHub")
 
-    def _user_fields(self, body: _Body, *, creating: bool) -> Record:
-        """Validated user fields from an add or edit model (stored names)."""
+    _USER_ADD_FIELDS = (
+        "email", "firstName", "lastName", "gender", "status", "teamId", "title", "languageId",
+        "employmentNumber", "employmentStartDate", "locationId", "defaultCurrencyId",
+        "displayCurrencyId")
+
+    def _user_fields(self, body: _Body, *, mode: str) -> Record:
+        """Validated user fields (stored names) of the add model, the PUT edit model or the
+        PATCH document. Fields outside the model are ignored, as ASP.NET binding does: a
+        PUT cannot set `internalIdentifier` or `phone` on create, only PUT/PATCH can."""
+        creating = mode == "add"
         values: Record = {
             "firstName": body.text("firstName", required=True, max_length=100),
             "lastName": body.text("lastName", required=True, max_length=100),
@@ -984,7 +995,10 @@ class CinodeSandbox(Sandbox):
             if password and confirm and password != confirm:
                 body._fail("confirmPassword", "The password and confirmation password do not "
                                               "match.")
-        return values
+        model = {"add": self._USER_ADD_FIELDS, "edit": self._USER_EDIT_FIELDS,
+                 "patch": (*self._USER_EDIT_FIELDS, *self._USER_PATCH_EXTRA)}[mode]
+        stored = {"companyUserEmail" if name == "email" else name for name in model}
+        return {key: value for key, value in values.items() if key in stored}
 
     def _check_email(self, body: _Body, email: str | None, own_id: int | None) -> None:
         if email is None:
@@ -1012,7 +1026,7 @@ class CinodeSandbox(Sandbox):
 
     async def _create_user(self, request: Request) -> Response:
         body = await self._body(request)
-        values = self._user_fields(body, creating=True)
+        values = self._user_fields(body, mode="add")
         self._check_email(body, values["companyUserEmail"], None)
         body.check()
         uid = next(self._ids["user"])
@@ -1031,7 +1045,7 @@ class CinodeSandbox(Sandbox):
     async def _put_user(self, request: Request) -> Response:
         current = self._found(self.users.get(self._id(request)))
         body = await self._body(request)
-        values = self._user_fields(body, creating=False)
+        values = self._user_fields(body, mode="edit")
         self._check_email(body, values["companyUserEmail"], current["id"])
         body.check()
         stored = self._store_user({**current, **values}, current)
@@ -1049,7 +1063,7 @@ class CinodeSandbox(Sandbox):
         edit = {("firstName" if k == "firstname" else "lastName" if k == "lastname" else k): v
                 for k, v in patched.items()}
         body = _Body(edit)
-        values = self._user_fields(body, creating=False)
+        values = self._user_fields(body, mode="patch")
         self._check_email(body, values["companyUserEmail"], current["id"])
         body.check()
         stored = self._store_user({**current, **values}, current)

@@ -262,9 +262,12 @@ async def test_create_update_and_patch_a_user(api, sandbox) -> None:
     put = await api.put(f"{C}/users/{user['id']}", json={
         "firstName": "Åsa", "lastName": "von Platen", "email": "asa@example.se",
         "phone": "070-123 45 67", "taxTable": "33", "baseSalary": 41000,
-        "availabilityPercent": 80, "dateOfBirth": "1985-06-30", "gender": 2})
+        "availabilityPercent": 80, "dateOfBirth": "1985-06-30", "gender": 2,
+        "internalIdentifier": "not in the edit model"})
     assert put.status_code == 200
     assert put.json()["employmentNumber"] is None  # PUT replaces: missing fields are cleared
+    assert put.json()["internalIdentifier"] is None  # not part of the PUT model: ignored
+    assert put.json()["status"] == 2  # enum kept when missing
     full = (await api.get(f"{C}/users-full/{user['id']}")).json()
     assert (full["taxTable"], full["baseSalary"], full["availabilityPercent"]) == ("33", 41000, 80)
 
