@@ -149,14 +149,14 @@ def compile_rule(rule: Rule, *, setup: Mapping[str, Any],
         "        def _pred(r):",
         "            try:",
         f"                return {body}",
-        "            except TypeError:",
+        "            except _TypeError:",
         f"                return _slow(r, {rel_tuple})",
         "        return _pred",
         "    def _dynamic(r):",
         f"        {rel_tuple} = _rel()" if rel_names else "        pass",
         "        try:",
         f"            return {body}",
-        "        except TypeError:",
+        "        except _TypeError:",
         f"            return _slow(r, {rel_tuple})",
         "    return _static, _dynamic",
     ])
@@ -185,7 +185,7 @@ class _Generator:
         self.values: dict[str, Any] = {
             "_slow": None, "_rel": None, "_M": match, "_L": lookup,
             "_str": str, "_list": list, "_date": date, "_datetime": datetime,
-            "_nums": _NUMBER_TYPES,
+            "_nums": _NUMBER_TYPES, "_TypeError": TypeError,
         }
 
     @property

@@ -426,7 +426,7 @@ class _Builder:
         m = re.fullmatch(r"(\d+)([a-z]*)", str(dur), re.IGNORECASE)
         digits, unit = (m.group(1), m.group(2).lower()) if m else ("", "")
         if unit not in _UNITS:
-            shown = f"`{unit}`" if unit else "no unit"
+            shown = f"the unit `{unit}`" if unit else "no unit"
             raise self.fail(dur, f"`{dur}` has {shown}; expected d, h, m or w", _DURATION_HINT)
         if len(digits) > 6 or int(digits) > MAX_DURATION:
             raise self.fail(dur, f"`{dur}` is too far away; at most {MAX_DURATION:,}{unit}",

@@ -95,7 +95,10 @@ def _maconomy(expr: Expr, setup: Mapping[str, Any] | None, now: datetime | None)
             parts.append(f"({text})" if isinstance(item, (And, Or)) else text)
         return joiner.join(parts)
     if isinstance(expr, Not):
-        return f"not({_maconomy(expr.operand, setup, now)})"
+        inner = _maconomy(expr.operand, setup, now)
+        if isinstance(expr.operand, Compare) and expr.operand.op == "in" and inner[0] == "(":
+            inner = inner[1:-1]  # `not x in [a, b]`: not((x=a or x=b)) reads badly
+        return f"not({inner})"
     path = expr.field.path
     if len(path) != 1 or not _MACONOMY_NAME.fullmatch(path[0]):
         raise _NotExpressible
