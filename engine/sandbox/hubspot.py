@@ -65,6 +65,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
+from urllib.parse import parse_qs
 
 import httpx
 from starlette.requests import Request
@@ -1160,7 +1161,9 @@ class HubSpotSandbox(Sandbox):
     # ------------------------------------------------------------------ oauth
 
     async def _oauth_token(self, request: Request) -> Response:
-        form = await request.form()
+        # x-www-form-urlencoded, parsed here: starlette's form() needs python-multipart.
+        form = {k: v[0] for k, v in parse_qs((await request.body()).decode()).items()}
+
         def refuse(status: str, message: str) -> Response:
             return JSONResponse({"status": status, "message": message,
                                  "correlationId": self._correlation_id()}, status_code=400)
@@ -1344,8 +1347,13 @@ class HubSpotSandbox(Sandbox):
                                            props.get(f["propertyName"])) for f in group)
                        for group in groups)
 
+        sorts = self._sorts(store, body.get("sorts"))
+        if not groups and not query and not sorts:
+            # Nothing to filter or sort: page the store directly (cheap for big portals).
+            total, page = len(store.collection), store.collection.page(after, limit)
+            return self._search_page(store, body, total, page, after, limit)
         hits = [r for r in store.collection.iter() if matches(r)]
-        for sort in reversed(self._sorts(store, body.get("sorts"))):
+        for sort in reversed(sorts):
             name, descending = sort
             kind = kinds[name]
             present = [r for r in hits if r["properties"].get(name) not in (None, "")]
@@ -1353,12 +1361,16 @@ class HubSpotSandbox(Sandbox):
             present.sort(key=lambda r: _comparable(kind, r["properties"][name]),
                          reverse=descending)
             hits = present + absent
-        page = hits[after:after + limit]
+        return self._search_page(store, body, len(hits), hits[after:after + limit], after,
+                                 limit)
+
+    def _search_page(self, store: _ObjectStore, body: Mapping[str, Any], total: int,
+                     page: list[dict[str, Any]], after: int, limit: int) -> Response:
         result: dict[str, Any] = {
-            "total": len(hits),
+            "total": total,
             "results": [self._render(store, r, body.get("properties") or None) for r in page]}
         nxt = after + limit
-        if nxt < len(hits) and nxt < _SEARCH_CAP:
+        if nxt < total and nxt < _SEARCH_CAP:
             result["paging"] = {"next": {"after": str(nxt)}}
         return JSONResponse(result)
 
@@ -1753,9 +1765,11 @@ class HubSpotSandbox(Sandbox):
         errors: list[Any] = []
         for item in inputs:
             try:
-                from_id = str(item["from"]["id"])
+                # read takes {id}; the writes take {from: {id}, to: {id}}
+                from_id = str(item["id"] if action == "read" and "id" in item
+                              else item["from"]["id"])
             except (KeyError, TypeError):
-                raise _validation("each input needs from.id") from None
+                raise _validation("each input needs from.id (or id for read)") from None
             a = (a_type, from_id)
             if self.stores[a_type].collection.get(from_id) is None:
                 errors.append(self._standard_error(f"{a_type} {from_id} does not exist",

@@ -271,7 +271,7 @@ def object_sizes(records: int) -> dict[str, int]:
         "companies": records,
         "contacts": records // 2,
         "deals": records // 2,
-        "products": min(max(3, records // 10), 500),
+        "products": min(max(3, records // 10), 500) if records else 0,
         "projects": records // 10,
         "line_items": 0, "invoices": 0, "subscriptions": 0, "agreements": 0,
     }
