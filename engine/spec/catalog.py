@@ -50,32 +50,38 @@ class ObjectInfo:
     def top_level(self) -> list[str]:
         return sorted(p for p in self.fields if "." not in p)
 
-    def readable(self) -> list[str]:
-        return sorted(p for p, f in self.fields.items() if not f.write_only)
+    def readable(self, *, nested: bool = True) -> list[str]:
+        return sorted(p for p, f in self.fields.items()
+                      if not f.write_only and (nested or "." not in p))
 
-    def writable(self) -> list[str]:
-        return sorted(p for p, f in self.fields.items() if not f.read_only)
+    def writable(self, *, nested: bool = True) -> list[str]:
+        return sorted(p for p, f in self.fields.items()
+                      if not f.read_only and (nested or "." not in p))
 
     def required_fields(self) -> list[str]:
         return sorted(p for p, f in self.fields.items() if f.required and "." not in p)
 
 
-def _flatten(prefix: str, fields: Mapping[str, Any]) -> Iterator[FieldInfo]:
+def _flatten(prefix: str, fields: Mapping[str, Any], read_only: bool = False,
+             write_only: bool = False) -> Iterator[FieldInfo]:
+    """Every field as a dotted path; children inherit read-only / write-only from parents."""
     for name, raw in fields.items():
         path = f"{prefix}{name}"
+        ro = read_only or bool(raw.get("read_only"))
+        wo = write_only or bool(raw.get("write_only"))
         yield FieldInfo(
             path=path,
             type=raw["type"],
             required=bool(raw.get("required")),
-            read_only=bool(raw.get("read_only")),
-            write_only=bool(raw.get("write_only")),
+            read_only=ro,
+            write_only=wo,
             label=raw.get("label", ""),
             description=raw.get("description", ""),
             enum=tuple(raw["enum"]) if "enum" in raw else None,
             items=raw.get("items"),
         )
         if raw.get("fields"):
-            yield from _flatten(f"{path}.", raw["fields"])
+            yield from _flatten(f"{path}.", raw["fields"], ro, wo)
 
 
 @dataclass(frozen=True)

@@ -53,7 +53,10 @@ class _Context:
 
     def diag(self, code: str, message: str, pointer: str, hint: str | None = None, *,
              key: bool = False, location: Location | None = None) -> Diagnostic:
-        return Diagnostic(code, message, location or self.loc(pointer, key=key), hint=hint,
+        if location is None and key:  # underline the whole key
+            name = pointer.rsplit("/", 1)[-1].replace("~1", "/").replace("~0", "~")
+            location = self.doc.location(pointer, key=True, width=len(name))
+        return Diagnostic(code, message, location or self.loc(pointer), hint=hint,
                           pointer=pointer)
 
     def object_of(self, ref: Any) -> tuple[str, str, ObjectInfo | None] | None:
@@ -157,8 +160,8 @@ def _object_ref(ctx: _Context, pointer: str, ref: Any, need: Iterable[str]) -> I
 
 
 def _resolver(info: ObjectInfo | None) -> Callable[[str], str | None]:
-    if info is None:
-        return lambda _path: "object"
+    if info is None:  # the object itself is unknown (reported once): check nothing more
+        return lambda _path: "any"
     return lambda path: info.field_type(path) if path in info.fields and \
         not info.fields[path].write_only else None
 
@@ -222,11 +225,11 @@ def _target_field(ctx: _Context, pointer: str, name: str, info: ObjectInfo,
     if field is None:
         yield ctx.diag("spec.unknown-target-field",
                        f"`{name}` is not a field of {catalog} `{info.name}`", pointer,
-                       did_you_mean(name, info.writable(), "writable fields"), key=True)
+                       did_you_mean(name, info.writable(nested=False), "writable fields"), key=True)
     elif field.read_only:
         yield ctx.diag("spec.read-only-field",
                        f"`{name}` of {catalog} `{info.name}` is read-only and cannot be written",
-                       pointer, did_you_mean(name, info.writable(), "writable fields"), key=True)
+                       pointer, did_you_mean(name, info.writable(nested=False), "writable fields"), key=True)
 
 
 def _field_rows(ctx: _Context, pointer: str, fields: Any, source: ObjectInfo | None,

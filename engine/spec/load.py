@@ -70,7 +70,8 @@ def _diagnose(doc: LoadedDocument) -> list[Diagnostic]:
     # Semantic checks run on whatever is well-formed; they skip parts the schema rejected.
     if isinstance(doc.data, dict):
         diags.extend(check_spec(doc))
-    return sorted(diags, key=lambda d: d.sort_key)
+    unique = {(d.code, d.location, d.message): d for d in diags}
+    return sorted(unique.values(), key=lambda d: d.sort_key)
 
 
 def load_spec(path: str | Path) -> Spec:

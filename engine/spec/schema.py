@@ -143,6 +143,10 @@ def diagnose_schema_error(err: ValidationError, doc: LoadedDocument) -> Diagnost
                           doc.location(pointer), hint=hint, pointer=pointer)
     if validator == "pattern":
         code, message, hint = _pattern_message(err)
+        if "propertyNames" in err.schema_path and isinstance(err.instance, str):
+            at = pointer_join(pointer, err.instance)  # the key itself is misnamed
+            return Diagnostic(code, message, doc.location(at, key=True, width=len(err.instance)),
+                              hint=hint, pointer=at)
         return Diagnostic(code, message, doc.location(pointer), hint=hint, pointer=pointer)
     if validator in ("anyOf", "oneOf"):
         schema_ref = str(err.schema.get("description", ""))

@@ -391,6 +391,9 @@ def _yaml_hint(problem: str) -> str | None:
         return "YAML indentation uses spaces, not tabs"
     if "could not find expected ':'" in problem:
         return "each line of a mapping needs `key: value`"
+    if "expected ',' or ']'" in problem or "expected ',' or '}'" in problem:
+        return ("a `[` or `{` opened a flow list or mapping that is not closed before this "
+                "point; quote a value that starts with [ or {")
     if "found undefined alias" in problem:
         return "define the anchor (&name) before using the alias (*name)"
     return None

@@ -74,7 +74,8 @@ def test_json_and_github_formats(tmp_path: Path, capsys: pytest.CaptureFixture[s
     broken.write_text(VALID.read_text().replace("schedule: every 15m", "shedule: every 15m"))
     assert main(["validate", "--format", "json", str(broken)]) == 1
     out = json.loads(capsys.readouterr().out)
-    assert out[0]["code"] == "schema.unknown-key"
-    assert {"file", "line", "column", "end_column", "message", "hint"} <= out[0].keys()
+    unknown = next(d for d in out if d["code"] == "schema.unknown-key")
+    assert {"file", "line", "column", "end_column", "message", "hint"} <= unknown.keys()
+    assert unknown["line"] == 27 and unknown["column"] == 5
     assert main(["validate", "--format", "github", str(broken)]) == 1
     assert capsys.readouterr().out.startswith("::error file=")
