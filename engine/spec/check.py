@@ -229,7 +229,8 @@ def _target_field(ctx: _Context, pointer: str, name: str, info: ObjectInfo,
     elif field.read_only:
         yield ctx.diag("spec.read-only-field",
                        f"`{name}` of {catalog} `{info.name}` is read-only and cannot be written",
-                       pointer, did_you_mean(name, info.writable(nested=False), "writable fields"), key=True)
+                       pointer, did_you_mean(name, info.writable(nested=False), "writable fields"),
+                       key=True)
 
 
 def _field_rows(ctx: _Context, pointer: str, fields: Any, source: ObjectInfo | None,
