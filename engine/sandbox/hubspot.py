@@ -1688,8 +1688,14 @@ class HubSpotSandbox(Sandbox):
         a, b = (a_store.type.name, a_id), (b_store.type.name, b_id)
         self.associations.add(a, b, [ASSOCIATION_TYPE_IDS[(a[0], b[0])]])
         return JSONResponse({"status": "COMPLETE", "results": [
-            self._assoc_result(a, b), self._assoc_result(b, a)],
+            self._default_result(a, b), self._default_result(b, a)],
             "startedAt": iso_ms(self._now()), "completedAt": iso_ms(self._now())})
+
+    @staticmethod
+    def _default_result(a: tuple[str, str], b: tuple[str, str]) -> dict[str, Any]:
+        return {"from": {"id": a[1]}, "to": {"id": b[1]}, "associationSpec": {
+            "associationCategory": "HUBSPOT_DEFINED",
+            "associationTypeId": ASSOCIATION_TYPE_IDS[(a[0], b[0])]}}
 
     def _type_specs(self, a: str, b: str, specs: Any) -> list[int]:
         if not isinstance(specs, list) or not specs:
@@ -1797,7 +1803,8 @@ class HubSpotSandbox(Sandbox):
                 raise HubSpotError(404, f"Unknown batch action {action!r}",
                                    "OBJECT_NOT_FOUND")
             self.associations.add(a, b, type_ids)
-            results.append(self._assoc_result(a, b))
+            results.append(self._default_result(a, b) if action == "associate/default"
+                            else self._assoc_result(a, b))
         if action == "archive":
             return Response(status_code=204)
         out: dict[str, Any] = {"status": "COMPLETE", "results": results, "startedAt": started,
@@ -1877,7 +1884,8 @@ class HubSpotSandbox(Sandbox):
 
     # ------------------------------------------------------------------ workflow actions
 
-    def _define_action(self, body: Any) -> dict[str, Any]:
+    def define_action(self, body: Any) -> dict[str, Any]:
+        """Store a custom action definition (`actionUrl`, `objectTypes`, ...); returns it."""
         if not isinstance(body, dict) or not str(body.get("actionUrl", "")).startswith(
                 ("http://", "https://")):
             raise _validation("an action definition needs actionUrl (http or https)")
@@ -1892,7 +1900,7 @@ class HubSpotSandbox(Sandbox):
     async def _action_definitions(self, request: Request) -> Response:
         self._check_app(request)
         if request.method == "POST":
-            return JSONResponse(self._define_action(await self._json(request)),
+            return JSONResponse(self.define_action(await self._json(request)),
                                 status_code=201)
         return JSONResponse({"results": list(self.action_definitions.values())})
 
@@ -2048,7 +2056,7 @@ class HubSpotSandbox(Sandbox):
                              "results": [s.to_json() for s in self.subscriptions.values()]})
 
     async def _control_define_action(self, request: Request) -> Response:
-        return JSONResponse(self._define_action(await self._json(request)), status_code=201)
+        return JSONResponse(self.define_action(await self._json(request)), status_code=201)
 
     async def _control_fire(self, request: Request) -> Response:
         body = await self._json(request)
