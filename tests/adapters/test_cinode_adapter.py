@@ -1,0 +1,453 @@
+"""CinodeAdapter against the real Cinode sandbox app, in-process over ASGITransport.
+
+Time is one fake clock: the adapter's retry sleeps and rate-budget waits advance the
+sandbox's ManualClock, so 120-second tokens, 2-second rate windows and 429 resets all
+behave as they would in real time, without a test ever sleeping.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import random
+from collections.abc import AsyncIterator
+from datetime import date, timedelta
+from typing import Any
+
+import httpx
+import pytest
+
+from engine.adapters.base import AdapterContext, ConnectionConfig, WriteOp
+from engine.adapters.cinode import CinodeAdapter
+from engine.adapters.ratelimit import RateBudgets
+from engine.adapters.retry import RetryPolicy
+from engine.errors import FatalError
+from engine.redact import Redactor
+from engine.sandbox.base import Faults, ManualClock, SandboxConfig
+from engine.sandbox.cinode import CinodeSandbox
+from tests.adapters.conformance import assert_conforms, collect
+
+ACCESS_ID = "cinode-test-access-id"
+ACCESS_SECRET = "cinode-test-secret-7f3a9c"
+
+
+class SharedTime:
+    """Monotonic time for budgets and retries that moves the sandbox clock along."""
+
+    def __init__(self, clock: ManualClock) -> None:
+        self.clock = clock
+        self.now = 1000.0
+        self.sleeps: list[float] = []
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def wall(self) -> float:
+        return self.clock.now().timestamp()
+
+    async def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+        self.clock.advance(seconds)
+        await asyncio.sleep(0)
+
+
+class RecordingTransport(httpx.AsyncBaseTransport):
+    """Forwards to the sandbox app and keeps each request, to see what went on the wire."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
+        self.inner = inner
+        self.sent: list[httpx.Request] = []
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        self.sent.append(request)
+        return await self.inner.handle_async_request(request)
+
+
+class Harness:
+    def __init__(self, sandbox: CinodeSandbox, adapter: CinodeAdapter, clock: ManualClock,
+                 time: SharedTime, client: httpx.AsyncClient,
+                 transport: RecordingTransport) -> None:
+        self.transport = transport
+        self.sandbox = sandbox
+        self.adapter = adapter
+        self.clock = clock
+        self.time = time
+        self.client = client
+
+    def statuses(self, path_suffix: str = "") -> list[tuple[str, str, int | None]]:
+        return [(e.method, e.path, e.status) for e in self.sandbox.requests
+                if e.path.endswith(path_suffix)]
+
+    async def control(self, method: str, path: str, body: Any = None) -> Any:
+        response = await self.client.request(method, f"/_sandbox{path}", json=body)
+        assert response.status_code < 300, response.text
+        return response.json() if response.content else None
+
+
+async def make_harness(records: int = 60, *, options: dict[str, Any] | None = None,
+                       adapter_options: dict[str, Any] | None = None,
+                       secret: str = ACCESS_SECRET, sandbox_clock_for_adapter: bool = True,
+                       rate_limits: bool = True) -> tuple[Harness, httpx.AsyncClient]:
+    clock = ManualClock()
+    sandbox = CinodeSandbox(SandboxConfig(
+        records=records, clock=clock, cinode_access_id=ACCESS_ID,
+        cinode_access_secret=ACCESS_SECRET, rate_limits=rate_limits, options=options or {}))
+    time = SharedTime(clock)
+    transport = RecordingTransport(httpx.ASGITransport(app=sandbox.app))
+    client = httpx.AsyncClient(transport=transport, base_url="http://cinode.test")
+    context = AdapterContext(
+        budgets=RateBudgets(clock=time.monotonic, sleep=time.sleep, wall_clock=time.wall),
+        redactor=Redactor(),
+        now=clock.now if sandbox_clock_for_adapter else None)
+    config = ConnectionConfig(name="cinode", adapter="cinode", base_url="http://cinode.test",
+                              auth={"access_id": ACCESS_ID, "access_secret": secret},
+                              options={"company_id": "1", **(adapter_options or {})})
+    adapter = CinodeAdapter(config, client, context, sleep=time.sleep,
+                            retry=RetryPolicy(rng=random.Random(7)))
+    return Harness(sandbox, adapter, clock, time, client, transport), client
+
+
+@pytest.fixture
+async def cinode() -> AsyncIterator[Harness]:
+    harness, client = await make_harness(adapter_options={"page_size": 25})
+    async with client:
+        yield harness
+
+
+# ---------------------------------------------------------------------- auth and check
+
+
+async def test_check_authenticates_and_counts_users(cinode: Harness) -> None:
+    result = await cinode.adapter.check()
+    assert result.ok, result.message
+    assert "company 1" in result.message
+    assert f"{len(cinode.sandbox.users)} active users" in result.message
+
+
+async def test_check_with_a_wrong_secret_says_so_without_the_secret() -> None:
+    harness, client = await make_harness(secret="wrong-secret-value-123")
+    async with client:
+        result = await harness.adapter.check()
+    assert not result.ok
+    assert "refused" in result.message
+    assert "wrong-secret-value-123" not in result.message
+
+
+async def test_token_is_cached_and_renewed_before_it_expires(cinode: Harness) -> None:
+    for _ in range(3):
+        await collect(cinode.adapter.read("users"))
+    assert len(cinode.statuses("/token")) == 1  # one token for many calls
+
+    cinode.clock.advance(95)  # 25 s left: inside the 30 s renewal margin
+    await collect(cinode.adapter.read("users"))
+    assert [s for s in cinode.statuses("/token/refresh")] == [("POST", "/token/refresh", 200)]
+    assert all(status != 401 for _, _, status in cinode.statuses())
+
+
+async def test_an_expired_token_is_renewed_once_after_a_401() -> None:
+    # The adapter's clock does not move, so only the 401 can tell it the token expired.
+    harness, client = await make_harness(sandbox_clock_for_adapter=False)
+    async with client:
+        await collect(harness.adapter.read("users"))
+        harness.clock.advance(121)
+        users = await collect(harness.adapter.read("users"))
+    assert len(users) == len(harness.sandbox.users)
+    search = harness.statuses("/users/search")
+    assert [s for _, _, s in search] == [200, 401, 200]
+    assert len(harness.statuses("/token/refresh")) == 1
+
+
+# ---------------------------------------------------------------------- reads
+
+
+async def test_full_read_pages_to_the_end_with_catalog_types(cinode: Harness) -> None:
+    customers = await collect(cinode.adapter.read("customers"))
+    assert len(customers) == len(cinode.sandbox.customers) == 60
+    assert len({c["id"] for c in customers}) == 60
+    assert len(cinode.statuses("/customers/search")) == 3  # 25 + 25 + 10
+    assert cinode.adapter.total("customers") == 60
+    info = cinode.adapter.describe().objects["customers"]
+    for record in customers:
+        assert_conforms(record, info)
+    assert all(isinstance(c["id"], int) and c["updatedDateTime"].tzinfo for c in customers)
+
+
+@pytest.mark.parametrize("obj", ["users", "subcontractors", "projects"])
+async def test_every_object_reads_in_catalog_names_and_types(cinode: Harness, obj: str) -> None:
+    records = await collect(cinode.adapter.read(obj))
+    store = getattr(cinode.sandbox, obj)
+    assert len(records) == len(store) > 0
+    info = cinode.adapter.describe().objects[obj]
+    for record in records:
+        assert_conforms(record, info)
+        assert {"id", "firstName" if obj != "projects" else "title"} <= record.keys()
+
+
+async def test_get_returns_the_full_record_typed(cinode: Harness) -> None:
+    project = next(iter(cinode.sandbox.projects))
+    record = await cinode.adapter.get("projects", str(project["id"]))
+    assert record is not None
+    assert_conforms(record, cinode.adapter.describe().objects["projects"])
+    assert record["currencyCode"] == "SEK"
+    assert record["customer"]["id"] == project["customerId"]
+    assert record["estimatedValue"] == project["estimatedValue"]
+
+    user = next(iter(cinode.sandbox.users))
+    full = await cinode.adapter.get("users", str(user["id"]))
+    assert full is not None
+    assert_conforms(full, cinode.adapter.describe().objects["users"])
+    assert full["email"] == user["companyUserEmail"]
+    assert isinstance(full["dateOfBirth"], date)
+    assert await cinode.adapter.get("customers", "999999") is None
+
+
+async def test_changed_since_returns_exactly_the_changed_records_oldest_first(
+        cinode: Harness) -> None:
+    since = cinode.clock.now()  # after every generated change
+    changed = [c["id"] for c in list(cinode.sandbox.customers)[5:45:10]]  # 4, across pages
+    for offset, customer_id in enumerate(reversed(changed)):
+        cinode.clock.advance(60 + offset)
+        await cinode.control("PATCH", f"/records/customers/{customer_id}",
+                             {"description": f"changed {offset}"})
+    records = await collect(cinode.adapter.read("customers", since=since,
+                                                cursor_field="updatedDateTime"))
+    assert [r["id"] for r in records] == list(reversed(changed))
+    stamps = [r["updatedDateTime"] for r in records]
+    assert stamps == sorted(stamps) and stamps[0] >= since
+    # Newest-first paging stops at the first older record: one page, not the collection.
+    assert len(cinode.statuses("/customers/search")) == 1
+
+
+async def test_changed_since_on_a_field_the_object_cannot_filter_is_fatal(
+        cinode: Harness) -> None:
+    with pytest.raises(FatalError, match="cannot be read changed-since"):
+        cinode.adapter.read("subcontractors", since=cinode.clock.now(),
+                            cursor_field="updatedDateTime")
+    with pytest.raises(FatalError, match="name"):
+        cinode.adapter.read("customers", since=cinode.clock.now(), cursor_field="name")
+
+
+async def test_a_429_burst_is_waited_out(cinode: Harness) -> None:
+    assert (await cinode.adapter.check()).ok  # token in hand: the burst hits the reads
+    cinode.sandbox.set_faults(Faults(burst_429=3))
+    customers = await collect(cinode.adapter.read("customers"))
+    assert len(customers) == 60
+    statuses = [s for _, _, s in cinode.statuses()]
+    assert statuses.count(429) == 3
+    assert cinode.adapter.session.stats.retries == 3
+    assert sum(cinode.time.sleeps) >= 1.0  # waited on x-ratelimit-reset, not blindly
+
+
+async def test_reads_stay_inside_the_plan_limit() -> None:
+    # 40 requests per 2 s: 45 gets must wait once for the window, never meet a 429.
+    harness, client = await make_harness(records=10)
+    async with client:
+        ids = [c["id"] for c in harness.sandbox.customers]
+        for _ in range(5):
+            for customer_id in ids[:9]:
+                assert await harness.adapter.get("customers", str(customer_id)) is not None
+    assert all(status != 429 for _, _, status in harness.statuses())
+    assert harness.time.sleeps
+
+
+# ---------------------------------------------------------------------- find_external
+
+
+async def test_find_external_customers_and_projects_by_exact_identifier(
+        cinode: Harness) -> None:
+    customers = list(cinode.sandbox.customers)[:3]
+    for n, customer in enumerate(customers):
+        await cinode.control("PATCH", f"/records/customers/{customer['id']}",
+                             {"identification": f"10{n}"})
+    # "100" must not match "1000" (Equals, not Contains).
+    await cinode.control("PATCH", f"/records/customers/{customers[0]['id'] + 10}",
+                         {"identification": "1000"})
+    found = await cinode.adapter.find_external("customers", "identification",
+                                               ["100", "102", "nope"])
+    assert sorted(found) == ["100", "102"]
+    assert found["100"]["id"] == customers[0]["id"]
+    assert found["102"]["id"] == customers[2]["id"]
+
+    project = list(cinode.sandbox.projects)[7]
+    found_projects = await cinode.adapter.find_external("projects", "identifier",
+                                                        [project["identifier"]])
+    assert found_projects[project["identifier"]]["id"] == project["id"]
+
+
+async def test_find_external_users_by_employment_number(cinode: Harness) -> None:
+    users = list(cinode.sandbox.users)
+    wanted = [users[1]["employmentNumber"], users[-1]["employmentNumber"]]
+    found = await cinode.adapter.find_external("users", "employmentNumber", [*wanted, "X9"])
+    assert {k: v["id"] for k, v in found.items()} == {
+        users[1]["employmentNumber"]: users[1]["id"],
+        users[-1]["employmentNumber"]: users[-1]["id"]}
+    with pytest.raises(FatalError, match="cannot be looked up"):
+        await cinode.adapter.find_external("users", "email", ["x"])
+
+
+# ---------------------------------------------------------------------- writes
+
+
+async def test_customer_create_resolves_write_only_fields_and_update_round_trips(
+        cinode: Harness) -> None:
+    manager = list(cinode.sandbox.users)[2]["id"]
+    payload = {
+        "name": "Nordlys Konsult AB", "identification": "MAC-100042",
+        "corporateIdentityNumber": "556677-8899", "vatNumber": "SE556677889901",
+        "phone": "+46 8 123 456", "email": "info@nordlys.se", "status": 1,
+        "countryCode": "NO", "currencyCode": "NOK",
+        "invoiceAddress": {"street1": "Storgatan 1", "street2": None, "zipCode": "111 22",
+                           "city": "Stockholm", "country": "Sweden", "email": None},
+        "responsibleUserId": manager, "contactName": "Anna Berg", "tags": ["BV=30", "Key"],
+    }
+    [result] = await cinode.adapter.write("customers", [WriteOp("create", "100042", payload)])
+    assert result.ok and result.created, result
+    stored = await cinode.control("GET", f"/records/customers/{result.target_id}")
+    assert stored["countryId"] == 2  # NO in the sandbox's country table
+    assert stored["turnOverCurrencyId"] == 4  # NOK
+    [address] = [a for a in stored["addresses"] if a["addressType"] == 2]
+    assert (address["street1"], address["zipCode"]) == ("Storgatan 1", "111 22")
+    assert stored["managers"] == [manager]
+    assert [(c["firstName"], c["lastName"]) for c in stored["contacts"]] == [("Anna", "Berg")]
+    assert [t["name"] for t in stored["tags"]] == ["BV=30", "Key"]
+
+    update = {**payload, "name": "Nordlys Konsult Sverige AB",
+              "invoiceAddress": {**payload["invoiceAddress"], "street1": "Storgatan 9"},
+              "tags": ["BV=30"]}
+    [updated] = await cinode.adapter.write(
+        "customers", [WriteOp("update", "100042", update, target_id=result.target_id)])
+    assert updated.ok and not updated.created
+    record = await cinode.adapter.get("customers", result.target_id)
+    assert record is not None
+    assert record["name"] == "Nordlys Konsult Sverige AB"
+    assert record["tags"] == ["BV=30"]
+    stored = await cinode.control("GET", f"/records/customers/{result.target_id}")
+    assert [a["street1"] for a in stored["addresses"] if a["addressType"] == 2] == [
+        "Storgatan 9"]  # replaced, not added
+    assert len(stored["contacts"]) == 1 and stored["managers"] == [manager]
+
+
+async def test_user_create_patches_what_the_add_model_lacks_and_hides_the_password(
+        cinode: Harness, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    payload = {"firstName": "Sara", "lastName": "Lind", "email": "sara.lind@example.se",
+               "gender": 2, "dateOfBirth": date(1990, 4, 2), "phone": "+46 70 111 22 33",
+               "employmentNumber": "K-77", "internalIdentifier": "kleer-77",
+               "employmentStartDate": date(2024, 9, 1), "availabilityPercent": 80,
+               "taxTable": "33", "baseSalary": 42000, "tags": ["Java"]}
+    [result] = await cinode.adapter.write("users", [WriteOp("create", "kleer-77", payload)])
+    assert result.ok, result
+    record = await cinode.adapter.get("users", result.target_id)
+    assert record is not None
+    assert_conforms(record, cinode.adapter.describe().objects["users"])
+    for name in ("firstName", "lastName", "email", "dateOfBirth", "phone", "employmentNumber",
+                 "internalIdentifier", "employmentStartDate", "availabilityPercent",
+                 "taxTable", "baseSalary", "tags"):
+        expected = payload[name]
+        assert record[name] == expected, name
+
+    [updated] = await cinode.adapter.write("users", [WriteOp(
+        "update", "kleer-77", {"firstName": "Sara J.", "employmentEndDate": date(2025, 6, 30)},
+        target_id=result.target_id)])
+    assert updated.ok
+    stored = await cinode.control("GET", f"/records/users/{result.target_id}")
+    assert stored["firstName"] == "Sara J."  # sent as the lower-case `firstname` path
+    assert stored["employmentEndDate"].startswith("2025-06-30")
+    patches = [e for e in cinode.sandbox.requests if e.method == "PATCH"]
+    assert patches and all(e.status == 200 for e in patches)
+    [create] = [r for r in cinode.transport.sent
+                if r.method == "POST" and r.url.path.endswith("/users")]
+    sent = json.loads(create.content)
+    password = sent["password"]
+    assert sent["confirmPassword"] == password and len(password) >= 20
+    assert cinode.adapter.context.redactor.text(f"pw={password}") == "pw=***"
+    assert password not in caplog.text and ACCESS_SECRET not in caplog.text
+
+
+async def test_project_update_keeps_the_stage_cinode_chose(cinode: Harness) -> None:
+    customer = next(iter(cinode.sandbox.customers))["id"]
+    [created] = await cinode.adapter.write("projects", [WriteOp("create", "north_1000001", {
+        "title": "Datalager", "customerId": customer, "identifier": "north_1000001",
+        "pipelineId": 1, "pipelineStageId": 11, "estimatedValue": 250000.5,
+        "estimatedCloseDate": date(2025, 12, 31), "tags": ["Maconomy"]})])
+    assert created.ok and created.created
+    # Sales moves it in Cinode; the next sync must not move it back or blank fields.
+    await cinode.control("PATCH", f"/records/projects/{created.target_id}",
+                         {"currentStageId": 13})
+    [updated] = await cinode.adapter.write("projects", [WriteOp(
+        "update", "north_1000001", {"title": "Datalager 2", "customerId": customer,
+                                    "identifier": "north_1000001"},
+        target_id=created.target_id)])
+    assert updated.ok
+    record = await cinode.adapter.get("projects", created.target_id)
+    assert record is not None
+    assert record["title"] == "Datalager 2"
+    assert record["currentStageId"] == 13
+    assert record["estimatedValue"] == 250000.5
+    assert record["estimatedCloseDate"] == date(2025, 12, 31)
+    assert record["tags"] == ["Maconomy"]
+
+
+async def test_subcontractor_create_and_update(cinode: Harness) -> None:
+    payload = {"firstName": "Olle", "lastName": "Ek", "email": "olle@ekkonsult.se",
+               "gender": 1, "languageId": 1, "companyName": "Ek Konsult AB",
+               "companyIdentifier": "559900-1234", "internalIdentifier": "kleer-s-5"}
+    [created] = await cinode.adapter.write("subcontractors",
+                                           [WriteOp("create", "kleer-s-5", payload)])
+    assert created.ok, created
+    [updated] = await cinode.adapter.write("subcontractors", [WriteOp(
+        "update", "kleer-s-5", {"phone": "+46 70 999", "gender": 1},
+        target_id=created.target_id)])
+    assert updated.ok, updated
+    record = await cinode.adapter.get("subcontractors", created.target_id)
+    assert record is not None
+    assert_conforms(record, cinode.adapter.describe().objects["subcontractors"])
+    assert (record["phone"], record["companyName"], record["internalIdentifier"]) == (
+        "+46 70 999", "Ek Konsult AB", "kleer-s-5")
+
+
+async def test_a_rejected_record_fails_alone(cinode: Harness) -> None:
+    ops = [WriteOp("create", "a", {"name": "Alfa AB", "identification": "a"}),
+           WriteOp("create", "b", {"name": None, "identification": "b"}),
+           WriteOp("create", "c", {"name": "Gamma AB", "identification": "c"}),
+           WriteOp("create", "d", {"name": "Delta AB", "countryCode": "XX"})]
+    results = await cinode.adapter.write("customers", ops)
+    assert [r.key for r in results] == ["a", "b", "c", "d"]
+    assert [r.ok for r in results] == [True, False, True, False]
+    rejected = results[1].error
+    assert rejected is not None
+    assert (rejected.code, rejected.field) == ("vendor.rejected", "name")
+    assert "required" in rejected.message
+    assert results[3].error is not None and results[3].error.field == "countryCode"
+    found = await cinode.adapter.find_external("customers", "identification", ["a", "b", "c"])
+    assert sorted(found) == ["a", "c"]
+
+
+async def test_duplicate_user_email_names_the_field(cinode: Harness) -> None:
+    taken = next(iter(cinode.sandbox.users))["companyUserEmail"]
+    [result] = await cinode.adapter.write("users", [WriteOp("create", "x", {
+        "firstName": "Dup", "lastName": "Licate", "email": taken, "gender": 0})])
+    assert result.error is not None
+    assert result.error.field == "email" and "already in use" in result.error.message
+
+
+async def test_update_of_a_deleted_record_is_a_record_error(cinode: Harness) -> None:
+    project = list(cinode.sandbox.projects)[3]
+    await cinode.control("DELETE", f"/records/projects/{project['id']}")
+    [result] = await cinode.adapter.write("projects", [WriteOp(
+        "update", "k", {"title": "x"}, target_id=str(project["id"]))])
+    assert result.error is not None and result.error.code == "vendor.rejected"
+    assert "no such record" in result.error.message
+
+
+async def test_changes_written_show_up_in_the_next_delta_read(cinode: Harness) -> None:
+    since = cinode.clock.now()
+    cinode.clock.advance(5)
+    [created] = await cinode.adapter.write("customers", [WriteOp("create", "n", {
+        "name": "Ny Kund AB", "identification": "n"})])
+    records = await collect(cinode.adapter.read("customers", since=since,
+                                                cursor_field="updatedDateTime"))
+    assert [str(r["id"]) for r in records] == [created.target_id]
+    assert records[0]["updatedDateTime"] - since >= timedelta(seconds=5)
