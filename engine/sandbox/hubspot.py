@@ -19,8 +19,7 @@ What it does the way HubSpot does (so adapters tested here survive the real thin
   inputs, 207 multi-status with `numErrors`/`errors`).
 - Rate limits: 190 requests per 10 s and 650,000 per day per portal, 5 searches per
   second, `X-HubSpot-RateLimit-*` headers, 429 with category `RATE_LIMITS` and
-  `policyName`. Knobs: `SandboxConfig.options` keys `hubspot_burst_limit`,
-  `hubspot_daily_limit`, `hubspot_search_per_second`.
+  `policyName`.
 - Webhooks: the app's subscriptions (seeded with the Kleer app's, managed through
   `/webhooks/v3/{appId}/...` or `/_sandbox/webhooks/subscriptions`) fire on property
   changes, creations and deletions; deliveries are JSON arrays (<= 100 events) signed
@@ -30,6 +29,13 @@ What it does the way HubSpot does (so adapters tested here survive the real thin
 - Workflow custom actions v4: definitions, a control call that fires an execution at
   the action URL (signed v2 and v3), records the synchronous answer, re-fires the same
   execution on request, and the callback completion endpoints.
+
+Knobs (`SandboxConfig.options`): `hubspot_burst_limit` (190), `hubspot_daily_limit`
+(650000), `hubspot_search_per_second` (5), `hubspot_token_lifetime_seconds` (1800),
+`hubspot_client_id`, `hubspot_refresh_token`, `hubspot_developer_api_key` (the
+`hapikey` of the app-level webhooks and action-definition endpoints, which also accept
+the bearer token), `hubspot_webhook_attempts` (4), `hubspot_webhook_backoff_seconds`
+(0.05; HubSpot itself retries for about a day), `hubspot_action_timeout_seconds` (20).
 
 Assumed shapes ([assumed] in apis.md), implemented as described there: the projects
 object's type id 0-970 and `hs_*` names, the agreements custom object (type id

@@ -182,6 +182,10 @@ async def test_get_by_id_property_and_associations(hs: httpx.AsyncClient) -> Non
         {"id": deal["id"], "type": "company_to_deal"}]
     not_unique = await hs.get("/crm/v3/objects/companies/x", params={"idProperty": "name"})
     assert not_unique.status_code == 400
+    patched = await hs.patch("/crm/v3/objects/companies/K-17", params={
+        "idProperty": "kleer_client_id"}, json={"properties": {"city": "Göteborg"}})
+    assert patched.json()["id"] == company["id"]
+    assert patched.json()["properties"]["city"] == "Göteborg"
 
 
 async def test_requested_properties_without_value_are_null(hs: httpx.AsyncClient) -> None:
