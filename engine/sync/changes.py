@@ -1,0 +1,119 @@
+"""What a sync decides for each source record: the values `plan` shows and `run` applies.
+
+A `Change` is one record's fate in one run: create, update, skip (nothing changed),
+deactivate or delete (it left the filter), filtered (never matched), or error (recorded
+and retried next run). `Plan` is the serialisable list of them with counts, so a plan can
+be snapshot-tested and compared with what a run did.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any, Literal
+
+import orjson
+
+__all__ = ["KINDS", "Change", "FieldChange", "Plan", "payload_hash"]
+
+Kind = Literal["create", "update", "skip", "adopt", "deactivate", "delete", "filtered", "error"]
+KINDS: tuple[str, ...] = ("create", "update", "adopt", "deactivate", "delete", "skip", "filtered",
+                          "error")
+
+_HASH_OPTIONS = orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, set | frozenset | tuple):
+        return sorted(value, key=str) if isinstance(value, set | frozenset) else list(value)
+    return str(value)
+
+
+def payload_hash(payload: Mapping[str, Any]) -> str:
+    """A stable content hash of what is written: key order and dict identity do not matter."""
+    blob = orjson.dumps(payload, option=_HASH_OPTIONS, default=_default)
+    return hashlib.blake2b(blob, digest_size=16).hexdigest()
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+@dataclass(frozen=True)
+class FieldChange:
+    field: str
+    old: Any
+    new: Any
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"field": self.field, "old": _plain(self.old), "new": _plain(self.new)}
+
+
+@dataclass(frozen=True)
+class Change:
+    kind: Kind
+    key: str
+    target_id: str | None = None
+    payload: Mapping[str, Any] = field(default_factory=dict)
+    fields: tuple[FieldChange, ...] = ()
+    reason: str = ""  # why: the error message, the filter that dropped it, ...
+    code: str = ""  # the error code for kind "error"
+    source_id: str | None = None
+    hash: str = ""  # hash of the fields later runs compare (the update payload)
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"kind": self.kind, "key": self.key}
+        if self.target_id is not None:
+            out["target_id"] = self.target_id
+        if self.fields:
+            out["fields"] = [f.to_dict() for f in self.fields]
+        if self.code:
+            out["code"] = self.code
+        if self.reason:
+            out["reason"] = self.reason
+        return out
+
+
+@dataclass
+class Plan:
+    integration: str
+    sync: str
+    changes: list[Change] = field(default_factory=list)
+    counts: Counter[str] = field(default_factory=Counter)
+    truncated: bool = False  # more changes than kept for display; counts are complete
+
+    def add(self, change: Change, keep: bool = True) -> None:
+        self.counts[change.kind] += 1
+        if keep:
+            self.changes.append(change)
+
+    def to_dict(self) -> dict[str, Any]:
+        visible = [c for c in self.changes if c.kind not in ("skip", "filtered")]
+        return {
+            "integration": self.integration,
+            "sync": self.sync,
+            "counts": {k: self.counts.get(k, 0) for k in KINDS},
+            "changes": [c.to_dict() for c in sorted(visible, key=lambda c: (c.kind, c.key))],
+            "truncated": self.truncated,
+        }
+
+
+def diff_fields(old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> tuple[FieldChange, ...]:
+    """Field-by-field old -> new for the fields a write sets (nested objects compared whole)."""
+    old = old or {}
+    changes = []
+    for name in sorted(new):
+        before = old.get(name)
+        after = new[name]
+        if _plain(before) != _plain(after):
+            changes.append(FieldChange(name, before, after))
+    return tuple(changes)

@@ -1,0 +1,458 @@
+"""The sync pipeline: read -> filter -> map -> match -> diff -> write -> checkpoint.
+
+`plan_sync` and `run_sync` share every step but the last two, so what a plan shows is
+what a run does. Records stream through in batches; memory holds one batch.
+
+Guarantees (see reliability.md, invariants I1-I3):
+- links, hashes, failures and the delta cursor of a batch are committed in ONE
+  transaction, after the batch's writes; the cursor never passes a record that was
+  neither written, skipped as unchanged, nor recorded as failed;
+- a record whose payload hash equals the last written one is not written again, so
+  the overlap window re-reads recent records without writing them twice;
+- a create goes out only after looking the target up by external id, so a first run
+  adopts what exists; a create with an unknown outcome is resolved by that lookup on
+  the next attempt, never re-sent blindly;
+- a failing record is recorded with the vendor's reason and retried next run; the
+  others go through;
+- a spec change that changes mapped output (the sync's fingerprint) makes the next
+  run read everything, and every record whose payload changed is written.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from engine.adapters.base import Adapter, Record, WriteOp, WriteResult
+from engine.errors import RecordError, StateError
+from engine.rules import compile_rule, parse_rule
+from engine.spec.catalog import ObjectInfo
+from engine.spec.model import Spec, Sync
+from engine.state.base import BatchCommit, FailedRecord, LeaseToken, Link, sync_lease_name
+from engine.sync.changes import Change, Plan, diff_fields, payload_hash
+from engine.sync.mapping import Mapper
+from engine.sync.runtime import Runtime, StoreLinks
+from engine.templates import RenderContext, build_key, compile_transform
+from engine.values import coerce, parse_datetime
+
+__all__ = ["RunReport", "SyncJob", "plan_sync", "run_sync"]
+
+PLAN_KEEP = 2_000  # changes kept for display; counts always cover every record
+LEASE_TTL = 120.0
+
+
+@dataclass
+class RunReport:
+    integration: str
+    sync: str
+    run_id: int | None
+    outcome: str
+    counts: dict[str, int]
+    cursor: str | None
+    full: bool
+    warnings: list[str] = field(default_factory=list)
+    failures: list[Change] = field(default_factory=list)
+    error: str | None = None
+    seconds: float = 0.0
+
+
+def _id_text(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+class SyncJob:
+    """One sync compiled for one run: filter, key, mapper, adapters and state."""
+
+    def __init__(self, runtime: Runtime, sync_name: str, *, links: StoreLinks | None = None):
+        spec: Spec = runtime.spec
+        if sync_name not in spec.syncs:
+            raise KeyError(sync_name)
+        self.runtime = runtime
+        self.spec = spec
+        self.sync: Sync = spec.syncs[sync_name]
+        self.integration = spec.integration
+        self.store = runtime.store
+        self.source: Adapter = runtime.adapter(self.sync.source_connection)
+        self.target: Adapter = runtime.adapter(self.sync.target_connection)
+        self.source_info: ObjectInfo | None = self.source.describe().objects.get(
+            self.sync.source_object)
+        self.target_info: ObjectInfo | None = self.target.describe().objects.get(
+            self.sync.target_object)
+        self.links = links or runtime.links()
+        self.now = runtime.clock()
+        self.ctx = RenderContext(setup=spec.setup, links=self.links, now=self.now)
+        self.predicate = (compile_rule(parse_rule(self.sync.filter), setup=spec.setup,
+                                       clock=runtime.clock) if self.sync.filter else None)
+        self.mapper = Mapper(self.sync.fields, self.sync.placement, target=self.target_info,
+                             source=self.source_info)
+        self.deactivate = {name: compile_transform(value)
+                           for name, value in self.sync.deactivate.items()}
+        self.fingerprint = self.sync.fingerprint(spec.setup)
+        key = self.sync.key
+        self.external_field = key.target_field if key.match == "external" else None
+        self.batch_size = max(1, min(self.sync.batch_size,
+                                     self.target.max_batch(self.sync.target_object)))
+
+    # -- reading --------------------------------------------------------------
+    def cursor_value(self, record: Mapping[str, Any]) -> datetime | None:
+        delta = self.sync.delta
+        if delta is None:
+            return None
+        value = coerce(record.get(delta.cursor), "datetime")
+        return value if isinstance(value, datetime) else None
+
+    def since(self, full: bool) -> datetime | None:
+        if full or self.sync.delta is None:
+            return None
+        if self.store.get_fingerprint(self.integration, self.sync.name) != self.fingerprint:
+            return None  # the spec changed what is written: reconcile everything
+        cursor = self.store.get_cursor(self.integration, self.sync.name)
+        if cursor is None:
+            return None
+        return parse_datetime(cursor) - self.sync.delta.overlap
+
+    def source_id_for(self, key: str) -> str | None:
+        """The source record id behind a failing key, to fetch it again for a retry."""
+        if key.startswith("#"):
+            return key[1:]
+        components = self.sync.key.components
+        parts = key.split(self.sync.key.separator) if len(components) > 1 else [key]
+        values = dict(zip(components, parts, strict=False))
+        id_field = self.source_info.id_field if self.source_info else None
+        return values.get(id_field) if id_field else None
+
+    async def records(self, since: datetime | None) -> AsyncIterator[Record]:
+        delta = self.sync.delta
+        async for record in self.source.read(self.sync.source_object, since=since,
+                                             cursor_field=delta.cursor if delta and since
+                                             else None):
+            yield record
+
+    async def retry_records(self, seen: set[str]) -> AsyncIterator[Record]:
+        """Records that failed before and were not read again this run (delta reads)."""
+        for key in self.store.failing_keys(self.integration, self.sync.name):
+            if key in seen:
+                continue
+            source_id = self.source_id_for(key)
+            if source_id is None:
+                continue
+            record = await self.source.get(self.sync.source_object, source_id)
+            if record is not None:
+                yield record
+
+    # -- deciding ---------------------------------------------------------------
+    def key_of(self, record: Mapping[str, Any]) -> str:
+        key = self.sync.key
+        return build_key(key.components, key.separator, record)
+
+    def _error(self, key: str, exc: RecordError, source_id: str | None = None) -> Change:
+        where = f" (field {exc.field})" if exc.field else ""
+        return Change("error", key, code=exc.code, reason=f"{exc.message}{where}",
+                      source_id=source_id)
+
+    async def decide(self, batch: Sequence[Record], *, with_old: bool) -> list[Change]:
+        """What to do with each record of a batch; reads the target, never writes."""
+        id_field = self.source_info.id_field if self.source_info else None
+        prepared: list[tuple[Record, str, bool, dict | None, dict | None]] = []
+        changes: list[Change] = []
+        for record in batch:
+            source_id = _id_text(record.get(id_field)) if id_field else None
+            try:
+                key = self.key_of(record)
+            except RecordError as exc:
+                changes.append(self._error(f"#{source_id}", exc, source_id))
+                continue
+            matched = self.predicate(record) if self.predicate is not None else True
+            if not matched:
+                prepared.append((record, key, False, None, None))
+                continue
+            try:
+                create = self.mapper.create_payload(record, self.ctx)
+                update = self.mapper.update_payload(record, self.ctx)
+            except RecordError as exc:
+                changes.append(self._error(key, exc, source_id))
+                continue
+            prepared.append((record, key, True, create, update))
+
+        links = self.store.get_links(self.integration, self.sync.name,
+                                     [key for _, key, *_ in prepared])
+        unlinked = [key for _, key, matched, *_ in prepared if matched and key not in links]
+        existing = await self._lookup(unlinked)
+        for record, key, matched, create, update in prepared:
+            link = links.get(key)
+            source_id = _id_text(record.get(id_field)) if id_field else None
+            if not matched:
+                changes.append(await self._unmatched(record, key, link, source_id))
+                continue
+            assert create is not None and update is not None
+            new_hash = payload_hash(update)
+            if link is not None:
+                if link.active and link.hash == new_hash:
+                    changes.append(Change("skip", key, link.target_id, source_id=source_id))
+                    continue
+                old = await self._target_record(link.target_id) if with_old else None
+                fields = diff_fields(old, update) if with_old else diff_fields({}, update)
+                changes.append(Change("update", key, link.target_id, update, fields,
+                                      source_id=source_id, hash=new_hash))
+                continue
+            found = existing.get(key)
+            if isinstance(found, RecordError):
+                changes.append(self._error(key, found, source_id))
+                continue
+            if found is not None:
+                target_id = _id_text(found.get(self.target_info.id_field)) \
+                    if self.target_info else None
+                fields = diff_fields(found, update)
+                changes.append(Change("adopt", key, target_id, update if fields else {}, fields,
+                                      source_id=source_id, hash=new_hash))
+                continue
+            payload = dict(create)
+            if self.external_field:
+                payload[self.external_field] = key
+            changes.append(Change("create", key, None, payload, diff_fields(None, payload),
+                                  source_id=source_id, hash=new_hash))
+        return changes
+
+    async def _lookup(self, keys: Sequence[str]) -> dict[str, Record | RecordError]:
+        """Existing target records for unlinked keys (external match) or ids (internal)."""
+        if not keys or self.target_info is None:
+            return {}
+        obj = self.sync.target_object
+        if self.external_field:
+            if "find_external" not in self.target_info.operations:
+                return {}
+            return dict(await self.target.find_external(obj, self.external_field, list(keys)))
+        found: dict[str, Record | RecordError] = {}
+        id_type = self.target_info.field_type(self.target_info.id_field)
+        for key in keys:
+            if id_type == "integer" and not key.isdigit():
+                found[key] = RecordError(
+                    "key.not-an-id",
+                    f"internal matching needs the {self.target.name} id (a number) as the key, "
+                    f"but the key is {key!r}: choose external matching, or key components that "
+                    "hold the target's id")
+                continue
+            record = await self.target.get(obj, key)
+            found[key] = record if record is not None else RecordError(
+                "key.not-found", f"internal matching: {self.target.name} has no "
+                f"{obj} with id {key}")
+        return found
+
+    async def _target_record(self, target_id: str | None) -> Record | None:
+        if target_id is None or self.target_info is None or \
+                "get" not in self.target_info.operations:
+            return None
+        return await self.target.get(self.sync.target_object, target_id)
+
+    async def _unmatched(self, record: Record, key: str, link: Link | None,
+                         source_id: str | None) -> Change:
+        behaviour = self.sync.on_unmatched
+        if link is None or not link.active or behaviour == "ignore":
+            return Change("filtered", key, link.target_id if link else None, source_id=source_id,
+                          reason="the filter does not select it")
+        if behaviour == "delete":
+            return Change("delete", key, link.target_id, source_id=source_id,
+                          reason="it stopped matching the filter")
+        try:
+            payload = {name: t.render(record, self.ctx) for name, t in self.deactivate.items()}
+        except RecordError as exc:
+            return self._error(key, exc, source_id)
+        return Change("deactivate", key, link.target_id, payload, diff_fields({}, payload),
+                      source_id=source_id, reason="it stopped matching the filter")
+
+    # -- writing ----------------------------------------------------------------
+    async def apply(self, changes: Sequence[Change]) -> tuple[list[Link], list[FailedRecord],
+                                                              list[Change]]:
+        """Write what `decide` chose; the links and failures to commit, and the failures."""
+        ops: list[WriteOp] = []
+        pending: list[Change] = []
+        links: list[Link] = []
+        failures: list[FailedRecord] = []
+        failed: list[Change] = []
+        for change in changes:
+            if change.kind == "error":
+                failures.append(FailedRecord(change.key, change.code, change.reason))
+                failed.append(change)
+            elif change.kind == "adopt" and not change.payload:
+                links.append(Link(change.key, change.target_id or "", self._hash(change),
+                                  origin="adopted"))
+            elif change.kind in ("create", "update", "adopt", "deactivate", "delete"):
+                kind = {"adopt": "update", "deactivate": "update"}.get(change.kind, change.kind)
+                ops.append(WriteOp(kind, change.key, change.payload, change.target_id,  # type: ignore[arg-type]
+                                   self.external_field))
+                pending.append(change)
+        if ops:
+            results = await self.target.write(self.sync.target_object, ops)
+            for change, result in zip(pending, results, strict=True):
+                resolved = await self._settle(change, result)
+                if isinstance(resolved, Link):
+                    links.append(resolved)
+                else:
+                    failures.append(FailedRecord(change.key, resolved.code, resolved.reason))
+                    failed.append(resolved)
+        return links, failures, failed
+
+    @staticmethod
+    def _hash(change: Change) -> str:
+        return change.hash  # empty for deactivate/delete: a later match writes again
+
+    async def _settle(self, change: Change, result: WriteResult) -> Link | Change:
+        origin = {"adopt": "adopted", "create": "created"}.get(change.kind, "created")
+        if result.ambiguous:
+            # Sent, no answer: the record may exist. Look it up rather than send it again.
+            found = await self._lookup([change.key]) if self.external_field else {}
+            record = found.get(change.key)
+            if isinstance(record, dict) and self.target_info is not None:
+                target_id = _id_text(record.get(self.target_info.id_field))
+                return Link(change.key, target_id or "", self._hash(change), origin="created")
+            return Change("error", change.key, change.target_id, code="write.ambiguous",
+                          reason="the write was sent but its outcome is unknown; it is looked "
+                          "up by external id before the next attempt", source_id=change.source_id)
+        if result.error is not None:
+            return self._error(change.key, result.error, change.source_id)
+        target_id = result.target_id or change.target_id or ""
+        existing_origin = origin if change.kind in ("create", "adopt") else "created"
+        active = change.kind not in ("deactivate", "delete")
+        return Link(change.key, target_id, self._hash(change), origin=existing_origin,  # type: ignore[arg-type]
+                    active=active)
+
+
+async def _batches(records: AsyncIterator[Record], size: int) -> AsyncIterator[list[Record]]:
+    batch: list[Record] = []
+    async for record in records:
+        batch.append(record)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+async def _chain(*sources: AsyncIterator[Record]) -> AsyncIterator[Record]:
+    for source in sources:
+        async for record in source:
+            yield record
+
+
+async def plan_sync(runtime: Runtime, sync_name: str, *, full: bool = False,
+                    records: AsyncIterator[Record] | None = None) -> Plan:
+    """What a run would do, field by field; reads source and target, writes nothing."""
+    job = SyncJob(runtime, sync_name)
+    plan = Plan(job.integration, job.sync.name)
+    seen: set[str] = set()
+    since = job.since(full)
+    stream = records if records is not None else job.records(since)
+
+    async def tracked() -> AsyncIterator[Record]:
+        async for record in stream:
+            yield record
+
+    async for batch in _batches(tracked(), job.batch_size):
+        for change in await job.decide(batch, with_old=True):
+            seen.add(change.key)
+            plan.add(change, keep=len(plan.changes) < PLAN_KEEP)
+    if records is None and since is not None:
+        async for batch in _batches(job.retry_records(seen), job.batch_size):
+            for change in await job.decide(batch, with_old=True):
+                plan.add(change, keep=len(plan.changes) < PLAN_KEEP)
+    plan.truncated = sum(plan.counts.values()) > len(plan.changes)
+    return plan
+
+
+def _holder() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+async def run_sync(runtime: Runtime, sync_name: str, *, full: bool = False,
+                   trigger: str = "manual", records: AsyncIterator[Record] | None = None,
+                   progress: Callable[[dict[str, int]], None] | None = None,
+                   git_commit: str | None = None) -> RunReport:
+    """Run one sync to the end (or to the first error that stops it) and record the run."""
+    import time
+
+    job = SyncJob(runtime, sync_name)
+    store = job.store
+    started = time.monotonic()
+    lease_name = sync_lease_name(job.integration, job.sync.name)
+    holder = _holder()
+    epoch = store.acquire_lease(lease_name, holder, runtime.clock(), LEASE_TTL)
+    if epoch is None:
+        raise StateError(f"another run of {job.integration}/{job.sync.name} is in progress "
+                         "(it holds the sync's lease); try again when it has finished")
+    lease = LeaseToken(lease_name, holder, epoch)
+    run_id = store.start_run(job.integration, job.sync.name, spec_hash=job.spec.content_hash,
+                             git_commit=git_commit, trigger=trigger, started_at=runtime.clock())
+    since = job.since(full)
+    counts: dict[str, int] = {"read": 0, "create": 0, "update": 0, "adopt": 0, "skip": 0,
+                              "filtered": 0, "deactivate": 0, "delete": 0, "error": 0}
+    report = RunReport(job.integration, job.sync.name, run_id, "running", counts,
+                       store.get_cursor(job.integration, job.sync.name), since is None)
+    cursor = report.cursor
+    seen: set[str] = set()
+    missing_cursor = 0
+    try:
+        stream = records if records is not None else job.records(since)
+        if records is None and since is not None:
+            stream = _chain(stream, job.retry_records(seen))
+        async for batch in _batches(stream, job.batch_size):
+            counts["read"] += len(batch)
+            batch_cursor: datetime | None = None
+            for record in batch:
+                value = job.cursor_value(record)
+                if value is None and job.sync.delta is not None:
+                    missing_cursor += 1
+                elif value is not None and (batch_cursor is None or value > batch_cursor):
+                    batch_cursor = value
+            changes = await job.decide(batch, with_old=False)
+            links, failures, failed = await job.apply(changes)
+            report.failures.extend(failed[: max(0, 100 - len(report.failures))])
+            failed_keys = {c.key for c in failed}
+            for change in changes:
+                seen.add(change.key)
+                kind = "error" if change.key in failed_keys else change.kind
+                counts[kind] = counts.get(kind, 0) + 1
+            resolved = [c.key for c in changes if c.kind in ("skip", "filtered")]
+            if batch_cursor is not None and records is None:
+                text = batch_cursor.isoformat()
+                if cursor is None or parse_datetime(cursor) < batch_cursor:
+                    cursor = text
+            store.commit_batch(BatchCommit(
+                job.integration, job.sync.name, runtime.clock(), links=links, failures=failures,
+                resolved=resolved, cursor=cursor if records is None else None, lease=lease,
+                run_id=run_id))
+            if not store.renew_lease(lease_name, holder, epoch, runtime.clock(), LEASE_TTL):
+                raise StateError("the sync's lease was taken over by another runner")
+            job.links.forget()
+            if progress is not None:
+                progress(counts)
+        if records is None:
+            store.set_fingerprint(job.integration, job.sync.name, job.fingerprint)
+        errors = counts["error"]
+        report.outcome = "partial" if errors else "success"
+    except BaseException as exc:
+        report.outcome = "interrupted" if isinstance(exc, KeyboardInterrupt | GeneratorExit) \
+            else "failed"
+        report.error = runtime.redactor.text(f"{type(exc).__name__}: {exc}")
+        raise
+    finally:
+        if missing_cursor and job.sync.delta is not None:
+            report.warnings.append(
+                f"{missing_cursor} record(s) have no {job.sync.delta.cursor}: delta sync cannot "
+                "see their changes, so they are synced only on full runs (check that the "
+                "field exists and updates whenever the record changes)")
+        report.cursor = cursor
+        report.seconds = time.monotonic() - started
+        store.finish_run(run_id, outcome=report.outcome if report.outcome != "running"
+                         else "interrupted", counts=counts, error=report.error,
+                         finished_at=runtime.clock())
+        store.release_lease(lease_name, holder, epoch)
+    return report
+
+
+def failing_summary(changes: Iterable[Change]) -> list[str]:
+    return [f"{c.key}: [{c.code}] {c.reason}" for c in changes if c.kind == "error"]

@@ -1,0 +1,114 @@
+"""Everything one process needs to run a spec: adapters on their connections, the store.
+
+`Runtime` resolves each connection's `${ENV}` references, builds its adapter on an httpx
+client (a test or the demo may hand in a transport per connection, e.g. an ASGI transport
+to a sandbox), shares one rate budget per credential across every sync using it, and
+gives templates a `linked()` that reads other syncs' links from the state store.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+
+from engine.adapters.base import Adapter, AdapterContext, ConnectionConfig, client_for
+from engine.adapters.ratelimit import RateBudgets
+from engine.adapters.registry import AdapterRegistry, default_registry
+from engine.errors import FatalError
+from engine.redact import Redactor
+from engine.spec.environment import resolve_connection
+from engine.spec.model import Spec
+from engine.state.base import StateStore
+
+__all__ = ["Runtime", "StoreLinks", "utc_now"]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class StoreLinks:
+    """`linked('sync')` for templates: target ids other syncs wrote, cached per run."""
+
+    def __init__(self, store: StateStore, integration: str):
+        self.store = store
+        self.integration = integration
+        self._cache: dict[tuple[str, str], str | None] = {}
+        self._reverse: dict[tuple[str, str], str | None] = {}
+
+    def linked(self, sync: str, key: Any) -> str | None:
+        text = str(key)
+        slot = (sync, text)
+        if slot not in self._cache:
+            link = self.store.get_links(self.integration, sync, [text]).get(text)
+            self._cache[slot] = link.target_id if link and link.active else None
+        return self._cache[slot]
+
+    def source_of(self, sync: str, target_id: Any) -> str | None:
+        text = str(target_id)
+        slot = (sync, text)
+        if slot not in self._reverse:
+            link = self.store.link_for_target(self.integration, sync, text)
+            self._reverse[slot] = link.source_key if link and link.active else None
+        return self._reverse[slot]
+
+    def prefetch(self, sync: str, keys: list[str]) -> None:
+        """Load many links in one query (a batch of projects naming their customers)."""
+        wanted = [k for k in keys if (sync, k) not in self._cache]
+        if not wanted:
+            return
+        found = self.store.get_links(self.integration, sync, wanted)
+        for key in wanted:
+            link = found.get(key)
+            self._cache[(sync, key)] = link.target_id if link and link.active else None
+
+    def forget(self) -> None:
+        self._cache.clear()
+        self._reverse.clear()
+
+
+@dataclass
+class Runtime:
+    spec: Spec
+    store: StateStore
+    environ: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
+    transports: Mapping[str, httpx.AsyncBaseTransport] = field(default_factory=dict)
+    registry: AdapterRegistry = field(default_factory=default_registry)
+    budgets: RateBudgets = field(default_factory=RateBudgets)
+    redactor: Redactor = field(default_factory=Redactor)
+    clock: Callable[[], datetime] = utc_now
+    _adapters: dict[str, Adapter] = field(default_factory=dict, init=False, repr=False)
+    _configs: dict[str, ConnectionConfig] = field(default_factory=dict, init=False, repr=False)
+
+    def config(self, connection: str) -> ConnectionConfig:
+        if connection not in self._configs:
+            config = resolve_connection(self.spec.connections[connection], self.environ)
+            self.redactor.add(*[v for v in config.auth.values() if v])
+            self._configs[connection] = config
+        return self._configs[connection]
+
+    def adapter(self, connection: str) -> Adapter:
+        """The adapter of a connection, built once per runtime."""
+        if connection not in self._adapters:
+            config = self.config(connection)
+            try:
+                factory = self.registry.factory(config.adapter)
+            except KeyError:
+                raise FatalError(f"no adapter `{config.adapter}` is installed") from None
+            client = client_for(config, self.transports.get(connection))
+            context = AdapterContext(budgets=self.budgets, redactor=self.redactor, now=self.clock)
+            self._adapters[connection] = factory(config, client, context)
+        return self._adapters[connection]
+
+    def links(self) -> StoreLinks:
+        return StoreLinks(self.store, self.spec.integration)
+
+    async def aclose(self) -> None:
+        for adapter in self._adapters.values():
+            await adapter.aclose()
+        self._adapters.clear()
