@@ -759,12 +759,7 @@ class MaconomySandbox(Sandbox):
             container.matches[cache_key] = (store.version, ids)
             if len(container.matches) > 16:
                 container.matches.popitem(last=False)
-        out = []
-        for record_id in ids[offset:offset + limit]:
-            record = store.get(record_id)
-            if record is not None:
-                out.append(record)
-        return out
+        return [r for r in map(store.get, ids[offset:offset + limit]) if r is not None]
 
     def _matching_ids(self, container: _Container, restriction: Restriction,
                       order: tuple[tuple[str, bool], ...], natural: bool) -> list[Any]:

@@ -177,9 +177,10 @@ def customer_index(number: object) -> int | None:
 def customer_light(seed: int, index: int, defect_rate: float = 0.0) -> dict[str, Any]:
     """The cheap fields of customer `index` (what delta-sync restrictions look at)."""
     a, b = _bits(seed, 1, index)
-    record = {"customernumber": str(CUSTOMER_NUMBER_BASE + index),
-              "blocked": (b >> 16) % 20 == 0, **_stamps(a),
-              "region": REGIONS[(b >> 24) % 5]}
+    record = _stamps(a)
+    record["customernumber"] = str(CUSTOMER_NUMBER_BASE + index)
+    record["blocked"] = (b >> 16) % 20 == 0
+    record["region"] = REGIONS[(b >> 24) % 5]
     if defect_rate > 0 and _defect(b, defect_rate) == 1:
         del record["transactiontimestamp"]
     return record
