@@ -1,0 +1,345 @@
+"""POST /actions/{integration}/{action}: HubSpot custom workflow actions (automation v4).
+
+An execution creates (or, `mode: update`, updates) a record in the target system from
+the enrolled object, answers HubSpot with output fields, then runs the action's
+`then_sync` syncs for the written record at once (push the result back).
+
+Exactly-once effect per execution (reliability.md, "Workflow actions"):
+
+- the request's signature is checked first (v3 when its headers are present, else v2);
+- the idempotency key is integration + action + callbackId (+ enrollmentId and
+  actionExecutionIndex when sent), and `claim_action` is taken BEFORE any work: a
+  duplicate or retried execution gets the stored answer and never writes again;
+- a create looks the target up first by the target's external-id field when the mapped
+  payload carries one, so a takeover after a crash adopts what the first try created;
+- the written record is linked (origin "action") under the scope `action:<name>`, and,
+  for each `then_sync` sync that reads the action's target and writes the enrolled
+  object, under that sync with the enrolled object as its target, so the push-back
+  updates the enrolled object instead of creating a second one.
+
+Timing: HubSpot waits ~20 s. Work that has not finished after `sync_timeout` answers
+`BLOCK` and completes later through POST /automation/v4/actions/callbacks/{id}/complete
+on the workflow connection (bearer token from its `auth.token` / `access_token`).
+A retry that arrives while this process still works on the execution also gets BLOCK
+(and the callback follows); one that finds an unfinished claim of another process gets
+503, which HubSpot retries, and takes the claim over once it is `stale_after` old.
+Failures: a record the target refuses (RecordError, FatalError) is stored and answered
+as FAIL_CONTINUE; a transient failure is not stored, and the execution is retried.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from engine.adapters.base import Record, WriteOp, client_for
+from engine.errors import AmbiguousWriteError, FatalError, RecordError
+from engine.runner.context import RunnerContext
+from engine.runner.deployment import Deployment
+from engine.runner.signatures import check_hubspot_v2, check_hubspot_v3
+from engine.runner.webhooks import read_body, request_uri
+from engine.spec.model import Action
+from engine.state.base import BatchCommit, Link
+from engine.sync.changes import payload_hash
+from engine.sync.mapping import Mapper
+from engine.sync.pipeline import run_sync
+from engine.sync.runtime import Runtime
+from engine.templates import OMIT, RenderContext, build_key, compile_transform
+
+__all__ = ["ActionRunner", "action_key", "receive_action"]
+
+log = logging.getLogger(__name__)
+
+_TOKEN_KEYS = ("token", "access_token", "private_app_token")
+
+
+def action_key(integration: str, action: str, execution: Mapping[str, Any]) -> str:
+    """The idempotency key of one execution (what HubSpot keeps across its retries)."""
+    key = f"{integration}/{action}/{execution['callbackId']}"
+    origin = execution.get("origin")
+    index = origin.get("actionExecutionIndexIdentifier") if isinstance(origin, dict) else None
+    if isinstance(index, dict):
+        key += f"/{index.get('enrollmentId')}:{index.get('actionExecutionIndex')}"
+    return key
+
+
+def _state(state: str, **outputs: Any) -> dict[str, Any]:
+    return {"outputFields": {**outputs, "hs_execution_state": state}}
+
+
+@dataclass
+class _Flight:
+    blocked: bool = False
+
+
+async def _one(record: Record) -> AsyncIterator[Record]:
+    yield record
+
+
+class ActionRunner:
+    """Executes actions; keeps track of the ones in flight in this process."""
+
+    def __init__(self, ctx: RunnerContext, *, sync_timeout: float = 10.0,
+                 stale_after: float = 120.0) -> None:
+        self.ctx = ctx
+        self.sync_timeout = sync_timeout
+        self.stale_after = stale_after
+        self.tasks: set[asyncio.Task[Any]] = set()
+        self._flights: dict[str, _Flight] = {}
+
+    async def execute(self, deployment: Deployment, integration: str, action: Action,
+                      execution: Mapping[str, Any]) -> Response:
+        key = action_key(integration, action.name, execution)
+        claim = await asyncio.to_thread(self.ctx.store.claim_action, key, self.ctx.clock(),
+                                        stale_after=self.stale_after)
+        if not claim.fresh:
+            if claim.status != "pending" and claim.result is not None:
+                return JSONResponse(claim.result.get("response"))
+            flight = self._flights.get(key)
+            if flight is not None:
+                flight.blocked = True  # the running execution will call back
+                return JSONResponse(_state("BLOCK"))
+            return JSONResponse({"error": "this execution is in progress; retry later"},
+                                status_code=503, headers={"Retry-After": "30"})
+        flight = _Flight()
+        self._flights[key] = flight
+        task = asyncio.get_running_loop().create_task(
+            self._perform(deployment, integration, action, execution, key, flight),
+            name=f"action:{key}")
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+        done, _ = await asyncio.wait({task}, timeout=self.sync_timeout)
+        if not done:
+            flight.blocked = True
+            return JSONResponse(_state("BLOCK"))
+        response = task.result()
+        if response is None:
+            return JSONResponse({"error": "the target system is unavailable; retry later"},
+                                status_code=503, headers={"Retry-After": "60"})
+        return JSONResponse(response)
+
+    async def _perform(self, deployment: Deployment, integration: str, action: Action,
+                       execution: Mapping[str, Any], key: str,
+                       flight: _Flight) -> dict[str, Any] | None:
+        runtime = deployment.runtimes[integration]
+        response: dict[str, Any] | None
+        try:
+            outputs = await self.run_action(deployment, integration, action, execution)
+            response, status = _state("SUCCESS", **outputs), "succeeded"
+        except (RecordError, FatalError) as exc:
+            message = runtime.redactor.text(str(exc))[:500]
+            log.warning("workflow action failed", extra={"integration": integration,
+                                                           "action": action.name,
+                                                           "error": message})
+            response, status = _state("FAIL_CONTINUE", errorMessage=message), "failed"
+        except Exception as exc:
+            message = runtime.redactor.text(f"{type(exc).__name__}: {exc}")[:500]
+            log.warning("workflow action hit a transient failure", extra={
+                "integration": integration, "action": action.name, "error": message})
+            if not flight.blocked:
+                self._flights.pop(key, None)
+                return None  # not stored: HubSpot's retry (after stale_after) runs it again
+            response, status = _state("FAIL_CONTINUE", errorMessage=message), "failed"
+        try:
+            await asyncio.to_thread(self.ctx.store.complete_action, key,
+                                    {"response": response}, status, now=self.ctx.clock())
+        finally:
+            self._flights.pop(key, None)
+        if flight.blocked:
+            await self._call_back(runtime, action, str(execution["callbackId"]), response)
+        return response
+
+    async def run_action(self, deployment: Deployment, integration: str, action: Action,
+                         execution: Mapping[str, Any]) -> dict[str, Any]:
+        """Map, write, link, push back; returns the rendered output fields."""
+        runtime = deployment.runtimes[integration]
+        spec = runtime.spec
+        store = runtime.store
+        enrolled = execution.get("object") or {}
+        object_id = str(enrolled.get("objectId", ""))
+        if not object_id:
+            raise RecordError("action.no-object", "the execution names no enrolled object")
+        properties = dict(enrolled.get("properties") or {})
+        inputs = dict(execution.get("inputFields") or execution.get("fields") or {})
+        source: Record = properties
+        if action.source_connection and action.source_object:
+            try:
+                fresh = await runtime.adapter(action.source_connection).get(
+                    action.source_object, object_id)
+            except FatalError as exc:  # e.g. the adapter is not installed here
+                log.info("enrolled object not re-read (%s); using the execution's properties",
+                         exc)
+                fresh = None
+            if fresh:
+                source = {**properties, **fresh}
+        object_view = {"objectId": object_id, "objectType": enrolled.get("objectType"),
+                       "properties": properties}
+        record = {**source, **inputs, "inputs": inputs, "object": object_view}
+
+        target = runtime.adapter(action.target_connection)
+        obj = action.target_object
+        info = target.describe().objects.get(obj)
+        render = RenderContext(setup=spec.setup, links=runtime.links(), now=runtime.clock())
+        mapper = Mapper(action.fields, target=info)
+        create = mapper.create_payload(record, render)
+        update = mapper.update_payload(record, render)
+        scope = f"action:{action.name}"
+        target_id: str | None = None
+        if action.mode == "update":
+            link = store.get_links(integration, scope, [object_id]).get(object_id)
+            if link is None:
+                raise RecordError("action.not-linked",
+                                  f"no {target.name} {obj} is linked to object {object_id} yet; "
+                                  "run the create action or the sync first")
+            ops = [WriteOp("update", object_id, update, link.target_id)]
+            target_id = link.target_id
+        else:
+            existing = await self._existing(target, info, obj, create)
+            if existing is not None:
+                target_id = existing
+                ops = [WriteOp("update", object_id, update, existing)]
+            else:
+                ops = [WriteOp("create", object_id, create)]
+        result = (await target.write(obj, ops))[0]
+        if result.error is not None:
+            raise result.error
+        if result.ambiguous:
+            raise AmbiguousWriteError(f"the {target.name} write's outcome is unknown")
+        target_id = result.target_id or target_id
+        if not target_id:
+            raise AmbiguousWriteError(f"{target.name} did not say which record it wrote")
+        store.commit_batch(BatchCommit(integration, scope, runtime.clock(), links=[
+            Link(object_id, target_id, payload_hash(update), origin="action")]))
+        written = await target.get(obj, target_id) if info and "get" in info.operations \
+            else None
+        written = written or {**create, (info.id_field if info else "id"): target_id}
+
+        context = {"target": written, "inputs": inputs, "object": object_view}
+        outputs: dict[str, Any] = {}
+        for name, transform in action.outputs.items():
+            value = compile_transform(transform).render(context, render)
+            if value is not OMIT:
+                outputs[name] = value
+        for sync_name in action.then_sync:
+            await self._push_back(runtime, integration, action, sync_name, written, object_id)
+        return outputs
+
+    @staticmethod
+    async def _existing(target: Any, info: Any, obj: str, payload: Mapping[str, Any]) -> \
+            str | None:
+        """The target record a create would duplicate, by an external-id field it writes."""
+        if info is None or "find_external" not in info.operations:
+            return None
+        for field_name in info.external_id_fields:
+            value = payload.get(field_name)
+            if value in (None, ""):
+                continue
+            found = await target.find_external(obj, field_name, [str(value)])
+            record = found.get(str(value))
+            if record is not None:
+                return str(record.get(info.id_field))
+        return None
+
+    async def _push_back(self, runtime: Runtime, integration: str, action: Action,
+                         sync_name: str, written: Record, object_id: str) -> None:
+        sync = runtime.spec.syncs[sync_name]
+        reads_target = (sync.source_connection, sync.source_object) == (
+            action.target_connection, action.target_object)
+        try:
+            async with self.ctx.gate.hold(integration, sync_name):
+                if not reads_target:
+                    report = await run_sync(runtime, sync_name, trigger="action")
+                else:
+                    key = build_key(sync.key.components, sync.key.separator, written)
+                    if sync.target_connection == action.workflow_connection and \
+                            not runtime.store.get_links(integration, sync_name, [key]):
+                        # The enrolled object IS this record's counterpart: link it, with no
+                        # hash, so the push-back updates it rather than creating another.
+                        runtime.store.commit_batch(BatchCommit(
+                            integration, sync_name, runtime.clock(),
+                            links=[Link(key, object_id, "", origin="action")]))
+                    report = await run_sync(runtime, sync_name, trigger="action",
+                                            records=_one(written))
+            self.ctx.metrics.observe_run(integration, sync_name, "action", report.outcome,
+                                         report.counts)
+        except Exception as exc:
+            # The action itself succeeded; the scheduled run pushes the result back later.
+            log.error("push-back after a workflow action failed", extra={
+                "integration": integration, "sync": sync_name,
+                "error": runtime.redactor.text(f"{type(exc).__name__}: {exc}")[:500]})
+
+    async def _call_back(self, runtime: Runtime, action: Action, callback_id: str,
+                         response: Mapping[str, Any]) -> None:
+        """Complete a BLOCKed execution; retried a few times on transient failures."""
+        connection = action.workflow_connection
+        config = runtime.config(connection)
+        token = next((config.auth[k] for k in _TOKEN_KEYS if config.auth.get(k)), None)
+        headers = {"authorization": f"Bearer {token}"} if token else {}
+        async with client_for(config, runtime.transports.get(connection)) as client:
+            for attempt in range(4):
+                try:
+                    answer = await client.post(
+                        f"/automation/v4/actions/callbacks/{callback_id}/complete",
+                        json=dict(response), headers=headers)
+                    if answer.status_code < 300:
+                        return
+                    if answer.status_code < 500 and answer.status_code != 429:
+                        break
+                except httpx.HTTPError:
+                    pass
+                await asyncio.sleep(0.5 * 2 ** attempt)
+        log.error("could not complete a blocked workflow action", extra={
+            "integration": runtime.spec.integration, "action": action.name})
+
+
+async def receive_action(request: Request) -> Response:
+    ctx: RunnerContext = request.app.state.runner
+    runner: ActionRunner = request.app.state.runner_control.actions
+    integration = request.path_params["integration"]
+    name = request.path_params["action"]
+    deployment = ctx.deployment
+    spec = deployment.specs.get(integration)
+    action = spec.actions.get(name) if spec else None
+
+    def reject(reason: str, status: int, message: str) -> Response:
+        ctx.metrics.rejected.labels(integration, f"action:{name}", reason).inc()
+        log.warning("workflow action request refused", extra={
+            "integration": integration, "action": name, "status": status, "reason": message})
+        return JSONResponse({"error": message}, status_code=status)
+
+    if spec is None or action is None:
+        return reject("unknown", 404, "no such workflow action")
+    connection = spec.connections[action.workflow_connection]
+    body = await read_body(request, ctx.max_body_bytes)
+    if body is None:
+        return reject("too_large", 413, f"the body exceeds {ctx.max_body_bytes} bytes")
+    try:
+        secret = deployment.webhook_secret(connection)
+    except KeyError as exc:
+        log.error("action secret missing: environment variable %s", exc.args[0])
+        return reject("unavailable", 503, "the receiver is not configured yet")
+    if secret is None:
+        return reject("unknown", 404, "the workflow connection configures no webhooks.secret")
+    uri = request_uri(request, ctx.public_url)
+    if "x-hubspot-signature-v3" in request.headers:
+        reason = check_hubspot_v3(secret, request.method, uri, body, request.headers,
+                                  ctx.clock())
+    else:
+        reason = check_hubspot_v2(secret, request.method, uri, body, request.headers)
+    if reason is not None:
+        return reject("signature", 401, reason)
+    try:
+        execution = json.loads(body)
+    except ValueError:
+        return reject("malformed", 400, "the body is not JSON")
+    if not isinstance(execution, dict) or not execution.get("callbackId"):
+        return reject("malformed", 400, "an execution needs a callbackId")
+    return await runner.execute(deployment, integration, action, execution)

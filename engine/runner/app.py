@@ -1,0 +1,241 @@
+"""The runner's Starlette app: webhooks, workflow actions, health and metrics, plus the
+scheduler and inbox worker that run beside it for the app's lifetime.
+
+    app = build_app(["specs/"], state_url="sqlite:///state.db")
+    # uvicorn.run(app) — or, in tests, httpx.ASGITransport(app=app)
+
+Specs are loaded and the store opened when the app is built (a spec error raises
+SpecError at once, before anything listens). The lifespan only starts and stops the
+background tasks, so in-process tests without a lifespan still get working endpoints.
+
+Routes:
+    POST /webhooks/{integration}/{connection}   webhooks.py
+    POST /actions/{integration}/{action}        actions.py
+    GET  /healthz   the process is alive
+    GET  /readyz    specs are loaded and the state store answers (503 otherwise)
+    GET  /metrics   Prometheus text format (metrics.py)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from datetime import datetime
+from typing import Any
+
+import httpx
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from engine.adapters.ratelimit import RateBudgets
+from engine.redact import Redactor
+from engine.runner.actions import ActionRunner, receive_action
+from engine.runner.context import RunnerContext
+from engine.runner.deployment import Deployment
+from engine.runner.inbox import InboxWorker
+from engine.runner.metrics import CONTENT_TYPE, RunnerMetrics
+from engine.runner.schedule import Scheduler
+from engine.runner.webhooks import receive_webhook
+from engine.state import open_store
+from engine.state.base import StateStore
+from engine.sync.pipeline import run_sync
+from engine.sync.runtime import utc_now
+
+__all__ = ["Runner", "build_app"]
+
+log = logging.getLogger(__name__)
+
+
+class Runner:
+    """Owns the background work of one app: scheduler, inbox worker, spec reloads."""
+
+    def __init__(self, ctx: RunnerContext, *, spec_paths: list[str] | None,
+                 loader: Callable[[], Deployment] | None, schedule: bool, inbox: bool,
+                 inbox_options: Mapping[str, Any] | None = None,
+                 owns_store: bool = False) -> None:
+        self.ctx = ctx
+        self.spec_paths = spec_paths
+        self.loader = loader
+        self.owns_store = owns_store
+        self.scheduler = Scheduler(ctx.store, ctx.deployment.scheduled_jobs(), self.run_scheduled,
+                                   gate=ctx.gate, clock=ctx.clock) if schedule else None
+        self.worker = InboxWorker(ctx, **dict(inbox_options or {})) if inbox else None
+        if self.worker is not None:
+            ctx.wake_inbox = self.worker.wake
+        self.actions = ActionRunner(ctx)
+        self.retired: list[Deployment] = []
+        self._stop = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+
+    async def run_scheduled(self, integration: str, sync: str) -> None:
+        runtime = self.ctx.deployment.runtimes[integration]
+        try:
+            report = await run_sync(runtime, sync, trigger="schedule")
+        except Exception:
+            self.ctx.metrics.runs.labels(integration, sync, "schedule", "failed").inc()
+            raise
+        self.ctx.metrics.observe_run(integration, sync, "schedule", report.outcome,
+                                     report.counts)
+        log.info("scheduled run finished", extra={
+            "integration": integration, "sync": sync, "run_id": report.run_id,
+            "outcome": report.outcome, **{f"n_{k}": v for k, v in report.counts.items() if v}})
+
+    def reload(self) -> Deployment:
+        """Load the specs again and swap them in; work in flight finishes on the old ones.
+
+        Raises SpecError (and keeps the running specs) when the new specs are invalid.
+        """
+        if self.loader is None:
+            raise RuntimeError("this runner was built from a Deployment; nothing to reload")
+        fresh = self.loader()
+        old, self.ctx.deployment = self.ctx.deployment, fresh
+        self.retired.append(old)  # closed at shutdown: runs may still hold its adapters
+        if self.scheduler is not None:
+            self.scheduler.replace_jobs(fresh.scheduled_jobs())
+        log.info("specs reloaded", extra={"integrations": sorted(fresh.specs)})
+        return fresh
+
+    async def start(self) -> None:
+        with contextlib.suppress(Exception):
+            recovered = await asyncio.to_thread(self.ctx.store.recover_interrupted,
+                                                self.ctx.clock())
+            if recovered:
+                log.warning("%d run(s) of an earlier process were interrupted", recovered)
+        loop = asyncio.get_running_loop()
+        self._stop.clear()
+        if self.scheduler is not None:
+            self._tasks.append(loop.create_task(self.scheduler.run(self._stop),
+                                                name="specsync-scheduler"))
+        if self.worker is not None:
+            self._tasks.append(loop.create_task(self.worker.run(self._stop),
+                                                name="specsync-inbox"))
+
+    async def stop(self, grace_seconds: float = 30.0) -> None:
+        """Stop taking new work; let runs and the inbox batch in flight finish (or, past
+        the grace period, cancel them: their events are claimed again after the lease)."""
+        self._stop.set()
+        pending: list[asyncio.Task[Any]] = list(self._tasks)
+        if self.scheduler is not None:
+            pending.extend(self.scheduler.tasks.values())
+        pending.extend(self.actions.tasks)
+        if pending:
+            _, late = await asyncio.wait(pending, timeout=grace_seconds)
+            for task in late:
+                task.cancel()
+            if late:
+                await asyncio.gather(*late, return_exceptions=True)
+        self._tasks.clear()
+        for deployment in (*self.retired, self.ctx.deployment):
+            await deployment.aclose()
+        self.retired.clear()
+        if self.owns_store:
+            self.ctx.store.close()
+
+
+async def _healthz(request: Request) -> Response:
+    return JSONResponse({"status": "alive"})
+
+
+async def _readyz(request: Request) -> Response:
+    ctx: RunnerContext = request.app.state.runner
+    try:
+        depth = await asyncio.to_thread(ctx.store.inbox_depth)
+    except Exception as exc:
+        return JSONResponse({"status": "unavailable",
+                             "reason": f"state store: {type(exc).__name__}"}, status_code=503)
+    specs = sorted(ctx.deployment.specs)
+    if not specs:
+        return JSONResponse({"status": "unavailable", "reason": "no specs loaded"},
+                            status_code=503)
+    return JSONResponse({"status": "ready", "integrations": specs, "inbox_depth": depth})
+
+
+async def _metrics(request: Request) -> Response:
+    ctx: RunnerContext = request.app.state.runner
+    return Response(ctx.metrics.render(), media_type=CONTENT_TYPE)
+
+
+def build_app(
+    spec_paths: Iterable[str] | None = None,
+    *,
+    deployment: Deployment | None = None,
+    store: StateStore | None = None,
+    state_url: str | None = None,
+    environ: Mapping[str, str] | None = None,
+    transports: Mapping[str, httpx.AsyncBaseTransport] | None = None,
+    clock: Callable[[], datetime] = utc_now,
+    redactor: Redactor | None = None,
+    public_url: str | None = None,
+    max_body_bytes: int = 1_000_000,
+    max_inbox_depth: int = 200_000,
+    schedule: bool = True,
+    inbox: bool = True,
+    inbox_options: Mapping[str, Any] | None = None,
+    grace_seconds: float = 30.0,
+) -> Starlette:
+    """The runner app for these specs (or a ready `deployment`) and state store.
+
+    `transports` maps connection names to httpx transports (tests: ASGI transports to
+    sandboxes). `schedule`/`inbox` switch the background tasks off for tests that drive
+    them by hand through `app.state.runner_control`.
+    """
+    owns_store = store is None
+    if store is None:
+        store = open_store(state_url)
+    budgets = RateBudgets()
+    paths = list(spec_paths) if spec_paths is not None else None
+
+    def load() -> Deployment:
+        assert paths is not None
+        return Deployment.load(paths, store, environ=environ, transports=transports,
+                               budgets=budgets, redactor=redactor, clock=clock)
+
+    try:
+        current = deployment or load()
+    except BaseException:
+        if owns_store:
+            store.close()
+        raise
+    metrics_holder: dict[str, RunnerContext] = {}
+
+    def all_budgets() -> Iterable[Any]:
+        ctx = metrics_holder.get("ctx")
+        if ctx is None:
+            return ()
+        seen = {id(rt.budgets): rt.budgets for rt in ctx.deployment.runtimes.values()}
+        return [b for group in seen.values() for b in group]
+
+    def depth() -> int | None:
+        ctx = metrics_holder.get("ctx")
+        return ctx.inbox_depth(max_age=0.0) if ctx else None
+
+    ctx = RunnerContext(current, store, RunnerMetrics(depth, all_budgets), clock=clock,
+                        public_url=public_url, max_body_bytes=max_body_bytes,
+                        max_inbox_depth=max_inbox_depth)
+    metrics_holder["ctx"] = ctx
+    runner = Runner(ctx, spec_paths=paths, loader=load if paths is not None else None,
+                    schedule=schedule, inbox=inbox, inbox_options=inbox_options,
+                    owns_store=owns_store)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await runner.start()
+        try:
+            yield
+        finally:
+            await runner.stop(grace_seconds)
+
+    app = Starlette(routes=[
+        Route("/webhooks/{integration}/{connection}", receive_webhook, methods=["POST"]),
+        Route("/actions/{integration}/{action}", receive_action, methods=["POST"]),
+        Route("/healthz", _healthz, methods=["GET"]),
+        Route("/readyz", _readyz, methods=["GET"]),
+        Route("/metrics", _metrics, methods=["GET"]),
+    ], lifespan=lifespan)
+    app.state.runner = ctx
+    app.state.runner_control = runner
+    return app

@@ -1,0 +1,55 @@
+"""What the runner's request handlers and workers share, in one place.
+
+`deployment` is replaced on reload; handlers read it once per request, so a request
+finishes on the specs it started with.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from engine.runner.deployment import Deployment
+from engine.runner.gate import SyncGate
+from engine.runner.metrics import RunnerMetrics
+from engine.state.base import StateStore
+from engine.sync.runtime import utc_now
+
+__all__ = ["RunnerContext"]
+
+
+def _nothing() -> None:
+    return None
+
+
+@dataclass
+class RunnerContext:
+    deployment: Deployment
+    store: StateStore
+    metrics: RunnerMetrics = field(default_factory=RunnerMetrics)
+    gate: SyncGate = field(default_factory=SyncGate)
+    clock: Callable[[], datetime] = utc_now
+    public_url: str | None = None  # the base URL vendors call, when behind a proxy
+    max_body_bytes: int = 1_000_000
+    max_inbox_depth: int = 200_000  # beyond it webhooks get 503 + Retry-After
+    wake_inbox: Callable[[], None] = _nothing
+    _depth: int | None = field(default=None, init=False, repr=False)
+    _depth_at: float = field(default=0.0, init=False, repr=False)
+
+    def inbox_depth(self, max_age: float = 1.0) -> int | None:
+        """The inbox depth, cached for `max_age` seconds (a count on every request is
+        wasted work during a burst); None when the store cannot be read."""
+        now = time.monotonic()
+        if self._depth is None or now - self._depth_at > max_age:
+            try:
+                self._depth = self.store.inbox_depth()
+            except Exception:
+                return None
+            self._depth_at = now
+        return self._depth
+
+    def note_stored(self, count: int) -> None:
+        if self._depth is not None:
+            self._depth += count

@@ -1,0 +1,129 @@
+"""The specs one `serve` process runs, with a Runtime each, and the questions the server asks.
+
+A `Deployment` is immutable once loaded; a SIGHUP reload builds a new one and swaps it
+in, so requests and runs in flight finish on the specs they started with. All runtimes
+share one `RateBudgets`: two specs using one credential draw from one budget.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import httpx
+
+from engine.adapters.ratelimit import RateBudgets
+from engine.redact import Redactor
+from engine.runner.events import WebhookEvent
+from engine.runner.schedule import ScheduledSync, parse_schedule
+from engine.spec.environment import resolve_text
+from engine.spec.load import iter_specs
+from engine.spec.model import Connection, Spec, Sync
+from engine.state.base import StateStore
+from engine.sync.runtime import Runtime, utc_now
+
+__all__ = ["WEBHOOK_PROVIDERS", "Deployment"]
+
+WEBHOOK_PROVIDERS = ("hubspot", "cinode")
+
+
+@dataclass
+class Deployment:
+    specs: dict[str, Spec]
+    runtimes: dict[str, Runtime]
+    environ: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
+
+    @classmethod
+    def load(cls, spec_paths: Iterable[str], store: StateStore, *,
+             environ: Mapping[str, str] | None = None,
+             transports: Mapping[str, httpx.AsyncBaseTransport] | None = None,
+             budgets: RateBudgets | None = None, redactor: Redactor | None = None,
+             clock: Callable[[], datetime] = utc_now) -> Deployment:
+        """Load and validate every spec (SpecError with all diagnostics if any is wrong)."""
+        environ = dict(os.environ) if environ is None else dict(environ)
+        specs: dict[str, Spec] = {}
+        for spec in iter_specs(spec_paths):
+            if spec.integration in specs:
+                raise ValueError(f"two specs are named {spec.integration!r}: "
+                                 f"{specs[spec.integration].path} and {spec.path}")
+            specs[spec.integration] = spec
+        return cls.from_specs(specs.values(), store, environ=environ, transports=transports,
+                              budgets=budgets, redactor=redactor, clock=clock)
+
+    @classmethod
+    def from_specs(cls, specs: Iterable[Spec], store: StateStore, *,
+                   environ: Mapping[str, str] | None = None,
+                   transports: Mapping[str, httpx.AsyncBaseTransport] | None = None,
+                   budgets: RateBudgets | None = None, redactor: Redactor | None = None,
+                   clock: Callable[[], datetime] = utc_now) -> Deployment:
+        environ = dict(os.environ) if environ is None else dict(environ)
+        budgets = budgets or RateBudgets()
+        redactor = redactor or Redactor()
+        by_name = {spec.integration: spec for spec in specs}
+        runtimes = {
+            name: Runtime(spec, store, environ=environ, transports=dict(transports or {}),
+                          budgets=budgets, redactor=redactor, clock=clock)
+            for name, spec in by_name.items()}
+        return cls(by_name, runtimes, environ)
+
+    # -- lookups ----------------------------------------------------------------------
+    def connection(self, integration: str, name: str) -> Connection | None:
+        spec = self.specs.get(integration)
+        return spec.connections.get(name) if spec else None
+
+    def webhook_secret(self, connection: Connection) -> str | None:
+        """The resolved `webhooks.secret`; None if the connection configures none.
+
+        KeyError names the missing environment variable (an operator error: answered 5xx
+        so the vendor retries once it is fixed).
+        """
+        ref = connection.webhooks.get("secret")
+        if not ref:
+            return None
+        missing: list[str] = []
+        value = resolve_text(str(ref), self.environ, missing)
+        if missing:
+            raise KeyError(missing[0])
+        return value
+
+    def triggered(self, integration: str, connection: str, event: WebhookEvent) -> list[str]:
+        """The syncs this event starts: their trigger names the connection, they read the
+        event's object from it, and the event or property is one they listen to."""
+        spec = self.specs.get(integration)
+        if spec is None or event.is_deletion:
+            return []
+        out = []
+        for sync in spec.syncs.values():
+            trigger = sync.trigger
+            if trigger is None or trigger.webhook != connection:
+                continue
+            if sync.source_connection != connection or sync.source_object != event.object:
+                continue
+            if trigger.events and event.name not in trigger.events:
+                continue
+            if event.action == "propertyChange" and trigger.properties and \
+                    event.property_name not in trigger.properties:
+                continue  # a one-way field changed: not ours to push
+            out.append(sync.name)
+        return out
+
+    def opposite_syncs(self, integration: str, sync: Sync) -> list[Sync]:
+        """Syncs writing the other way between the same two objects (echo candidates)."""
+        spec = self.specs[integration]
+        return [s for s in spec.syncs.values()
+                if s.name != sync.name
+                and (s.source_connection, s.source_object) == (sync.target_connection,
+                                                               sync.target_object)
+                and (s.target_connection, s.target_object) == (sync.source_connection,
+                                                               sync.source_object)]
+
+    def scheduled_jobs(self) -> list[ScheduledSync]:
+        return [ScheduledSync(spec.integration, sync.name, parse_schedule(sync.schedule))
+                for spec in self.specs.values() for sync in spec.syncs.values()
+                if sync.schedule != "never"]
+
+    async def aclose(self) -> None:
+        for runtime in self.runtimes.values():
+            await runtime.aclose()

@@ -1,0 +1,155 @@
+"""POST /webhooks/{integration}/{connection}: verify, persist to the inbox, then answer.
+
+The answer tells the sender whether to try again, so it must be honest:
+
+- 2xx only once every triggering event of the delivery is in the inbox (committed), so
+  an acknowledged event is never lost; a duplicate (same event id) is acknowledged and
+  not stored twice;
+- 4xx only for requests that can never succeed, because HubSpot drops them for good:
+  401 bad or stale signature or credentials, 400 not the vendor's shape, 413 too large,
+  404 unknown integration/connection or webhooks not configured;
+- 503 (with Retry-After) when the inbox cannot be written or is over its bound, so the
+  vendor retries later (reliability.md S26).
+
+Verification happens on the raw bytes before any JSON parsing. Events that trigger no
+sync (a one-way property changed, an object nobody syncs) are acknowledged and dropped.
+Deletions are not stored: a sync re-reads records and has nothing to read (the scheduled
+run remains the place where removals are reconciled).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Mapping
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from engine.runner.context import RunnerContext
+from engine.runner.deployment import WEBHOOK_PROVIDERS
+from engine.runner.events import MalformedEventError, WebhookEvent, parse_cinode, parse_hubspot
+from engine.runner.signatures import check_cinode_credentials, check_hubspot_v3
+from engine.spec.model import Connection
+
+__all__ = ["inbox_source", "read_body", "receive_webhook", "request_uri"]
+
+log = logging.getLogger(__name__)
+
+_PARSERS: Mapping[str, Callable[[bytes], list[WebhookEvent]]] = {
+    "hubspot": parse_hubspot, "cinode": parse_cinode}
+
+
+def inbox_source(integration: str, connection: str) -> str:
+    """The inbox `source` of a connection's events; dedup is per (source, event id)."""
+    return f"{integration}/{connection}"
+
+
+async def read_body(request: Request, limit: int) -> bytes | None:
+    """The raw body, or None once it exceeds `limit` bytes (read no further)."""
+    length = request.headers.get("content-length", "")
+    if length.isdigit() and int(length) > limit:
+        return None
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def request_uri(request: Request, public_url: str | None) -> str:
+    """The full URI the sender called (what HubSpot signs), query string included."""
+    if not public_url:
+        return str(request.url)
+    query = request.url.query
+    return public_url.rstrip("/") + request.url.path + (f"?{query}" if query else "")
+
+
+def _problem(status: int, message: str, headers: Mapping[str, str] | None = None) -> Response:
+    return JSONResponse({"error": message}, status_code=status, headers=headers)
+
+
+def verify(connection: Connection, secret: str, request: Request, body: bytes,
+           ctx: RunnerContext) -> str | None:
+    """None if the request is genuine for this connection's vendor, else the reason."""
+    headers = request.headers
+    if connection.adapter == "hubspot":
+        return check_hubspot_v3(secret, request.method, request_uri(request, ctx.public_url),
+                                body, headers, ctx.clock())
+    return check_cinode_credentials(
+        headers, secret, header=connection.webhooks.get("header"),
+        basic_auth=bool(connection.webhooks.get("basic_auth")))
+
+
+def _store(ctx: RunnerContext, source: str, events: list[WebhookEvent]) -> int:
+    """Insert the events (each its own row, keyed by event id); how many were new."""
+    now = ctx.clock()
+    return sum(ctx.store.inbox_put(source, event.event_id, event.to_bytes(), received_at=now)
+               for event in events)
+
+
+async def receive_webhook(request: Request) -> Response:
+    ctx: RunnerContext = request.app.state.runner
+    integration = request.path_params["integration"]
+    name = request.path_params["connection"]
+    deployment = ctx.deployment  # one snapshot for the whole request
+    metrics = ctx.metrics
+
+    def reject(reason: str, status: int, message: str,
+               headers: Mapping[str, str] | None = None) -> Response:
+        metrics.rejected.labels(integration, name, reason).inc()
+        log.warning("webhook refused", extra={"integration": integration, "connection": name,
+                                              "status": status, "reason": message})
+        return _problem(status, message, headers)
+
+    connection = deployment.connection(integration, name)
+    if connection is None or connection.adapter not in WEBHOOK_PROVIDERS:
+        return reject("unknown", 404, "no webhook endpoint for this integration and connection")
+    body = await read_body(request, ctx.max_body_bytes)
+    if body is None:
+        return reject("too_large", 413, f"the body exceeds {ctx.max_body_bytes} bytes")
+    try:
+        secret = deployment.webhook_secret(connection)
+    except KeyError as exc:
+        log.error("webhook secret of %s/%s is not set: environment variable %s is missing",
+                  integration, name, exc.args[0])
+        return reject("unavailable", 503, "the receiver is not configured yet",
+                      {"Retry-After": "60"})
+    if secret is None:
+        return reject("unknown", 404, "webhooks are not configured for this connection")
+    reason = verify(connection, secret, request, body, ctx)
+    if reason is not None:
+        return reject("signature", 401, reason)
+    try:
+        events = _PARSERS[connection.adapter](body)
+    except MalformedEventError as exc:
+        return reject("malformed", 400, str(exc))
+
+    metrics.events.labels(integration, name, "received").inc(len(events))
+    wanted = [e for e in events if deployment.triggered(integration, name, e)]
+    ignored = len(events) - len(wanted)
+    if ignored:
+        metrics.events.labels(integration, name, "ignored").inc(ignored)
+    if not wanted:
+        return JSONResponse({"stored": 0, "duplicates": 0, "ignored": ignored})
+    depth = ctx.inbox_depth()
+    if depth is not None and depth >= ctx.max_inbox_depth:
+        return reject("overloaded", 503, "the inbox is full; retry later", {"Retry-After": "60"})
+    try:
+        stored = await asyncio.to_thread(_store, ctx, inbox_source(integration, name), wanted)
+    except Exception as exc:
+        log.error("webhook events could not be stored: %s", type(exc).__name__,
+                  extra={"integration": integration, "connection": name})
+        return reject("unavailable", 503, "the events could not be stored; retry later",
+                      {"Retry-After": "30"})
+    duplicates = len(wanted) - stored
+    metrics.events.labels(integration, name, "stored").inc(stored)
+    if duplicates:
+        metrics.events.labels(integration, name, "duplicate").inc(duplicates)
+    ctx.note_stored(stored)
+    if stored:
+        ctx.wake_inbox()
+    return JSONResponse({"stored": stored, "duplicates": duplicates, "ignored": ignored})
