@@ -9,6 +9,7 @@ with "date.invalid" (the value is not echoed: birth dates are personal data).
 from __future__ import annotations
 
 import datetime as dt
+from functools import lru_cache
 from typing import Any
 
 from engine.errors import RecordError
@@ -38,10 +39,19 @@ def parse_date(value: Any) -> dt.date:
     return parse_datetime(value).date()
 
 
+@lru_cache(maxsize=4096)  # the same dates recur across records; strftime is slow
+def _format_date_text(value: str, fmt: str | None) -> str:
+    day = parse_date(value)
+    return day.isoformat() if fmt is None else day.strftime(fmt)
+
+
 def date(value: Any, fmt: str | None = None) -> str:
     """`{{ start | date }}` -> "2024-05-01"; `{{ start | date('%d/%m/%Y') }}` -> "01/05/2024"."""
+    fmt = None if fmt is None else str(fmt)
+    if type(value) is str:
+        return _format_date_text(value, fmt)
     day = parse_date(value)
-    return day.isoformat() if fmt is None else day.strftime(str(fmt))
+    return day.isoformat() if fmt is None else day.strftime(fmt)
 
 
 def datetime(value: Any, fmt: str | None = None) -> str:

@@ -41,7 +41,7 @@ def _by_text(table: Mapping[Any, Any]) -> dict[str, Any]:
 
 def lookup(value: Any, table: Mapping[Any, Any], default: Any = _RAISE) -> Any:
     """`table[value]`, keys compared as text; without `default` a miss is a record error."""
-    if not isinstance(table, Mapping):
+    if type(table) is not dict and not isinstance(table, Mapping):
         raise RecordError(
             "lookup.table", f"lookup needs a mapping as its table, not {type(table).__name__}"
         )
@@ -56,6 +56,8 @@ def lookup(value: Any, table: Mapping[Any, Any], default: Any = _RAISE) -> Any:
 
 
 def _tag_name(item: Any) -> str | None:
+    if type(item) is str:
+        return item
     if isinstance(item, Mapping):
         name = item.get("name")
         return None if name is None else str(name)
@@ -71,7 +73,7 @@ def select_tags(categories: Any, allowed: Iterable[Any]) -> list[str]:
         return []
     if isinstance(categories, (str, Mapping)):
         categories = [categories]
-    wanted = {str(a) for a in allowed}
+    wanted = allowed if type(allowed) in (set, frozenset) else {str(a) for a in allowed}
     out: list[str] = []
     seen: set[str] = set()
     for item in categories:

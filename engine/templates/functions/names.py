@@ -22,7 +22,6 @@ RecordError("name.missing-last"), because Cinode requires both parts.
 
 from __future__ import annotations
 
-import re
 import unicodedata
 from typing import Any
 
@@ -38,29 +37,27 @@ PARTICLES = frozenset(
     }
 )
 
-_SPACES = re.compile(r"\s+")
-
-
-def _normalise(value: Any) -> str:
+def _words(value: Any) -> list[str]:
     if value is None:
-        return ""
-    text = unicodedata.normalize("NFC", str(value))
-    return _SPACES.sub(" ", text).strip()
+        return []
+    text = str(value)
+    if not text.isascii() and not unicodedata.is_normalized("NFC", text):
+        text = unicodedata.normalize("NFC", text)
+    return text.split()  # splits on every Unicode space, no-break space included
 
 
 def split_name(value: Any) -> tuple[str, str]:
     """(first names, last name) of a full name; see the module docstring for the rule."""
-    name = _normalise(value)
-    if not name:
+    words = _words(value)
+    if not words:
         raise RecordError("name.missing", "the full name is empty")
-    if "," in name:
-        last, _, first = (part.strip() for part in name.partition(","))
+    if any("," in word for word in words):
+        last, _, first = (part.strip() for part in " ".join(words).partition(","))
         if not last:
             raise RecordError("name.missing-last", "the name has nothing before its comma")
         if not first:
             raise RecordError("name.missing", "the name has no first name after its comma")
         return first, last
-    words = name.split(" ")
     if len(words) < 2:
         raise RecordError(
             "name.missing-last", "the full name is a single word; a last name is required"
