@@ -18,7 +18,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.adapters.base import AdapterContext, ConnectionConfig, WriteOp
+from engine.adapters.base import Adapter, AdapterContext, ConnectionConfig, WriteOp
 from engine.adapters.hubspot import (
     HubSpotAdapter,
     signature_v1,
@@ -29,6 +29,7 @@ from engine.adapters.hubspot import (
     verify_signature_v3,
 )
 from engine.adapters.ratelimit import RateBudgets
+from engine.adapters.registry import AdapterRegistry
 from engine.adapters.retry import RetryPolicy
 from engine.errors import FatalError
 from engine.redact import Redactor
@@ -130,6 +131,12 @@ def company(index: int) -> str:
 
 
 # ---------------------------------------------------------------------- auth and check
+
+
+async def test_the_adapter_is_registered_and_follows_the_protocol(hubspot) -> None:
+    assert AdapterRegistry().factory("hubspot") is HubSpotAdapter
+    assert isinstance(hubspot.adapter, Adapter)
+    assert hubspot.adapter.describe().adapter == "hubspot"
 
 
 async def test_check_authenticates(hubspot) -> None:

@@ -17,9 +17,10 @@ from typing import Any
 import httpx
 import pytest
 
-from engine.adapters.base import AdapterContext, ConnectionConfig, WriteOp
+from engine.adapters.base import Adapter, AdapterContext, ConnectionConfig, WriteOp
 from engine.adapters.kleer import KleerAdapter
 from engine.adapters.ratelimit import RateBudgets
+from engine.adapters.registry import AdapterRegistry
 from engine.adapters.retry import RetryPolicy
 from engine.errors import FatalError
 from engine.redact import Redactor
@@ -111,6 +112,12 @@ def _uid(index: int) -> int:
 
 
 # ---------------------------------------------------------------------- auth and check
+
+
+async def test_the_adapter_is_registered_and_follows_the_protocol(kleer) -> None:
+    assert AdapterRegistry().factory("kleer") is KleerAdapter
+    assert isinstance(kleer.adapter, Adapter)
+    assert kleer.adapter.describe().adapter == "kleer"
 
 
 async def test_check_authenticates_and_names_the_company(kleer) -> None:
