@@ -361,6 +361,11 @@ async def test_client_matches_shared_company_and_snapshot(api, snapshot_json) ->
     assert (client["name"], client["orgno"], client["vat-nr"]) == (
         company.name, company.orgno, company.vat)
     assert client == snapshot_json
+    counts = seed.KleerCounts.for_records(300)
+    contacts = [(seed.client_record(1, i, counts)["contact"], company_for(1, i).contact)
+                for i in range(300)]
+    assert all(ours in ("", person.full_name) for ours, person in contacts)
+    assert sum(1 for ours, _ in contacts if ours) > 200
 
 
 async def test_client_references_resolve(api) -> None:
@@ -445,9 +450,18 @@ async def test_invoice_filters(api) -> None:
     expected = [i["id"] for i in every if "2024-01-01" <= i["invoice-date"] <= "2024-06-30"]
     assert [i["id"] for i in window["client-invoices"]] == expected
     assert window["size"] == len(expected) > 0
-    unpaid = (await api.get(f"{K}/client/invoice?filter=unpaid&limit=1000")).json()
-    assert {i["id"] for i in unpaid["client-invoices"]} == {
-        i["id"] for i in every if i["certified"] and i["remaining"] > 0}
+    rules = {
+        "certified": lambda i: i["certified"],
+        "uncertified": lambda i: not i["certified"],
+        "paid": lambda i: i["certified"] and i["remaining"] == 0,
+        "unpaid": lambda i: i["certified"] and i["remaining"] > 0,
+        "overdue": lambda i: i["certified"] and i["remaining"] > 0
+        and i["due-date"] < "2025-01-15",
+    }
+    for status, rule in rules.items():
+        found = (await api.get(f"{K}/client/invoice?filter={status}&limit=1000")).json()
+        assert found["client-invoices"] == [i for i in every if rule(i)], status
+        assert 0 < found["size"] < 100
     uncertified = (await api.get(f"{K}/client/invoice?filter=uncertified&limit=5")).json()
     assert all(i["invoice-nr"] == 0 for i in uncertified["client-invoices"])
     client = (await api.get(f"{K}/client/{seed.base_id('client', 3)}")).json()
@@ -570,6 +584,10 @@ async def test_control_patch_marks_invoice_paid_and_delete_removes(api) -> None:
         "client-invoices"][0]
     await api.patch(f"/_sandbox/records/invoice/{unpaid['id']}", json={"remaining": 0})
     assert (await api.get(f"{K}/client/invoice/{unpaid['id']}")).json()["remaining"] == 0
+    still_unpaid = (await api.get(f"{K}/client/invoice?filter=unpaid&limit=1000")).json()
+    assert unpaid["id"] not in {i["id"] for i in still_unpaid["client-invoices"]}
+    paid = (await api.get(f"{K}/client/invoice?filter=paid&limit=1000")).json()
+    assert unpaid["id"] in {i["id"] for i in paid["client-invoices"]}
     agreement = seed.base_id("agreement", 0)
     revision = (await api.get(f"{K}/client/agreement/{agreement}")).json()["revision-nr"]
     await api.patch(f"/_sandbox/records/agreement/{agreement}", json={"notes": "UI"})

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, timedelta
+from functools import lru_cache
 from typing import Any
 
 from engine.sandbox.seed.common import (
@@ -36,7 +37,9 @@ from engine.sandbox.seed.common import (
     company_for,
     date_between,
     fast_rng,
+    given_names,
     person_for,
+    surname,
 )
 
 __all__ = [
@@ -58,6 +61,7 @@ __all__ = [
     "client_record",
     "contract_index_for_user",
     "invoice_record",
+    "invoice_summary",
     "payroll_record",
     "product_record",
     "subcontractor_record",
@@ -359,7 +363,7 @@ def client_record(seed: int, index: int, counts: KleerCounts) -> dict[str, Any]:
     entries = [_ref(_entry_id(2, company.category))]
     record: dict[str, Any] = {
         "id": base_id("client", index), "foreign-id": "", "name": company.name,
-        "contact": company.contact.full_name if rng.random() < 0.85 else "",
+        "contact": _contact_name(seed, index) if rng.random() < 0.85 else "",
         "address": {"address1": company.address.street,
                     "address2": "Box " + str(rng.randint(100, 9999))
                     if rng.random() < 0.2 else "",
@@ -390,9 +394,29 @@ def product_record(seed: int, index: int, counts: KleerCounts) -> dict[str, Any]
             "vat-percentage": 25.0, "dimension-entries": []}
 
 
+@lru_cache(maxsize=4096)
+def _product_basics(seed: int, index: int, counts: KleerCounts) -> tuple[int, str, str, int]:
+    product = product_record(seed, index, counts)
+    return product["id"], product["name"], product["unit"], product["price"]
+
+
+@lru_cache(maxsize=4096)
+def _contact_name(seed: int, client_index: int) -> str:
+    """`company_for(seed, i).contact.full_name` without generating the whole person.
+
+    Draws what `person_for` draws first (sex, given names, surname) and stops there: a
+    full-list read of 100,000 clients then costs a fifth less. A test pins the equality.
+    """
+    rng = fast_rng(seed, "company-contact", client_index)
+    male = rng.random() < 0.5
+    names = given_names(rng, male=male)
+    return f"{' '.join(names)} {surname(rng)}"
+
+
 def _row(rng: Any, seed: int, counts: KleerCounts, when: date | None) -> dict[str, Any]:
-    product_index = rng.randrange(counts.products)
-    product = product_record(seed, product_index, counts)
+    product_id, name, unit, price = _product_basics(seed, rng.randrange(counts.products),
+                                                    counts)
+    product = {"id": product_id, "name": name, "unit": unit, "price": price}
     quantity = float(rng.randint(1, 160)) if product["unit"] == "tim" else float(
         rng.randint(1, 3))
     row: dict[str, Any] = {"quantity": quantity, "price": product["price"], "vat": 0.25,
@@ -403,17 +427,35 @@ def _row(rng: Any, seed: int, counts: KleerCounts, when: date | None) -> dict[st
     return row
 
 
+def _invoice_head(seed: int, index: int) -> tuple[date, bool, bool]:
+    """Invoice date, certified, paid: drawn apart from the rows so filters stay cheap."""
+    rng = fast_rng(seed, "kleer-invoice", index)
+    invoice_date = date_between(rng, date(2023, 1, 1), date(2024, 12, 31))
+    certified = rng.random() < 0.85
+    paid = certified and (invoice_date < date(2024, 11, 1) or rng.random() < 0.3)
+    return invoice_date, certified, paid
+
+
+def invoice_summary(seed: int, index: int, counts: KleerCounts) -> dict[str, Any]:
+    """The few fields invoice status/date filters read, without rows or company lookups.
+
+    `paid` stands in for `remaining == 0`; the simulator re-reads matches in full.
+    """
+    invoice_date, certified, paid = _invoice_head(seed, index)
+    return {"id": base_id("invoice", index), "invoice-date": _d(invoice_date),
+            "certified": certified, "paid": paid,
+            "client-ref": _ref(base_id("client", index % counts.clients))}
+
+
 def invoice_record(seed: int, index: int, counts: KleerCounts) -> dict[str, Any]:
     """Client invoice `index` of client `index % clients` (cents; most certified)."""
     client_index = index % counts.clients
     company = company_for(seed, client_index)
-    rng = fast_rng(seed, "kleer-invoice", index)
-    invoice_date = date_between(rng, date(2023, 1, 1), date(2024, 12, 31))
+    invoice_date, certified, paid = _invoice_head(seed, index)
+    rng = fast_rng(seed, "kleer-invoice-rows", index)
     rows = [_row(rng, seed, counts, None) for _ in range(rng.randint(1, 4))]
     amount = sum(round(r["quantity"] * r["price"]) for r in rows)
     vat = round(amount * 0.25)
-    certified = rng.random() < 0.85
-    paid = certified and (invoice_date < date(2024, 11, 1) or rng.random() < 0.3)
     for n, row in enumerate(rows, start=1):
         row["id"] = base_id("invoice", index) * 10 + n
     return {
@@ -421,7 +463,7 @@ def invoice_record(seed: int, index: int, counts: KleerCounts) -> dict[str, Any]
         "invoice-nr": 10_001 + index if certified else 0,
         "foreign-id": "", "po-nr": f"PO{rng.randint(1000, 9999)}" if rng.random() < 0.3 else "",
         "client-ref": _ref(base_id("client", client_index)),
-        "your-reference": company.contact.full_name,
+        "your-reference": _contact_name(seed, client_index),
         "our-reference": _ref(_our_reference_user(rng, counts)),
         "invoice-address": {"address1": company.address.street, "address2": "",
                             "zip-code": company.address.zip, "state": company.address.city,
@@ -460,7 +502,7 @@ def agreement_record(seed: int, index: int, counts: KleerCounts) -> dict[str, An
         "start-date": _d(start), "start-invoice-date": _d(start),
         "next-invoice-date": _d(next_invoice),
         "end-date": _d(start + timedelta(days=365 * rng.randint(1, 3))) if ends else "",
-        "your-reference": company.contact.full_name,
+        "your-reference": _contact_name(seed, client_index),
         "our-reference": _ref(_our_reference_user(rng, counts)),
         "currency": company.currency, "payment-days": company.payment_days,
         "invoice-interval-months": interval,
@@ -488,7 +530,7 @@ def client_project_record(seed: int, index: int, counts: KleerCounts) -> dict[st
         "name": rng.choice(("Systemutveckling", "Förvaltning", "Molnmigrering",
                             "Testledning", "Arkitektur", "Dataplattform")) + f" {company.name}",
         "currency-type": company.currency, "active": status != "Closed",
-        "your-reference": company.contact.full_name,
+        "your-reference": _contact_name(seed, client_index),
         "our-reference": _ref(_our_reference_user(rng, counts)),
         "comment": "", "foreign-id": "", "status": status,
     }
