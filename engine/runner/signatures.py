@@ -110,8 +110,8 @@ def check_cinode_credentials(headers: Mapping[str, str], secret: str, *,
             return "malformed Basic credentials"
         user, sep, password = pair.partition(":")
         ok = _equal(secret, password) & bool(sep)
-        if header:
-            ok &= _equal(header, user)
+        if header:  # a header name, so compared without regard to case
+            ok &= _equal(header.lower(), user.lower())
         return None if ok else "the Basic credentials do not match"
     if not header:
         return "the connection names no webhook credential header"
