@@ -196,7 +196,7 @@ class SyncJob:
                     changes.append(Change("skip", key, link.target_id, source_id=source_id))
                     continue
                 old = await self._target_record(link.target_id) if with_old else None
-                fields = diff_fields(old, update) if with_old else diff_fields({}, update)
+                fields = self._diff(old, update) if with_old else diff_fields({}, update)
                 changes.append(Change("update", key, link.target_id, update, fields,
                                       source_id=source_id, hash=new_hash))
                 continue
@@ -207,7 +207,7 @@ class SyncJob:
             if found is not None:
                 target_id = _id_text(found.get(self.target_info.id_field)) \
                     if self.target_info else None
-                fields = diff_fields(found, update)
+                fields = self._diff(found, update)
                 changes.append(Change("adopt", key, target_id, update if fields else {}, fields,
                                       source_id=source_id, hash=new_hash))
                 continue
@@ -217,6 +217,19 @@ class SyncJob:
             changes.append(Change("create", key, None, payload, diff_fields(None, payload),
                                   source_id=source_id, hash=new_hash))
         return changes
+
+    def _diff(self, old: Record | None, new: Mapping[str, Any]) -> tuple:
+        """Field changes against the target's current record; fields the target cannot
+        read back (write-only, resolved by the adapter) show their old value as unknown."""
+        changes = diff_fields(old, new)
+        if old is None or self.target_info is None:
+            return changes
+        from engine.sync.changes import FieldChange
+
+        unreadable = {c.field for c in changes if c.field not in old and
+                      (info := self.target_info.field(c.field)) is not None and info.write_only}
+        return tuple(FieldChange(c.field, "(not readable)", c.new) if c.field in unreadable
+                     else c for c in changes)
 
     async def _lookup(self, keys: Sequence[str]) -> dict[str, Record | RecordError]:
         """Existing target records for unlinked keys (external match) or ids (internal)."""
@@ -301,7 +314,8 @@ class SyncJob:
     def _hash(change: Change) -> str:
         return change.hash  # empty for deactivate/delete: a later match writes again
 
-    async def _settle(self, change: Change, result: WriteResult) -> Link | Change:
+    async def _settle(self, change: Change, result: WriteResult,
+                      retried: bool = False) -> Link | Change:
         origin = {"adopt": "adopted", "create": "created"}.get(change.kind, "created")
         if result.ambiguous:
             # Sent, no answer: the record may exist. Look it up rather than send it again.
@@ -310,6 +324,11 @@ class SyncJob:
             if isinstance(record, dict) and self.target_info is not None:
                 target_id = _id_text(record.get(self.target_info.id_field))
                 return Link(change.key, target_id or "", self._hash(change), origin="created")
+            if self.external_field and not retried and change.kind == "create":
+                # The lookup says it did not land: sending it once more is not blind.
+                [again] = await self.target.write(self.sync.target_object, [WriteOp(
+                    "create", change.key, change.payload, None, self.external_field)])
+                return await self._settle(change, again, retried=True)
             return Change("error", change.key, change.target_id, code="write.ambiguous",
                           reason="the write was sent but its outcome is unknown; it is looked "
                           "up by external id before the next attempt", source_id=change.source_id)

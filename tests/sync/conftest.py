@@ -1,0 +1,80 @@
+"""Maconomy and Cinode sandboxes wired to the real spec through in-process transports."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from engine.sandbox.base import Faults, SandboxConfig
+from engine.sandbox.cinode import CinodeSandbox
+from engine.sandbox.maconomy import MaconomySandbox
+from engine.spec.load import load_spec
+from engine.spec.model import Spec
+from engine.state import open_store
+from engine.state.base import StateStore
+from engine.sync.runtime import Runtime
+
+ROOT = Path(__file__).parents[2]
+MACONOMY_CINODE = ROOT / "specs" / "maconomy-cinode" / "spec.yaml"
+
+
+def sandbox_env(config: SandboxConfig, urls: dict[str, str] | None = None) -> dict[str, str]:
+    urls = urls or {"maconomy": "http://maconomy.test", "cinode": "http://cinode.test"}
+    return {
+        "MACONOMY_URL": urls["maconomy"], "MACONOMY_USER": config.maconomy_user,
+        "MACONOMY_PASSWORD": config.maconomy_password,
+        "MACONOMY_SHORTNAME": config.maconomy_shortname,
+        "CINODE_URL": urls["cinode"], "CINODE_ACCESS_ID": config.cinode_access_id,
+        "CINODE_ACCESS_SECRET": config.cinode_access_secret,
+        "CINODE_COMPANY_ID": str(config.cinode_company_id),
+    }
+
+
+@dataclass
+class World:
+    """Two sandboxes, a state store and a way to make runtimes over them."""
+
+    maconomy: MaconomySandbox
+    cinode: CinodeSandbox
+    store: StateStore
+    spec: Spec
+    config: SandboxConfig
+
+    def runtime(self, spec: Spec | None = None) -> Runtime:
+        return Runtime(
+            spec=spec or self.spec, store=self.store, environ=sandbox_env(self.config),
+            transports={"maconomy": httpx.ASGITransport(app=self.maconomy.app),
+                        "cinode": httpx.ASGITransport(app=self.cinode.app)},
+        )
+
+    def cinode_customers(self) -> list[dict]:
+        return [c for c in self.cinode.customers.iter() if c.get("identification")]
+
+
+@pytest.fixture
+def world_factory(tmp_path: Path):
+    stores: list[StateStore] = []
+
+    def make(records: int = 30, *, cinode_faults: Faults | None = None,
+             seed: int = 1) -> World:
+        config = SandboxConfig(records=records, rate_limits=False, seed=seed)
+        maconomy = MaconomySandbox(config)
+        cinode_config = SandboxConfig(records=records, rate_limits=False, seed=seed,
+                                      faults=cinode_faults or Faults())
+        cinode = CinodeSandbox(cinode_config)
+        store = open_store(str(tmp_path / f"state-{len(stores)}.db"))
+        stores.append(store)
+        return World(maconomy, cinode, store, load_spec(MACONOMY_CINODE), config)
+
+    yield make
+    for store in stores:
+        store.close()
+
+
+@pytest.fixture
+async def world(world_factory) -> AsyncIterator[World]:
+    yield world_factory()
