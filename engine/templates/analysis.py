@@ -243,4 +243,5 @@ class _Analyser:
 def analyse(tree: nodes.Template, tokens: Sequence[Token]) -> Facts:
     analyser = _Analyser(tokens)
     analyser.statements(tree.body)
+    analyser.facts.problems.sort(key=lambda p: (p.line, p.column))
     return analyser.facts

@@ -106,20 +106,23 @@ def _single_expression(tree: nodes.Template) -> nodes.Expr | None:
     return None
 
 
+_TOO_DEEP = TemplateProblem(
+    "templates.syntax", "the template is nested too deeply", 1, 1, None,
+    "split it into simpler expressions",
+)
+
+
 def _compile_jinja(text: str, fast: bool) -> tuple[Transform, Facts, list[Token]]:
-    tree, tokens = parse_template(text)
-    facts = analyse(tree, tokens)
-    if facts.problems:
-        raise TransformError(facts.problems)
     try:
+        tree, tokens = parse_template(text)
+        facts = analyse(tree, tokens)
+        if facts.problems:
+            raise TransformError(facts.problems)
         fresh = ENV.parse(text)  # the sandbox path gets its own nodes
         expr = _single_expression(fresh)
         slow = _slow_native(expr) if expr is not None else _slow_text(text)
-    except (RecursionError, SyntaxError, MemoryError):
-        raise TransformError([TemplateProblem(
-            "templates.syntax", "the template is nested too deeply", 1, 1, None,
-            "split it into simpler expressions",
-        )]) from None
+    except (RecursionError, SyntaxError, MemoryError):  # Jinja's parser and code generator recurse
+        raise TransformError([_TOO_DEEP]) from None
     native = expr is not None
     render = compile_fast(tree, native=native, slow=slow) if fast else None
     transform = Transform(
@@ -211,4 +214,4 @@ def check_transform(
                 "templates.unknown-sync", f"`linked('{sync}')` names no sync of this spec",
                 *at(token), did_you_mean(sync, sync_names, "Syncs"),
             ))
-    return problems
+    return sorted(problems, key=lambda p: (p.line, p.column))
