@@ -450,11 +450,15 @@ def _wants_json(request: Request) -> bool:
 
 
 def _public(record: Record) -> Record:
-    """The record as Kleer prints it: private keys gone, client-project ids wrapped."""
+    """The record as Kleer prints it: private keys gone, client-project ids wrapped.
+
+    Only payroll contracts and client projects carry `_id`; a contract names its user
+    (`user: {id}`) instead of having an id of its own, a project wraps it.
+    """
     if "_id" not in record:
         return record
     out: Record = {}
-    if "user" not in record:  # a client project: the readable's id is a reference
+    if "user" not in record:
         out["id"] = {"id": record["_id"]}
     out.update((k, v) for k, v in record.items() if not k.startswith("_"))
     return out
@@ -476,7 +480,7 @@ def _int_param(request: Request, name: str, default: int) -> int:
     return int(raw)
 
 
-Handler = Callable[[Request, Any], _Reply | Awaitable[_Reply]]
+Handler = Callable[[Request, Any], _Reply]
 
 
 # --------------------------------------------------------------------------- the sandbox
@@ -620,8 +624,6 @@ class KleerSandbox(Sandbox):
                         return self.too_many_requests_response(decision)
                 body = await self._body(request)
                 reply = handler(request, body)
-                if not isinstance(reply, _Reply):
-                    reply = await reply
             except _Fail as fail:
                 reply = _error(fail.status, fail.message)
             except _Invalid as invalid:
