@@ -201,7 +201,11 @@ class CinodeAdapter:
         self._renew_at = 0.0
         self._token_lock = asyncio.Lock()
         company = config.options.get("company_id")
-        self._company_id: int | None = int(company) if company not in (None, "") else None
+        try:
+            self._company_id: int | None = int(company) if company not in (None, "") else None
+        except (TypeError, ValueError):
+            raise FatalError(f"cinode connection {config.name!r}: options.company_id must be "
+                             f"a whole number, got {company!r}") from None
         self._totals: dict[str, int] = {}
         self._lookups: dict[str, dict[str, int]] = {}
 
@@ -739,6 +743,7 @@ class CinodeAdapter:
 
     async def _write_subcontractor(self, op: WriteOp) -> str:
         payload = op.payload
+        # Read-only in the catalog; a payload built by hand may still carry them.
         self._unsupported("subcontractors", payload, ["tags", "status"])
         given = {name: _wire(payload[name]) for name in _SUBCONTRACTOR_EDIT if name in payload}
         if op.kind == "create":

@@ -220,6 +220,36 @@ async def test_changed_since_returns_exactly_the_changed_records_oldest_first(
     assert len(cinode.statuses("/customers/search")) == 1
 
 
+@pytest.mark.parametrize("obj", ["projects", "users"])
+async def test_changed_since_for_projects_and_users(cinode: Harness, obj: str) -> None:
+    since = cinode.clock.now()
+    record = list(getattr(cinode.sandbox, obj))[-1]
+    cinode.clock.advance(30)
+    change = {"title": "Changed"}
+    await cinode.control("PATCH", f"/records/{obj}/{record['id']}", change)
+    records = await collect(cinode.adapter.read(obj, since=since,
+                                                cursor_field="updatedDateTime"))
+    assert [(r["id"], r["title"]) for r in records] == [(record["id"], "Changed")]
+    assert_conforms(records[0], cinode.adapter.describe().objects[obj])
+
+
+async def test_a_bad_company_id_is_a_configuration_error() -> None:
+    config = ConnectionConfig(name="c", adapter="cinode", base_url="http://cinode.test",
+                              auth={"access_id": ACCESS_ID, "access_secret": ACCESS_SECRET},
+                              options={"company_id": "${CINODE_COMPANY_ID}"})
+    async with httpx.AsyncClient(base_url="http://cinode.test") as client:
+        with pytest.raises(FatalError, match="company_id must be a whole number"):
+            CinodeAdapter(config, client, AdapterContext(RateBudgets(), Redactor()))
+
+
+async def test_the_company_comes_from_the_token_when_not_configured() -> None:
+    harness, client = await make_harness(records=10)
+    async with client:
+        harness.adapter._company_id = None
+        assert (await harness.adapter.check()).ok
+        assert harness.adapter._company_id == harness.sandbox.company_id
+
+
 async def test_changed_since_on_a_field_the_object_cannot_filter_is_fatal(
         cinode: Harness) -> None:
     with pytest.raises(FatalError, match="cannot be read changed-since"):
@@ -353,7 +383,12 @@ async def test_user_create_patches_what_the_add_model_lacks_and_hides_the_passwo
         target_id=result.target_id)])
     assert updated.ok
     stored = await cinode.control("GET", f"/records/users/{result.target_id}")
-    assert stored["firstName"] == "Sara J."  # sent as the lower-case `firstname` path
+    assert stored["firstName"] == "Sara J."
+    *_, patch = [r for r in cinode.transport.sent if r.method == "PATCH"]
+    assert patch.headers["content-type"] == "application/json-patch+json"
+    assert json.loads(patch.content) == [
+        {"op": "replace", "path": "/firstname", "value": "Sara J."},  # Cinode's spelling
+        {"op": "replace", "path": "/employmentEndDate", "value": "2025-06-30"}]
     assert stored["employmentEndDate"].startswith("2025-06-30")
     patches = [e for e in cinode.sandbox.requests if e.method == "PATCH"]
     assert patches and all(e.status == 200 for e in patches)
