@@ -22,7 +22,7 @@ from engine.adapters.base import AdapterContext, ConnectionConfig, WriteOp
 from engine.adapters.cinode import CinodeAdapter
 from engine.adapters.ratelimit import RateBudgets
 from engine.adapters.retry import RetryPolicy
-from engine.errors import FatalError
+from engine.errors import FatalError, RetriableError
 from engine.redact import Redactor
 from engine.sandbox.base import Faults, ManualClock, SandboxConfig
 from engine.sandbox.cinode import CinodeSandbox
@@ -486,3 +486,27 @@ async def test_changes_written_show_up_in_the_next_delta_read(cinode: Harness) -
                                                 cursor_field="updatedDateTime"))
     assert [str(r["id"]) for r in records] == [created.target_id]
     assert records[0]["updatedDateTime"] - since >= timedelta(seconds=5)
+
+
+async def test_a_user_created_but_not_completed_reports_its_id_and_the_field(
+        cinode: Harness) -> None:
+    # The add model takes the user; the follow-up patch is refused (rate above 100 %).
+    [result] = await cinode.adapter.write("users", [WriteOp("create", "k", {
+        "firstName": "Per", "lastName": "Holm", "email": "per.holm@example.se", "gender": 1,
+        "availabilityPercent": 150})])
+    assert result.target_id is not None and result.created
+    assert result.error is not None and result.error.field == "availabilityPercent"
+    assert await cinode.adapter.get("users", result.target_id) is not None
+
+
+async def test_a_create_without_an_answer_is_ambiguous_and_a_failing_read_propagates(
+        cinode: Harness) -> None:
+    assert (await cinode.adapter.check()).ok
+    cinode.sandbox.set_faults(Faults(error_rate=1.0))
+    [result] = await cinode.adapter.write("customers", [WriteOp("create", "k", {
+        "name": "Kanske AB"})])
+    assert result.ambiguous and not result.ok and result.error is None
+    project = next(iter(cinode.sandbox.projects))
+    with pytest.raises(RetriableError):  # GET before PUT: retried, then the run stops
+        await cinode.adapter.write("projects", [WriteOp(
+            "update", "k", {"title": "x"}, target_id=str(project["id"]))])
