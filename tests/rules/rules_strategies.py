@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 
 from hypothesis import strategies as st
@@ -20,7 +20,9 @@ from engine.rules.nodes import (
     SetupRef,
 )
 
-__all__ = ["SETUP", "exprs", "literals", "records"]
+__all__ = [
+    "COMMON", "SETUP", "conditions", "exprs", "literals", "records", "relative_times", "values",
+]
 
 SETUP = {
     "stages": [1, 2, 30],
@@ -42,7 +44,15 @@ aware_datetimes = st.datetimes(min_value=datetime(1000, 1, 1), timezones=offsets
 # Values that clash on purpose: 1, 1.0, True and "1" must stay apart.
 small_strings = st.sampled_from(["", "a", "A", "T&M", "Fixed", "1", "ab", "x y", 'q"t'])
 
+# Values that records hold too, so comparisons hit their boundaries.
+COMMON = [Literal(1, "integer"), Literal(30, "integer"), Literal(1.0, "number"),
+          Literal(-2.5, "number"), Literal("a", "string"), Literal("T&M", "string"),
+          Literal("1", "string"), Literal(True, "boolean"),
+          Literal(date(2024, 1, 31), "date"),
+          Literal(datetime(2024, 1, 31, 10, tzinfo=UTC), "datetime")]
+
 literals = st.one_of(
+    st.sampled_from(COMMON),
     st.one_of(small_strings, st.text(max_size=8)).map(lambda s: Literal(s, "string")),
     st.integers(min_value=-10**20, max_value=10**20).map(lambda n: Literal(n, "integer")),
     st.floats(allow_nan=False, allow_infinity=False).map(lambda f: Literal(f, "number")),
@@ -53,7 +63,7 @@ literals = st.one_of(
 )
 
 names = st.one_of(
-    st.from_regex(r"[a-z][a-z0-9_]{0,6}", fullmatch=True),
+    st.text(alphabet="abcxyz_019", min_size=1, max_size=6),
     st.sampled_from(["not", "in", "and", "Or", "TRUE", "setup", "my field", "zip-code", "åsa",
                      "x.y", "1st"]),
 )
@@ -84,7 +94,7 @@ def compares(fields: st.SearchStrategy[Field], setup_only: bool) -> st.SearchStr
     )
 
 
-def exprs(*, record_fields: bool = False) -> st.SearchStrategy:
+def exprs(*, record_fields: bool = False, max_leaves: int = 10) -> st.SearchStrategy:
     """Random trees; `record_fields` draws fields and setup names that exist in tests."""
     if record_fields:
         fields = st.sampled_from(FIELDS).map(Field)
@@ -99,8 +109,15 @@ def exprs(*, record_fields: bool = False) -> st.SearchStrategy:
             st.lists(kids, min_size=2, max_size=4).map(lambda xs: Or(tuple(xs))),
             kids.map(Not),
         ),
-        max_leaves=10,
+        max_leaves=max_leaves,
     )
+
+
+def conditions() -> st.SearchStrategy:
+    """Single conditions over the test fields (the differential test's sharpest probe)."""
+    fields = st.sampled_from(FIELDS).map(Field)
+    return st.one_of(compares(fields, True),
+                     st.builds(Is, fields, st.sampled_from(["true", "false", "null", "not null"])))
 
 
 scalar_values = st.one_of(
@@ -111,19 +128,22 @@ scalar_values = st.one_of(
     st.datetimes(min_value=datetime(2023, 12, 1), max_value=datetime(2024, 3, 31),
                  timezones=offsets),
     st.decimals(allow_nan=True, allow_infinity=True, places=2),
-    st.sampled_from([Decimal("sNaN"), 1, 1.0, "1", True, 30, "T&M", "Fixed", date(2024, 1, 31)]),
+    st.sampled_from([Decimal("sNaN"), 1, 1.0, "1", True, 30, "T&M", "Fixed", -2.5,
+                     date(2024, 1, 31), datetime(2024, 1, 31, 10, tzinfo=UTC),
+                     datetime(2024, 1, 31, 10), Decimal("30")]),
 )
 values = st.one_of(scalar_values, st.lists(scalar_values, max_size=3),
                    st.tuples(scalar_values, scalar_values))
 
 
 @st.composite
-def records(draw: st.DrawFn) -> dict[str, object]:
+def records(draw: st.DrawFn, hits: tuple[object, ...] = ()) -> dict[str, object]:
+    """A record over the test fields; `hits` are values to reuse (a rule's own constants)."""
+    pool = st.one_of(st.sampled_from(hits), values) if hits else values
     record: dict[str, object] = {}
     for key in ["a", "b", "c", "not", "my field", "zip-code"]:
         if draw(st.booleans()):
-            record[key] = draw(values)
+            record[key] = draw(pool)
     if draw(st.booleans()):
-        record["a"] = draw(st.one_of(st.dictionaries(st.sampled_from(["b", "c"]), values),
-                                     values))
+        record["a"] = draw(st.one_of(st.dictionaries(st.sampled_from(["b", "c"]), pool), pool))
     return record
