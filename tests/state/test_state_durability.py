@@ -15,6 +15,7 @@ import subprocess
 import sys
 import threading
 from collections import Counter
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -101,3 +102,42 @@ def test_sigkill_inside_the_transaction_leaves_that_batch_out(tmp_path: Path) ->
     assert check_consistent(db) == 3
     with SqliteStateStore(db) as store:  # and the store works on after the crash
         assert store.get_links("crash", "sync", ["b00004-0000"]) == {}
+
+
+WRITER = """
+import sys
+from datetime import UTC, datetime
+from engine.state import BatchCommit, Link, SqliteStateStore
+
+store = SqliteStateStore(sys.argv[1])
+sync = sys.argv[2]
+for n in range(60):
+    links = [Link(f"{n:03d}-{i:02d}", f"t{i}", "h") for i in range(50)]
+    store.commit_batch(BatchCommit("multi", sync, datetime.now(UTC), links=links, cursor=str(n)))
+    store.inbox_put("src", f"{sync}-{n}", b"p", received_at=datetime.now(UTC))
+store.close()
+"""
+
+
+def test_two_processes_share_one_file(tmp_path: Path) -> None:
+    """`specsync serve` beside a manual `specsync run`: both write, neither fails."""
+    db = tmp_path / "state.db"
+    SqliteStateStore(db).close()  # migrated once up front; each child re-checks
+    writers = [
+        subprocess.Popen([sys.executable, "-c", WRITER, str(db), sync])
+        for sync in ("serve", "manual")
+    ]
+    claimed: list[int] = []
+    with SqliteStateStore(db) as store:
+        while any(w.poll() is None for w in writers):
+            claimed.extend(e.id for e in store.inbox_claim("parent", 5, at_now(), 60))
+        assert [w.wait(timeout=60) for w in writers] == [0, 0]
+        claimed.extend(e.id for e in store.inbox_claim("parent", 500, at_now(), 60))
+        assert len(claimed) == len(set(claimed)) == 120
+        for sync in ("serve", "manual"):
+            assert store.count_links("multi", sync) == 3000
+            assert store.get_cursor("multi", sync) == "59"
+
+
+def at_now() -> datetime:
+    return datetime.now(UTC)
