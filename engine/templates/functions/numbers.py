@@ -20,10 +20,10 @@ _RAISE: Any = object()
 
 def to_int(value: Any, default: Any = _RAISE) -> Any:
     """`{{ "42" | int }}` -> 42; "4.7" -> 4 (truncated, as Python's int does)."""
-    if isinstance(value, int) and not isinstance(value, bool):
+    if type(value) is int:
         return value
     try:
-        return int(value if isinstance(value, (float, Decimal)) else to_decimal(value))
+        return int(value if isinstance(value, (int, float, Decimal)) else to_decimal(value))
     except (RecordError, ValueError, OverflowError):
         if default is not _RAISE:
             return default
