@@ -17,6 +17,7 @@ from typing import Any
 
 import httpx
 import pytest
+from syrupy.extensions.json import JSONSnapshotExtension
 
 from engine.adapters.base import AdapterContext, ConnectionConfig, WriteOp
 from engine.adapters.cinode import CinodeAdapter
@@ -510,3 +511,21 @@ async def test_a_create_without_an_answer_is_ambiguous_and_a_failing_read_propag
     with pytest.raises(RetriableError):  # GET before PUT: retried, then the run stops
         await cinode.adapter.write("projects", [WriteOp(
             "update", "k", {"title": "x"}, target_id=str(project["id"]))])
+
+
+async def test_customer_create_wire_calls(cinode: Harness, snapshot: Any) -> None:
+    """What a fully mapped customer create sends to Cinode, call by call."""
+    manager = list(cinode.sandbox.users)[1]["id"]
+    await cinode.adapter.check()
+    cinode.transport.sent.clear()
+    [result] = await cinode.adapter.write("customers", [WriteOp("create", "100042", {
+        "name": "Nordlys Konsult AB", "description": "100042 - Nordlys Konsult AB",
+        "identification": "100042", "status": 0, "countryCode": "se", "currencyCode": "SEK",
+        "invoiceAddress": {"street1": "Storgatan 1", "zipCode": "111 22",
+                           "city": "Stockholm", "country": "sweden"},
+        "responsibleUserId": manager, "contactName": "Anna Berg", "tags": ["BV=30"]})])
+    assert result.ok
+    calls = [{"method": r.method, "path": r.url.path,
+              "body": json.loads(r.content) if r.content else None}
+             for r in cinode.transport.sent]
+    assert calls == snapshot(extension_class=JSONSnapshotExtension)
