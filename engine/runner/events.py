@@ -10,7 +10,8 @@ of the inbox table.
   `propertyName`, `occurredAt`, `changeSource`, `sourceId`.
 - Cinode posts one PascalCase object (`WebhookId, EntityType, ActionType, Timestamp,
   Payload.Id`). It has no event id, so the key hashes WebhookId + Timestamp + payload id
-  + action: a retried delivery hashes the same.
+  + action + a digest of the payload: a retried delivery hashes the same, and two
+  changes within the one-second Timestamp resolution do not.
 """
 
 from __future__ import annotations
@@ -127,7 +128,10 @@ def parse_cinode(body: bytes) -> list[WebhookEvent]:
     verb = action.lower()
     timestamp = _text(data.get("Timestamp", data.get("timestamp")))
     hook = _text(data.get("WebhookId", data.get("webhookId"))) or ""
-    digest = hashlib.sha256("\x1f".join((hook, timestamp or "", entity, object_id, verb))
-                            .encode()).hexdigest()[:32]
+    # The payload's own digest joins the key: Timestamp has one-second resolution, and two
+    # changes to one record within a second must not collapse into one "duplicate".
+    content = hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode())
+    digest = hashlib.sha256("\x1f".join((hook, timestamp or "", entity, object_id, verb,
+                                         content.hexdigest())).encode()).hexdigest()[:32]
     return [WebhookEvent("cinode", digest, f"{prefix}.{verb}", obj, object_id, verb,
                          occurred_at=timestamp)]

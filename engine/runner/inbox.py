@@ -74,13 +74,22 @@ def _put(payload: dict[str, Any], path: str, value: Any) -> None:
     node[parts[-1]] = value
 
 
+def _read_fields(sync: Sync) -> set[str]:
+    """The source fields a sync's field table reads (key components excluded)."""
+    mapper = Mapper(sync.fields, sync.placement)
+    return {path for f in (*mapper.fields, *mapper.placement) for path in f.transform.fields}
+
+
 def is_echo(deployment: Deployment, integration: str, sync: Sync, record: Record,
             object_id: str, events: Sequence[WebhookEvent]) -> bool:
-    """True when the record holds exactly what an opposite sync last wrote to it and the
-    events only report fields that sync writes (see the module docstring)."""
-    if not sync.ignore_echo or not events or \
-            any(e.action != "propertyChange" or not e.property_name for e in events):
+    """True when the record holds exactly what an opposite sync last wrote to it, and the
+    change cannot be one this sync cares about (see the module docstring): either every
+    event names a property that sync writes (HubSpot), or everything this sync reads is
+    written by that sync (Cinode, whose events do not say what changed)."""
+    if not sync.ignore_echo or not events or any(e.is_deletion for e in events):
         return False
+    changed = {e.property_name for e in events} \
+        if all(e.action == "propertyChange" and e.property_name for e in events) else None
     runtime = deployment.runtimes[integration]
     for opposite in deployment.opposite_syncs(integration, sync):
         link = runtime.store.link_for_target(integration, opposite.name, object_id)
@@ -90,7 +99,12 @@ def is_echo(deployment: Deployment, integration: str, sync: Sync, record: Record
             opposite.target_object)
         mapper = Mapper(opposite.fields, opposite.placement, target=target)
         written = [f for f in mapper.fields if not f.create_only]
-        if any(e.property_name not in {f.target for f in written} for e in events):
+        names = {f.target for f in written}
+        if opposite.key.match == "external" and opposite.key.target_field:
+            names.add(opposite.key.target_field)  # holds the key: written on create
+        covered = changed is not None and changed <= names
+        reads = _read_fields(sync)
+        if not covered and not (reads and reads <= names):
             continue
         projection: dict[str, Any] = {}
         for compiled in written:
