@@ -47,7 +47,14 @@ from decimal import Decimal
 from typing import Any
 
 from engine.rules.errors import RuleSetupError
-from engine.rules.evaluate import evaluate, lookup, match, moment, operand_value
+from engine.rules.evaluate import (
+    evaluate,
+    lookup,
+    match,
+    moment,
+    operand_value,
+    relative_value,
+)
 from engine.rules.nodes import And, Compare, Expr, Is, Not, Or, RelativeTime, Rule, iter_leaves
 
 __all__ = ["Predicate", "compile_rule"]
@@ -66,8 +73,8 @@ class Predicate:
     generated Python, for the curious).
     """
 
-    __slots__ = ("_dynamic", "_leaves", "_operands", "_static", "_static_fn", "clock",
-                 "rule", "source")
+    __slots__ = ("_dynamic", "_last", "_leaves", "_operands", "_relative", "_static",
+                 "_static_fn", "clock", "rule", "source")
 
     def __init__(self, rule: Rule, source: str, static: Callable[..., Callable[[Record], bool]],
                  dynamic: Callable[[Record], bool], operands: list[Any],
@@ -79,8 +86,9 @@ class Predicate:
         self._dynamic = dynamic
         self._operands = operands
         self._leaves = leaves
-        relative = any(isinstance(op, RelativeTime) for op in operands)
-        self._static_fn = None if relative else static()
+        self._relative = [op for op in operands if isinstance(op, RelativeTime)]
+        self._last: tuple[datetime, tuple[Any, ...]] | None = None
+        self._static_fn = None if self._relative else static()
 
     @property
     def uses_clock(self) -> bool:
@@ -101,9 +109,14 @@ class Predicate:
         return filter(self.bind(), records)
 
     def _relative_values(self, now: datetime | None = None) -> tuple[Any, ...]:
-        at = moment(self.clock) if now is None else moment(lambda: now)
-        return tuple(operand_value(op, {}, at) for op in self._operands
-                     if isinstance(op, RelativeTime))
+        reading = self.clock() if now is None else now
+        last = self._last
+        if last is not None and last[0] == reading and last[0].tzinfo is reading.tzinfo:
+            return last[1]  # same reading as the previous call: reuse the shifted values
+        at = moment(lambda: reading)
+        values = tuple(relative_value(op, at) for op in self._relative)
+        self._last = (reading, values)
+        return values
 
     def _slow(self, record: Record, relative: tuple[Any, ...]) -> bool:
         """The interpreter, for records the fast path could not handle."""
