@@ -72,7 +72,7 @@ def _utc(moment: datetime | None) -> datetime | None:
 
 
 def _link(row: Sequence[Any]) -> Link:
-    return Link(row[0], row[1], row[2], row[3], row[4], _utc(row[5]))
+    return Link(row[0], row[1], row[2], row[3], row[4], row[5])  # session TimeZone is UTC
 
 
 def _run(row: Sequence[Any]) -> Run:
@@ -160,6 +160,7 @@ class PostgresStateStore:
         except psycopg.Error as exc:
             raise StateError(f"cannot connect to the PostgreSQL state store: {exc}") from exc
         conn.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(self.schema)))
+        conn.execute("SET TIME ZONE 'UTC'")  # timestamps come back in UTC, nothing to convert
         return conn
 
     def _connection(self) -> psycopg.Connection[Any]:
@@ -274,8 +275,9 @@ class PostgresStateStore:
                     " ORDER BY source_key",
                     (integration, sync),
                 )
-                for row in cur:
-                    yield _link(row)
+                while rows := cur.fetchmany(_ITERSIZE):
+                    for row in rows:
+                        yield _link(row)
         except psycopg.Error as exc:
             raise StateError(f"PostgreSQL state store: {exc}") from exc
         finally:
@@ -312,12 +314,18 @@ class PostgresStateStore:
                     )
             if batch.links:
                 self._upsert_links(cur, batch, at, written)
-            cleared = [*written, *batch.resolved]
-            if cleared:
+            if written:  # the staged keys, without shipping them back as an array
+                cur.execute(
+                    "DELETE FROM failures USING pg_temp.link_stage AS staged"
+                    " WHERE failures.integration = %s AND failures.sync = %s"
+                    " AND failures.source_key = staged.source_key",
+                    scope,
+                )
+            if batch.resolved:
                 cur.execute(
                     "DELETE FROM failures WHERE integration = %s AND sync = %s"
                     " AND source_key = ANY(%s)",
-                    (*scope, cleared),
+                    (*scope, list(batch.resolved)),
                 )
             cur.executemany(
                 "INSERT INTO failures (integration, sync, source_key, code, message, attempts,"

@@ -96,3 +96,12 @@ def test_postgres_schema_names_are_plain_identifiers() -> None:
 
     with pytest.raises(StateError, match="plain identifier"):
         PostgresStateStore("postgresql://nobody@127.0.0.1:1/none", schema='x"; DROP TABLE y; --')
+
+
+def test_public_names_exist() -> None:
+    import engine.state as package
+    from engine.state import base, sqlite
+
+    for module in (package, base, sqlite):
+        missing = [name for name in module.__all__ if not hasattr(module, name)]
+        assert missing == [], f"{module.__name__}.__all__ names missing attributes"
