@@ -79,6 +79,7 @@ class Harness:
     client: httpx.AsyncClient  # to the runner app
     crm_io: CountingTransport
     delivery_io: CountingTransport
+    late: LateTransport  # where sandboxes deliver: point it at another app to swap
 
     @property
     def ctx(self) -> RunnerContext:
@@ -149,7 +150,8 @@ async def harness(tmp_path: Path) -> AsyncIterator[Harness]:
     late.app = app
     async with to_runner, httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
                                             base_url=RUNNER_URL) as client:
-        yield Harness(clock, store, crm, delivery, hubspot, app, client, crm_io, delivery_io)
+        yield Harness(clock, store, crm, delivery, hubspot, app, client, crm_io, delivery_io,
+                      late)
         for sandbox in (crm, delivery, hubspot):
             await sandbox.webhooks.stop()
         await app.state.runner_control.stop(1.0)
