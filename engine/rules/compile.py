@@ -242,6 +242,14 @@ class _Generator:
             self.const(k, operand)
         if isinstance(operand, bool) and op == "=":
             return f"({get} is {k})"  # `= true` holds only for True itself
+        if isinstance(operand, str) and op == "=":
+            # No builtin non-str value equals a str, so `==` alone is the semantics;
+            # an odd __eq__ that raises lands in the interpreter through TypeError.
+            return f"({get} == {k})"
+        if (isinstance(operand, tuple) and op == "in" and operand
+                and all(type(x) is str for x in operand)):
+            # Unhashable values (lists, dicts) raise TypeError and go to the interpreter.
+            return f"({get} in {self.const(f'S{i}', frozenset(operand))})"
         slow = f"({v} is not None and _M({self.const(f'O{i}', op)}, {v}, {k}))"
         fast = self.fast(op, operand, v, k, i)
         if fast is None:
