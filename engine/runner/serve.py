@@ -102,6 +102,13 @@ async def serve(
     if hasattr(signal, "SIGHUP"):
         loop.add_signal_handler(signal.SIGHUP, reload)
 
+    def stop(signum: int, frame: Any) -> None:
+        server.should_exit = True
+
+    # uvicorn handles SIGTERM/SIGINT while serving, restores the handlers found here and
+    # then raises the signal again: these make that a clean exit after the graceful stop.
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+
     async def announce() -> None:
         while not server.started:
             await asyncio.sleep(0.02)
@@ -118,4 +125,7 @@ async def serve(
         watcher.cancel()
         if hasattr(signal, "SIGHUP"):
             loop.remove_signal_handler(signal.SIGHUP)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    log.info("specsync serve stopped")
     return 0
