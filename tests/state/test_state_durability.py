@@ -141,3 +141,13 @@ def test_two_processes_share_one_file(tmp_path: Path) -> None:
 
 def at_now() -> datetime:
     return datetime.now(UTC)
+
+
+def test_the_file_is_in_wal_mode(tmp_path: Path) -> None:
+    db = tmp_path / "state.db"
+    SqliteStateStore(db).close()
+    raw = sqlite3.connect(db)
+    try:
+        assert raw.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+    finally:
+        raw.close()
