@@ -19,7 +19,7 @@ spec test asserts is exactly what a run writes. Rules it applies:
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from engine.errors import RecordError
@@ -31,6 +31,26 @@ from engine.values import coerce
 __all__ = ["CompiledField", "Mapper"]
 
 
+_NATIVE = {"string": str, "integer": int, "number": (int, float), "boolean": bool,
+           "list": list, "object": dict}
+
+
+def _coercer(type_name: str | None) -> Any:
+    """A converter to the target field's type that costs nothing when the value fits."""
+    if type_name is None:
+        return None
+    native = _NATIVE.get(type_name)
+
+    def convert(value: Any) -> Any:
+        if value is None or (native is not None and isinstance(value, native)
+                             and not (type_name in ("integer", "number")
+                                      and isinstance(value, bool))):
+            return value
+        return coerce(value, type_name)
+
+    return convert
+
+
 @dataclass(frozen=True)
 class CompiledField:
     target: str
@@ -39,6 +59,14 @@ class CompiledField:
     create_only: bool
     source: str | None
     type: str | None = None
+    path: tuple[str, ...] = field(default=(), compare=False)
+    convert: Any = field(default=None, compare=False, repr=False)
+
+    @classmethod
+    def build(cls, target: str, transform: Transform, required: bool, create_only: bool,
+              source: str | None, type_name: str | None) -> CompiledField:
+        return cls(target, transform, required, create_only, source, type_name,
+                   tuple(target.split(".")), _coercer(type_name))
 
     def render(self, record: Mapping[str, Any], ctx: RenderContext) -> Any:
         try:
@@ -52,15 +80,19 @@ class CompiledField:
             raise RecordError("field.required",
                               f"`{self.target}` is required but the record has no value for it"
                               f"{origin}", field=self.target)
-        return value if value is OMIT else coerce(value, self.type)
+        if value is OMIT or self.convert is None:
+            return value
+        return self.convert(value)
 
 
-def _set(payload: dict[str, Any], target: str, value: Any) -> None:
-    parts = target.split(".")
+def _set(payload: dict[str, Any], path: tuple[str, ...], value: Any) -> None:
+    if len(path) == 1:
+        payload[path[0]] = value
+        return
     node = payload
-    for part in parts[:-1]:
+    for part in path[:-1]:
         node = node.setdefault(part, {})
-    node[parts[-1]] = value
+    node[path[-1]] = value
 
 
 def _has(record: Mapping[str, Any], parts: Sequence[str]) -> bool:
@@ -91,12 +123,13 @@ class Mapper:
             return target.field_type(name) if target is not None else None
 
         self.fields = tuple(
-            CompiledField(f.target, compile_transform(f.transform), f.required,
-                          f.on == "create", f.source, type_of(f.target))
+            CompiledField.build(f.target, compile_transform(f.transform), f.required,
+                                f.on == "create", f.source, type_of(f.target))
             for f in fields if f.enabled
         )
         self.placement = tuple(
-            CompiledField(name, compile_transform(value), False, True, None, type_of(name))
+            CompiledField.build(name, compile_transform(value), False, True, None,
+                                type_of(name))
             for name, value in (placement or {}).items()
         )
         read = {path for f in (*self.fields, *self.placement) for path in f.transform.fields}
@@ -123,7 +156,31 @@ class Mapper:
         for compiled in fields:
             value = compiled.render(record, ctx)
             if value is not OMIT:
-                _set(payload, compiled.target, value)
+                _set(payload, compiled.path, value)
+
+    def map(self, record: Mapping[str, Any], ctx: RenderContext) -> tuple[dict[str, Any],
+                                                                           dict[str, Any]]:
+        """One pass over the field table: (update payload, create-only fields).
+
+        The update payload is what later runs keep in step and compare by hash; a create
+        writes it plus the create-only fields plus `placement` (see `create_from`).
+        """
+        record = self.complete(record)
+        update: dict[str, Any] = {}
+        create_only: dict[str, Any] = {}
+        for compiled in self.fields:
+            value = compiled.render(record, ctx)
+            if value is not OMIT:
+                _set(create_only if compiled.create_only else update, compiled.path, value)
+        return update, create_only
+
+    def create_from(self, record: Mapping[str, Any], ctx: RenderContext,
+                    update: Mapping[str, Any], create_only: Mapping[str, Any]) -> dict[str, Any]:
+        """The create payload from a `map()` result (renders placement only now)."""
+        payload = {**update, **create_only}
+        if self.placement:
+            self._render(self.placement, self.complete(record), ctx, payload)
+        return payload
 
     def create_payload(self, record: Mapping[str, Any], ctx: RenderContext) -> dict[str, Any]:
         """Every enabled field plus placement: what a new target record gets."""

@@ -95,8 +95,9 @@ class SyncJob:
         self.fingerprint = self.sync.fingerprint(spec.setup)
         key = self.sync.key
         self.external_field = key.target_field if key.match == "external" else None
-        self.batch_size = max(1, min(self.sync.batch_size,
-                                     self.target.max_batch(self.sync.target_object)))
+        # Records are decided and checkpointed in batches of `batch_size`; the adapter
+        # splits the writes of a batch into what one API call can carry.
+        self.batch_size = max(1, self.sync.batch_size)
 
     # -- reading --------------------------------------------------------------
     def cursor_value(self, record: Mapping[str, Any]) -> datetime | None:
@@ -172,12 +173,11 @@ class SyncJob:
                 prepared.append((record, key, False, None, None))
                 continue
             try:
-                create = self.mapper.create_payload(record, self.ctx)
-                update = self.mapper.update_payload(record, self.ctx)
+                update, create_only = self.mapper.map(record, self.ctx)
             except RecordError as exc:
                 changes.append(self._error(key, exc, source_id))
                 continue
-            prepared.append((record, key, True, create, update))
+            prepared.append((record, key, True, create_only, update))
 
         links = self.store.get_links(self.integration, self.sync.name,
                                      [key for _, key, *_ in prepared])
@@ -189,7 +189,7 @@ class SyncJob:
             if not matched:
                 changes.append(await self._unmatched(record, key, link, source_id))
                 continue
-            assert create is not None and update is not None
+            assert update is not None and create is not None  # create holds create-only fields
             new_hash = payload_hash(update)
             if link is not None:
                 if link.active and link.hash == new_hash:
@@ -211,7 +211,11 @@ class SyncJob:
                 changes.append(Change("adopt", key, target_id, update if fields else {}, fields,
                                       source_id=source_id, hash=new_hash))
                 continue
-            payload = dict(create)
+            try:
+                payload = self.mapper.create_from(record, self.ctx, update, create)
+            except RecordError as exc:
+                changes.append(self._error(key, exc, source_id))
+                continue
             if self.external_field:
                 payload[self.external_field] = key
             changes.append(Change("create", key, None, payload, diff_fields(None, payload),
@@ -412,6 +416,9 @@ async def run_sync(runtime: Runtime, sync_name: str, *, full: bool = False,
     report = RunReport(job.integration, job.sync.name, run_id, "running", counts,
                        store.get_cursor(job.integration, job.sync.name), since is None)
     cursor = report.cursor
+    committed_cursor = cursor
+    last_commit = time.monotonic()
+    failing = set(store.failing_keys(job.integration, job.sync.name))
     seen: set[str] = set()
     missing_cursor = 0
     try:
@@ -435,20 +442,30 @@ async def run_sync(runtime: Runtime, sync_name: str, *, full: bool = False,
                 seen.add(change.key)
                 kind = "error" if change.key in failed_keys else change.kind
                 counts[kind] = counts.get(kind, 0) + 1
-            resolved = [c.key for c in changes if c.kind in ("skip", "filtered")]
+            resolved = [c.key for c in changes
+                        if c.kind in ("skip", "filtered") and c.key in failing]
             if batch_cursor is not None and records is None:
                 text = batch_cursor.isoformat()
                 if cursor is None or parse_datetime(cursor) < batch_cursor:
                     cursor = text
-            store.commit_batch(BatchCommit(
-                job.integration, job.sync.name, runtime.clock(), links=links, failures=failures,
-                resolved=resolved, cursor=cursor if records is None else None, lease=lease,
-                run_id=run_id))
-            if not store.renew_lease(lease_name, holder, epoch, runtime.clock(), LEASE_TTL):
-                raise StateError("the sync's lease was taken over by another runner")
+            # A batch that wrote or failed nothing only moves the cursor: that may wait
+            # (a cursor committed late is re-read, never lost), so commit it at most once
+            # a second instead of paying a durable commit per batch.
+            if links or failures or resolved or time.monotonic() - last_commit > 1.0:
+                store.commit_batch(BatchCommit(
+                    job.integration, job.sync.name, runtime.clock(), links=links,
+                    failures=failures, resolved=resolved,
+                    cursor=cursor if records is None else None, lease=lease, run_id=run_id))
+                committed_cursor = cursor
+                last_commit = time.monotonic()
+                if not store.renew_lease(lease_name, holder, epoch, runtime.clock(), LEASE_TTL):
+                    raise StateError("the sync's lease was taken over by another runner")
             job.links.forget()
             if progress is not None:
                 progress(counts)
+        if records is None and cursor != committed_cursor:
+            store.commit_batch(BatchCommit(job.integration, job.sync.name, runtime.clock(),
+                                           cursor=cursor, lease=lease, run_id=run_id))
         if records is None:
             store.set_fingerprint(job.integration, job.sync.name, job.fingerprint)
         errors = counts["error"]

@@ -1,0 +1,177 @@
+"""Benchmark: Maconomy sandbox -> engine -> Cinode sandbox over loopback (prints figures).
+
+    python tests/benchmarks/bench_sync.py                 # 10,000 and 100,000 customers
+    python tests/benchmarks/bench_sync.py --sizes 20000   # other sizes
+    python tests/benchmarks/bench_sync.py --writes 60     # also the rate-limited write phase
+
+Phase 1, no-change reconcile: the state store already links every customer with the hash
+of what was last written (seeded here by mapping each record once), then a full
+`run_sync` reads, filters, maps and diffs every record against the state and writes
+nothing. The sandboxes run with rate limits off, each in its own uvicorn thread of this
+process; the engine runs in a child process so its peak memory (ru_maxrss) is its own.
+
+Phase 2, writes: new customers are synced into a Cinode sandbox with its documented
+limit (40 requests per 2 seconds); the figure is requests per second achieved against
+that limit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+SPEC = ROOT / "specs" / "maconomy-cinode" / "spec.yaml"
+sys.path.insert(0, str(ROOT))
+
+
+def _env(urls: dict[str, str]) -> dict[str, str]:
+    from engine.sandbox.base import SandboxConfig
+
+    config = SandboxConfig()
+    return {
+        "MACONOMY_URL": urls["maconomy"], "MACONOMY_USER": config.maconomy_user,
+        "MACONOMY_PASSWORD": config.maconomy_password,
+        "MACONOMY_SHORTNAME": config.maconomy_shortname,
+        "CINODE_URL": urls["cinode"], "CINODE_ACCESS_ID": config.cinode_access_id,
+        "CINODE_ACCESS_SECRET": config.cinode_access_secret, "CINODE_COMPANY_ID": "1",
+    }
+
+
+async def _seed_state(state: str, env: dict[str, str]) -> int:
+    """Link every customer as if a previous run had written it (hash of its payload)."""
+    from datetime import UTC, datetime
+
+    from engine.spec.load import load_spec
+    from engine.state import open_store
+    from engine.state.base import BatchCommit, Link
+    from engine.sync.changes import payload_hash
+    from engine.sync.pipeline import SyncJob
+    from engine.sync.runtime import Runtime
+
+    spec = load_spec(SPEC)
+    with open_store(state) as store:
+        runtime = Runtime(spec=spec, store=store, environ=env)
+        job = SyncJob(runtime, "customers")
+        links: list[Link] = []
+        count = 0
+        async for record in job.records(None):
+            update = job.mapper.update_payload(record, job.ctx)
+            links.append(Link(job.key_of(record), str(900000 + count), payload_hash(update)))
+            count += 1
+            if len(links) == 1000:
+                store.commit_batch(BatchCommit(spec.integration, "customers",
+                                               datetime.now(UTC), links=links))
+                links = []
+        if links:
+            store.commit_batch(BatchCommit(spec.integration, "customers", datetime.now(UTC),
+                                           links=links))
+        store.set_fingerprint(spec.integration, "customers", job.fingerprint)
+        await runtime.aclose()
+    return count
+
+
+async def _child(state: str) -> None:
+    from engine.spec.load import load_spec
+    from engine.state import open_store
+    from engine.sync.pipeline import run_sync
+    from engine.sync.runtime import Runtime
+
+    spec = load_spec(SPEC)
+    with open_store(state) as store:
+        runtime = Runtime(spec=spec, store=store)
+        started = time.perf_counter()
+        report = await run_sync(runtime, "customers", full=True)
+        seconds = time.perf_counter() - started
+        await runtime.aclose()
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"read": report.counts["read"], "skip": report.counts["skip"],
+                      "written": sum(report.counts[k] for k in ("create", "update", "adopt")),
+                      "seconds": seconds, "peak_mb": peak}))
+
+
+def reconcile(size: int) -> dict:
+    from engine.sandbox.base import SandboxConfig
+    from engine.sandbox.cinode import CinodeSandbox
+    from engine.sandbox.maconomy import MaconomySandbox
+    from engine.sandbox.serve import serve_in_thread
+
+    config = SandboxConfig(records=size, rate_limits=False)
+    with serve_in_thread(MaconomySandbox(config).app) as maconomy, \
+            serve_in_thread(CinodeSandbox(SandboxConfig(records=10, rate_limits=False)).app) \
+            as cinode, tempfile.TemporaryDirectory() as tmp:
+        env = _env({"maconomy": maconomy, "cinode": cinode})
+        state = str(Path(tmp) / "state.db")
+        seeded = asyncio.run(_seed_state(state, env))
+        out = subprocess.run([sys.executable, __file__, "--child", state],
+                             env={**os.environ, **env}, capture_output=True, text=True,
+                             check=True, cwd=ROOT)
+        result = json.loads(out.stdout.strip().splitlines()[-1])
+        result["seeded"] = seeded
+        return result
+
+
+async def _writes(count: int) -> dict:
+    import httpx
+
+    from engine.sandbox.base import SandboxConfig
+    from engine.sandbox.cinode import CinodeSandbox
+    from engine.sandbox.maconomy import MaconomySandbox
+    from engine.spec.load import load_spec
+    from engine.state import open_store
+    from engine.sync.pipeline import run_sync
+    from engine.sync.runtime import Runtime
+
+    maconomy = MaconomySandbox(SandboxConfig(records=count, rate_limits=False))
+    cinode = CinodeSandbox(SandboxConfig(records=10, rate_limits=True))
+    env = _env({"maconomy": "http://maconomy.test", "cinode": "http://cinode.test"})
+    with tempfile.TemporaryDirectory() as tmp, open_store(str(Path(tmp) / "s.db")) as store:
+        runtime = Runtime(spec=load_spec(SPEC), store=store, environ=env, transports={
+            "maconomy": httpx.ASGITransport(app=maconomy.app),
+            "cinode": httpx.ASGITransport(app=cinode.app)})
+        started = time.perf_counter()
+        report = await run_sync(runtime, "customers")
+        seconds = time.perf_counter() - started
+        await runtime.aclose()
+    requests = [r for r in cinode.requests if "/v0.1/" in r.path]
+    return {"created": report.counts["create"], "requests": len(requests),
+            "seconds": seconds, "rps": len(requests) / seconds, "limit_rps": 40 / 2}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--child")
+    parser.add_argument("--sizes", default="10000,100000")
+    parser.add_argument("--writes", type=int, default=0)
+    args = parser.parse_args()
+    if args.child:
+        asyncio.run(_child(args.child))
+        return
+    results = {}
+    for size in [int(s) for s in args.sizes.split(",")]:
+        r = reconcile(size)
+        results[size] = r
+        print(f"no-change reconcile of {r['read']:,} customers: {r['seconds']:.2f} s, "
+              f"{r['read'] / r['seconds']:,.0f} records/s end to end, "
+              f"{r['written']} written, peak memory {r['peak_mb']:.0f} MB")
+    if len(results) >= 2:
+        small, large = results[min(results)], results[max(results)]
+        growth = (large["peak_mb"] - small["peak_mb"]) / small["peak_mb"] * 100
+        print(f"peak memory growth {min(results):,} -> {max(results):,} records: {growth:+.1f}%")
+    if args.writes:
+        w = asyncio.run(_writes(args.writes))
+        print(f"writes: {w['created']} customers created with {w['requests']} Cinode requests "
+              f"in {w['seconds']:.1f} s = {w['rps']:.1f} requests/s against a limit of "
+              f"{w['limit_rps']:.0f}/s ({w['rps'] / w['limit_rps'] * 100:.0f}% of the limit)")
+
+
+if __name__ == "__main__":
+    main()
