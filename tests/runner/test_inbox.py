@@ -11,6 +11,8 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import httpx
+
 from engine.state import sync_lease_name
 from tests.runner.conftest import CRM_SECRET, DELIVERY_SECRET, ENVIRON, RUNNER_URL, SPEC, Harness
 
@@ -177,4 +179,32 @@ async def test_events_of_a_sigkilled_worker_are_claimed_again(harness: Harness,
     assert await harness.worker().process_once() == 3
     assert sorted(json.loads(json.dumps(c["name"])) for cid in ids
                   for c in delivered(harness, cid)) == sorted(f"Killed {cid} AB" for cid in ids)
+    assert harness.store.inbox_depth() == 0
+
+
+async def test_a_hubspot_trigger_property_syncs_all_mapped_fields(harness: Harness) -> None:
+    harness.hubspot.webhooks.register(f"{RUNNER_URL}/webhooks/mirror/hubspot")
+    company = next(iter(harness.hubspot.records("companies")))
+    worker = harness.worker()
+
+    async def edit(properties: dict[str, str]) -> None:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=harness.hubspot.app),
+                                     base_url="http://hubspot.test") as ui:
+            response = await ui.patch(f"/_sandbox/records/companies/{company['id']}",
+                                      json={"properties": properties})
+            assert response.status_code == 200
+        await harness.hubspot.webhooks.drain()
+        await worker.process_once()
+
+    def copies() -> list[dict]:
+        return [c for c in harness.crm.customers
+                if c.get("identification") == str(company["id"])]
+
+    await edit({"domain": "one-way.se"})  # not a triggering property: nothing runs
+    assert copies() == []
+    assert harness.store.list_runs("mirror", "companies") == []
+
+    await edit({"name": "Triggered AB"})  # triggers: every mapped field goes, domain too
+    [copy] = copies()
+    assert (copy["name"], copy["description"]) == ("Triggered AB", "one-way.se")
     assert harness.store.inbox_depth() == 0
