@@ -140,7 +140,13 @@ def _jinja_callable(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _build() -> SpecsyncEnvironment:
-    env = SpecsyncEnvironment(undefined=StrictUndefined, autoescape=False, finalize=finalize)
+    # optimized=False: Jinja's constant folding evaluates sub-expressions while compiling
+    # and lets some failures escape as exceptions (`{{ a if (0).k else b }}` raises
+    # UndefinedError at compile time); without it every failure happens at render time,
+    # as in the fast path, and becomes a RecordError.
+    env = SpecsyncEnvironment(
+        undefined=StrictUndefined, autoescape=False, finalize=finalize, optimized=False
+    )
     builtin = {name: jinja_filters.FILTERS[name] for name in BUILTIN_FILTERS}
     env.filters.clear()
     env.filters.update(builtin)
@@ -197,4 +203,7 @@ def check_native(value: Any, _depth: int = 0) -> Any:
             check_native(item, _depth + 1)
     elif isinstance(value, str):
         check_text(value)
+    elif not isinstance(value, (int, float, Decimal, date)):
+        # a method, a range, a loop helper...: nothing a target system could store
+        raise TypeError(f"the template produced a {type(value).__name__}, not a data value")
     return value

@@ -1,0 +1,91 @@
+"""The compiled fast path and the Jinja sandbox agree on every template and record.
+
+Templates are generated from the fast path's whitelist (names, attribute and item access,
+constants, arithmetic, `~`, comparisons, and/or/not, conditionals, literals, filters and
+functions); records hold every JSON type and sometimes lack fields. Both paths must give
+the same value of the same type, or fail with the same RecordError code.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from engine.errors import RecordError
+from engine.templates import RenderContext, compile_transform
+
+CTX = RenderContext(
+    setup={"k": "SEK", "n": 3, "table": {"1": "one", 2: "two", "x": "ex"}, "on": True},
+    now=datetime(2024, 6, 1, tzinfo=UTC),
+)
+FIELDS = ["a", "b", "s", "n", "lst", "d", "name"]
+
+scalars = st.one_of(
+    st.integers(-5, 5), st.floats(-100, 100, allow_nan=False, width=32),
+    st.sampled_from(["", "x", "00123", "A b", "Anna af Trolle", " pad ", "1"]),
+    st.booleans(), st.none(),
+)
+values = st.one_of(
+    scalars,
+    st.lists(st.one_of(st.integers(-3, 3), st.sampled_from(["a", "b"])), max_size=3),
+    st.fixed_dictionaries({"k": scalars}, optional={"upper": scalars}),
+)
+records = st.one_of(
+    st.fixed_dictionaries({name: values for name in FIELDS},
+                          optional={"zip-code": values, "first_name": values}),
+    st.dictionaries(st.sampled_from([*FIELDS, "zip-code", "first_name"]), values),
+)
+
+atoms = st.one_of(
+    st.sampled_from([*FIELDS, "missing", "setup.k", "setup.n", "setup.on", "setup.nope",
+                     "record['zip-code']", "record.a", "d.k", "d['k']", "d.upper", "d.nope",
+                     "omit", "none", "true", "false", "today.year"]),
+    st.integers(-5, 5).map(str),
+    st.sampled_from(["0.5", "2.5", "'x'", "''", "'00123'", "'a,b'"]),
+)
+
+UNARY = ["(not {})", "(-{})", "({} | upper)", "({} | lower)", "({} | trim)", "({} | string)",
+         "({} | default('d'))", "({} | default('d', true))", "({} | length)", "({} | first)",
+         "({} | join(','))", "({} | round)", "({} | int(0))", "({} | abs)", "({} | title)",
+         "({} | lookup(setup.table, 'none'))", "({} | replace('a', 'b'))",
+         "first_name({})", "({} | last_name)", "({} | select_tags(['a', 'x']))", "[{}]",
+         "{{'k': {}}}", "({},)", "({}).k", "({})['k']", "({} | to_cents)", "({} | int)"]
+BINARY = ["({} + {})", "({} - {})", "({} * {})", "({} / {})", "({} // {})", "({} % {})",
+          "({} ** {})", "({} ~ {})", "({} and {})", "({} or {})", "({} == {})", "({} != {})",
+          "({} < {})", "({} >= {})", "({} in {})", "({} not in {})", "[{}, {}]",
+          "({} | default({}))", "lookup({}, setup.table, {})", "({} | join({}))"]
+
+
+def _extend(children: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
+    return st.one_of(
+        st.tuples(st.sampled_from(UNARY), children).map(lambda t: t[0].format(t[1])),
+        st.tuples(st.sampled_from(BINARY), children, children).map(
+            lambda t: t[0].format(t[1], t[2])),
+        st.tuples(children, children, children).map(lambda t: f"({t[0]} if {t[1]} else {t[2]})"),
+    )
+
+
+expressions = st.recursive(atoms, _extend, max_leaves=6)
+templates = st.one_of(
+    expressions.map(lambda e: "{{ " + e + " }}"),
+    st.tuples(expressions, expressions).map(lambda t: "x{{ " + t[0] + " }}-{{ " + t[1] + " }}"),
+)
+
+
+def outcome(template: str, record: dict[str, Any], fast: bool) -> tuple[str, Any]:
+    transform = compile_transform(template, fast=fast)
+    assert transform.fast is fast, template
+    try:
+        value = transform.render(record, CTX)
+    except RecordError as exc:
+        return "error", exc.code
+    return "value", (type(value), repr(value))
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(templates, records)
+def test_fast_path_equals_sandbox(template: str, record: dict[str, Any]) -> None:
+    assert outcome(template, record, True) == outcome(template, record, False)
