@@ -317,6 +317,10 @@ class StateStore(Protocol):
 
     def release_lease(self, name: str, holder: str, epoch: int) -> None: ...
 
+    def current_lease(self, name: str, now: datetime) -> LeaseToken | None:
+        """Who holds the lease now (unexpired), for recovering from a dead local holder."""
+        ...
+
     # -- workflow action idempotency ---------------------------------------------
     def claim_action(
         self, key: str, now: datetime, *, stale_after: float | None = None

@@ -39,6 +39,7 @@ from engine.state.base import (
     ActionStatus,
     BatchCommit,
     InboxEvent,
+    LeaseToken,
     Link,
     RecordFailure,
     Run,
@@ -589,6 +590,12 @@ class PostgresStateStore:
                 (aware(now) + timedelta(seconds=ttl_seconds), name, holder, epoch),
             )
             return cur.rowcount == 1
+
+    def current_lease(self, name: str, now: datetime) -> LeaseToken | None:
+        rows = self._read(
+            "SELECT holder, epoch FROM leases WHERE name = %s AND holder IS NOT NULL"
+            " AND expires_at > %s", (name, aware(now)))
+        return LeaseToken(name, rows[0][0], rows[0][1]) if rows else None
 
     def release_lease(self, name: str, holder: str, epoch: int) -> None:
         with self._write() as cur:

@@ -39,6 +39,7 @@ from engine.state.base import (
     ActionStatus,
     BatchCommit,
     InboxEvent,
+    LeaseToken,
     Link,
     RecordFailure,
     Run,
@@ -509,6 +510,12 @@ class SqliteStateStore:
                 (name, holder, epoch, at + ttl_seconds),
             )
             return epoch
+
+    def current_lease(self, name: str, now: datetime) -> LeaseToken | None:
+        rows = self._read(
+            "SELECT holder, epoch FROM leases WHERE name = ? AND holder IS NOT NULL"
+            " AND expires_at > ?", (name, to_epoch(now)))
+        return LeaseToken(name, rows[0][0], rows[0][1]) if rows else None
 
     def renew_lease(
         self, name: str, holder: str, epoch: int, now: datetime, ttl_seconds: float

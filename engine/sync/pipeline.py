@@ -391,6 +391,37 @@ def _holder() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
+def _dead_local_holder(holder: str) -> bool:
+    """True when a lease holder is a process on this machine that no longer exists.
+
+    A runner killed with SIGKILL cannot release its lease; waiting for the lease to
+    expire would stall the next run for minutes. A holder on another machine is never
+    judged dead here: only its lease expiry can say so.
+    """
+    host, _, rest = holder.partition(":")
+    pid_text = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid_text.isdigit():
+        return False
+    try:
+        os.kill(int(pid_text), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+def acquire_sync_lease(store: Any, name: str, holder: str, now: datetime) -> int | None:
+    """Take the single-writer lease of a sync, recovering it from a dead local holder."""
+    epoch = store.acquire_lease(name, holder, now, LEASE_TTL)
+    if epoch is None:
+        current = store.current_lease(name, now)
+        if current is not None and _dead_local_holder(current.holder):
+            store.release_lease(name, current.holder, current.epoch)
+            epoch = store.acquire_lease(name, holder, now, LEASE_TTL)
+    return epoch
+
+
 async def run_sync(runtime: Runtime, sync_name: str, *, full: bool = False,
                    trigger: str = "manual", records: AsyncIterator[Record] | None = None,
                    progress: Callable[[dict[str, int]], None] | None = None,
@@ -403,7 +434,7 @@ async def run_sync(runtime: Runtime, sync_name: str, *, full: bool = False,
     started = time.monotonic()
     lease_name = sync_lease_name(job.integration, job.sync.name)
     holder = _holder()
-    epoch = store.acquire_lease(lease_name, holder, runtime.clock(), LEASE_TTL)
+    epoch = acquire_sync_lease(store, lease_name, holder, runtime.clock())
     if epoch is None:
         raise StateError(f"another run of {job.integration}/{job.sync.name} is in progress "
                          "(it holds the sync's lease); try again when it has finished")

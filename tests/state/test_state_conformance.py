@@ -500,3 +500,16 @@ def test_times_come_back_as_aware_utc(store: StateStore) -> None:
     commit(store, links=[Link("a", "1", "h", updated_at=local)])
     got = store.get_links(INTEG, S, ["a"])["a"].updated_at
     assert got == T0 and got is not None and got.utcoffset() == timedelta(0)
+
+
+def test_current_lease_names_the_live_holder(store) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    now = datetime(2025, 1, 1, tzinfo=UTC)
+    assert store.current_lease("sync:a/b", now) is None
+    epoch = store.acquire_lease("sync:a/b", "host:1:x", now, 30)
+    token = store.current_lease("sync:a/b", now + timedelta(seconds=10))
+    assert (token.holder, token.epoch) == ("host:1:x", epoch)
+    assert store.current_lease("sync:a/b", now + timedelta(seconds=31)) is None
+    store.release_lease("sync:a/b", "host:1:x", epoch)
+    assert store.current_lease("sync:a/b", now) is None
