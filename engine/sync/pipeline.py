@@ -20,6 +20,7 @@ Guarantees (see reliability.md, invariants I1-I3):
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import uuid
@@ -134,6 +135,15 @@ class SyncJob:
                                              else None):
             yield record
 
+    async def noting_keys(self, records: AsyncIterator[Record],
+                          seen: set[str]) -> AsyncIterator[Record]:
+        """Pass records through, remembering their keys as they are read."""
+        key = self.sync.key
+        async for record in records:
+            with contextlib.suppress(RecordError):
+                seen.add(build_key(key.components, key.separator, record))
+            yield record
+
     async def retry_records(self, seen: set[str]) -> AsyncIterator[Record]:
         """Records that failed before and were not read again this run (delta reads)."""
         for key in self.store.failing_keys(self.integration, self.sync.name):
@@ -147,6 +157,21 @@ class SyncJob:
                 yield record
 
     # -- deciding ---------------------------------------------------------------
+    def _last_per_key(self, batch: Sequence[Record]) -> Sequence[Record]:
+        """One record per key in a batch (the last read): two writes of one key in one
+        batch would both see "no link yet" and create twice."""
+        key = self.sync.key
+        by_key: dict[str, Record] = {}
+        keyless: list[Record] = []
+        for record in batch:
+            try:
+                by_key[build_key(key.components, key.separator, record)] = record
+            except RecordError:
+                keyless.append(record)
+        if len(by_key) + len(keyless) == len(batch):
+            return batch
+        return [*by_key.values(), *keyless]
+
     def key_of(self, record: Mapping[str, Any]) -> str:
         key = self.sync.key
         return build_key(key.components, key.separator, record)
@@ -161,6 +186,7 @@ class SyncJob:
         id_field = self.source_info.id_field if self.source_info else None
         prepared: list[tuple[Record, str, bool, dict | None, dict | None]] = []
         changes: list[Change] = []
+        batch = self._last_per_key(batch)
         for record in batch:
             source_id = _id_text(record.get(id_field)) if id_field else None
             try:
@@ -371,18 +397,11 @@ async def plan_sync(runtime: Runtime, sync_name: str, *, full: bool = False,
     since = job.since(full)
     stream = records if records is not None else job.records(since)
 
-    async def tracked() -> AsyncIterator[Record]:
-        async for record in stream:
-            yield record
-
-    async for batch in _batches(tracked(), job.batch_size):
-        for change in await job.decide(batch, with_old=True):
-            seen.add(change.key)
-            plan.add(change, keep=len(plan.changes) < PLAN_KEEP)
     if records is None and since is not None:
-        async for batch in _batches(job.retry_records(seen), job.batch_size):
-            for change in await job.decide(batch, with_old=True):
-                plan.add(change, keep=len(plan.changes) < PLAN_KEEP)
+        stream = _chain(job.noting_keys(stream, seen), job.retry_records(seen))
+    async for batch in _batches(stream, job.batch_size):
+        for change in await job.decide(batch, with_old=True):
+            plan.add(change, keep=len(plan.changes) < PLAN_KEEP)
     plan.truncated = sum(plan.counts.values()) > len(plan.changes)
     return plan
 
@@ -418,6 +437,7 @@ def acquire_sync_lease(store: Any, name: str, holder: str, now: datetime) -> int
         current = store.current_lease(name, now)
         if current is not None and _dead_local_holder(current.holder):
             store.release_lease(name, current.holder, current.epoch)
+            store.recover_interrupted(now)  # its run is marked interrupted, not running
             epoch = store.acquire_lease(name, holder, now, LEASE_TTL)
     return epoch
 
@@ -452,10 +472,15 @@ async def run_sync(runtime: Runtime, sync_name: str, *, full: bool = False,
     failing = set(store.failing_keys(job.integration, job.sync.name))
     seen: set[str] = set()
     missing_cursor = 0
+    # A delta read comes in ascending cursor order, so each checkpoint may carry the
+    # cursor. A full read comes in the source's own order: its cursor is committed only
+    # when the whole read is done, or a record not yet read could fall behind it.
+    ordered = since is not None and records is None
     try:
         stream = records if records is not None else job.records(since)
         if records is None and since is not None:
-            stream = _chain(stream, job.retry_records(seen))
+            read_keys: set[str] = set()
+            stream = _chain(job.noting_keys(stream, read_keys), job.retry_records(read_keys))
         async for batch in _batches(stream, job.batch_size):
             counts["read"] += len(batch)
             batch_cursor: datetime | None = None
@@ -486,8 +511,9 @@ async def run_sync(runtime: Runtime, sync_name: str, *, full: bool = False,
                 store.commit_batch(BatchCommit(
                     job.integration, job.sync.name, runtime.clock(), links=links,
                     failures=failures, resolved=resolved,
-                    cursor=cursor if records is None else None, lease=lease, run_id=run_id))
-                committed_cursor = cursor
+                    cursor=cursor if ordered else None, lease=lease, run_id=run_id))
+                if ordered:
+                    committed_cursor = cursor
                 last_commit = time.monotonic()
                 if not store.renew_lease(lease_name, holder, epoch, runtime.clock(), LEASE_TTL):
                     raise StateError("the sync's lease was taken over by another runner")
