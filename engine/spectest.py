@@ -35,13 +35,21 @@ __all__ = ["CaseResult", "StaticLinks", "evaluate_case", "run_spec_tests", "run_
 
 @dataclass(frozen=True)
 class StaticLinks:
-    """linked() answers from a test's `links:` table instead of the state store."""
+    """linked() answers from a test's `links:` table instead of the state store;
+    linked_source() reads the same table backwards (target id -> source key)."""
 
     table: Mapping[str, Mapping[str, Any]]
 
     def linked(self, sync: str, key: Any) -> str | None:
         value = self.table.get(sync, {}).get(str(key))
         return None if value is None else str(value)
+
+    def source_of(self, sync: str, target_id: Any) -> str | None:
+        wanted = str(target_id)
+        for key, value in (self.table.get(sync) or {}).items():
+            if value is not None and str(value) == wanted:
+                return str(key)
+        return None
 
 
 @dataclass

@@ -41,11 +41,18 @@ class LinkResolver(Protocol):
         """The target id that sync `sync` wrote for source key `key`, or None if none yet."""
         ...
 
+    def source_of(self, sync: str, target_id: Any) -> str | None:
+        """The source key whose link in sync `sync` points at `target_id`, or None."""
+        ...
+
 
 class NoLinks:
     """A resolver that knows no links: for spec tests and syncs that use no `linked`."""
 
     def linked(self, sync: str, key: Any) -> str | None:
+        return None
+
+    def source_of(self, sync: str, target_id: Any) -> str | None:
         return None
 
 

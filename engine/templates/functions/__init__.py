@@ -21,7 +21,7 @@ from engine.templates.functions.identity import (
     ssn_gender,
     vat_number,
 )
-from engine.templates.functions.links import linked
+from engine.templates.functions.links import linked, linked_source
 from engine.templates.functions.lookup import lookup, select_tags
 from engine.templates.functions.money import cents, to_cents
 from engine.templates.functions.names import first_name, last_name, split_name
@@ -46,6 +46,7 @@ FILTERS: Mapping[str, Callable[..., Any]] = MappingProxyType(
         "int": to_int,
         "last_name": last_name,
         "linked": linked,
+        "linked_source": linked_source,
         "lookup": lookup,
         "orgno": orgno,
         "replace": replace,

@@ -1,9 +1,19 @@
-"""`linked('customers')`: the target id another sync wrote for this key.
+"""`linked('customers')` and `linked_source('customers')`: ids across two syncs.
 
 A project row names its customer by the source's customer number; Cinode wants its own
 customer id. The customers sync recorded that pair in the state store. When the link is
 not there yet (the customers sync has not run, or failed for that customer) the record
 fails with "links.missing" and is retried on the next run, after the other sync ran.
+
+`linked_source` reads the same links the other way round. A sync running in the
+opposite direction (Cinode projects -> Kleer client projects) sees the *target* id of
+the customers sync (the Cinode customer id) and needs its *source* key (the Kleer
+client id): `{{ customerId | linked_source('customers') }}`.
+
+Both take an optional `default`, returned instead of failing when there is no link: for
+optional references (a customer responsible who is not synced) where an empty value is
+better than a record that can never sync. A run reading everything writes the value
+as soon as the link exists, because the payload hash then changes.
 """
 
 from __future__ import annotations
@@ -16,20 +26,57 @@ from engine.templates.functions.base import contextual, safe_value_repr
 if TYPE_CHECKING:
     from engine.templates.context import RenderContext
 
-__all__ = ["linked"]
+__all__ = ["linked", "linked_source"]
+
+
+class _Raise:
+    def __repr__(self) -> str:
+        return "<raise>"
+
+
+_RAISE: Any = _Raise()
+
+
+def _empty(value: Any) -> bool:
+    return value is None or value == ""
 
 
 @contextual
-def linked(ctx: RenderContext, key: Any, sync: str) -> str:
+def linked(ctx: RenderContext, key: Any, sync: str, default: Any = _RAISE) -> Any:
     """The target id that sync `sync` wrote for source key `key`."""
-    if key is None or key == "":
+    if _empty(key):
+        if default is not _RAISE:
+            return default
         message = f"no key to look up in sync {sync!r}: the value is empty"
         raise RecordError("links.missing", message)
     found = ctx.links.linked(str(sync), key)
     if found is None:
+        if default is not _RAISE:
+            return default
         raise RecordError(
             "links.missing",
             f"sync {sync!r} has no target id for key {safe_value_repr(key)} yet; "
             "retried after that sync runs",
+        )
+    return found
+
+
+@contextual
+def linked_source(ctx: RenderContext, target_id: Any, sync: str,
+                  default: Any = _RAISE) -> Any:
+    """The source key whose link in sync `sync` points at target id `target_id`."""
+    if _empty(target_id):
+        if default is not _RAISE:
+            return default
+        message = f"no target id to look up in sync {sync!r}: the value is empty"
+        raise RecordError("links.missing", message)
+    found = ctx.links.source_of(str(sync), target_id)
+    if found is None:
+        if default is not _RAISE:
+            return default
+        raise RecordError(
+            "links.missing",
+            f"sync {sync!r} has not written target id {safe_value_repr(target_id)}: "
+            "the record it refers to is not synced yet (retried after that sync runs)",
         )
     return found
