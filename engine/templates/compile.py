@@ -72,7 +72,8 @@ def _slow_text(text: str) -> Render:
 
     def render(record: Mapping[str, Any], ctx: RenderContext) -> Any:
         try:
-            return check_text("".join(root(new_context(template_vars(record, ctx)))))
+            context = new_context(template_vars(record, ctx), shared=True)
+            return check_text("".join(root(context)))
         except OmitSignal:
             return OMIT
         except Exception as exc:
@@ -88,7 +89,7 @@ def _slow_native(expr: nodes.Expr) -> Render:
 
     def render(record: Mapping[str, Any], ctx: RenderContext) -> Any:
         try:
-            context = new_context(template_vars(record, ctx))
+            context = new_context(template_vars(record, ctx), shared=True)
             for _ in root(context):
                 pass
             return check_native(context.vars[_RESULT])

@@ -162,7 +162,7 @@ ENV: SpecsyncEnvironment = _build()
 
 def template_vars(record: Mapping[str, Any], ctx: RenderContext) -> dict[str, Any]:
     """The names a template sees; the reserved ones win over record fields."""
-    names = dict(record)
+    names = {**ENV.globals, **record}  # record fields shadow functions, as in Jinja
     names["record"] = record
     names["setup"] = ctx.setup
     names["now"] = ctx.now

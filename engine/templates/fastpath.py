@@ -29,6 +29,7 @@ from decimal import Decimal
 from typing import Any
 
 from jinja2 import nodes
+from jinja2.exceptions import SecurityError
 from jinja2.nodes import EvalContext
 from jinja2.utils import _PassArg
 
@@ -148,9 +149,12 @@ class _Codegen:
         return f"({t}[{key}] if type({t} := {obj}) is dict and {key} in {t} else GA({t}, {key}))"
 
     def e_Getitem(self, node: nodes.Getitem) -> str:
-        if isinstance(node.arg, nodes.Slice):
-            raise _Unsupported("slice")
         obj = self.expr(node.node)
+        if isinstance(node.arg, nodes.Slice):  # Jinja subscripts slices directly
+            s = node.arg
+            parts = [self.expr(p) if p is not None else "" for p in (s.start, s.stop)]
+            step = f":{self.expr(s.step)}" if s.step is not None else ""
+            return f"({obj})[{parts[0]}:{parts[1]}{step}]"
         if isinstance(node.arg, nodes.Const) and isinstance(node.arg.value, str):
             key, t = self.const(node.arg.value), self.temp()
             return (f"({t}[{key}] if type({t} := {obj}) is dict and {key} in {t} "
@@ -218,7 +222,28 @@ class _Codegen:
         pairs = (f"{self.expr(p.key)}: {self.expr(p.value)}" for p in node.items)
         return "{" + ", ".join(pairs) + "}"
 
-    def arguments(self, node: nodes.Filter | nodes.Call, first: list[str]) -> str:
+    def text(self, body: list[nodes.Node]) -> str:
+        """A string expression for statements of a text template: output and `if`."""
+        parts: list[str] = []
+        for node in body:
+            if isinstance(node, nodes.Output):
+                parts.extend(self.text_part(child, printed=True) for child in node.nodes)
+            elif isinstance(node, nodes.If):
+                parts.append(self.if_text(node.test, node.body, node.elif_, node.else_))
+            else:
+                raise _Unsupported(type(node).__name__)
+        return "(" + " + ".join(parts) + ")" if parts else "''"
+
+    def if_text(self, test: nodes.Expr, body: list[nodes.Node], elifs: list[nodes.If],
+                else_: list[nodes.Node]) -> str:
+        if elifs:
+            first = elifs[0]
+            otherwise = self.if_text(first.test, first.body, elifs[1:], else_)
+        else:
+            otherwise = self.text(else_)
+        return f"({self.text(body)} if {self.expr(test)} else {otherwise})"
+
+    def arguments(self, node: nodes.Filter | nodes.Call | nodes.Test, first: list[str]) -> str:
         if node.dyn_args is not None or node.dyn_kwargs is not None:
             raise _Unsupported("dynamic arguments")
         args = first + [self.expr(arg) for arg in node.args]
@@ -247,10 +272,17 @@ class _Codegen:
         fn, before = self.callee(ENV.filters[node.name])
         return f"{fn}({self.arguments(node, [*before, self.expr(node.node)])})"
 
+    def e_Test(self, node: nodes.Test) -> str:
+        if node.name not in ENV.tests:
+            raise _Unsupported("test")
+        fn, before = self.callee(ENV.tests[node.name])
+        return f"{fn}({self.arguments(node, [*before, self.expr(node.node)])})"
+
     def e_Call(self, node: nodes.Call) -> str:
         callee = node.node
         if not isinstance(callee, nodes.Name) or callee.name not in ENV.globals:
-            raise _Unsupported("call")
+            # a method such as `name.split(' ')`: the sandbox's checks, then the call
+            return f"CM({self.arguments(node, [self.expr(callee)])})"
         value = ENV.globals[callee.name]
         fn, before = self.callee(value)
         var = self.name(callee.name)
@@ -265,23 +297,35 @@ class _Missing:
 _MISSING = _Missing()
 
 
+def call_method(obj: Any, *args: Any, **kwargs: Any) -> Any:
+    """What the sandbox's `call` and Jinja's `Context.call` do for a plain callable."""
+    if not ENV.is_safe_callable(obj):
+        raise SecurityError(f"{obj!r} is not safely callable")
+    if _PassArg.from_obj(obj) is not None or (
+        hasattr(obj, "__call__") and _PassArg.from_obj(obj.__call__) is not None  # noqa: B004
+    ):
+        raise Bail  # wants a Jinja context: let the sandbox do it
+    try:
+        return obj(*args, **kwargs)
+    except StopIteration:
+        return ENV.undefined(
+            "value was undefined because a callable raised a StopIteration exception"
+        )
+
+
 def compile_fast(tree: nodes.Template, *, native: bool, slow: Render) -> Render | None:
     """A Python render function equal to the sandbox render of `tree`, or None if unsupported."""
-    if not all(isinstance(node, nodes.Output) for node in tree.body):
-        return None
-    parts = [child for output in tree.body for child in output.nodes]
     gen = _Codegen()
     try:
         if native:
-            (only,) = parts
+            (only,) = tree.body[0].nodes  # type: ignore[attr-defined]
             result = [f"r = {gen.expr(only)}",
                       "if type(r) not in SC or (type(r) is str and len(r) > MAXR): r = CHECK(r)"]
         else:
-            text = " + ".join(gen.text_part(part, printed=True) for part in parts) or "''"
-            result = [f"r = {text}", "if len(r) > MAXR: r = CHECK_TEXT(r)"]
+            result = [f"r = {gen.text(tree.body)}", "if len(r) > MAXR: r = CHECK_TEXT(r)"]
     except (_Unsupported, RecursionError):
         return None
-    gen.ns.update(CHECK=check_native, CHECK_TEXT=check_text, SLOW=slow, BAILX=Bail,
+    gen.ns.update(CM=call_method, CHECK=check_native, CHECK_TEXT=check_text, SLOW=slow, BAILX=Bail,
                   OMITX=OmitSignal, OMIT=OMIT, ERR=record_error)
     body = "\n".join("        " + line for line in [*gen.prelude, *result])
     source = (

@@ -52,11 +52,15 @@ UNARY = ["(not {})", "(-{})", "({} | upper)", "({} | lower)", "({} | trim)", "({
          "({} | join(','))", "({} | round)", "({} | int(0))", "({} | abs)", "({} | title)",
          "({} | lookup(setup.table, 'none'))", "({} | replace('a', 'b'))",
          "first_name({})", "({} | last_name)", "({} | select_tags(['a', 'x']))", "[{}]",
-         "{{'k': {}}}", "({},)", "({}).k", "({})['k']", "({} | to_cents)", "({} | int)"]
+         "{{'k': {}}}", "({},)", "({}).k", "({})['k']", "({} | to_cents)", "({} | int)",
+         "({} is defined)", "({} is none)", "({} is string)", "({})[1:]", "({})[::-1]",
+         "({} | string).split(',')", "({} | string).strip()", "({}).upper()", "({}).get('k')",
+         "({}).items()"]
 BINARY = ["({} + {})", "({} - {})", "({} * {})", "({} / {})", "({} // {})", "({} % {})",
           "({} ** {})", "({} ~ {})", "({} and {})", "({} or {})", "({} == {})", "({} != {})",
           "({} < {})", "({} >= {})", "({} in {})", "({} not in {})", "[{}, {}]",
-          "({} | default({}))", "lookup({}, setup.table, {})", "({} | join({}))"]
+          "({} | default({}))", "lookup({}, setup.table, {})", "({} | join({}))",
+          "({})[:{}]", "({} | string).startswith({})"]
 
 
 def _extend(children: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
@@ -72,6 +76,9 @@ expressions = st.recursive(atoms, _extend, max_leaves=6)
 templates = st.one_of(
     expressions.map(lambda e: "{{ " + e + " }}"),
     st.tuples(expressions, expressions).map(lambda t: "x{{ " + t[0] + " }}-{{ " + t[1] + " }}"),
+    st.tuples(expressions, expressions, expressions, expressions).map(
+        lambda t: f"{{% if {t[0]} %}}a{{{{ {t[1]} }}}}{{% elif {t[2]} %}}b{{% else %}}"
+                  f"{{{{ {t[3]} }}}}{{% endif %}}!"),
 )
 
 

@@ -234,9 +234,11 @@ def test_links_missing_names_sync_and_key(ctx: RenderContext, links: DictLinks) 
 def test_common_shapes_take_the_fast_path() -> None:
     for template in ["{{ a }}", "{{ a | upper ~ b }}", "x {{ a }} y", "{{ a if b else omit }}",
                      "{{ record['a-b'] | default('') }}", "{{ a | linked('s') }}",
-                     "{{ lookup(a, setup.t) }}", "{{ a.b.c }}", "{{ a * 2 ** 3 % 5 }}"]:
+                     "{{ lookup(a, setup.t) }}", "{{ a.b.c }}", "{{ a * 2 ** 3 % 5 }}",
+                     "{% if a %}x{% elif b %}{{ b }}{% endif %}", "{{ a.split(',') }}",
+                     "{{ a is defined }}", "{{ a[1:] }}"]:
         assert compile_transform(template).fast, template
-    for template in ["{% if a %}x{% endif %}", "{{ a.split(',') }}", "{{ a is defined }}",
-                     "{{ a[1:] }}", "{{ a if b }}", "{{ a | map(attribute='x') | list }}"]:
+    for template in ["{% for x in a %}{{ x }}{% endfor %}", "{{ a if b }}",
+                     "{{ a | map(attribute='x') | list }}"]:
         transform = compile_transform(template)
         assert not transform.fast, template
