@@ -1,0 +1,356 @@
+"""A spec described for people: every sync's field table and every action, in words.
+
+Everything here is derived from the spec and the adapters' catalogs (field labels,
+required fields), so the docs cannot drift from what runs. Comments use the seed
+documents' phrases: "Required", "Configured during setup", "Can be disabled during
+setup", "Required and must not be modified", "Synced tags are configured during
+setup", "Only synced when set to Active in Kleer", "One-way".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from engine.docs.model import ActionDoc, IntegrationDoc, Row, SyncDoc
+from engine.docs.words import (
+    filter_words,
+    join_words,
+    schedule_words,
+    setup_value_words,
+    system_name,
+    trigger_words,
+)
+from engine.rules import parse_rule
+from engine.rules.nodes import iter_leaves
+from engine.spec.catalog import ObjectInfo, load_catalog
+from engine.spec.model import SETUP_REF, Action, FieldMap, Spec, Sync
+from engine.templates import compile_transform
+
+__all__ = ["describe_spec"]
+
+REQUIRED = "Required"
+SETUP = "Configured during setup"
+SWITCH = "Can be disabled during setup"
+FIXED = "Required and must not be modified"
+TAGS = "Synced tags are configured during setup"
+ONE_WAY = "One-way: editing it in HubSpot does not start a sync on its own"
+
+
+class _Object:
+    """One side of a sync: its system's name and its object's labels."""
+
+    def __init__(self, spec: Spec, connection: str | None, obj: str | None) -> None:
+        adapter = spec.connections[connection].adapter if connection else ""
+        self.adapter = adapter
+        self.system = system_name(adapter) if adapter else ""
+        catalog = load_catalog(adapter) if adapter else None
+        self.info: ObjectInfo | None = catalog.objects.get(obj) if catalog and obj else None
+        self.name = obj or ""
+
+    @property
+    def title(self) -> str:
+        label = self.info.label if self.info else self.name
+        return f"{self.system} {label}".strip()
+
+    def label(self, path: str) -> str:
+        info = self.info.field(path) if self.info else None
+        return info.label if info and info.label else path
+
+    def required(self, path: str) -> bool:
+        info = self.info.field(path) if self.info else None
+        return bool(info and info.required)
+
+    def external_id(self, path: str) -> bool:
+        return bool(self.info and path in self.info.external_id_fields)
+
+
+def describe_spec(spec: Spec) -> IntegrationDoc:
+    """The documentation model of a valid spec."""
+    systems: list[str] = []
+    for connection in spec.connections.values():
+        name = system_name(connection.adapter)
+        if name not in systems:
+            systems.append(name)
+    setup = tuple((name, setup_value_words(value) or "(a table; see the spec)")
+                  for name, value in spec.setup.items())
+    return IntegrationDoc(
+        integration=spec.integration,
+        version=spec.version,
+        title=spec.title or spec.integration,
+        description=spec.description,
+        source_document=spec.source_document,
+        systems=tuple(systems),
+        setup=setup,
+        syncs=tuple(_sync(spec, sync) for sync in spec.syncs.values()),
+        actions=tuple(_action(spec, action) for action in spec.actions.values()),
+    )
+
+
+def _raw(node: Any, *path: str) -> Any:
+    """The spec text's value at `path` (None when absent): settings before setup resolution."""
+    for part in path:
+        node = node.get(part) if isinstance(node, Mapping) else None
+    return node
+
+
+def _setup_note(spec: Spec, raw: Any) -> str | None:
+    """`"{{ setup.x }}"` -> "configured during setup: setup.x = value"; else None."""
+    match = SETUP_REF.match(raw) if isinstance(raw, str) else None
+    if not match:
+        return None
+    name = match.group(1)
+    shown = setup_value_words(spec.setup.get(name))
+    return f"configured during setup: setup.{name}" + (f" = {shown}" if shown else "")
+
+
+def _sync(spec: Spec, sync: Sync) -> SyncDoc:
+    source = _Object(spec, sync.source_connection, sync.source_object)
+    target = _Object(spec, sync.target_connection, sync.target_object)
+    raw = _raw(spec.raw, "syncs", sync.name) or {}
+    rows: list[Row] = []
+    if sync.filter:
+        rows.append(_filter_row(spec, sync.filter, source))
+    one_way = _one_way_check(spec, sync, source, target)
+    rows.extend(_field_row(spec, f, source, target, _raw(raw, "fields", f.target), one_way)
+                for f in sync.fields)
+    key_row = _key_row(spec, sync, source, target, raw.get("key") or {})
+    mapped = {f.target for f in sync.fields}
+    if key_row.target_field in mapped:
+        # The key's field is also mapped: one row, carrying the key's comments too.
+        rows = [_merge_key(r, key_row) if r.target_field == key_row.target_field and
+                r.kind == "field" else r for r in rows]
+    else:
+        rows.append(key_row)
+    for name, value in sync.placement.items():
+        rows.append(_placement_row(spec, name, value, source, target))
+    return SyncDoc(
+        name=sync.name,
+        title=sync.title or sync.name.replace("_", " ").capitalize(),
+        description=sync.description,
+        source_system=source.system,
+        source_object=source.title,
+        target_system=target.system,
+        target_object=target.title,
+        schedule=_schedule(spec, sync, raw),
+        trigger=_trigger(spec, sync),
+        delta=_delta(sync, source),
+        unmatched=_unmatched(sync, target),
+        rows=tuple(rows),
+    )
+
+
+def _schedule(spec: Spec, sync: Sync, raw: Mapping[str, Any]) -> str | None:
+    if sync.schedule == "never" and sync.trigger is not None:
+        return None
+    text = schedule_words(sync.schedule)
+    note = _setup_note(spec, raw.get("schedule"))
+    return f"{text} ({note})" if note else text
+
+
+def _trigger(spec: Spec, sync: Sync) -> str | None:
+    if sync.trigger is None:
+        return None
+    connection = spec.connections.get(sync.trigger.webhook)
+    system = system_name(connection.adapter) if connection else sync.trigger.webhook
+    return trigger_words(system, sync.trigger.events, sync.trigger.properties)
+
+
+def _delta(sync: Sync, source: _Object) -> str | None:
+    if sync.delta is None:
+        return None
+    minutes = int(sync.delta.overlap.total_seconds() // 60)
+    overlap = f", with a {minutes}-minute overlap" if minutes else ""
+    return (f"Only records changed in {source.system} since the previous run are read "
+            f"(by {source.label(sync.delta.cursor)}{overlap})")
+
+
+def _unmatched(sync: Sync, target: _Object) -> str | None:
+    if not sync.filter:
+        return None
+    if sync.on_unmatched == "deactivate":
+        fields = ", ".join(f"{target.label(k)} = {v}" for k, v in sync.deactivate.items())
+        return (f"A synced record that stops matching is deactivated in {target.system}"
+                + (f" ({fields})" if fields else ""))
+    if sync.on_unmatched == "delete":
+        return f"A synced record that stops matching is deleted in {target.system}"
+    return f"A synced record that stops matching is left as it is in {target.system}"
+
+
+def _labels(source: _Object, names: Sequence[str]) -> str:
+    out: list[str] = []
+    for name in names:
+        label = source.label(name)
+        if label not in out:
+            out.append(label)
+    return ", ".join(out)
+
+
+def _setup_comment(spec: Spec, names: Sequence[str]) -> str:
+    shown = []
+    for name in names:
+        value = setup_value_words(spec.setup.get(name))
+        shown.append(f"setup.{name}" + (f" = {value}" if value is not None else ""))
+    return f"{SETUP} ({'; '.join(shown)})"
+
+
+def _filter_row(spec: Spec, text: str, source: _Object) -> Row:
+    expr = parse_rule(text).expr
+    fields: list[str] = []
+    for leaf in iter_leaves(expr):
+        if leaf.field.name not in fields:
+            fields.append(leaf.field.name)
+    sentence = filter_words(expr, source.label, source.system, spec.setup)
+    return Row(_labels(source, fields), "", sentence, "filter", tuple(fields))
+
+
+def _one_way_check(spec: Spec, sync: Sync, source: _Object, target: _Object) -> Any:
+    """For a sync with HubSpot triggering properties: which HubSpot property a row maps."""
+    if sync.trigger is None or not sync.trigger.properties:
+        return None
+    listed = set(sync.trigger.properties)
+    if source.adapter == "hubspot":
+        return lambda fields, target_field: bool(fields) and not listed & set(fields)
+    if target.adapter == "hubspot":
+        return lambda fields, target_field: target_field not in listed
+    return None
+
+
+def _field_row(spec: Spec, f: FieldMap, source: _Object, target: _Object, raw: Any,
+               one_way: Any) -> Row:
+    transform = compile_transform(f.transform)
+    if f.source is not None:
+        names = tuple(part.strip() for part in f.source.split(",") if part.strip())
+    else:
+        names = transform.fields
+    comments: list[str] = []
+    required = f.required or target.required(f.target)
+    if f.on == "create":
+        if required or target.external_id(f.target):
+            comments.append(FIXED)
+        else:
+            comments.append("Written when the record is created; must not be modified")
+    elif required:
+        comments.append(REQUIRED)
+    if "select_tags" in transform.functions:
+        comments.append(TAGS)
+    elif transform.setup_names:
+        comments.append(_setup_comment(spec, transform.setup_names))
+    if transform.kind == "positional":
+        comments.append(f'Combined as "{f.transform["template"]}"')
+    if not names and not transform.setup_names and transform.kind == "constant":
+        comments.append(f"Always {setup_value_words(f.transform) or 'the same value'}")
+    enabled = raw.get("enabled") if isinstance(raw, Mapping) else None
+    if isinstance(enabled, str) and SETUP_REF.match(enabled):
+        note = _setup_note(spec, enabled)
+        comments.append(SWITCH + (f" ({note})" if note else ""))
+    if not f.enabled:
+        comments.append("Disabled in this setup")
+    if one_way is not None and one_way(transform.fields, f.target):
+        comments.append(ONE_WAY)
+    if f.comment:
+        comments.append(f.comment)
+    return Row(_labels(source, names), target.label(f.target), "; ".join(comments), "field",
+               tuple(names), f.target)
+
+
+def _key_comment(spec: Spec, sync: Sync, source: _Object, target: _Object,
+                 raw: Mapping[str, Any]) -> list[str]:
+    key = sync.key
+    comments = [f"{FIXED} in either {target.system} or {source.system}"]
+    parts = [source.label(c) for c in key.components]
+    note = _setup_note(spec, raw.get("components"))
+    if len(parts) > 1:
+        comments.append(f"Key: {join_words(parts)} joined by \"{key.separator}\""
+                        + (" (separator " + sep + ")" if (sep := _setup_note(
+                            spec, raw.get("separator"))) else ""))
+    if note:
+        comments.append(f"ID components {note}")
+    match_note = _setup_note(spec, raw.get("match"))
+    if key.match == "external":
+        field = target.label(key.target_field or "")
+        text = (f"External matching: the {source.system} ID is stored in {target.system}'s "
+                f"{field} and used to find records that already exist")
+    else:
+        text = f"Internal matching: the key is {target.system}'s own ID"
+    comments.append(text + (f" ({match_note})" if match_note else ""))
+    return comments
+
+
+def _key_row(spec: Spec, sync: Sync, source: _Object, target: _Object,
+             raw: Mapping[str, Any]) -> Row:
+    key = sync.key
+    if key.match == "external" and key.target_field:
+        target_field = key.target_field
+        target_label = target.label(target_field)
+    else:
+        target_field = target.info.id_field if target.info else "id"
+        label = target.label(target_field)
+        target_label = "ID" if label == target_field else label
+    return Row(_labels(source, key.components), target_label,
+               "; ".join(_key_comment(spec, sync, source, target, raw)), "key",
+               key.components, target_field)
+
+
+def _merge_key(row: Row, key: Row) -> Row:
+    comments = [c for c in row.comment.split("; ") if c and c not in (REQUIRED, FIXED)]
+    return Row(row.source or key.source, row.target, "; ".join([key.comment, *comments]),
+               "key", row.source_fields or key.source_fields, row.target_field)
+
+
+def _placement_row(spec: Spec, name: str, value: Any, source: _Object, target: _Object) -> Row:
+    transform = compile_transform(value)
+    comments = ["New records only; later changes in " + target.system + " are kept"]
+    if transform.setup_names:
+        comments.append(_setup_comment(spec, transform.setup_names))
+    return Row(_labels(source, transform.fields), target.label(name), "; ".join(comments),
+               "placement", transform.fields, name)
+
+
+def _action(spec: Spec, action: Action) -> ActionDoc:
+    source = _Object(spec, action.source_connection, action.source_object)
+    target = _Object(spec, action.target_connection, action.target_object)
+    workflow_conn = spec.connections.get(action.workflow_connection)
+    workflow_system = system_name(workflow_conn.adapter) if workflow_conn else ""
+    kind = (action.object_type or "").lower()
+    workflow = f"{workflow_system} {kind} workflows".replace("  ", " ").strip()
+    if action.object_type:
+        workflow += f" (object type {action.object_type})"
+    verb = "Updates the linked" if action.mode == "update" else "Creates a"
+    effect = f"{verb} {target.title}"
+    raw = _raw(spec.raw, "actions", action.name) or {}
+    rows = tuple(_field_row(spec, f, source, target, _raw(raw, "fields", f.target), None)
+                 for f in action.fields)
+    outputs = tuple((name, _output_words(value, target)) for name, value in action.outputs.items())
+    pushed_back = None
+    if action.then_sync:
+        parts = []
+        for name in action.then_sync:
+            sync = spec.syncs.get(name)
+            if sync is None:
+                parts.append(name)
+                continue
+            tgt = _Object(spec, sync.target_connection, sync.target_object)
+            parts.append(f"{name} (to {tgt.title})")
+        pushed_back = ("After success the record is pushed back at once by "
+                       + join_words(parts) + ", without waiting for the next scheduled sync")
+    return ActionDoc(
+        name=action.name,
+        title=action.title or action.name.replace("_", " ").capitalize(),
+        description=action.description,
+        workflow=workflow,
+        effect=effect,
+        inputs=tuple(action.inputs.items()),
+        rows=rows,
+        outputs=outputs,
+        pushed_back=pushed_back,
+    )
+
+
+def _output_words(value: Any, target: _Object) -> str:
+    transform = compile_transform(value)
+    names = [f.removeprefix("target.") for f in transform.fields]
+    if names:
+        return "the written record's " + join_words([target.label(n) for n in names])
+    return str(value)
+

@@ -1,0 +1,190 @@
+"""Spec settings in plain words: schedules, triggers, filters, setup values.
+
+Generated docs are read by people who set an integration up, not by the engineers who
+wrote its spec, so every setting is said the way the vendor documents say it
+("every 5 minutes", "Only synced when set to Active in Kleer").
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping, Sequence
+from datetime import date, datetime
+from typing import Any
+
+from engine.rules.nodes import (
+    And,
+    Compare,
+    Expr,
+    Is,
+    ListValue,
+    Literal,
+    Not,
+    Operand,
+    Or,
+    RelativeTime,
+    SetupRef,
+)
+
+__all__ = [
+    "filter_words",
+    "join_words",
+    "schedule_words",
+    "setup_value_words",
+    "system_name",
+    "trigger_words",
+]
+
+_SYSTEMS = {"kleer": "Kleer", "cinode": "Cinode", "maconomy": "Maconomy", "hubspot": "HubSpot"}
+_UNITS = {"s": "second", "m": "minute", "h": "hour", "d": "day", "w": "week"}
+_EVERY = re.compile(r"^every ([0-9]+)(s|m|h|d)$")
+_OPS = {
+    "=": "is", "!=": "is not", "<": "is less than", "<=": "is at most",
+    ">": "is greater than", ">=": "is at least", "in": "is one of", "not in": "is not one of",
+    "contains": "contains", "starts with": "starts with",
+}
+_NEGATED = {"=": "!=", "!=": "=", "in": "not in", "not in": "in", "<": ">=", ">=": "<",
+            ">": "<=", "<=": ">"}
+_SHORT = 60  # setup values longer than this are named, not shown
+
+
+def system_name(adapter: str) -> str:
+    """The product name of an adapter's system, as the vendor documents write it."""
+    return _SYSTEMS.get(adapter, adapter.replace("_", " ").title())
+
+
+def join_words(items: Sequence[str], last: str = "and") -> str:
+    """`a`, `a and b`, `a, b and c`."""
+    items = list(items)
+    if len(items) <= 1:
+        return "".join(items)
+    return f"{', '.join(items[:-1])} {last} {items[-1]}"
+
+
+def setup_value_words(value: Any) -> str | None:
+    """A setup value short enough to show inline, or None when it is better only named."""
+    if isinstance(value, (list, tuple)) and all(not isinstance(v, (list, dict)) for v in value):
+        text = ", ".join(_scalar(v) for v in value)
+    elif isinstance(value, (str, int, float, bool)) or value is None:
+        text = _scalar(value)
+    else:
+        return None
+    return text if len(text) <= _SHORT else None
+
+
+def _scalar(value: Any) -> str:
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if value is None:
+        return "empty"
+    return str(value)
+
+
+def schedule_words(schedule: str) -> str:
+    """`every 5m` -> "every 5 minutes"; `cron 0 6 * * 1-5` -> "on a cron schedule: ..."."""
+    if schedule == "never":
+        return "never on a schedule"
+    if schedule in ("hourly", "daily"):
+        return schedule
+    match = _EVERY.match(schedule)
+    if match:
+        amount, unit = int(match.group(1)), _UNITS[match.group(2)]
+        return f"every {unit}" if amount == 1 else f"every {amount} {unit}s"
+    if schedule.startswith("cron "):
+        return f"on a cron schedule: {schedule[5:].strip()}"
+    return schedule
+
+
+def trigger_words(system: str, events: Sequence[str], properties: Sequence[str]) -> str:
+    """ "when Cinode sends project.created or project.updated" (and HubSpot's properties)."""
+    if events:
+        text = f"when {system} sends {join_words(list(events), 'or')}"
+    else:
+        text = f"when {system} sends a webhook"
+    if properties:
+        text += (f", if one of these {system} properties changed: {', '.join(properties)} "
+                 "(then every mapped field is synced, not just the one that changed)")
+    return text
+
+
+Label = Callable[[str], str]
+
+
+def filter_words(expr: Expr, label: Label, system: str, setup: Mapping[str, Any]) -> str:
+    """A filter as a sentence: "Only synced when set to Active in Kleer and ..."."""
+    return "Only synced when " + _expr(expr, label, system, setup)
+
+
+def _expr(expr: Expr, label: Label, system: str, setup: Mapping[str, Any]) -> str:
+    if isinstance(expr, And):
+        return join_words([_nested(e, label, system, setup) for e in expr.items])
+    if isinstance(expr, Or):
+        return "either " + join_words([_nested(e, label, system, setup) for e in expr.items],
+                                      "or")
+    if isinstance(expr, Not):
+        return _negate(expr.operand, label, system, setup)
+    name = label(expr.field.name)
+    if isinstance(expr, Is):
+        return {
+            "true": f"set to {name} in {system}",
+            "false": f"not set to {name} in {system}",
+            "null": f"{name} is empty",
+            "not null": f"{name} is filled in",
+        }[expr.test]
+    return f"{name} {_OPS[expr.op]} {_operand(expr.value, setup)}"
+
+
+def _nested(expr: Expr, label: Label, system: str, setup: Mapping[str, Any]) -> str:
+    text = _expr(expr, label, system, setup)
+    return f"({text})" if isinstance(expr, (And, Or)) else text
+
+
+def _negate(expr: Expr, label: Label, system: str, setup: Mapping[str, Any]) -> str:
+    if isinstance(expr, Not):
+        return _expr(expr.operand, label, system, setup)
+    if isinstance(expr, Is):
+        flipped = {"true": "false", "false": "true", "null": "not null", "not null": "null"}
+        return _expr(Is(expr.field, flipped[expr.test]), label, system, setup)
+    if isinstance(expr, Compare) and expr.op in _NEGATED:
+        return _expr(Compare(expr.field, _NEGATED[expr.op], expr.value), label, system, setup)
+    if isinstance(expr, Compare):
+        name = label(expr.field.name)
+        verb = "does not contain" if expr.op == "contains" else "does not start with"
+        return f"{name} {verb} {_operand(expr.value, setup)}"
+    return f"not ({_expr(expr, label, system, setup)})"
+
+
+def _operand(operand: Operand, setup: Mapping[str, Any]) -> str:
+    if isinstance(operand, Literal):
+        return _literal(operand.value)
+    if isinstance(operand, ListValue):
+        return join_words([_literal(item.value) for item in operand.items], "or")
+    if isinstance(operand, SetupRef):
+        value = setup.get(operand.path[0]) if operand.path else None
+        for part in operand.path[1:]:
+            value = value.get(part) if isinstance(value, Mapping) else None
+        shown = setup_value_words(value)
+        named = f"setup.{operand.name}"
+        if shown is None:
+            return f"the values configured during setup ({named})"
+        return f"{shown} (configured during setup: {named})"
+    if isinstance(operand, RelativeTime):
+        if operand.unit is None or operand.amount == 0:
+            return operand.base
+        unit = _UNITS.get(operand.unit, operand.unit)
+        amount = abs(operand.amount)
+        plural = unit if amount == 1 else unit + "s"
+        way = "ago" if operand.amount < 0 else "from now"
+        base = "" if operand.base == "now" else f" ({operand.base})"
+        return f"{amount} {plural} {way}{base}"
+    raise TypeError(f"not an operand: {operand!r}")
+
+
+def _literal(value: Any) -> str:
+    if isinstance(value, str):
+        return f'"{value}"'
+    if isinstance(value, (date, datetime)):
+        return value.isoformat()
+    return _scalar(value)
