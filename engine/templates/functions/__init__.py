@@ -26,6 +26,7 @@ from engine.templates.functions.lookup import lookup, select_tags
 from engine.templates.functions.money import cents, to_cents
 from engine.templates.functions.names import first_name, last_name, split_name
 from engine.templates.functions.numbers import to_float, to_int
+from engine.templates.functions.rows import rows_total
 from engine.templates.functions.text import replace
 
 __all__ = [
@@ -50,6 +51,7 @@ FILTERS: Mapping[str, Callable[..., Any]] = MappingProxyType(
         "lookup": lookup,
         "orgno": orgno,
         "replace": replace,
+        "rows_total": rows_total,
         "select_tags": select_tags,
         "split_name": split_name,
         "ssn": ssn,
@@ -65,8 +67,9 @@ FUNCTIONS: Mapping[str, Callable[..., Any]] = MappingProxyType(
     {
         name: FILTERS[name]
         for name in (
-            "cents", "first_name", "last_name", "lookup", "orgno", "select_tags",
-            "split_name", "ssn_birth_date", "ssn_gender", "to_cents", "vat_number",
+            "cents", "first_name", "last_name", "lookup", "orgno", "rows_total",
+            "select_tags", "split_name", "ssn_birth_date", "ssn_gender", "to_cents",
+            "vat_number",
         )
     }
 )
