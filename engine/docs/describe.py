@@ -9,6 +9,7 @@ setup", "Only synced when set to Active in Kleer", "One-way".
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -34,6 +35,8 @@ SETUP = "Configured during setup"
 SWITCH = "Can be disabled during setup"
 FIXED = "Required and must not be modified"
 TAGS = "Synced tags are configured during setup"
+_ENUM_MEANING = re.compile(r"(?:^|,)\s*(-?[0-9]+)\s+([A-Za-z][A-Za-z -]*?)\s*(?=,|$)")
+_TAG_SETS = re.compile(r"select_tags\(\s*setup\.([a-z][a-z0-9_]*)")
 ONE_WAY = "One-way: editing it in HubSpot does not start a sync on its own"
 
 
@@ -55,7 +58,20 @@ class _Object:
 
     def label(self, path: str) -> str:
         info = self.info.field(path) if self.info else None
-        return info.label if info and info.label else path
+        if info and info.label:
+            return info.label
+        parent, _, leaf = path.rpartition(".")
+        if parent and leaf == "id":  # `user.id` is the id of the labelled `user`
+            return self.label(parent)
+        return path
+
+    def value_name(self, path: str, value: Any) -> str | None:
+        """What an enum code means, when the catalog's description lists "30 won, ..."."""
+        info = self.info.field(path) if self.info else None
+        if not info or not info.enum or not info.description:
+            return None
+        meanings = dict(_ENUM_MEANING.findall(info.description))
+        return meanings.get(str(value))
 
     def required(self, path: str) -> bool:
         info = self.info.field(path) if self.info else None
@@ -200,7 +216,7 @@ def _filter_row(spec: Spec, text: str, source: _Object) -> Row:
     for leaf in iter_leaves(expr):
         if leaf.field.name not in fields:
             fields.append(leaf.field.name)
-    sentence = filter_words(expr, source.label, source.system, spec.setup)
+    sentence = filter_words(expr, source.label, source.system, spec.setup, source.value_name)
     return Row(_labels(source, fields), "", sentence, "filter", tuple(fields))
 
 
@@ -232,14 +248,17 @@ def _field_row(spec: Spec, f: FieldMap, source: _Object, target: _Object, raw: A
             comments.append("Written when the record is created; must not be modified")
     elif required:
         comments.append(REQUIRED)
+    setup_names = list(transform.setup_names)
     if "select_tags" in transform.functions:
         comments.append(TAGS)
-    elif transform.setup_names:
-        comments.append(_setup_comment(spec, transform.setup_names))
+        tag_sets = set(_TAG_SETS.findall(str(f.transform)))
+        setup_names = [n for n in setup_names if n not in tag_sets]
+    if setup_names:
+        comments.append(_setup_comment(spec, setup_names))
     if transform.kind == "positional":
         comments.append(f'Combined as "{f.transform["template"]}"')
-    if not names and not transform.setup_names and transform.kind == "constant":
-        comments.append(f"Always {setup_value_words(f.transform) or 'the same value'}")
+    if transform.kind == "constant" or (transform.kind == "text" and "{" not in f.transform):
+        comments.append(f"Always {_constant_words(f.transform)}")
     enabled = raw.get("enabled") if isinstance(raw, Mapping) else None
     if isinstance(enabled, str) and SETUP_REF.match(enabled):
         note = _setup_note(spec, enabled)
@@ -252,6 +271,12 @@ def _field_row(spec: Spec, f: FieldMap, source: _Object, target: _Object, raw: A
         comments.append(f.comment)
     return Row(_labels(source, names), target.label(f.target), "; ".join(comments), "field",
                tuple(names), f.target)
+
+
+def _constant_words(value: Any) -> str:
+    if isinstance(value, str):
+        return f'"{value}"' if len(value) <= 60 else "the same text"
+    return setup_value_words(value) or "the same value"
 
 
 def _key_comment(spec: Spec, sync: Sync, source: _Object, target: _Object,

@@ -110,63 +110,81 @@ def trigger_words(system: str, events: Sequence[str], properties: Sequence[str])
 
 
 Label = Callable[[str], str]
+ValueName = Callable[[str, Any], "str | None"]
 
 
-def filter_words(expr: Expr, label: Label, system: str, setup: Mapping[str, Any]) -> str:
-    """A filter as a sentence: "Only synced when set to Active in Kleer and ..."."""
-    return "Only synced when " + _expr(expr, label, system, setup)
+def filter_words(expr: Expr, label: Label, system: str, setup: Mapping[str, Any],
+                 value_name: ValueName | None = None) -> str:
+    """A filter as a sentence: "Only synced when set to Active in Kleer and ...".
+
+    `value_name(field, value)` names a coded value ("30" -> "won") where it can.
+    """
+    return "Only synced when " + _expr(expr, _Say(label, system, setup, value_name))
 
 
-def _expr(expr: Expr, label: Label, system: str, setup: Mapping[str, Any]) -> str:
+class _Say:
+    """What saying a filter needs: labels, the system's name, setup values, code names."""
+
+    def __init__(self, label: Label, system: str, setup: Mapping[str, Any],
+                 value_name: ValueName | None) -> None:
+        self.label, self.system, self.setup = label, system, setup
+        self.value_name = value_name or (lambda field, value: None)
+
+
+def _expr(expr: Expr, say: _Say) -> str:
     if isinstance(expr, And):
-        return join_words([_nested(e, label, system, setup) for e in expr.items])
+        return join_words([_nested(e, say) for e in expr.items])
     if isinstance(expr, Or):
-        return "either " + join_words([_nested(e, label, system, setup) for e in expr.items],
-                                      "or")
+        return "either " + join_words([_nested(e, say) for e in expr.items], "or")
     if isinstance(expr, Not):
-        return _negate(expr.operand, label, system, setup)
-    name = label(expr.field.name)
+        return _negate(expr.operand, say)
+    name = say.label(expr.field.name)
     if isinstance(expr, Is):
         return {
-            "true": f"set to {name} in {system}",
-            "false": f"not set to {name} in {system}",
+            "true": f"set to {name} in {say.system}",
+            "false": f"not set to {name} in {say.system}",
             "null": f"{name} is empty",
             "not null": f"{name} is filled in",
         }[expr.test]
-    return f"{name} {_OPS[expr.op]} {_operand(expr.value, setup)}"
+    return f"{name} {_OPS[expr.op]} {_operand(expr.value, expr.field.name, say)}"
 
 
-def _nested(expr: Expr, label: Label, system: str, setup: Mapping[str, Any]) -> str:
-    text = _expr(expr, label, system, setup)
+def _nested(expr: Expr, say: _Say) -> str:
+    text = _expr(expr, say)
     return f"({text})" if isinstance(expr, (And, Or)) else text
 
 
-def _negate(expr: Expr, label: Label, system: str, setup: Mapping[str, Any]) -> str:
+def _negate(expr: Expr, say: _Say) -> str:
     if isinstance(expr, Not):
-        return _expr(expr.operand, label, system, setup)
+        return _expr(expr.operand, say)
     if isinstance(expr, Is):
         flipped = {"true": "false", "false": "true", "null": "not null", "not null": "null"}
-        return _expr(Is(expr.field, flipped[expr.test]), label, system, setup)
+        return _expr(Is(expr.field, flipped[expr.test]), say)
     if isinstance(expr, Compare) and expr.op in _NEGATED:
-        return _expr(Compare(expr.field, _NEGATED[expr.op], expr.value), label, system, setup)
+        return _expr(Compare(expr.field, _NEGATED[expr.op], expr.value), say)
     if isinstance(expr, Compare):
-        name = label(expr.field.name)
+        name = say.label(expr.field.name)
         verb = "does not contain" if expr.op == "contains" else "does not start with"
-        return f"{name} {verb} {_operand(expr.value, setup)}"
-    return f"not ({_expr(expr, label, system, setup)})"
+        return f"{name} {verb} {_operand(expr.value, expr.field.name, say)}"
+    return f"not ({_expr(expr, say)})"
 
 
-def _operand(operand: Operand, setup: Mapping[str, Any]) -> str:
+def _operand(operand: Operand, field: str, say: _Say) -> str:
     if isinstance(operand, Literal):
-        return _literal(operand.value)
+        return _literal(operand.value, field, say)
     if isinstance(operand, ListValue):
-        return join_words([_literal(item.value) for item in operand.items], "or")
+        return join_words([_literal(item.value, field, say) for item in operand.items], "or")
     if isinstance(operand, SetupRef):
-        value = setup.get(operand.path[0]) if operand.path else None
+        value = say.setup.get(operand.path[0]) if operand.path else None
         for part in operand.path[1:]:
             value = value.get(part) if isinstance(value, Mapping) else None
-        shown = setup_value_words(value)
         named = f"setup.{operand.name}"
+        if isinstance(value, (list, tuple)) and all(not isinstance(v, (list, dict))
+                                                    for v in value):
+            shown: str | None = ", ".join(_literal(v, field, say, quote=False) for v in value)
+            shown = shown if len(shown) <= _SHORT else None
+        else:
+            shown = setup_value_words(value)
         if shown is None:
             return f"the values configured during setup ({named})"
         return f"{shown} (configured during setup: {named})"
@@ -182,9 +200,12 @@ def _operand(operand: Operand, setup: Mapping[str, Any]) -> str:
     raise TypeError(f"not an operand: {operand!r}")
 
 
-def _literal(value: Any) -> str:
+def _literal(value: Any, field: str, say: _Say, *, quote: bool = True) -> str:
     if isinstance(value, str):
-        return f'"{value}"'
-    if isinstance(value, (date, datetime)):
-        return value.isoformat()
-    return _scalar(value)
+        text = f'"{value}"' if quote else value
+    elif isinstance(value, (date, datetime)):
+        text = value.isoformat()
+    else:
+        text = _scalar(value)
+    meaning = say.value_name(field, value)
+    return f"{text} ({meaning})" if meaning else text
