@@ -19,6 +19,7 @@ sandbox; the two give equal results and equal error codes.
 from __future__ import annotations
 
 import copy
+import warnings
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -121,7 +122,11 @@ def _compile_jinja(text: str, fast: bool) -> tuple[Transform, Facts, list[Token]
             raise TransformError(facts.problems)
         fresh = ENV.parse(text)  # the sandbox path gets its own nodes
         expr = _single_expression(fresh)
-        slow = _slow_native(expr) if expr is not None else _slow_text(text)
+        with warnings.catch_warnings():
+            # `{{ none[1:] }}` compiles to `None[1:]`, which CPython warns about; it is
+            # a render-time TypeError like any other, not a compile problem
+            warnings.simplefilter("ignore", SyntaxWarning)
+            slow = _slow_native(expr) if expr is not None else _slow_text(text)
     except (RecursionError, SyntaxError, MemoryError):  # Jinja's parser and code generator recurse
         raise TransformError([_TOO_DEEP]) from None
     native = expr is not None

@@ -23,6 +23,7 @@ bound in the function's namespace as `c<N>` and referred to by that name.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Mapping
 from datetime import date, datetime
 from decimal import Decimal
@@ -129,9 +130,7 @@ class _Codegen:
         return method(node)
 
     def e_Const(self, node: nodes.Const) -> str:
-        if node.value is None or isinstance(node.value, bool):
-            return repr(node.value)
-        return self.const(node.value)
+        return self.const(node.value)  # never a literal: `None[1:]` would be a SyntaxWarning
 
     def e_TemplateData(self, node: nodes.TemplateData) -> str:
         return self.const(node.data)
@@ -341,7 +340,9 @@ def compile_fast(tree: nodes.Template, *, native: bool, slow: Render) -> Render 
         "    return r\n"
     )
     try:
-        code = compile(source, "<specsync template>", "exec")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", SyntaxWarning)
+            code = compile(source, "<specsync template>", "exec")
     except (SyntaxError, RecursionError, MemoryError):  # e.g. nesting past CPython's limits
         return None
     exec(code, gen.ns)
