@@ -267,7 +267,7 @@ def _field_row(spec: Spec, f: FieldMap, source: _Object, target: _Object, raw: A
         comments.append("Disabled in this setup")
     if one_way is not None and one_way(transform.fields, f.target):
         comments.append(ONE_WAY)
-    if f.comment:
+    if f.comment and not any(_says_already(c, f.comment) for c in comments):
         comments.append(f.comment)
     return Row(_labels(source, names), target.label(f.target), "; ".join(comments), "field",
                tuple(names), f.target)
@@ -277,6 +277,11 @@ def _constant_words(value: Any) -> str:
     if isinstance(value, str):
         return f'"{value}"' if len(value) <= 60 else "the same text"
     return setup_value_words(value) or "the same value"
+
+
+def _says_already(text: str, prefix: str) -> bool:
+    """`text` already says `prefix` (a spec comment repeating a derived one is dropped)."""
+    return text.lower().startswith(prefix.strip().lower())
 
 
 def _key_comment(spec: Spec, sync: Sync, source: _Object, target: _Object,
