@@ -24,9 +24,10 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from jinja2 import StrictUndefined, Undefined, pass_context
+from jinja2 import StrictUndefined, Undefined, pass_context, pass_eval_context
 from jinja2 import filters as jinja_filters
 from jinja2.exceptions import SecurityError
+from jinja2.nodes import EvalContext
 from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
@@ -54,6 +55,7 @@ __all__ = [
     "check_native",
     "check_text",
     "finalize",
+    "finalize_value",
     "template_vars",
 ]
 
@@ -74,13 +76,20 @@ class OmitSignal(Exception):
     """`omit` was printed inside a text template: the whole field is left out."""
 
 
-def finalize(value: Any) -> Any:
+def finalize_value(value: Any) -> Any:
     """What `{{ expr }}` prints inside text: None prints as nothing, `omit` drops the field."""
     if value is None:
         return ""
     if value is OMIT:
         raise OmitSignal
     return value
+
+
+@pass_eval_context
+def finalize(eval_ctx: EvalContext, value: Any) -> Any:
+    # Taking the eval context stops Jinja from folding printed constants at compile time
+    # (it would evaluate `{{ [(0)[1:]] }}` to "[Undefined]" while rendering raises).
+    return finalize_value(value)
 
 
 def _check_size(n: int) -> None:

@@ -41,7 +41,7 @@ from engine.templates.environment import (
     binop,
     check_native,
     check_text,
-    finalize,
+    finalize_value,
 )
 from engine.templates.failures import record_error
 from engine.templates.limits import MAX_RESULT_SIZE
@@ -78,7 +78,8 @@ class _Codegen:
             "__builtins__": {}, "Exception": Exception, "str": str, "type": type, "dict": dict,
             "len": len,
             "M": _MISSING, "U": ENV.undefined, "GA": ENV.getattr, "GI": ENV.getitem,
-            "BO": binop, "FIN": finalize, "BAIL": _bail, "SC": _SCALARS, "MAXR": MAX_RESULT_SIZE,
+            "BO": binop, "FIN": finalize_value, "BAIL": _bail, "SC": _SCALARS,
+            "MAXR": MAX_RESULT_SIZE,
         }
         self.prelude: list[str] = []
         self.names: dict[str, str] = {}
