@@ -98,7 +98,7 @@ def schedule_words(schedule: str) -> str:
 
 
 def trigger_words(system: str, events: Sequence[str], properties: Sequence[str]) -> str:
-    """ "when Cinode sends project.created or project.updated" (and HubSpot's properties)."""
+    """Say when a webhook starts a sync: "when Cinode sends project.created or ..."."""
     if events:
         text = f"when {system} sends {join_words(list(events), 'or')}"
     else:
