@@ -32,6 +32,7 @@ from typing import Any
 from jinja2 import nodes
 from jinja2.exceptions import SecurityError
 from jinja2.nodes import EvalContext
+from jinja2.runtime import str_join
 from jinja2.utils import _PassArg
 
 from engine.templates.context import OMIT
@@ -79,7 +80,7 @@ class _Codegen:
             "len": len,
             "M": _MISSING, "U": ENV.undefined, "GA": ENV.getattr, "GI": ENV.getitem,
             "BO": binop, "FIN": finalize_value, "BAIL": _bail, "SC": _SCALARS,
-            "MAXR": MAX_RESULT_SIZE,
+            "MAXR": MAX_RESULT_SIZE, "SJ": str_join,
         }
         self.prelude: list[str] = []
         self.names: dict[str, str] = {}
@@ -162,16 +163,14 @@ class _Codegen:
         return f"GI({obj}, {self.expr(node.arg)})"
 
     def e_Concat(self, node: nodes.Concat) -> str:
-        parts = [self.text_part(child, printed=False) for child in node.nodes]
-        return "(" + " + ".join(parts) + ")" if parts else "''"
+        # Jinja's str_join: every operand is evaluated before any is turned into text,
+        # which decides which error a record gets when two operands would fail
+        return "SJ((" + "".join(self.expr(child) + ", " for child in node.nodes) + "))"
 
-    def text_part(self, node: nodes.Node, *, printed: bool) -> str:
-        if isinstance(node, nodes.TemplateData) or (
-            isinstance(node, nodes.Const) and type(node.value) is str and not printed
-        ):
+    def text_part(self, node: nodes.Node) -> str:
+        if isinstance(node, nodes.TemplateData):
             return self.expr(node)
-        inner = self.expr(node)
-        return f"str(FIN({inner}))" if printed else f"str({inner})"
+        return f"str(FIN({self.expr(node)}))"
 
     def e_BinExpr(self, node: nodes.BinExpr) -> str:
         left, right = self.expr(node.left), self.expr(node.right)
@@ -227,7 +226,7 @@ class _Codegen:
         parts: list[str] = []
         for node in body:
             if isinstance(node, nodes.Output):
-                parts.extend(self.text_part(child, printed=True) for child in node.nodes)
+                parts.extend(self.text_part(child) for child in node.nodes)
             elif isinstance(node, nodes.If):
                 parts.append(self.if_text(node.test, node.body, node.elif_, node.else_))
             else:
