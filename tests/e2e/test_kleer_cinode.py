@@ -11,6 +11,7 @@ event names and hands it to `run_sync(records=...)`; these tests do exactly that
 
 from __future__ import annotations
 
+import base64
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import date
@@ -19,17 +20,20 @@ from typing import Any
 
 import httpx
 import pytest
+from starlette.applications import Starlette
 
 from engine.adapters.base import Record
 from engine.adapters.ratelimit import RateBudgets
-from engine.sandbox.base import SandboxConfig
+from engine.runner.app import build_app
+from engine.runner.inbox import InboxWorker
+from engine.sandbox.base import ManualClock, SandboxConfig
 from engine.sandbox.cinode import CinodeSandbox
 from engine.sandbox.kleer import KleerSandbox
 from engine.sandbox.seed.cinode import CURRENCIES
 from engine.sandbox.seed.kleer import DIMENSION_ENTRIES, SCHEDULES
 from engine.spec.load import load_spec
 from engine.spec.model import Spec
-from engine.state import open_store
+from engine.state import SqliteStateStore, open_store
 from engine.state.base import StateStore
 from engine.sync.pipeline import RunReport, run_sync
 from engine.sync.runtime import Runtime
@@ -545,3 +549,67 @@ async def test_safety_net_poll_syncs_what_a_lost_webhook_missed(world: World) ->
     again = await world.run("projects")
     assert again.counts["create"] == again.counts["update"] == 0
     assert _writes(world.kleer) == []
+
+
+# --------------------------------------------------------------------------- the runner
+
+RUNNER_URL = "http://runner.test"
+
+
+async def test_a_won_project_arrives_through_the_runner_webhook_inbox(tmp_path: Path) -> None:
+    """Cinode's own webhook delivery -> the runner's endpoint -> inbox -> Kleer."""
+    clock = ManualClock()
+    late = httpx.ASGITransport(app=Starlette())  # pointed at the runner once it exists
+    async with httpx.AsyncClient(transport=late, base_url=RUNNER_URL) as to_runner:
+        config = SandboxConfig(records=40, rate_limits=False, seed=7, clock=clock,
+                               webhook_client=to_runner)
+        store = SqliteStateStore(tmp_path / "state.db")
+        world = World(KleerSandbox(config), CinodeSandbox(config), store, load_spec(SPEC),
+                      config)
+        environ = sandbox_env(config)
+        app = build_app([str(SPEC)], store=store, environ=environ, clock=clock.now,
+                        transports={"kleer": httpx.ASGITransport(app=world.kleer.app),
+                                    "cinode": httpx.ASGITransport(app=world.cinode.app)},
+                        schedule=False, inbox=False)
+        late.app = app
+        try:
+            client, customer_id, manager_user, manager_id = await _linked_world(world)
+            await _subscribe(world, {"isBasicAuthentication": False,
+                                     "headerName": "X-Specsync-Token",
+                                     "headerValue": environ["CINODE_WEBHOOK_SECRET"]})
+            project = await _new_project(world, title="Via webhook", customerId=customer_id,
+                                         salesManagerIds=[manager_id], pipelineStageId=11)
+            await _move(world, project, currentState=30)
+            assert str(project) not in world.kleer_projects()
+            await world.cinode.webhooks.drain()
+            worker = InboxWorker(app.state.runner, sleep=_no_sleep)
+            assert await worker.process_once() >= 1
+            made = world.kleer_projects()[str(project)]
+            assert (made["name"], made["client"], made["our-reference"]) == (
+                "Via webhook", {"id": client["id"]}, {"id": manager_user})
+        finally:
+            await world.cinode.webhooks.stop()
+            await app.state.runner_control.stop(1.0)
+            store.close()
+
+
+async def _no_sleep(seconds: float) -> None:
+    return None
+
+
+async def _subscribe(world: World, credentials: dict[str, Any]) -> None:
+    """Register the runner's endpoint for project events the way a Cinode admin does."""
+    config = world.config
+    transport = httpx.ASGITransport(app=world.cinode.app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://cinode.test") as c:
+        basic = base64.b64encode(
+            f"{config.cinode_access_id}:{config.cinode_access_secret}".encode()).decode()
+        token = (await c.get("/token", headers={"authorization": f"Basic {basic}"})
+                 ).json()["access_token"]
+        response = await c.post(
+            f"/v0.1/companies/{config.cinode_company_id}/webhooks",
+            headers={"authorization": f"Bearer {token}"},
+            json={"endpointUrl": f"{RUNNER_URL}/webhooks/{INTEGRATION}/cinode",
+                  "configurations": [{"entityType": 6, "actionType": 1}],
+                  "credentials": [credentials]})
+        assert response.status_code == 201, response.text
