@@ -1,0 +1,570 @@
+"""Kleer <-> HubSpot end to end: the real spec against the Kleer and HubSpot sandboxes.
+
+Seed 002's three patterns, each through the engine's real code: outbound syncs on a
+schedule (`run_sync`), inbound syncs the way the runner runs them for a webhook (the
+record re-read by id, `run_sync(records=...)`, after the runner's echo check), and the
+workflow actions through the runner's `ActionRunner.run_action`. Expected values are
+computed from the Kleer records the syncs read, never typed in.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from engine.runner.actions import ActionRunner
+from engine.runner.context import RunnerContext
+from engine.runner.deployment import Deployment
+from engine.runner.events import WebhookEvent, parse_hubspot
+from engine.runner.inbox import is_echo
+from engine.sandbox.base import SandboxConfig
+from engine.sandbox.hubspot import HubSpotSandbox
+from engine.sandbox.kleer import KleerSandbox
+from engine.spec.load import load_spec
+from engine.spec.model import Spec
+from engine.state import open_store
+from engine.state.base import StateStore
+from engine.sync.pipeline import RunReport, run_sync
+from engine.sync.runtime import Runtime
+
+SPEC = Path(__file__).parents[2] / "specs" / "kleer-hubspot" / "spec.yaml"
+OUTBOUND = ("companies", "products", "invoices", "agreements", "projects",
+            "invoice_line_items", "agreement_line_items")
+WRITES = ("create", "update", "adopt", "deactivate", "delete")
+
+
+def sandbox_env(kleer: SandboxConfig, hubspot: SandboxConfig) -> dict[str, str]:
+    return {"KLEER_URL": "http://kleer.test", "KLEER_TOKEN": kleer.kleer_token,
+            "KLEER_COMPANY_ID": str(kleer.kleer_company_id),
+            "HUBSPOT_URL": "http://hubspot.test", "HUBSPOT_TOKEN": hubspot.hubspot_token,
+            "HUBSPOT_CLIENT_SECRET": hubspot.hubspot_client_secret}
+
+
+@dataclass
+class World:
+    kleer: KleerSandbox
+    hubspot: HubSpotSandbox
+    store: StateStore
+    spec: Spec
+    environ: dict[str, str]
+
+    def transports(self) -> dict[str, httpx.AsyncBaseTransport]:
+        return {"kleer": httpx.ASGITransport(app=self.kleer.app),
+                "hubspot": httpx.ASGITransport(app=self.hubspot.app)}
+
+    def runtime(self) -> Runtime:
+        return Runtime(spec=self.spec, store=self.store, environ=self.environ,
+                       transports=self.transports())
+
+    def deployment(self) -> Deployment:
+        return Deployment.from_specs([self.spec], self.store, environ=self.environ,
+                                     transports=self.transports())
+
+    def hubspot_by(self, object_type: str, prop: str, value: Any) -> list[dict[str, Any]]:
+        return [r for r in self.hubspot.records(object_type)
+                if r["properties"].get(prop) == str(value)]
+
+    def associated(self, object_type: str, record_id: str, to_type: str) -> set[str]:
+        return {oid for (otype, oid) in self.hubspot.associations.of(object_type, record_id)
+                if otype == to_type}
+
+    async def edit(self, app: Any, path: str, changes: dict[str, Any]) -> None:
+        """Change a record as a user in the vendor's UI would (sandbox control call)."""
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                     base_url="http://sandbox.test") as client:
+            response = await client.patch(f"/_sandbox/records/{path}", json=changes)
+            assert response.status_code == 200, response.text
+
+
+@pytest.fixture
+def world_factory(tmp_path: Path) -> Iterator[Any]:
+    stores: list[StateStore] = []
+
+    def make(*, clients: int = 12, hubspot_companies: int = 0) -> World:
+        # A fresh HubSpot portal by default (the integration creates what it needs);
+        # `hubspot_companies` seeds a portal that already holds the same companies.
+        kleer_config = SandboxConfig(records=clients, rate_limits=False)
+        hubspot_config = SandboxConfig(records=hubspot_companies, rate_limits=False)
+        store = open_store(str(tmp_path / f"state-{len(stores)}.db"))
+        stores.append(store)
+        return World(KleerSandbox(kleer_config), HubSpotSandbox(hubspot_config), store,
+                     load_spec(SPEC), sandbox_env(kleer_config, hubspot_config))
+
+    yield make
+    for store in stores:
+        store.close()
+
+
+@pytest.fixture
+async def world(world_factory: Any) -> World:
+    return world_factory()
+
+
+async def _one(*records: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
+    for record in records:
+        yield record
+
+
+async def run_outbound(runtime: Runtime) -> dict[str, RunReport]:
+    return {name: await run_sync(runtime, name) for name in OUTBOUND}
+
+
+def written(report: RunReport) -> int:
+    return sum(report.counts.get(kind, 0) for kind in WRITES)
+
+
+def units(cents: int | None) -> Decimal | None:
+    return None if cents is None else Decimal(cents) / 100
+
+
+# --------------------------------------------------------------------------- outbound
+
+
+async def test_outbound_fills_hubspot_and_a_second_run_writes_nothing(world: World) -> None:
+    runtime = world.runtime()
+    first = await run_outbound(runtime)
+    for name, report in first.items():
+        assert report.outcome == "success", (name, report.failures[:3])
+        assert report.counts["create"] == report.counts["read"] > 0, (name, report.counts)
+    assert len(list(world.hubspot.records("companies"))) == first["companies"].counts["read"]
+    assert len(list(world.hubspot.records("line_items"))) == (
+        first["invoice_line_items"].counts["read"] + first["agreement_line_items"].counts["read"])
+
+    second = await run_outbound(runtime)
+    assert {name: written(r) for name, r in second.items()} == dict.fromkeys(OUTBOUND, 0)
+    assert all(r.counts["skip"] == r.counts["read"] for r in second.values())
+    await runtime.aclose()
+
+
+async def test_clients_land_as_companies_field_by_field(world: World) -> None:
+    runtime = world.runtime()
+    await run_sync(runtime, "companies")
+    kleer, hubspot = runtime.adapter("kleer"), runtime.adapter("hubspot")
+    names = world.spec.setup["country_names"]
+    checked = 0
+    async for client in kleer.read("clients"):
+        [raw] = world.hubspot_by("companies", "kleer_client_id", client["id"])
+        company = await hubspot.get("companies", raw["id"])
+        assert company is not None
+        address = client["address"] or {}
+        assert company["name"] == client["name"]
+        assert company["phone"] == (client["phone"] or None)
+        assert company["address"] == (address.get("address1") or None)
+        assert company["address2"] == (address.get("address2") or None)
+        assert company["zip"] == (address.get("zip-code") or None)
+        assert company["city"] == (address.get("state") or None)
+        assert company["country"] == names[client["country-code"]]
+        assert company["orgno"] == client["orgno"]
+        assert company["vat_number"] == client["vat-nr"]
+        assert company["kleer_email"] == client["email"]
+        assert company["kleer_payment_days"] == client["payment-days"]
+        assert raw["properties"]["kleer_payment_days"] == str(client["payment-days"])
+        assert company["kleer_delivery_method"] == client["delivery-type"]
+        assert company["kleer_currency"] == client["currency-type"]
+        assert company["description"] == (client["notes"] or None)
+        assert company["kleer_your_reference"] == (client["contact"] or None)
+        our = (client["user"] or {}).get("id")
+        assert company["kleer_our_reference"] == (str(our) if our else None)
+        assert company["kleer_categories"] == (";".join(client["categories"]) or None)
+        checked += 1
+    assert checked == 12
+    await runtime.aclose()
+
+
+async def test_invoices_agreements_projects_and_line_items_carry_their_associations(
+        world: World) -> None:
+    runtime = world.runtime()
+    await run_outbound(runtime)
+    kleer, hubspot = runtime.adapter("kleer"), runtime.adapter("hubspot")
+
+    def company_of(client_id: int) -> str:
+        [company] = world.hubspot_by("companies", "kleer_client_id", client_id)
+        return str(company["id"])
+
+    invoices = [i async for i in kleer.read("invoices")][:6]
+    for invoice in invoices:
+        [raw] = world.hubspot_by("invoices", "kleer_invoice_id", invoice["id"])
+        target = await hubspot.get("invoices", raw["id"])
+        assert target is not None
+        status = ("paid" if invoice["remaining"] == 0 else "open") \
+            if invoice["certified"] else "draft"
+        assert target["hs_invoice_status"] == status
+        assert target["hs_currency"] == invoice["currency"]
+        assert target["hs_invoice_date"] == invoice["invoice-date"]
+        assert target["hs_amount_billed"] == units(invoice["amount"] + invoice["vat"])
+        assert target["kleer_remaining"] == units(invoice["remaining"])
+        assert world.associated("invoices", raw["id"], "companies") == {
+            company_of(invoice["client-ref"]["id"])}
+        rows = invoice["rows"] or []
+        items = [world.hubspot_by("line_items", "kleer_line_item_id", f"{invoice['id']}-{n}")
+                 for n in range(1, len(rows) + 1)]
+        assert [len(found) for found in items] == [1] * len(rows)
+        for row, [item] in zip(rows, items, strict=True):
+            assert Decimal(item["properties"]["quantity"]) == Decimal(str(row["quantity"]))
+            assert Decimal(item["properties"]["price"]) == units(row["price"])
+            [product] = world.hubspot_by("products", "kleer_product_id", row["product"]["id"])
+            assert item["properties"]["hs_product_id"] == str(product["id"])
+            assert world.associated("line_items", item["id"], "invoices") == {raw["id"]}
+
+    async for agreement in kleer.read("agreements"):
+        [raw] = world.hubspot_by("agreements", "kleer_agreement_id", agreement["id"])
+        value = sum(round(r["quantity"] * r["price"]) for r in agreement["recurring-rows"])
+        assert Decimal(raw["properties"]["amount"]) == units(value)
+        assert raw["properties"]["revision"] == str(agreement["revision-nr"])
+        assert world.associated("agreements", raw["id"], "companies") == {
+            company_of(agreement["client-ref"]["id"])}
+        for n in range(1, len(agreement["recurring-rows"]) + 1):
+            [item] = world.hubspot_by("line_items", "kleer_line_item_id",
+                                      f"{agreement['id']}-{n}")
+            assert world.associated("line_items", item["id"], "agreements") == {raw["id"]}
+
+    statuses = world.spec.setup["project_statuses"]
+    async for project in kleer.read("client_projects"):
+        [raw] = world.hubspot_by("projects", "kleer_project_id", project["id"])
+        assert raw["properties"]["hs_name"] == project["name"]
+        assert raw["properties"]["hs_status"] == statuses[project["status"]]
+        assert world.associated("projects", raw["id"], "companies") == {
+            company_of(project["client"]["id"])}
+    await runtime.aclose()
+
+
+async def test_a_change_in_kleer_reaches_hubspot_on_the_next_run(world: World) -> None:
+    runtime = world.runtime()
+    await run_sync(runtime, "companies")
+    await world.edit(world.kleer.app, "client/40000003",
+                     {"name": "Omdöpt AB", "payment-days": 45})
+    report = await run_sync(runtime, "companies")
+    assert (report.counts["update"], report.counts["create"]) == (1, 0), report.counts
+    [company] = world.hubspot_by("companies", "kleer_client_id", 40000003)
+    assert company["properties"]["name"] == "Omdöpt AB"
+    assert company["properties"]["kleer_payment_days"] == "45"
+    await runtime.aclose()
+
+
+async def test_a_portal_that_already_holds_the_company_gets_no_duplicate(
+        world_factory: Any) -> None:
+    # HubSpot company i (three in four) is Kleer client i: same name, same orgno, but no
+    # kleer_client_id. orgno is a unique property, so HubSpot refuses a second company
+    # with it: the client fails with that reason and nothing is duplicated.
+    world = world_factory(clients=8, hubspot_companies=8)
+    runtime = world.runtime()
+    before = len(list(world.hubspot.records("companies")))
+    report = await run_sync(runtime, "companies")
+    refused = {c.key for c in report.failures}
+    assert refused and all("orgno" in c.reason for c in report.failures)
+    assert len(list(world.hubspot.records("companies"))) == before + report.counts["create"]
+    # The operator links the existing company (sets kleer_client_id): it is adopted.
+    key = sorted(refused)[0]
+    client = await runtime.adapter("kleer").get("clients", key)
+    assert client is not None
+    [existing] = world.hubspot_by("companies", "orgno", client["orgno"])
+    await world.edit(world.hubspot.app, f"companies/{existing['id']}",
+                     {"kleer_client_id": key})
+    again = await run_sync(runtime, "companies")
+    assert again.counts["adopt"] == 1 and again.counts["create"] == 0, again.counts
+    assert world.hubspot_by("companies", "orgno", client["orgno"]) == [
+        r for r in world.hubspot.records("companies") if r["id"] == existing["id"]]
+    await runtime.aclose()
+
+
+# --------------------------------------------------------------------------- inbound
+
+
+def event(**fields: Any) -> WebhookEvent:
+    """One HubSpot webhook event, parsed by the runner's own parser."""
+    raw = {"eventId": 1, "subscriptionId": 1, "portalId": 1, "appId": 1,
+           "occurredAt": 1_743_500_000_000, "attemptNumber": 0, **fields}
+    [parsed] = parse_hubspot(json.dumps([raw]).encode())
+    return parsed
+
+
+def change(object_id: str, prop: str, value: str) -> WebhookEvent:
+    return event(subscriptionType="company.propertyChange", objectId=int(object_id),
+                 propertyName=prop, propertyValue=value, changeSource="CRM_UI")
+
+
+async def test_a_company_edit_in_hubspot_updates_the_kleer_client_with_all_fields(
+        world: World) -> None:
+    runtime = world.runtime()
+    await run_sync(runtime, "companies")
+    [raw] = world.hubspot_by("companies", "kleer_client_id", 40000002)
+    await world.edit(world.hubspot.app, f"companies/{raw['id']}",
+                     {"phone": "+46 8 999 99 99", "kleer_your_reference": "Ny Kontakt",
+                      "city": "Uppsala", "kleer_payment_days": "60"})
+    # What the runner does for the webhook: re-read the company, sync that record.
+    company = await runtime.adapter("hubspot").get("companies", raw["id"])
+    assert company is not None
+    report = await run_sync(runtime, "clients_inbound", trigger="webhook",
+                            records=_one(company))
+    assert report.outcome == "success" and written(report) == 1, report.counts
+    client = await runtime.adapter("kleer").get("clients", "40000002")
+    assert client is not None
+    assert client["phone"] == "+46 8 999 99 99"
+    assert client["address"]["state"] == "Uppsala"
+    assert client["payment-days"] == 60
+    assert client["contact"] == "Ny Kontakt"  # one-way: written because a trigger fired
+    assert client["name"] == company["name"]
+
+    again = await run_sync(runtime, "clients_inbound", trigger="webhook",
+                           records=_one(company))
+    assert written(again) == 0 and again.counts["skip"] == 1, again.counts
+    # The Kleer change goes out on the next scheduled run, and then HubSpot is quiet.
+    out = await run_sync(runtime, "companies")
+    assert out.counts["update"] == 1, out.counts
+    await runtime.aclose()
+
+
+async def test_only_triggering_properties_start_the_inbound_sync(world: World) -> None:
+    deployment = world.deployment()
+    spec = world.spec
+    trigger = spec.syncs["clients_inbound"].trigger
+    assert trigger is not None
+    for prop in trigger.properties:
+        assert deployment.triggered(spec.integration, "hubspot",
+                                    change("2500000001", prop, "x")) == ["clients_inbound"]
+    for one_way in ("kleer_your_reference", "kleer_our_reference", "kleer_categories"):
+        assert deployment.triggered(spec.integration, "hubspot",
+                                    change("2500000001", one_way, "x")) == []
+    project_event = event(subscriptionType="object.propertyChange", objectTypeId="0-970",
+                          objectId=9500000001, propertyName="hs_status",
+                          propertyValue="COMPLETED")
+    assert deployment.triggered(spec.integration, "hubspot", project_event) == [
+        "projects_inbound"]
+    await deployment.aclose()
+
+
+async def test_our_own_outbound_write_does_not_bounce_back(world: World) -> None:
+    runtime = world.runtime()
+    await run_sync(runtime, "companies")
+    deployment = world.deployment()
+    sync = world.spec.syncs["clients_inbound"]
+    [raw] = world.hubspot_by("companies", "kleer_client_id", 40000004)
+    company = await runtime.adapter("hubspot").get("companies", raw["id"])
+    assert company is not None
+    # HubSpot reports the properties our companies sync just wrote: an echo.
+    ours = [change(raw["id"], "name", company["name"]),
+            change(raw["id"], "kleer_payment_days", str(company["kleer_payment_days"]))]
+    assert is_echo(deployment, world.spec.integration, sync, company, raw["id"], ours)
+    # A person then edits the phone: not an echo any more.
+    await world.edit(world.hubspot.app, f"companies/{raw['id']}", {"phone": "+46 10 1"})
+    edited = await runtime.adapter("hubspot").get("companies", raw["id"])
+    assert edited is not None
+    assert not is_echo(deployment, world.spec.integration, sync, edited, raw["id"],
+                       [change(raw["id"], "phone", "+46 10 1")])
+    await deployment.aclose()
+    await runtime.aclose()
+
+
+@pytest.mark.xfail(reason="engine gap: the pipeline builds the key before it applies the "
+                   "filter, so a company without kleer_client_id fails with "
+                   "key.missing-component (recorded, retried) instead of being filtered",
+                   strict=True)
+async def test_a_company_that_is_not_a_kleer_client_is_skipped(world_factory: Any) -> None:
+    world = world_factory(clients=4, hubspot_companies=4)
+    runtime = world.runtime()
+    prospect = next(r for r in world.hubspot.records("companies")
+                    if not r["properties"].get("kleer_client_id"))
+    company = await runtime.adapter("hubspot").get("companies", prospect["id"])
+    assert company is not None
+    report = await run_sync(runtime, "clients_inbound", trigger="webhook",
+                            records=_one(company))
+    assert report.counts["filtered"] == 1 and written(report) == 0, report.counts
+    await runtime.aclose()
+
+
+async def test_a_project_edit_in_hubspot_updates_the_kleer_project(world: World) -> None:
+    runtime = world.runtime()
+    await run_sync(runtime, "companies")
+    await run_sync(runtime, "projects")
+    kleer = runtime.adapter("kleer")
+    projects = [p async for p in kleer.read("client_projects") if p["status"] == "Open"]
+    project = projects[0]
+    [raw] = world.hubspot_by("projects", "kleer_project_id", project["id"])
+    await world.edit(world.hubspot.app, f"projects/{raw['id']}",
+                     {"hs_status": "COMPLETED", "hs_name": "Avslutat projekt"})
+    record = await runtime.adapter("hubspot").get("projects", raw["id"])
+    assert record is not None
+    report = await run_sync(runtime, "projects_inbound", trigger="webhook",
+                            records=_one(record))
+    assert written(report) == 1, (report.counts, report.failures)
+    after = await kleer.get("client_projects", str(project["id"]))
+    assert after is not None
+    assert (after["status"], after["active"], after["name"]) == (
+        "Closed", False, "Avslutat projekt")
+    assert after["client"] == project["client"]  # not a mapped field: untouched
+    await runtime.aclose()
+
+
+async def test_the_safety_net_run_changes_nothing_in_kleer_that_hubspot_did_not(
+        world: World) -> None:
+    runtime = world.runtime()
+    await run_sync(runtime, "companies")
+    kleer = runtime.adapter("kleer")
+    before = [c async for c in kleer.read("clients")]
+    first = await run_sync(runtime, "clients_inbound", trigger="schedule")
+    # The first run reads every company (no cursor yet) and pairs each linked one with
+    # its client: nothing in Kleer changes.
+    assert first.outcome == "success", first.failures[:3]
+    # Kleer -> HubSpot -> Kleer is lossless: each company is adopted as it is, unwritten.
+    assert first.counts["adopt"] == first.counts["read"] == 12, first.counts
+    assert [c async for c in kleer.read("clients")] == before
+    # Then it is a delta read of what changed in HubSpot since (the overlap re-reads
+    # recent records, whose hashes are unchanged): nothing is written.
+    second = await run_sync(runtime, "clients_inbound", trigger="schedule")
+    assert written(second) == 0, second.counts
+    await world.edit(world.hubspot.app, "companies/" + world.hubspot_by(
+        "companies", "kleer_client_id", 40000005)[0]["id"], {"phone": "+46 70 555 55 55"})
+    third = await run_sync(runtime, "clients_inbound", trigger="schedule")
+    assert third.counts["update"] == 1, third.counts
+    client = await kleer.get("clients", "40000005")
+    assert client is not None and client["phone"] == "+46 70 555 55 55"
+    await runtime.aclose()
+
+
+# --------------------------------------------------------------------------- actions
+
+
+def execution(object_id: str, object_type: str, inputs: dict[str, Any],
+              callback: str = "ap-1-1-1") -> dict[str, Any]:
+    return {"callbackId": callback, "origin": {"portalId": 1},
+            "context": {"source": "WORKFLOWS", "workflowId": 1},
+            "object": {"objectId": object_id, "objectType": object_type},
+            "inputFields": inputs}
+
+
+def action_runner(world: World) -> tuple[ActionRunner, Deployment]:
+    deployment = world.deployment()
+    return ActionRunner(RunnerContext(deployment=deployment, store=world.store)), deployment
+
+
+async def test_create_invoice_from_a_deal_pushes_invoice_and_line_items_back(
+        world_factory: Any) -> None:
+    world = world_factory(clients=4, hubspot_companies=0)
+    runtime = world.runtime()
+    await run_sync(runtime, "companies")
+    await run_sync(runtime, "products")
+    deal = world.hubspot.create_record(world.hubspot.object_store("deals"), {
+        "dealname": "Acme – Utveckling", "amount": "150000", "deal_currency_code": "SEK",
+        "kleer_client_id": "40000001"})
+    runner, deployment = action_runner(world)
+    action = world.spec.actions["create_invoice"]
+    outputs = await runner.run_action(deployment, world.spec.integration, action, execution(
+        deal["id"], "DEAL", {"kleer_product_id": 50000001, "quantity": 40, "price": 1250}))
+    invoice_id = outputs["kleer_invoice_id"]
+    invoice = await runtime.adapter("kleer").get("invoices", str(invoice_id))
+    assert invoice is not None
+    assert invoice["client-ref"] == {"id": 40000001}
+    assert invoice["foreign-id"] == f"hubspot-deal-{deal['id']}"
+    assert [(r["quantity"], r["price"], r["product"]) for r in invoice["rows"]] == [
+        (40, 125000, {"id": 50000001})]
+    # Pushed back at once: the HubSpot invoice with its company, deal and line item.
+    [pushed] = world.hubspot_by("invoices", "kleer_invoice_id", invoice_id)
+    assert pushed["properties"]["hs_invoice_status"] == "draft"
+    assert world.associated("invoices", pushed["id"], "deals") == {deal["id"]}
+    [company] = world.hubspot_by("companies", "kleer_client_id", 40000001)
+    assert world.associated("invoices", pushed["id"], "companies") == {company["id"]}
+    [item] = world.hubspot_by("line_items", "kleer_line_item_id", f"{invoice_id}-1")
+    assert world.associated("line_items", item["id"], "invoices") == {pushed["id"]}
+    await deployment.aclose()
+    await runtime.aclose()
+
+
+async def test_create_agreement_from_a_deal_pushes_the_agreement_back(
+        world_factory: Any) -> None:
+    world = world_factory(clients=4, hubspot_companies=0)
+    runtime = world.runtime()
+    await run_sync(runtime, "companies")
+    deal = world.hubspot.create_record(world.hubspot.object_store("deals"), {
+        "dealname": "Acme – Support", "amount": "4900", "kleer_client_id": "40000002"})
+    runner, deployment = action_runner(world)
+    outputs = await runner.run_action(
+        deployment, world.spec.integration, world.spec.actions["create_agreement"],
+        execution(deal["id"], "DEAL", {"quantity": 2, "invoice_interval_months": "3"}))
+    agreement_id = outputs["kleer_agreement_id"]
+    agreement = await runtime.adapter("kleer").get("agreements", str(agreement_id))
+    assert agreement is not None
+    assert agreement["invoice-interval-months"] == 3
+    assert [(r["quantity"], r["price"]) for r in agreement["recurring-rows"]] == [(2, 490000)]
+    [pushed] = world.hubspot_by("agreements", "kleer_agreement_id", agreement_id)
+    assert Decimal(pushed["properties"]["amount"]) == Decimal("9800")
+    assert world.associated("agreements", pushed["id"], "deals") == {deal["id"]}
+    [item] = world.hubspot_by("line_items", "kleer_line_item_id", f"{agreement_id}-1")
+    assert world.associated("line_items", item["id"], "agreements") == {pushed["id"]}
+    await deployment.aclose()
+    await runtime.aclose()
+
+
+async def test_create_project_from_a_deal(world_factory: Any) -> None:
+    world = world_factory(clients=4, hubspot_companies=0)
+    runtime = world.runtime()
+    await run_sync(runtime, "companies")
+    deal = world.hubspot.create_record(world.hubspot.object_store("deals"), {
+        "dealname": "Acme – Molnmigrering", "amount": "850000",
+        "kleer_client_id": "40000003"})
+    runner, deployment = action_runner(world)
+    outputs = await runner.run_action(
+        deployment, world.spec.integration, world.spec.actions["create_project"],
+        execution(deal["id"], "DEAL", {}))
+    project = await runtime.adapter("kleer").get("client_projects",
+                                                 str(outputs["kleer_project_id"]))
+    assert project is not None
+    assert (project["name"], project["status"], project["budget-amount"]) == (
+        "Acme – Molnmigrering", "Open", 85_000_000)
+    [pushed] = world.hubspot_by("projects", "kleer_project_id", outputs["kleer_project_id"])
+    assert world.associated("projects", pushed["id"], "deals") == {deal["id"]}
+    await deployment.aclose()
+    await runtime.aclose()
+
+
+@pytest.mark.xfail(reason="engine gap: the push-back updates the enrolled company through a "
+                   "HubSpot upsert on kleer_client_id, which the enrolled company does not "
+                   "hold yet, so HubSpot refuses (orgno is unique) or creates a second company "
+                   "instead of updating the enrolled one", strict=True)
+async def test_create_client_links_the_enrolled_company(world_factory: Any) -> None:
+    world = world_factory(clients=4, hubspot_companies=4)
+    runtime = world.runtime()
+    prospect = next(r for r in world.hubspot.records("companies")
+                    if r["properties"].get("orgno"))
+    runner, deployment = action_runner(world)
+    outputs = await runner.run_action(
+        deployment, world.spec.integration, world.spec.actions["create_client"],
+        execution(prospect["id"], "COMPANY", {"payment_days": 20}))
+    client = await runtime.adapter("kleer").get("clients", str(outputs["kleer_client_id"]))
+    assert client is not None and client["payment-days"] == 20
+    enrolled = next(r for r in world.hubspot.records("companies")
+                    if r["id"] == prospect["id"])
+    assert enrolled["properties"].get("kleer_client_id") == str(client["id"])
+    await deployment.aclose()
+    await runtime.aclose()
+
+
+@pytest.mark.xfail(reason="engine gap: mode update looks the target up among the links of "
+                   "its own action (action:update_agreement), never among those that "
+                   "create_agreement or the agreements sync made", strict=True)
+async def test_update_agreement_upsell_changes_the_linked_agreement(
+        world_factory: Any) -> None:
+    world = world_factory(clients=4, hubspot_companies=0)
+    runtime = world.runtime()
+    await run_sync(runtime, "companies")
+    deal = world.hubspot.create_record(world.hubspot.object_store("deals"), {
+        "dealname": "Acme – Support", "amount": "4900", "kleer_client_id": "40000002"})
+    runner, deployment = action_runner(world)
+    created = await runner.run_action(
+        deployment, world.spec.integration, world.spec.actions["create_agreement"],
+        execution(deal["id"], "DEAL", {}, callback="ap-1"))
+    await runner.run_action(
+        deployment, world.spec.integration, world.spec.actions["update_agreement"],
+        execution(deal["id"], "DEAL", {"change": "upsell", "quantity": 3}, callback="ap-2"))
+    agreement = await runtime.adapter("kleer").get("agreements",
+                                                   str(created["kleer_agreement_id"]))
+    assert agreement is not None
+    assert [r["quantity"] for r in agreement["recurring-rows"]] == [3]
+    await deployment.aclose()
+    await runtime.aclose()
