@@ -85,8 +85,18 @@ def verify(connection: Connection, secret: str, request: Request, body: bytes,
 
 
 def _store(ctx: RunnerContext, source: str, events: list[WebhookEvent]) -> int:
-    """Insert the events (each its own row, keyed by event id); how many were new."""
+    """Insert the events (each its own row, keyed by event id); how many were new.
+
+    Each `inbox_put` is a durable transaction (an fsync, ~3-5 ms on a plain disk), which
+    caps a delivery of 100 events at a few hundred events per second. A store that offers
+    `inbox_put_many(source, [(event_id, payload), ...], received_at=...) -> list[bool]`
+    (one transaction) is used instead; the StateStore protocol does not have it yet.
+    """
     now = ctx.clock()
+    put_many = getattr(ctx.store, "inbox_put_many", None)
+    if put_many is not None:
+        return sum(put_many(source, [(e.event_id, e.to_bytes()) for e in events],
+                            received_at=now))
     return sum(ctx.store.inbox_put(source, event.event_id, event.to_bytes(), received_at=now)
                for event in events)
 
