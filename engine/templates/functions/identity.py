@@ -49,19 +49,19 @@ __all__ = [
 ]
 
 _PNR = re.compile(r"(\d{6}|\d{8})([-+]?)(\d{4})")
-_DOUBLED = (0, 2, 4, 6, 8, 1, 3, 5, 7, 9)
+_PLAIN = {str(d): d for d in range(10)}
+_DOUBLED = {str(d): (2 * d) % 9 if d != 9 else 9 for d in range(10)}
 
 
 def luhn_ok(digits: str) -> bool:
     """Luhn check of a string of ASCII digits (same answer as `stdnum.luhn.is_valid`)."""
-    total = 0
-    for position, char in enumerate(reversed(digits)):
-        digit = ord(char) - 48
-        total += _DOUBLED[digit] if position % 2 else digit
+    odd = len(digits) % 2  # digits at this parity, counted from the left, are doubled
+    total = sum(map(_PLAIN.__getitem__, digits[1 - odd :: 2]))
+    total += sum(map(_DOUBLED.__getitem__, digits[odd::2]))
     return total % 10 == 0
 
 
-@dataclass(frozen=True, repr=False)
+@dataclass(frozen=True, repr=False, slots=True)
 class PersonalNumber:
     birth_date: date
     serial: str  # three digits; the last one gives the gender
