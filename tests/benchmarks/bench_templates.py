@@ -65,7 +65,7 @@ SHAPES: dict[str, Any] = {
     "linked": "{{ customernumber | linked('customers') }}",
     "select_tags": "{{ categories | select_tags(setup.synced_tags) }}",
     "constant": {"value": 2},
-    "method call (sandbox only)": "{{ jobname.split(' ')[0] }}",
+    "method call": "{{ jobname.split(' ')[0] }}",
     "for loop (sandbox only)": "{% for c in categories %}{{ c }};{% endfor %}",
 }
 
