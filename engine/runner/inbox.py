@@ -252,7 +252,11 @@ class InboxWorker:
                 records.append(record)
             if not records:
                 return
-            report = await run_sync(runtime, sync_name, trigger="webhook",
-                                    records=_iterate(records))
+            try:
+                report = await run_sync(runtime, sync_name, trigger="webhook",
+                                        records=_iterate(records))
+            except Exception:
+                self.ctx.metrics.runs.labels(integration, sync_name, "webhook", "failed").inc()
+                raise
         self.ctx.metrics.observe_run(integration, sync_name, "webhook", report.outcome,
                                      report.counts)
