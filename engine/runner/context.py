@@ -13,6 +13,7 @@ from datetime import datetime
 
 from engine.runner.deployment import Deployment
 from engine.runner.gate import SyncGate
+from engine.runner.inbox_writer import InboxWriter
 from engine.runner.metrics import RunnerMetrics
 from engine.state.base import StateStore
 from engine.sync.runtime import utc_now
@@ -36,6 +37,7 @@ class RunnerContext:
     max_inbox_depth: int = 200_000  # beyond it webhooks get 503 + Retry-After
     wake_inbox: Callable[[], None] = _nothing
     _depth: int | None = field(default=None, init=False, repr=False)
+    _writer: InboxWriter | None = field(default=None, init=False, repr=False)
     _depth_at: float = field(default=0.0, init=False, repr=False)
 
     def inbox_depth(self, max_age: float = 1.0) -> int | None:
@@ -49,6 +51,12 @@ class RunnerContext:
                 return None
             self._depth_at = now
         return self._depth
+
+    def inbox_writer(self) -> InboxWriter:
+        """The group-commit writer of this runner's inbox (made on first use)."""
+        if self._writer is None or self._writer.store is not self.store:
+            self._writer = InboxWriter(self.store, self.clock)
+        return self._writer
 
     def note_stored(self, count: int) -> None:
         if self._depth is not None:

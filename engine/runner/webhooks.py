@@ -19,7 +19,6 @@ run remains the place where removals are reconciled).
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable, Mapping
 
@@ -84,21 +83,16 @@ def verify(connection: Connection, secret: str, request: Request, body: bytes,
         basic_auth=bool(connection.webhooks.get("basic_auth")))
 
 
-def _store(ctx: RunnerContext, source: str, events: list[WebhookEvent]) -> int:
+async def _store(ctx: RunnerContext, source: str, events: list[WebhookEvent]) -> int:
     """Insert the events (each its own row, keyed by event id); how many were new.
 
-    Each `inbox_put` is a durable transaction (an fsync, ~3-5 ms on a plain disk), which
-    caps a delivery of 100 events at a few hundred events per second. A store that offers
-    `inbox_put_many(source, [(event_id, payload), ...], received_at=...) -> list[bool]`
-    (one transaction) is used instead; the StateStore protocol does not have it yet.
+    The events of concurrent deliveries are committed together (group commit, see
+    engine/runner/inbox_writer.py): one fsync for many deliveries, and the request is
+    answered only once its events are durable.
     """
-    now = ctx.clock()
-    put_many = getattr(ctx.store, "inbox_put_many", None)
-    if put_many is not None:
-        return sum(put_many(source, [(e.event_id, e.to_bytes()) for e in events],
-                            received_at=now))
-    return sum(ctx.store.inbox_put(source, event.event_id, event.to_bytes(), received_at=now)
-               for event in events)
+    flags = await ctx.inbox_writer().put(
+        [(source, event.event_id, event.to_bytes()) for event in events])
+    return sum(flags)
 
 
 async def receive_webhook(request: Request) -> Response:
@@ -149,7 +143,7 @@ async def receive_webhook(request: Request) -> Response:
     if depth is not None and depth >= ctx.max_inbox_depth:
         return reject("overloaded", 503, "the inbox is full; retry later", {"Retry-After": "60"})
     try:
-        stored = await asyncio.to_thread(_store, ctx, inbox_source(integration, name), wanted)
+        stored = await _store(ctx, inbox_source(integration, name), wanted)
     except Exception as exc:
         log.error("webhook events could not be stored: %s", type(exc).__name__,
                   extra={"integration": integration, "connection": name})

@@ -280,6 +280,16 @@ class StateStore(Protocol):
         """Persist an event; False if (source, event_id) was already received."""
         ...
 
+    def inbox_put_many(
+        self, items: Sequence[tuple[str, str, bytes]], *, received_at: datetime
+    ) -> list[bool]:
+        """Persist many (source, event_id, payload) in ONE durable transaction.
+
+        A webhook receiver batches the events of concurrent deliveries into one commit
+        (one fsync) instead of one per event. One flag per item: False for a duplicate.
+        """
+        ...
+
     def inbox_claim(
         self, worker: str, limit: int, now: datetime, lease_seconds: float
     ) -> list[InboxEvent]:

@@ -506,6 +506,20 @@ class PostgresStateStore:
             )
             return cur.rowcount == 1
 
+    def inbox_put_many(
+        self, items: Sequence[tuple[str, str, bytes]], *, received_at: datetime
+    ) -> list[bool]:
+        at = aware(received_at)
+        stored: list[bool] = []
+        with self._write() as cur:
+            for source, event_id, payload in items:
+                cur.execute(
+                    "INSERT INTO inbox (source, event_id, payload, received_at)"
+                    " VALUES (%s, %s, %s, %s) ON CONFLICT (source, event_id) DO NOTHING",
+                    (source, event_id, payload, at))
+                stored.append(cur.rowcount == 1)
+        return stored
+
     def inbox_claim(
         self, worker: str, limit: int, now: datetime, lease_seconds: float
     ) -> list[InboxEvent]:

@@ -445,6 +445,17 @@ class SqliteStateStore:
             )
             return cur.rowcount == 1
 
+    def inbox_put_many(
+        self, items: Sequence[tuple[str, str, bytes]], *, received_at: datetime
+    ) -> list[bool]:
+        at = to_epoch(received_at)
+        with self._write() as db:
+            return [db.execute(
+                "INSERT INTO inbox (source, event_id, payload, received_at)"
+                " VALUES (?, ?, ?, ?) ON CONFLICT (source, event_id) DO NOTHING",
+                (source, event_id, payload, at)).rowcount == 1
+                for source, event_id, payload in items]
+
     def inbox_claim(
         self, worker: str, limit: int, now: datetime, lease_seconds: float
     ) -> list[InboxEvent]:

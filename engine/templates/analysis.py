@@ -45,6 +45,9 @@ class Facts:
     setup_names: list[str] = field(default_factory=list)
     linked_syncs: list[str] = field(default_factory=list)
     functions: list[str] = field(default_factory=list)
+    # names of template functions used as plain values (`{{ orgno }}`): ambiguous when
+    # the source also has a field of that name
+    global_values: list[str] = field(default_factory=list)
     problems: list[TemplateProblem] = field(default_factory=list)
     # where each field / setup name / sync is first written, for later checks
     field_tokens: dict[str, Token | None] = field(default_factory=dict)
@@ -176,6 +179,8 @@ class _Analyser:
                 facts.setup_tokens.setdefault(segments[0], token)
             return
         if name in ENV.globals:
+            _add(facts.global_values, name)
+            facts.field_tokens.setdefault(name, self.find("name", name))
             return
         path = ".".join([name, *segments])
         _add(facts.fields, path)
@@ -193,7 +198,8 @@ class _Analyser:
                 self.expr(base)
         elif isinstance(node, nodes.Filter):
             self.callable_use(node.name, ENV.filters, "filter", ("operator", "|"))
-            if node.name == "linked" and node.args and isinstance(node.args[0], nodes.Const):
+            if node.name in ("linked", "linked_source") and node.args and \
+                    isinstance(node.args[0], nodes.Const):
                 self.sync_use(node.args[0].value)
             self.children(node)
         elif isinstance(node, nodes.Test):

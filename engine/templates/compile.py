@@ -206,6 +206,15 @@ def check_transform(
                 "templates.undefined", f"`{path}` is not a field of the source object",
                 *at(token), did_you_mean(path, names, "Fields"),
             ))
+    for name in facts.global_values if facts else ():
+        if resolve_field(name) is not None:
+            token = facts.field_tokens.get(name) if facts else None
+            problems.append(TemplateProblem(
+                "templates.ambiguous-name",
+                f"`{name}` is both a field of the source object and a template function",
+                *at(token), f"write record.{name} for the field, or {name}(...) to call "
+                "the function",
+            ))
     for name in transform.setup_names:
         if name not in setup:
             token = facts.setup_tokens.get(name) if facts else None

@@ -12,6 +12,7 @@ file position of the YAML scalar. Codes are stable:
 - templates.undefined         names a record field the source object does not have
 - templates.unknown-setup     `setup.x` where the spec's setup has no `x`
 - templates.unknown-sync      `linked('x')` where the spec has no sync `x`
+- templates.ambiguous-name    a name that is both a source field and a template function
 """
 
 from __future__ import annotations

@@ -513,3 +513,18 @@ def test_current_lease_names_the_live_holder(store) -> None:
     assert store.current_lease("sync:a/b", now + timedelta(seconds=31)) is None
     store.release_lease("sync:a/b", "host:1:x", epoch)
     assert store.current_lease("sync:a/b", now) is None
+
+
+def test_inbox_put_many_is_one_transaction_with_dedup(store) -> None:
+    from datetime import UTC, datetime
+
+    now = datetime(2025, 1, 1, tzinfo=UTC)
+    assert store.inbox_put("hubspot", "e1", b"one", received_at=now)
+    flags = store.inbox_put_many([("hubspot", "e1", b"again"), ("hubspot", "e2", b"two"),
+                                  ("cinode", "e1", b"other source"), ("hubspot", "e2", b"dup")],
+                                 received_at=now)
+    assert flags == [False, True, True, False]
+    assert store.inbox_depth() == 3
+    claimed = store.inbox_claim("w", 10, now, 30)
+    assert sorted((e.source, e.event_id, e.payload) for e in claimed) == [
+        ("cinode", "e1", b"other source"), ("hubspot", "e1", b"one"), ("hubspot", "e2", b"two")]
