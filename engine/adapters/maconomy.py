@@ -269,6 +269,12 @@ class _Plan:
         return rows
 
 
+def _retrieve(task: asyncio.Future[Any]) -> None:
+    """Mark a dropped read-ahead's outcome as seen (no "exception never retrieved")."""
+    if not task.cancelled():
+        task.exception()
+
+
 class MaconomyAdapter:
     """The Maconomy system; see the module docstring. One instance per connection."""
 
@@ -478,25 +484,41 @@ class MaconomyAdapter:
             body["orderby"] = orderby
         offset = 0
         last: Record | None = None
-        while True:
-            overlap = 1 if last is not None and offset else 0
-            page = await self._page(obj, body, offset - overlap)
-            if overlap:
-                if page and page[0].get(key) == last[key]:  # type: ignore[index]
-                    page = page[1:]
+        # The next page is requested as soon as this one has arrived, so the server
+        # builds it while the caller works through this one (the caller gives the loop
+        # a turn between batches). It is the very request the loop would send next, so
+        # the shift check below applies to it unchanged; at most one is in flight.
+        ahead: asyncio.Task[list[dict[str, Any]]] | None = None
+        try:
+            while True:
+                overlap = 1 if last is not None and offset else 0
+                if ahead is not None:
+                    page, ahead = await ahead, None
                 else:
-                    # The set moved under the offset: go on from the last record seen.
-                    assert last is not None
-                    body["restriction"] = self._after(base, cursor, key, last)
-                    offset = 0
-                    page = await self._page(obj, body, 0)
-                    overlap = 0
-            for record in plan.records(page):
-                yield record
-            if len(page) + overlap < self._page_size:
-                return
-            last = page[-1]
-            offset += len(page)
+                    page = await self._page(obj, body, offset - overlap)
+                if overlap:
+                    if page and page[0].get(key) == last[key]:  # type: ignore[index]
+                        page = page[1:]
+                    else:
+                        # The set moved under the offset: go on from the last record seen.
+                        assert last is not None
+                        body["restriction"] = self._after(base, cursor, key, last)
+                        offset = 0
+                        page = await self._page(obj, body, 0)
+                        overlap = 0
+                more = len(page) + overlap >= self._page_size
+                if more:
+                    last = page[-1]  # converted in place below, before it is compared
+                    offset += len(page)
+                    ahead = asyncio.ensure_future(self._page(obj, dict(body), offset - 1))
+                for record in plan.records(page):
+                    yield record
+                if not more:
+                    return
+        finally:
+            if ahead is not None:  # the caller stopped early: drop the page asked for
+                ahead.cancel()
+                ahead.add_done_callback(_retrieve)
 
     async def _page(self, obj: str, body: dict[str, Any], offset: int) -> list[dict[str, Any]]:
         body["offset"] = offset

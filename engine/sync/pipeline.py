@@ -20,11 +20,12 @@ Guarantees (see reliability.md, invariants I1-I3):
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import socket
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -105,7 +106,10 @@ class SyncJob:
         delta = self.sync.delta
         if delta is None:
             return None
-        value = coerce(record.get(delta.cursor), "datetime")
+        value = record.get(delta.cursor)
+        if type(value) is datetime and value.tzinfo is not None:
+            return value  # adapters already hand over aware datetimes: the common case
+        value = coerce(value, "datetime")
         return value if isinstance(value, datetime) else None
 
     def since(self, full: bool) -> datetime | None:
@@ -135,13 +139,19 @@ class SyncJob:
                                              else None):
             yield record
 
-    async def noting_keys(self, records: AsyncIterator[Record],
-                          seen: set[str]) -> AsyncIterator[Record]:
-        """Pass records through, remembering their keys as they are read."""
+    async def noting_keys(self, records: AsyncIterator[Record], seen: set[str],
+                          only: Container[str] | None = None) -> AsyncIterator[Record]:
+        """Pass records through, remembering their keys as they are read.
+
+        With `only` (the keys failing before the run), just those are remembered: the
+        set then grows with the failures, not with the size of the source.
+        """
         key = self.sync.key
         async for record in records:
             with contextlib.suppress(RecordError):
-                seen.add(build_key(key.components, key.separator, record))
+                text = build_key(key.components, key.separator, record)
+                if only is None or text in only:
+                    seen.add(text)
             yield record
 
     async def retry_records(self, seen: set[str]) -> AsyncIterator[Record]:
@@ -157,20 +167,28 @@ class SyncJob:
                 yield record
 
     # -- deciding ---------------------------------------------------------------
-    def _last_per_key(self, batch: Sequence[Record]) -> Sequence[Record]:
-        """One record per key in a batch (the last read): two writes of one key in one
-        batch would both see "no link yet" and create twice."""
+    def _last_per_key(self, batch: Sequence[Record]) -> list[tuple[str | RecordError,
+                                                                    Record]]:
+        """Each record with its key (or why it has none), one record per key in a batch
+        (the last read): two writes of one key in one batch would both see "no link
+        yet" and create twice."""
         key = self.sync.key
+        components, separator = key.components, key.separator
+        pairs: list[tuple[str | RecordError, Record]] = []
         by_key: dict[str, Record] = {}
-        keyless: list[Record] = []
+        keyless = 0
         for record in batch:
             try:
-                by_key[build_key(key.components, key.separator, record)] = record
-            except RecordError:
-                keyless.append(record)
-        if len(by_key) + len(keyless) == len(batch):
-            return batch
-        return [*by_key.values(), *keyless]
+                text = build_key(components, separator, record)
+            except RecordError as exc:
+                pairs.append((exc, record))
+                keyless += 1
+                continue
+            pairs.append((text, record))
+            by_key[text] = record
+        if len(by_key) + keyless == len(batch):
+            return pairs  # no key twice: the read order
+        return [*by_key.items(), *[p for p in pairs if isinstance(p[0], RecordError)]]
 
     def key_of(self, record: Mapping[str, Any]) -> str:
         key = self.sync.key
@@ -184,34 +202,32 @@ class SyncJob:
     async def decide(self, batch: Sequence[Record], *, with_old: bool) -> list[Change]:
         """What to do with each record of a batch; reads the target, never writes."""
         id_field = self.source_info.id_field if self.source_info else None
-        prepared: list[tuple[Record, str, bool, dict | None, dict | None]] = []
+        prepared: list[tuple[Record, str, str | None, bool, dict | None, dict | None]] = []
         changes: list[Change] = []
-        batch = self._last_per_key(batch)
-        for record in batch:
+        predicate = self.predicate
+        map_record = self.mapper.map
+        ctx = self.ctx
+        for key, record in self._last_per_key(batch):
             source_id = _id_text(record.get(id_field)) if id_field else None
-            try:
-                key = self.key_of(record)
-            except RecordError as exc:
-                changes.append(self._error(f"#{source_id}", exc, source_id))
+            if isinstance(key, RecordError):
+                changes.append(self._error(f"#{source_id}", key, source_id))
                 continue
-            matched = self.predicate(record) if self.predicate is not None else True
-            if not matched:
-                prepared.append((record, key, False, None, None))
+            if predicate is not None and not predicate(record):
+                prepared.append((record, key, source_id, False, None, None))
                 continue
             try:
-                update, create_only = self.mapper.map(record, self.ctx)
+                update, create_only = map_record(record, ctx)
             except RecordError as exc:
                 changes.append(self._error(key, exc, source_id))
                 continue
-            prepared.append((record, key, True, create_only, update))
+            prepared.append((record, key, source_id, True, create_only, update))
 
         links = self.store.get_links(self.integration, self.sync.name,
-                                     [key for _, key, *_ in prepared])
-        unlinked = [key for _, key, matched, *_ in prepared if matched and key not in links]
-        existing = await self._lookup(unlinked)
-        for record, key, matched, create, update in prepared:
+                                     [item[1] for item in prepared])
+        unlinked = [key for _, key, _, matched, *_ in prepared if matched and key not in links]
+        existing = await self._lookup(unlinked) if unlinked else {}
+        for record, key, source_id, matched, create, update in prepared:
             link = links.get(key)
-            source_id = _id_text(record.get(id_field)) if id_field else None
             if not matched:
                 changes.append(await self._unmatched(record, key, link, source_id))
                 continue
@@ -372,12 +388,16 @@ class SyncJob:
 
 
 async def _batches(records: AsyncIterator[Record], size: int) -> AsyncIterator[list[Record]]:
+    """Records in lists of `size`. Between batches the event loop gets a turn, so I/O
+    started in the background (an adapter fetching its next page) proceeds while
+    records of the current page are decided: a page already in memory never suspends."""
     batch: list[Record] = []
     async for record in records:
         batch.append(record)
         if len(batch) >= size:
             yield batch
             batch = []
+            await asyncio.sleep(0)
     if batch:
         yield batch
 
@@ -398,7 +418,8 @@ async def plan_sync(runtime: Runtime, sync_name: str, *, full: bool = False,
     stream = records if records is not None else job.records(since)
 
     if records is None and since is not None:
-        stream = _chain(job.noting_keys(stream, seen), job.retry_records(seen))
+        failing = set(job.store.failing_keys(job.integration, job.sync.name))
+        stream = _chain(job.noting_keys(stream, seen, only=failing), job.retry_records(seen))
     async for batch in _batches(stream, job.batch_size):
         for change in await job.decide(batch, with_old=True):
             plan.add(change, keep=len(plan.changes) < PLAN_KEEP)
@@ -470,7 +491,10 @@ async def run_sync(runtime: Runtime, sync_name: str, *, full: bool = False,
     committed_cursor = cursor
     last_commit = time.monotonic()
     failing = set(store.failing_keys(job.integration, job.sync.name))
-    seen: set[str] = set()
+    # Keys read in this run that `retry_records` must not fetch again. Only keys that
+    # were failing, or failed now, can be retried: remembering just those keeps memory
+    # flat however large the source (everything streams; see the design notes).
+    read_keys: set[str] = set()
     missing_cursor = 0
     # A delta read comes in ascending cursor order, so each checkpoint may carry the
     # cursor. A full read comes in the source's own order: its cursor is committed only
@@ -479,8 +503,8 @@ async def run_sync(runtime: Runtime, sync_name: str, *, full: bool = False,
     try:
         stream = records if records is not None else job.records(since)
         if records is None and since is not None:
-            read_keys: set[str] = set()
-            stream = _chain(job.noting_keys(stream, read_keys), job.retry_records(read_keys))
+            stream = _chain(job.noting_keys(stream, read_keys, only=failing),
+                            job.retry_records(read_keys))
         async for batch in _batches(stream, job.batch_size):
             counts["read"] += len(batch)
             batch_cursor: datetime | None = None
@@ -494,8 +518,8 @@ async def run_sync(runtime: Runtime, sync_name: str, *, full: bool = False,
             links, failures, failed = await job.apply(changes)
             report.failures.extend(failed[: max(0, 100 - len(report.failures))])
             failed_keys = {c.key for c in failed}
+            read_keys.update(failed_keys)
             for change in changes:
-                seen.add(change.key)
                 kind = "error" if change.key in failed_keys else change.kind
                 counts[kind] = counts.get(kind, 0) + 1
             resolved = [c.key for c in changes

@@ -79,7 +79,16 @@ async def _seed_state(state: str, env: dict[str, str]) -> int:
     return count
 
 
-async def _child(state: str) -> None:
+def _rss_mb() -> float:
+    """Resident memory now (Linux), to tell the run's own growth from the imports'."""
+    try:
+        with open("/proc/self/statm") as statm:
+            return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+    except OSError:
+        return float("nan")
+
+
+async def _child(state: str, profile: str | None = None) -> None:
     from engine.spec.load import load_spec
     from engine.state import open_store
     from engine.sync.pipeline import run_sync
@@ -88,17 +97,30 @@ async def _child(state: str) -> None:
     spec = load_spec(SPEC)
     with open_store(state) as store:
         runtime = Runtime(spec=spec, store=store)
+        before = _rss_mb()
+        profiler = None
+        if profile:
+            import cProfile
+
+            profiler = cProfile.Profile()
+            profiler.enable()
         started = time.perf_counter()
+        cpu_started = time.process_time()
         report = await run_sync(runtime, "customers", full=True)
         seconds = time.perf_counter() - started
+        cpu = time.process_time() - cpu_started
+        if profiler is not None:
+            profiler.disable()
+            profiler.dump_stats(profile)
         await runtime.aclose()
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps({"read": report.counts["read"], "skip": report.counts["skip"],
                       "written": sum(report.counts[k] for k in ("create", "update", "adopt")),
-                      "seconds": seconds, "peak_mb": peak}))
+                      "seconds": seconds, "cpu_seconds": cpu, "peak_mb": peak,
+                      "before_mb": before}))
 
 
-def reconcile(size: int) -> dict:
+def reconcile(size: int, profile: str | None = None) -> dict:
     from engine.sandbox.base import SandboxConfig
     from engine.sandbox.cinode import CinodeSandbox
     from engine.sandbox.maconomy import MaconomySandbox
@@ -111,7 +133,8 @@ def reconcile(size: int) -> dict:
         env = _env({"maconomy": maconomy, "cinode": cinode})
         state = str(Path(tmp) / "state.db")
         seeded = asyncio.run(_seed_state(state, env))
-        out = subprocess.run([sys.executable, __file__, "--child", state],
+        extra = ["--profile", profile] if profile else []
+        out = subprocess.run([sys.executable, __file__, "--child", state, *extra],
                              env={**os.environ, **env}, capture_output=True, text=True,
                              check=True, cwd=ROOT)
         result = json.loads(out.stdout.strip().splitlines()[-1])
@@ -151,17 +174,21 @@ def main() -> None:
     parser.add_argument("--child")
     parser.add_argument("--sizes", default="10000,100000")
     parser.add_argument("--writes", type=int, default=0)
+    parser.add_argument("--profile", help="write a cProfile of the engine process here "
+                        "(per size: PATH.SIZE); read it with `python -m pstats`")
     args = parser.parse_args()
     if args.child:
-        asyncio.run(_child(args.child))
+        asyncio.run(_child(args.child, args.profile))
         return
     results = {}
     for size in [int(s) for s in args.sizes.split(",")]:
-        r = reconcile(size)
+        r = reconcile(size, f"{args.profile}.{size}" if args.profile else None)
         results[size] = r
         print(f"no-change reconcile of {r['read']:,} customers: {r['seconds']:.2f} s, "
               f"{r['read'] / r['seconds']:,.0f} records/s end to end, "
-              f"{r['written']} written, peak memory {r['peak_mb']:.0f} MB")
+              f"{r['written']} written, peak memory {r['peak_mb']:.0f} MB "
+              f"({r['before_mb']:.0f} MB before the run); engine CPU "
+              f"{r['cpu_seconds'] / r['read'] * 1e6:.1f} us/record")
     if len(results) >= 2:
         small, large = results[min(results)], results[max(results)]
         growth = (large["peak_mb"] - small["peak_mb"]) / small["peak_mb"] * 100
