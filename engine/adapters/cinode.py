@@ -700,8 +700,13 @@ class CinodeAdapter:
                 await self._send("POST", f"customers/{target_id}/contacts",
                                  json_body={"firstName": first, "lastName": last},
                                  target_id=target_id)
-        if "tags" in payload:
-            await self._replace_tags("customers", target_id, payload["tags"])
+        if "tags" in payload or "paymentTermsTag" in payload:
+            # Cinode has one tag list per customer: the payment-terms tag (e.g. BV=30)
+            # and the category tags are written together, in that order.
+            term = payload.get("paymentTermsTag")
+            tags = [term] if term else []
+            tags += [t for t in _tag_names(payload.get("tags")) if t not in tags]
+            await self._replace_tags("customers", target_id, tags)
 
     # -- projects
 
