@@ -33,6 +33,12 @@ __all__ = ["CompiledField", "Mapper"]
 
 _NATIVE = {"string": str, "integer": int, "number": (int, float), "boolean": bool,
            "list": list, "object": dict}
+# Exact types that already fit a target type: checked inline by `Mapper.map`, so the
+# common case (a template that produced the right type) costs no call at all.
+_EXACT: dict[str, frozenset[type]] = {
+    "string": frozenset({str}), "integer": frozenset({int}), "number": frozenset({int, float}),
+    "boolean": frozenset({bool}), "list": frozenset({list}), "object": frozenset({dict}),
+}
 
 
 def _coercer(type_name: str | None) -> Any:
@@ -76,13 +82,17 @@ class CompiledField:
                 exc.field = self.target
             raise
         if self.required and (value is None or value == "" or value == [] or value is OMIT):
-            origin = f" (from {self.source})" if self.source else ""
-            raise RecordError("field.required",
-                              f"`{self.target}` is required but the record has no value for it"
-                              f"{origin}", field=self.target)
+            raise self.missing()
         if value is OMIT or self.convert is None:
             return value
         return self.convert(value)
+
+    def missing(self) -> RecordError:
+        """The error of a required field whose value is empty."""
+        origin = f" (from {self.source})" if self.source else ""
+        return RecordError("field.required",
+                           f"`{self.target}` is required but the record has no value for it"
+                           f"{origin}", field=self.target)
 
 
 def _set(payload: dict[str, Any], path: tuple[str, ...], value: Any) -> None:
@@ -136,10 +146,18 @@ class Mapper:
         if source is not None:
             read = {p for p in read if p in source.fields}
         self._top = tuple(sorted(p for p in read if "." not in p))
+        self._top_set = frozenset(self._top)
         self._nested = tuple(tuple(p.split(".")) for p in sorted(read) if "." in p)
+        # `map` runs once per record: each field as a flat tuple of what it needs.
+        self._steps = tuple(
+            (f.transform.render, f, f.target, f.path if len(f.path) > 1 else None,
+             f.create_only, f.required, f.convert, _EXACT.get(f.type or "", frozenset()))
+            for f in self.fields)
 
     def complete(self, record: Mapping[str, Any]) -> Mapping[str, Any]:
         """The record with declared-but-absent fields present as None (copied only if needed)."""
+        if not self._nested and type(record) is dict and record.keys() >= self._top_set:
+            return record  # the common case: every field the templates read is there
         missing_top = [name for name in self._top if name not in record]
         missing_nested = [parts for parts in self._nested if not _has(record, parts)]
         if not missing_top and not missing_nested:
@@ -168,10 +186,24 @@ class Mapper:
         record = self.complete(record)
         update: dict[str, Any] = {}
         create_only: dict[str, Any] = {}
-        for compiled in self.fields:
-            value = compiled.render(record, ctx)
-            if value is not OMIT:
-                _set(create_only if compiled.create_only else update, compiled.path, value)
+        # `CompiledField.render` inlined: this loop runs for every field of every record.
+        for render, compiled, target, path, once, required, convert, exact in self._steps:
+            try:
+                value = render(record, ctx)
+            except RecordError as exc:
+                if exc.field is None:
+                    exc.field = target
+                raise
+            if required and (value is None or value == "" or value == [] or value is OMIT):
+                raise compiled.missing()
+            if value is OMIT:
+                continue
+            if convert is not None and value is not None and type(value) not in exact:
+                value = convert(value)
+            if path is None:
+                (create_only if once else update)[target] = value
+            else:
+                _set(create_only if once else update, path, value)
         return update, create_only
 
     def create_from(self, record: Mapping[str, Any], ctx: RenderContext,
