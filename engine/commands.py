@@ -46,6 +46,14 @@ def _runtime(spec: Any, store: Any) -> Any:
     return Runtime(spec=spec, store=store)
 
 
+def _console(stderr: bool = False) -> Any:
+    """A rich console; tables keep their columns readable when output is not a terminal."""
+    from rich.console import Console
+
+    stream = sys.stderr if stderr else sys.stdout
+    return Console(stderr=stderr, width=None if stream.isatty() else 160)
+
+
 def _show(value: Any) -> str:
     text = json.dumps(value, ensure_ascii=False, default=str)
     return text if len(text) <= 80 else text[:77] + "..."
@@ -103,7 +111,6 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
 
 async def _run(args: argparse.Namespace) -> int:
-    from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
     from rich.table import Table
 
@@ -112,7 +119,7 @@ async def _run(args: argparse.Namespace) -> int:
     from engine.sync.pipeline import run_sync
 
     spec = load_spec(args.spec)
-    console = Console(stderr=True)
+    console = _console(stderr=True)
     reports = []
     with open_store(_state_url(args)) as store:
         runtime = _runtime(spec, store)
@@ -150,7 +157,7 @@ async def _run(args: argparse.Namespace) -> int:
         table.add_row(r.sync, r.outcome, str(c["read"]), str(c["create"]), str(c["update"]),
                       str(c["adopt"]), str(c["skip"]), str(c["filtered"]),
                       str(c["deactivate"] + c["delete"]), str(c["error"]), f"{r.seconds:.1f}")
-    Console().print(table)
+    _console().print(table)
     for r in reports:
         for warning in r.warnings:
             console.print(f"[yellow]warning[/] {r.sync}: {warning}")
@@ -191,7 +198,6 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from rich.console import Console
     from rich.table import Table
 
     from engine.state import open_store
@@ -214,7 +220,7 @@ def cmd_status(args: argparse.Namespace) -> int:
                           str(store.count_links(integration, sync)),
                           store.get_cursor(integration, sync) or "-",
                           str(len(store.failing_keys(integration, sync))))
-        console = Console()
+        console = _console()
         console.print(table)
         failures = store.list_failures(limit=args.limit)
         if failures:
@@ -229,7 +235,6 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_history(args: argparse.Namespace) -> int:
-    from rich.console import Console
     from rich.table import Table
 
     from engine.state import open_store
@@ -245,7 +250,7 @@ def cmd_history(args: argparse.Namespace) -> int:
             table.add_row(str(run.id), run.integration, run.sync,
                           run.started_at.strftime("%Y-%m-%d %H:%M:%S"), seconds, run.status,
                           run.trigger, counts, run.spec_hash[:10])
-        Console().print(table)
+        _console().print(table)
     return 0
 
 

@@ -84,6 +84,7 @@ class Runtime:
     clock: Callable[[], datetime] = utc_now
     _adapters: dict[str, Adapter] = field(default_factory=dict, init=False, repr=False)
     _configs: dict[str, ConnectionConfig] = field(default_factory=dict, init=False, repr=False)
+    _clients: list[httpx.AsyncClient] = field(default_factory=list, init=False, repr=False)
 
     def config(self, connection: str) -> ConnectionConfig:
         if connection not in self._configs:
@@ -101,6 +102,7 @@ class Runtime:
             except KeyError:
                 raise FatalError(f"no adapter `{config.adapter}` is installed") from None
             client = client_for(config, self.transports.get(connection))
+            self._clients.append(client)  # adapters use the client; the runtime owns it
             context = AdapterContext(budgets=self.budgets, redactor=self.redactor, now=self.clock)
             self._adapters[connection] = factory(config, client, context)
         return self._adapters[connection]
@@ -112,3 +114,6 @@ class Runtime:
         for adapter in self._adapters.values():
             await adapter.aclose()
         self._adapters.clear()
+        for client in self._clients:
+            await client.aclose()
+        self._clients.clear()

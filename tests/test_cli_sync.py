@@ -1,0 +1,78 @@
+"""The operator's commands against sandboxes on loopback: check, plan, run, status,
+history, explain — what a newcomer types after `specsync sandbox up`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from engine.cli import main
+from engine.sandbox.base import SandboxConfig
+from engine.sandbox.cinode import CinodeSandbox
+from engine.sandbox.maconomy import MaconomySandbox
+from engine.sandbox.serve import serve_in_thread
+
+SPEC = str(Path(__file__).parents[1] / "specs" / "maconomy-cinode" / "spec.yaml")
+
+
+@pytest.fixture
+def sandboxes(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
+    config = SandboxConfig(records=12, rate_limits=False)
+    maconomy, cinode = MaconomySandbox(config), CinodeSandbox(config)
+    with serve_in_thread(maconomy.app) as maconomy_url, serve_in_thread(cinode.app) as cinode_url:
+        for name, value in {
+            "MACONOMY_URL": maconomy_url, "MACONOMY_USER": config.maconomy_user,
+            "MACONOMY_PASSWORD": config.maconomy_password,
+            "MACONOMY_SHORTNAME": config.maconomy_shortname, "CINODE_URL": cinode_url,
+            "CINODE_ACCESS_ID": config.cinode_access_id,
+            "CINODE_ACCESS_SECRET": config.cinode_access_secret, "CINODE_COMPANY_ID": "1",
+            "SPECSYNC_STATE": str(tmp_path / "state.db"),
+        }.items():
+            monkeypatch.setenv(name, value)
+        yield maconomy, cinode
+
+
+def test_check_plan_run_status_history_explain(sandboxes, capsys) -> None:
+    _, cinode = sandboxes
+    assert main(["check", SPEC]) == 0
+    out = capsys.readouterr().out
+    assert out.count("ok  ") == 2 and "cinode-sandbox-access-secret" not in out
+
+    assert main(["plan", SPEC, "--sync", "customers", "--json"]) == 0
+    [plan] = json.loads(capsys.readouterr().out)
+    assert plan["counts"]["create"] == 12 and plan["counts"]["update"] == 0
+    assert not [c for c in cinode.customers.iter() if c.get("identification")]  # no writes
+
+    assert main(["run", SPEC, "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "customers" in out and "projects" in out and "success" in out
+    created = [c for c in cinode.customers.iter() if c.get("identification")]
+    assert len(created) == 12
+
+    assert main(["plan", SPEC]) == 0
+    assert "0 to create, 0 to update" in capsys.readouterr().out
+
+    assert main(["status"]) == 0
+    assert "maconomy-cinode" in capsys.readouterr().out
+    assert main(["history", "--limit", "5"]) == 0
+    assert capsys.readouterr().out.count("success") >= 2
+
+    number = created[0]["identification"]
+    assert main(["explain", SPEC, "customers", number]) == 0
+    out = capsys.readouterr().out
+    assert f"= '{number}'" in out and "last write: target" in out
+
+
+def test_run_refuses_a_broken_spec_and_missing_environment(tmp_path: Path, capsys,
+                                                           monkeypatch) -> None:
+    broken = tmp_path / "spec.yaml"
+    broken.write_text(Path(SPEC).read_text().replace("    schedule: \"{{", "    shedule: \"{{", 1))
+    assert main(["run", str(broken)]) == 1
+    assert "error[schema.unknown-key]" in capsys.readouterr().err
+    monkeypatch.delenv("MACONOMY_URL", raising=False)
+    monkeypatch.setenv("SPECSYNC_STATE", str(tmp_path / "state.db"))
+    assert main(["run", SPEC, "--quiet"]) == 1
+    err = capsys.readouterr().err
+    assert "MACONOMY_URL" in err and "Traceback" not in err
