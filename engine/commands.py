@@ -327,6 +327,14 @@ def cmd_sandbox_up(args: argparse.Namespace) -> int:
     return run_sandboxes(records=args.records, faults=faults, seed=args.seed, host=args.host) or 0
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    from engine.runner.serve import serve
+
+    return asyncio.run(serve(args.specs, host=args.host, port=args.port,
+                             state_url=_state_url(args), json_logs=args.json_logs,
+                             log_level=args.log_level, public_url=args.public_url))
+
+
 def _register(sub: Any) -> None:
     p = sub.add_parser("plan", help="show what a run would create, update and skip, field by "
                        "field, without writing")
@@ -368,6 +376,17 @@ def _register(sub: Any) -> None:
     p.add_argument("key", metavar="KEY")
     _add_state(p)
     p.set_defaults(handler=cmd_explain)
+
+    p = sub.add_parser("serve", help="run schedules, webhooks and workflow actions until "
+                       "stopped (SIGHUP reloads specs, SIGTERM stops gracefully)")
+    p.add_argument("specs", nargs="+", metavar="SPEC")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8080)
+    p.add_argument("--public-url", help="the base URL vendors call, when behind a proxy")
+    p.add_argument("--json-logs", action="store_true", help="one JSON object per log line")
+    p.add_argument("--log-level", default="INFO")
+    _add_state(p)
+    p.set_defaults(handler=cmd_serve)
 
     p = sub.add_parser("sandbox", help="local simulators of Kleer, Cinode, Maconomy, HubSpot")
     sandbox = p.add_subparsers(dest="sandbox_command", metavar="COMMAND")
