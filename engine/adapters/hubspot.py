@@ -18,12 +18,22 @@ Facts this adapter is built on (apis.md section 2):
   whose type id comes from `options["agreements_object_type"]` or the schemas API.
 - `find_external` is `batch/read` with `idProperty` when the property is unique, else
   a search with `IN`.
-- Writes are batches of up to 100: `batch/upsert` on the op's external field when it
-  is a unique property (safe to retry: keyed), else `batch/create` (with an
-  `objectWriteTraceId` per input, so a 207 names the failed ones) and `batch/update`.
+- Writes are batches of up to 100, chosen by what the op knows:
+  - an update with a target id is `batch/update` by that id, never an upsert: the
+    record may not hold the external value yet (a company a workflow enrolled before
+    it had a `kleer_client_id`), and an upsert on that value would then create a
+    second record or collide on another unique property. The external field goes in
+    the properties (the op's key when the payload lacks it), so the record becomes
+    findable by it from then on;
+  - an update without a target id is `batch/update` with `idProperty` (it never
+    creates);
+  - a create is `batch/upsert` on the op's external field when that is a unique
+    property (safe to retry: keyed), else `batch/create` (with an
+    `objectWriteTraceId` per input, so a 207 names the failed ones).
   HubSpot refuses a whole upsert/update batch for one bad record (400/409); the
   adapter then bisects the batch, so the good records land and each bad one gets its
-  own error in about log2(batch) extra calls.
+  own error in about log2(batch) extra calls. A 207 (missing ids, per-input errors)
+  gives each op its own result.
 - Custom properties a write needs (e.g. `kleer_client_id`) are created once through
   the properties API when missing, unique when they are the catalog's external id
   fields; the property list is read once per object and remembered.
@@ -117,7 +127,7 @@ class _Pending:
     index: int
     op: WriteOp
     properties: dict[str, str]
-    id_value: str | None = None  # the external value (upserts)
+    id_value: str | None = None  # what HubSpot knows the record by: external value or id
 
 
 class HubSpotAdapter:
@@ -448,6 +458,17 @@ class HubSpotAdapter:
             out[name] = to_wire_text(value)  # None -> "" clears the property
         return out
 
+    @staticmethod
+    def _external_value(info: ObjectInfo, op: WriteOp) -> str | None:
+        """The op's external id as HubSpot stores it: the payload's value, else the key
+        (the engine keys external matches by that value). None without a writable
+        external field."""
+        name = op.external_field
+        if not name or (name in info.fields and info.fields[name].read_only):
+            return None
+        value = op.payload.get(name)
+        return to_wire_text(value) if value not in (None, "") else op.key
+
     async def write(self, obj: str, ops: Sequence[WriteOp]) -> list[WriteResult]:
         info = self._object(obj)
         results: list[WriteResult | None] = [None] * len(ops)
@@ -456,24 +477,35 @@ class HubSpotAdapter:
             await self._ensure_properties(obj, info, live)
         upserts: dict[str, list[_Pending]] = {}
         creates: list[_Pending] = []
-        updates: list[_Pending] = []
+        # Updates by record id (None) or by a unique property (idProperty).
+        updates: dict[str | None, list[_Pending]] = {}
         for index, op in enumerate(ops):
             if op.kind == "delete":
                 results[index] = WriteResult(op.key, op.target_id, error=RecordError(
                     "vendor.unsupported", "the integration does not delete HubSpot records"))
                 continue
             pending = _Pending(index, op, self._wire_properties(info, op))
-            if op.external_field and await self._is_unique(obj, op.external_field):
-                value = op.payload.get(op.external_field)
-                pending.id_value = to_wire_text(value) if value not in (None, "") else op.key
-                pending.properties.pop(op.external_field, None)
-                upserts.setdefault(op.external_field, []).append(pending)
-            elif op.kind == "update" or op.target_id:
-                if not op.target_id:
+            field = op.external_field
+            external = self._external_value(info, op)
+            unique = field is not None and external is not None and \
+                await self._is_unique(obj, field)
+            if op.kind == "update" or op.target_id:
+                if field is not None and external is not None:
+                    pending.properties[field] = external  # findable by its key from now on
+                if op.target_id:
+                    pending.id_value = op.target_id
+                    updates.setdefault(None, []).append(pending)
+                elif unique:
+                    pending.id_value = external
+                    updates.setdefault(field, []).append(pending)
+                else:
                     results[index] = WriteResult(op.key, None, error=RecordError(
-                        "vendor.unsupported", "an update needs the target id"))
-                    continue
-                updates.append(pending)
+                        "vendor.unsupported", "an update needs the target id or a unique "
+                        "external id property"))
+            elif field is not None and unique:
+                pending.id_value = external
+                pending.properties.pop(field, None)
+                upserts.setdefault(field, []).append(pending)
             else:
                 creates.append(pending)
         object_type = await self._type(obj)
@@ -484,9 +516,10 @@ class HubSpotAdapter:
         for start in range(0, len(creates), BATCH_LIMIT):
             await self._bisect(creates[start:start + BATCH_LIMIT], results,
                                lambda c: self._create(object_type, c, results))
-        for start in range(0, len(updates), BATCH_LIMIT):
-            await self._bisect(updates[start:start + BATCH_LIMIT], results,
-                               lambda c: self._update(object_type, c, results))
+        for by, items in updates.items():
+            for chunk in _distinct_chunks(items):
+                await self._bisect(chunk, results, lambda c, p=by: self._update(
+                    object_type, p, c, results))
         await self._associate(obj, ops, results)
         return [r if r is not None else WriteResult(op.key, op.target_id, error=RecordError(
             "vendor.rejected", "HubSpot answered without this record")) for r, op in
@@ -554,18 +587,23 @@ class HubSpotAdapter:
                    lambda i: failed.get(str(i.index)), created=True)
         return None
 
-    async def _update(self, object_type: str, items: list[_Pending],
-                      results: list[WriteResult | None]) -> RecordError | None:
+    async def _update(self, object_type: str, id_property: str | None,
+                      items: list[_Pending], results: list[WriteResult | None]
+                      ) -> RecordError | None:
+        """`batch/update` by record id, or by a unique property (`idProperty`)."""
+        extra = {"idProperty": id_property} if id_property else {}
         response = await self._batch(object_type, "update", [
-            {"id": item.op.target_id, "properties": item.properties} for item in items],
+            {"id": item.id_value, **extra, "properties": item.properties} for item in items],
             idempotent=True)
         if response.status_code in _REFUSED:
             return self._rejection(response)
         data = response.json()
-        by_id = {str(r.get("id")): r for r in data.get("results") or []}
+        raws = data.get("results") or []
+        by_value = {str(r.get("id") if id_property is None else
+                        (r.get("properties") or {}).get(id_property)): r for r in raws}
         failed = self._errors_by(data, "ids")
-        self._fill(results, items, lambda i: by_id.get(str(i.op.target_id)),
-                   lambda i: failed.get(str(i.op.target_id)))
+        self._fill(results, items, lambda i: by_value.get(str(i.id_value)),
+                   lambda i: failed.get(str(i.id_value)))
         return None
 
     @staticmethod
@@ -672,8 +710,9 @@ class HubSpotAdapter:
 
 
 def _distinct_chunks(items: list[_Pending]) -> list[list[_Pending]]:
-    """Batches of at most 100 in which no external value repeats (HubSpot refuses a
-    batch with duplicate ids); a repeat goes to a later batch, keeping op order."""
+    """Batches of at most 100 in which no id value (external value or record id)
+    repeats (HubSpot refuses a batch with duplicate ids); a repeat goes to a later
+    batch, keeping op order."""
     chunks: list[list[_Pending]] = []
     last: dict[str | None, int] = {}  # value -> the chunk that last took it
     for item in items:

@@ -46,7 +46,7 @@ from engine.runner.context import RunnerContext
 from engine.runner.deployment import Deployment
 from engine.runner.signatures import check_hubspot_v2, check_hubspot_v3
 from engine.runner.webhooks import read_body, request_uri
-from engine.spec.model import Action
+from engine.spec.model import Action, Sync
 from engine.state.base import BatchCommit, Link
 from engine.sync.changes import payload_hash
 from engine.sync.mapping import Mapper
@@ -248,6 +248,17 @@ class ActionRunner:
                 return str(record.get(info.id_field))
         return None
 
+    @staticmethod
+    def _writes_enrolled(action: Action, sync: Sync) -> bool:
+        """Whether `sync` writes the kind of object the workflow enrolled (a company
+        for create_client's companies sync; not a deal's invoice)."""
+        if sync.target_connection != action.workflow_connection:
+            return False
+        if action.source_connection and action.source_object:
+            return (sync.target_connection, sync.target_object) == (
+                action.source_connection, action.source_object)
+        return True  # no source declared: the enrolled object's kind is unknown
+
     async def _push_back(self, runtime: Runtime, integration: str, action: Action,
                          sync_name: str, written: Record, object_id: str) -> None:
         sync = runtime.spec.syncs[sync_name]
@@ -259,7 +270,7 @@ class ActionRunner:
                     report = await run_sync(runtime, sync_name, trigger="action")
                 else:
                     key = build_key(sync.key.components, sync.key.separator, written)
-                    if sync.target_connection == action.workflow_connection and \
+                    if self._writes_enrolled(action, sync) and \
                             not runtime.store.get_links(integration, sync_name, [key]):
                         # The enrolled object IS this record's counterpart: link it, with no
                         # hash, so the push-back updates it rather than creating another.

@@ -314,7 +314,63 @@ async def test_upsert_creates_then_updates_a_company_round_trip(hubspot) -> None
     assert updated.ok and not updated.created and updated.target_id == created.target_id
     record = await hubspot.adapter.get("companies", created.target_id)
     assert record["name"] == "Nya Kunden Sverige AB" and record["numberofemployees"] == 12
-    assert len(hubspot.calls("POST", "/batch/upsert")) == 2
+    # The create is an upsert on the key; the update goes by the record's id.
+    [upsert] = hubspot.calls("POST", "/batch/upsert")
+    [update] = hubspot.calls("POST", "/batch/update")
+    assert json.loads(upsert.content)["inputs"][0]["idProperty"] == "kleer_client_id"
+    assert json.loads(update.content)["inputs"] == [{"id": created.target_id, "properties": {
+        "name": "Nya Kunden Sverige AB", "phone": "", "kleer_client_id": "40000999"}}]
+
+
+async def test_an_update_by_id_gives_a_record_without_the_key_its_key(hubspot) -> None:
+    # A company that existed before the integration knew it (a workflow enrolled it):
+    # it has a unique orgno but no kleer_client_id. An upsert on kleer_client_id would
+    # create a second company and collide on orgno; an update by id writes the one.
+    existing = await hubspot.adapter.get("companies", company(1))
+    assert existing["kleer_client_id"] is None and existing["orgno"]
+    before = len(list(hubspot.sandbox.records("companies")))
+    [result] = await hubspot.adapter.write("companies", [WriteOp(
+        "update", "40000777", {"name": "Enrolled AB", "orgno": existing["orgno"]},
+        target_id=company(1), external_field="kleer_client_id")])
+    assert result.ok and not result.created and result.target_id == company(1)
+    assert hubspot.calls("POST", "/batch/upsert") == []
+    assert len(list(hubspot.sandbox.records("companies"))) == before
+    found = await hubspot.adapter.find_external("companies", "kleer_client_id", ["40000777"])
+    assert found["40000777"]["id"] == company(1)
+    assert found["40000777"]["name"] == "Enrolled AB"
+
+
+async def test_an_update_without_a_target_id_goes_by_the_unique_key_and_never_creates(
+        hubspot) -> None:
+    [made] = await hubspot.adapter.write("companies", [WriteOp(
+        "create", "k-7", {"name": "Sju AB"}, external_field="kleer_client_id")])
+    before = len(list(hubspot.sandbox.records("companies")))
+    results = await hubspot.adapter.write("companies", [
+        WriteOp("update", "k-7", {"name": "Sju Sverige AB"}, external_field="kleer_client_id"),
+        WriteOp("update", "k-none", {"name": "Finns inte"}, external_field="kleer_client_id"),
+        WriteOp("update", "x", {"name": "Utan nyckel"})])
+    assert [r.ok for r in results] == [True, False, False]
+    assert results[0].target_id == made.target_id
+    assert results[1].error.code == "vendor.rejected" and "k-none" in results[1].error.message
+    assert results[2].error.code == "vendor.unsupported"
+    [update] = hubspot.calls("POST", "/batch/update")
+    assert [i.get("idProperty") for i in json.loads(update.content)["inputs"]] == [
+        "kleer_client_id", "kleer_client_id"]
+    assert len(list(hubspot.sandbox.records("companies"))) == before
+    assert (await hubspot.adapter.get("companies", made.target_id))["name"] == "Sju Sverige AB"
+
+
+async def test_a_refused_update_by_id_is_isolated_to_its_record(hubspot) -> None:
+    taken = (await hubspot.adapter.get("companies", company(0)))["orgno"]
+    ops = [WriteOp("update", f"k-{n}", {"description": f"Rad {n}"}, target_id=company(n + 2),
+                   external_field="kleer_client_id") for n in range(6)]
+    ops[3] = WriteOp("update", "k-3", {"orgno": taken}, target_id=company(5),
+                     external_field="kleer_client_id")
+    results = await hubspot.adapter.write("companies", ops)
+    assert [n for n, r in enumerate(results) if not r.ok] == [3]
+    assert results[3].error.field == "orgno"
+    assert [r.target_id for r in results] == [op.target_id for op in ops]
+    assert (await hubspot.adapter.get("companies", company(5)))["kleer_client_id"] is None
 
 
 async def test_upsert_on_orgno_adopts_the_existing_company(hubspot) -> None:
@@ -338,11 +394,14 @@ async def test_a_hundred_and_fifty_upserts_go_in_two_batches(hubspot) -> None:
 async def test_repeated_external_values_never_share_a_batch(hubspot) -> None:
     ops = [WriteOp("create", "dup", {"name": "Först"}, external_field="kleer_client_id"),
            WriteOp("create", "other", {"name": "Annan"}, external_field="kleer_client_id"),
-           WriteOp("update", "dup", {"name": "Sist"}, external_field="kleer_client_id")]
+           WriteOp("create", "dup", {"name": "Sist"}, external_field="kleer_client_id")]
     results = await hubspot.adapter.write("companies", ops)
     assert all(r.ok for r in results) and results[0].target_id == results[2].target_id
+    assert results[0].created and not results[2].created
     record = await hubspot.adapter.get("companies", results[0].target_id)
     assert record["name"] == "Sist"
+    assert [len(json.loads(r.content)["inputs"]) for r in
+            hubspot.calls("POST", "/batch/upsert")] == [2, 1]
 
 
 async def test_a_rejected_record_in_an_upsert_batch_gets_its_own_error(hubspot) -> None:

@@ -525,24 +525,30 @@ async def test_create_project_from_a_deal(world_factory: Any) -> None:
     await runtime.aclose()
 
 
-@pytest.mark.xfail(reason="engine gap: the push-back updates the enrolled company through a "
-                   "HubSpot upsert on kleer_client_id, which the enrolled company does not "
-                   "hold yet, so HubSpot refuses (orgno is unique) or creates a second company "
-                   "instead of updating the enrolled one", strict=True)
 async def test_create_client_links_the_enrolled_company(world_factory: Any) -> None:
     world = world_factory(clients=4, hubspot_companies=4)
     runtime = world.runtime()
     prospect = next(r for r in world.hubspot.records("companies")
                     if r["properties"].get("orgno"))
+    before = len(list(world.hubspot.records("companies")))
     runner, deployment = action_runner(world)
     outputs = await runner.run_action(
         deployment, world.spec.integration, world.spec.actions["create_client"],
         execution(prospect["id"], "COMPANY", {"payment_days": 20}))
     client = await runtime.adapter("kleer").get("clients", str(outputs["kleer_client_id"]))
     assert client is not None and client["payment-days"] == 20
-    enrolled = next(r for r in world.hubspot.records("companies")
-                    if r["id"] == prospect["id"])
-    assert enrolled["properties"].get("kleer_client_id") == str(client["id"])
+    assert client["orgno"] == prospect["properties"]["orgno"]
+    # The push-back updated the enrolled company (by id) and made no second one.
+    assert len(list(world.hubspot.records("companies"))) == before
+    [enrolled] = world.hubspot_by("companies", "kleer_client_id", client["id"])
+    assert enrolled["id"] == prospect["id"]
+    assert enrolled["properties"]["kleer_payment_days"] == "20"
+    # From then on the companies sync knows the pair: the new client is not created
+    # again (the other clients are the portal's orgno conflicts of the test above).
+    again = await run_sync(runtime, "companies")
+    assert str(client["id"]) not in {c.key for c in again.failures}
+    assert [r["id"] for r in world.hubspot_by("companies", "kleer_client_id",
+                                              client["id"])] == [prospect["id"]]
     await deployment.aclose()
     await runtime.aclose()
 
