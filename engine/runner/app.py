@@ -1,6 +1,11 @@
 """The runner's Starlette app: webhooks, workflow actions, health and metrics, plus the
 scheduler and inbox worker that run beside it for the app's lifetime.
 
+While the lifespan runs, the background work (scheduler, inbox worker, workflow-action
+executions) runs on a loop of its own on another thread (workloop.py), so a sync run
+never delays a webhook's answer. Without a lifespan (in-process tests) everything runs
+on the caller's loop, as before.
+
     app = build_app(["specs/"], state_url="sqlite:///state.db")
     # uvicorn.run(app) — or, in tests, httpx.ASGITransport(app=app)
 
@@ -30,6 +35,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+from starlette.types import Message
 
 from engine.adapters.ratelimit import RateBudgets
 from engine.redact import Redactor
@@ -40,6 +46,7 @@ from engine.runner.inbox import InboxWorker
 from engine.runner.metrics import CONTENT_TYPE, RunnerMetrics
 from engine.runner.schedule import Scheduler
 from engine.runner.webhooks import receive_webhook
+from engine.runner.workloop import WorkLoop
 from engine.state import open_store
 from engine.state.base import StateStore
 from engine.sync.pipeline import run_sync
@@ -65,11 +72,13 @@ class Runner:
                                    gate=ctx.gate, clock=ctx.clock) if schedule else None
         self.worker = InboxWorker(ctx, **dict(inbox_options or {})) if inbox else None
         if self.worker is not None:
-            ctx.wake_inbox = self.worker.wake
+            ctx.wake_inbox = self._wake_worker
         self.actions = ActionRunner(ctx)
         self.retired: list[Deployment] = []
+        self.work: WorkLoop | None = None  # while started: where background work runs
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
+        self._wake_sent = False
 
     async def run_scheduled(self, integration: str, sync: str) -> None:
         runtime = self.ctx.deployment.runtimes[integration]
@@ -95,11 +104,38 @@ class Runner:
         old, self.ctx.deployment = self.ctx.deployment, fresh
         self.retired.append(old)  # closed at shutdown: runs may still hold its adapters
         if self.scheduler is not None:
-            self.scheduler.replace_jobs(fresh.scheduled_jobs())
+            jobs = fresh.scheduled_jobs()
+            if self.work is not None and self.work.running:
+                self.work.call_soon(self.scheduler.replace_jobs, jobs)
+            else:
+                self.scheduler.replace_jobs(jobs)
         log.info("specs reloaded", extra={"integrations": sorted(fresh.specs)})
         return fresh
 
     async def start(self) -> None:
+        """Start the work loop and, on it, the scheduler and the inbox worker."""
+        if self.work is not None:
+            raise RuntimeError("the runner is started already")
+        self.work = WorkLoop()
+        self.work.start()
+        await self.work.run(self._start_background())
+
+    def _wake_worker(self) -> None:
+        """New events are stored: wake the inbox worker, across threads when it runs on
+        the work loop (one poke in flight at a time: a burst costs one)."""
+        work = self.work
+        if work is None or not work.running:
+            self._woken()
+        elif not self._wake_sent:
+            self._wake_sent = True
+            work.call_soon(self._woken)
+
+    def _woken(self) -> None:
+        self._wake_sent = False
+        if self.worker is not None:
+            self.worker.wake()
+
+    async def _start_background(self) -> None:
         with contextlib.suppress(Exception):
             recovered = await asyncio.to_thread(self.ctx.store.recover_interrupted,
                                                 self.ctx.clock())
@@ -114,9 +150,38 @@ class Runner:
             self._tasks.append(loop.create_task(self.worker.run(self._stop),
                                                 name="specsync-inbox"))
 
+    async def execute(self, handler: Callable[[Request], Any], request: Request) -> Response:
+        """Run a request handler that does background work (a workflow action) where
+        that work lives: on the work loop once started, else here. The body is read on
+        this loop (its connection lives here), at most `max_body_bytes` + 1 of it, so
+        the handler still sees when a body is too large."""
+        work = self.work
+        if work is None or not work.running:
+            result: Response = await handler(request)
+            return result
+        body = await _read_capped(request, self.ctx.max_body_bytes + 1)
+        replay = Request(request.scope, receive=_replay(body))
+        answer: Response = await work.run(handler(replay))
+        return answer
+
     async def stop(self, grace_seconds: float = 30.0) -> None:
         """Stop taking new work; let runs and the inbox batch in flight finish (or, past
         the grace period, cancel them: their events are claimed again after the lease)."""
+        work, self.work = self.work, None
+        if work is not None and work.running:
+            try:
+                await work.run(self._stop_background(grace_seconds))
+            finally:
+                await work.aclose()
+        else:
+            await self._stop_background(grace_seconds)
+        writer = self.ctx.inbox_writer_if_any()
+        if writer is not None:
+            await writer.aclose()
+        if self.owns_store:
+            self.ctx.store.close()
+
+    async def _stop_background(self, grace_seconds: float) -> None:
         self._stop.set()
         pending: list[asyncio.Task[Any]] = list(self._tasks)
         if self.scheduler is not None:
@@ -132,8 +197,32 @@ class Runner:
         for deployment in (*self.retired, self.ctx.deployment):
             await deployment.aclose()
         self.retired.clear()
-        if self.owns_store:
-            self.ctx.store.close()
+
+
+async def _read_capped(request: Request, limit: int) -> bytes:
+    """Up to `limit` bytes of the body (the rest is not read)."""
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        chunks.append(chunk)
+        size += len(chunk)
+        if size >= limit:
+            break
+    return b"".join(chunks)[:limit]
+
+
+def _replay(body: bytes) -> Callable[[], Any]:
+    """An ASGI `receive` that hands out `body` once, then reports a disconnect."""
+    sent = False
+
+    async def receive() -> Message:
+        nonlocal sent
+        if sent:
+            return {"type": "http.disconnect"}
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return receive
 
 
 async def _healthz(request: Request) -> Response:
@@ -156,7 +245,13 @@ async def _readyz(request: Request) -> Response:
 
 async def _metrics(request: Request) -> Response:
     ctx: RunnerContext = request.app.state.runner
-    return Response(ctx.metrics.render(), media_type=CONTENT_TYPE)
+    # In a thread: rendering reads the inbox depth from the store, which may be busy.
+    return Response(await asyncio.to_thread(ctx.metrics.render), media_type=CONTENT_TYPE)
+
+
+async def _action(request: Request) -> Response:
+    runner: Runner = request.app.state.runner_control
+    return await runner.execute(receive_action, request)
 
 
 def build_app(
@@ -231,7 +326,7 @@ def build_app(
 
     app = Starlette(routes=[
         Route("/webhooks/{integration}/{connection}", receive_webhook, methods=["POST"]),
-        Route("/actions/{integration}/{action}", receive_action, methods=["POST"]),
+        Route("/actions/{integration}/{action}", _action, methods=["POST"]),
         Route("/healthz", _healthz, methods=["GET"]),
         Route("/readyz", _readyz, methods=["GET"]),
         Route("/metrics", _metrics, methods=["GET"]),

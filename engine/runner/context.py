@@ -6,6 +6,7 @@ finishes on the specs it started with.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -39,6 +40,7 @@ class RunnerContext:
     _depth: int | None = field(default=None, init=False, repr=False)
     _writer: InboxWriter | None = field(default=None, init=False, repr=False)
     _depth_at: float = field(default=0.0, init=False, repr=False)
+    _depth_refresh: asyncio.Future[int] | None = field(default=None, init=False, repr=False)
 
     def inbox_depth(self, max_age: float = 1.0) -> int | None:
         """The inbox depth, cached for `max_age` seconds (a count on every request is
@@ -51,6 +53,28 @@ class RunnerContext:
                 return None
             self._depth_at = now
         return self._depth
+
+    def inbox_depth_nowait(self, max_age: float = 1.0) -> int | None:
+        """The inbox depth as last counted, for the request path: it never waits for the
+        store (busy with the worker's commits). When the count is older than `max_age` a
+        recount starts in a thread and the old value is used meanwhile; None until the
+        first count is in (the bound is a soft one, see webhooks.py)."""
+        now = time.monotonic()
+        if (self._depth is None or now - self._depth_at > max_age) and \
+                self._depth_refresh is None:
+            refresh = asyncio.get_running_loop().run_in_executor(None, self.store.inbox_depth)
+            self._depth_refresh = refresh
+
+            def counted(future: asyncio.Future[int]) -> None:
+                self._depth_refresh = None
+                if not future.cancelled() and future.exception() is None:
+                    self._depth, self._depth_at = future.result(), time.monotonic()
+
+            refresh.add_done_callback(counted)
+        return self._depth
+
+    def inbox_writer_if_any(self) -> InboxWriter | None:
+        return self._writer
 
     def inbox_writer(self) -> InboxWriter:
         """The group-commit writer of this runner's inbox (made on first use)."""

@@ -29,7 +29,7 @@ from engine.runner.app import Runner, build_app
 from engine.spec.load import validate_paths
 from engine.state import open_store
 
-__all__ = ["serve"]
+__all__ = ["serve", "server_config"]
 
 log = logging.getLogger("engine.runner")
 
@@ -49,6 +49,14 @@ def _register_secrets(runner: Runner, redactor: Any) -> None:
                 redactor.add(deployment.webhook_secret(connection))
             except Exception as exc:  # reported, not fatal: webhooks answer 503 until fixed
                 log.error("connection %s/%s: %s", runtime.spec.integration, name, exc)
+
+
+def server_config(app: Any, *, host: str, port: int, grace_seconds: float,
+                  log_level: str | None = None) -> uvicorn.Config:
+    """How `serve` runs the app under uvicorn (the webhook benchmark uses it too)."""
+    return uvicorn.Config(app, host=host, port=port, lifespan="on", log_config=None,
+                          log_level=log_level, access_log=False,
+                          timeout_graceful_shutdown=int(grace_seconds))
 
 
 async def serve(
@@ -83,9 +91,8 @@ async def serve(
     runner: Runner = app.state.runner_control
     _register_secrets(runner, redactor)
 
-    config = uvicorn.Config(app, host=host, port=port, lifespan="on", log_config=None,
-                            access_log=False, timeout_graceful_shutdown=int(grace_seconds))
-    server = uvicorn.Server(config)
+    server = uvicorn.Server(server_config(app, host=host, port=port,
+                                          grace_seconds=grace_seconds))
     loop = asyncio.get_running_loop()
 
     def reload() -> None:

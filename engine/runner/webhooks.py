@@ -139,7 +139,7 @@ async def receive_webhook(request: Request) -> Response:
         metrics.events.labels(integration, name, "ignored").inc(ignored)
     if not wanted:
         return JSONResponse({"stored": 0, "duplicates": 0, "ignored": ignored})
-    depth = ctx.inbox_depth()
+    depth = ctx.inbox_depth_nowait()
     if depth is not None and depth >= ctx.max_inbox_depth:
         return reject("overloaded", 503, "the inbox is full; retry later", {"Retry-After": "60"})
     try:

@@ -1,0 +1,102 @@
+"""A second event loop on a thread of its own, where the runner's background work runs.
+
+The receiver promises an answer within milliseconds while work is being processed. It
+cannot keep that promise if sync runs share its loop: a run does CPU work (mapping,
+hashing) and synchronous state-store calls (each commit an fsync) between its awaits,
+and every webhook waiting meanwhile waits for it. So the scheduler, the inbox worker
+and workflow-action executions run on this loop, and the server's loop only verifies,
+persists and answers. They all stay on ONE loop because what they share belongs to
+one: the sync gate's locks, adapters' connection pools and rate budgets.
+
+    work = WorkLoop()
+    work.start()
+    result = await work.run(some_coroutine())   # from the server's loop
+    work.call_soon(event.set)                   # thread-safe poke
+    await work.aclose()
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+from collections.abc import Callable, Coroutine
+from typing import Any, TypeVar
+
+__all__ = ["WorkLoop"]
+
+T = TypeVar("T")
+
+
+class WorkLoop:
+    def __init__(self, name: str = "specsync-work") -> None:
+        self.name = name
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def running(self) -> bool:
+        return self.loop is not None and self.loop.is_running()
+
+    def start(self) -> None:
+        """Start the thread and its loop; returns once the loop runs."""
+        if self._thread is not None:
+            raise RuntimeError("this work loop was started already")
+        loop = asyncio.new_event_loop()
+        started = threading.Event()
+        loop.call_soon(started.set)
+
+        def main() -> None:
+            asyncio.set_event_loop(loop)
+            try:
+                loop.run_forever()
+            finally:
+                try:
+                    _cancel_leftovers(loop)
+                    loop.run_until_complete(loop.shutdown_asyncgens())
+                    loop.run_until_complete(loop.shutdown_default_executor())
+                finally:
+                    asyncio.set_event_loop(None)
+                    loop.close()
+
+        self.loop = loop
+        # Not a daemon: a store commit in flight on this thread finishes before exit.
+        self._thread = threading.Thread(target=main, name=self.name)
+        self._thread.start()
+        started.wait()
+
+    def call_soon(self, callback: Callable[..., object], *args: Any) -> None:
+        """Call `callback(*args)` on the work loop (from any thread)."""
+        if self.loop is None:
+            raise RuntimeError("the work loop is not running")
+        self.loop.call_soon_threadsafe(callback, *args)
+
+    async def run(self, coro: Coroutine[Any, Any, T]) -> T:
+        """Run `coro` on the work loop and wait for its result on the caller's loop.
+
+        If the caller is cancelled, the work carries on (it owns state-store leases
+        and claims that must be settled, not abandoned).
+        """
+        if not self.running:
+            coro.close()
+            raise RuntimeError("the work loop is not running")
+        assert self.loop is not None
+        future = asyncio.run_coroutine_threadsafe(coro, self.loop)
+        return await asyncio.shield(asyncio.wrap_future(future))
+
+    async def aclose(self) -> None:
+        """Stop the loop (tasks still pending are cancelled) and join the thread."""
+        thread, loop = self._thread, self.loop
+        if thread is None or loop is None:
+            return
+        with contextlib.suppress(RuntimeError):  # closed already
+            loop.call_soon_threadsafe(loop.stop)
+        await asyncio.to_thread(thread.join)
+
+
+def _cancel_leftovers(loop: asyncio.AbstractEventLoop) -> None:
+    tasks = [t for t in asyncio.all_tasks(loop) if not t.done()]
+    for task in tasks:
+        task.cancel()
+    if tasks:
+        loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
