@@ -406,3 +406,4 @@ def main(argv: Sequence[str] | None = None) -> int:  # pragma: no cover - conven
 
     return cli_main(argv if argv is not None else sys.argv[1:])
 import engine.docs.command  # noqa: E402, F401
+import engine.demo.command  # noqa: E402, F401
