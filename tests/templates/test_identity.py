@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 import pytest
 from hypothesis import assume, given, settings
@@ -162,3 +164,74 @@ def test_invalid_vat_number(bad: str | None) -> None:
     with pytest.raises(RecordError) as info:
         vat_number(bad)
     assert info.value.code == "vat.invalid"
+
+
+_REFERENCE_FORM = re.compile(r"(\d{6}|\d{8})([-+]?)(\d{4})")
+
+
+def reference_parse(value: Any, today: date) -> tuple[date, str, str, bool]:
+    """The rule written out plainly (regex, stdnum's Luhn, `date`), to check the fast one."""
+    text = str(value).replace(" ", "")
+    match = _REFERENCE_FORM.fullmatch(text)
+    if match is None or not text.isascii():
+        raise ValueError("format")
+    born, sep, tail = match.groups()
+    short = born[-6:]
+    if not luhn.is_valid(short + tail):
+        raise ValueError("check digit")
+    yy, month, day = int(short[:2]), int(short[2:4]), int(short[4:6])
+    if len(born) == 8:
+        year = int(born[:4])
+    else:
+        year = today.year - (today.year - yy) % 100 - (100 if sep == "+" else 0)
+    coordination = day > 60
+    try:
+        birth = date(year, month, day - 60 if coordination else day)
+    except ValueError:
+        raise ValueError("birth date") from None
+    if birth > today:
+        raise ValueError("future")
+    return birth, tail[:3], tail[3], coordination
+
+
+def _outcome(parse: Any, text: str, today: date) -> tuple[str, Any]:
+    try:
+        number = parse(text, today)
+    except (ValueError, RecordError) as exc:
+        reason = str(exc)
+        return "invalid", next(
+            (kind for kind in ("format", "check digit", "future", "birth date")
+             if kind in reason or (kind == "format" and "expected" in reason)), reason)
+    if isinstance(number, tuple):
+        return "valid", number
+    return "valid", (number.birth_date, number.serial, number.check, number.coordination)
+
+
+numberlike = st.one_of(
+    st.text(alphabet="0123456789-+ ", min_size=8, max_size=14),
+    st.builds(lambda d, s: with_check(f"{d:%y%m%d}{s:03d}"),
+              st.dates(min_value=date(1900, 1, 1), max_value=date(2099, 12, 31)),
+              st.integers(0, 999)),
+    st.builds(lambda c, d, s: f"{c}{with_check(f'{d:%y%m%d}{s:03d}')}",
+              st.sampled_from(["19", "20", "00"]), st.dates(), st.integers(0, 999)),
+    st.builds(lambda yy, mm, dd, s: with_check(f"{yy:02d}{mm:02d}{dd:02d}{s:03d}"),
+              st.integers(0, 99), st.integers(0, 13), st.sampled_from([0, 28, 29, 30, 31, 60, 61,
+                                                                        89, 91, 92]),
+              st.integers(0, 999)),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(numberlike, st.sampled_from(["", "-", "+"]),
+       st.dates(min_value=date(2000, 1, 1), max_value=date(2100, 12, 31)))
+def test_fast_validation_equals_the_plain_rule(text: str, sep: str, today: date) -> None:
+    if sep and len(text) in (10, 12) and text.isdigit():
+        text = f"{text[:-4]}{sep}{text[-4:]}"
+    assert _outcome(parse_personnummer, text, today) == _outcome(reference_parse, text, today)
+
+
+@pytest.mark.parametrize("digit", ["٣", "²", "８"])
+def test_non_ascii_digits_are_a_format_error(digit: str) -> None:
+    with pytest.raises(RecordError) as info:
+        parse_personnummer(f"88032{digit}-0016", TODAY)
+    assert info.value.code == "identity.invalid"
