@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+from rich import box
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
@@ -33,6 +34,7 @@ COUNT_COLUMNS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("failed", ("error",)),
 )
 
+_OPTIONAL = ("adopted", "deactivated")
 _NAMES = {"kleer": "Kleer", "cinode": "Cinode", "maconomy": "Maconomy", "hubspot": "HubSpot"}
 
 
@@ -58,24 +60,28 @@ class DemoPrinter:
         self.console.print()
         self.console.rule(f"[bold]{escape(spec.integration)}[/] {escape(spec.version)}: "
                           f"{escape(spec.title or '')}", align="left")
-        how = f"{len(scheduled)} scheduled sync(s) run once each, in dependency order"
+        how = f"scheduled syncs, run once each in dependency order: {', '.join(scheduled)}"
         if live:
-            how += f"; {', '.join(live)} run(s) on webhooks (shown live below)"
+            how += f"; started by webhooks (shown live below): {', '.join(live)}"
         self._line(f"[dim]{escape(how)}[/]")
 
     def runs(self, reports: Sequence[RunReport]) -> None:
         if not reports:
             return
-        table = Table(show_edge=False, pad_edge=False)
-        table.add_column("sync")
-        for column, _ in COUNT_COLUMNS:
-            table.add_column(column, justify="right")
-        table.add_column("seconds", justify="right")
+        # adopted and deactivated only when some run did either: rare on a first run.
+        columns = [(column, keys) for column, keys in COUNT_COLUMNS
+                   if column not in _OPTIONAL
+                   or any(r.counts.get(k, 0) for r in reports for k in keys)]
+        table = Table(show_edge=False, pad_edge=False, box=box.SIMPLE_HEAD)
+        table.add_column("sync", no_wrap=True)
+        for column, _ in columns:
+            table.add_column(column, justify="right", no_wrap=True)
+        table.add_column("seconds", justify="right", no_wrap=True)
         for report in reports:
-            cells = [str(sum(report.counts.get(k, 0) for k in keys))
-                     for _, keys in COUNT_COLUMNS]
-            if report.counts.get("error"):
-                cells[-1] = f"[red]{cells[-1]}[/]"
+            cells = []
+            for column, keys in columns:
+                value = sum(report.counts.get(k, 0) for k in keys)
+                cells.append(f"[red]{value}[/]" if column == "failed" and value else str(value))
             table.add_row(escape(report.sync), *cells, f"{report.seconds:.1f}")
         self.console.print(table)
         notes = sorted({f"{r.sync}: {w}" for r in reports for w in r.warnings})

@@ -25,6 +25,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+import sys
 import tempfile
 import threading
 from collections.abc import Awaitable, Callable, Iterator
@@ -210,7 +211,9 @@ async def _until_interrupted() -> None:
 async def run_demo(records: int = 30, *, state: Path | None = None,
                    keep_running: bool = False, console: Console | None = None) -> int:
     """Run the whole demo; returns the exit status (0 when every step worked)."""
-    console = console or Console(highlight=False)
+    if console is None:
+        # A pipe or a log file gets room for the runs table; a terminal keeps its width.
+        console = Console(highlight=False, width=None if sys.stdout.isatty() else 100)
     if records < MIN_RECORDS:
         raise DemoError(f"--records must be at least {MIN_RECORDS} (the live events need "
                         "several linked clients)")
