@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import difflib
 import json
+import math
 import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +32,8 @@ from engine.spec.schema import diagnose_schema_error
 from engine.spec.source import LoadedDocument, load_yaml
 from engine.values import coerce_record, parse_datetime
 
-__all__ = ["CaseResult", "StaticLinks", "evaluate_case", "run_spec_tests", "run_test_file"]
+__all__ = ["CaseResult", "StaticLinks", "evaluate_case", "run_spec_tests", "run_test_file",
+           "same"]
 
 
 @dataclass(frozen=True)
@@ -62,21 +65,55 @@ class CaseResult:
 
 
 def _plain(value: Any) -> Any:
-    """JSON-comparable form: dates as ISO text, tuples as lists."""
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, date):
+    """JSON form for messages and diffs: dates as ISO text, tuples as lists, and
+    Decimals as JSON numbers (a float when the float says exactly the same value,
+    else the exact digits as text)."""
+    if isinstance(value, datetime | date):
         return value.isoformat()
     if isinstance(value, Mapping):
         return {str(k): _plain(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [_plain(v) for v in value]
+    if isinstance(value, Decimal):
+        if not value.is_finite():
+            return str(value)
+        if value == value.to_integral_value():
+            return int(value)
+        return float(value) if Decimal(repr(float(value))) == value else str(value)
     return value
 
 
+def _comparable(value: Any) -> Any:
+    """The form two values are compared in. Numbers compare by value whatever their
+    type: an int, a float (taken as the decimal it is written as in YAML, its shortest
+    repr, so 19.99 is 19.99) and a Decimal are equal when their decimal values are
+    (19.99 == Decimal("19.990"), 5 == Decimal("5.00")). Booleans, text and dates are
+    never numbers: "19.99" != 19.99 and true != 1."""
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return value
+    if isinstance(value, float):
+        return ("number", Decimal(repr(value)) if math.isfinite(value) else repr(value))
+    if isinstance(value, int | Decimal):
+        return ("number", Decimal(value) if Decimal(value).is_finite() else str(value))
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, Mapping):
+        return {str(k): _comparable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_comparable(v) for v in value]
+    return value
+
+
+def same(expected: Any, actual: Any) -> bool:
+    """Whether an expectation of a spec test matches what was mapped (see `_comparable`)."""
+    return bool(_comparable(expected) == _comparable(actual))
+
+
 def _diff(expected: Any, actual: Any) -> str:
-    left = json.dumps(_plain(expected), indent=2, sort_keys=True, ensure_ascii=False).splitlines()
-    right = json.dumps(_plain(actual), indent=2, sort_keys=True, ensure_ascii=False).splitlines()
+    left = json.dumps(_plain(expected), indent=2, sort_keys=True, ensure_ascii=False,
+                      default=str).splitlines()
+    right = json.dumps(_plain(actual), indent=2, sort_keys=True, ensure_ascii=False,
+                       default=str).splitlines()
     return "\n".join(difflib.unified_diff(left, right, "expected", "actual", lineterm="", n=2))
 
 
@@ -113,8 +150,17 @@ def evaluate_case(spec: Spec, target: str, case: Mapping[str, Any], *,
     if is_action:
         action = spec.actions[target]
         info = _source_info(spec, action.source_connection, action.source_object)
-        record = coerce_record(case["record"], info.fields if info else {})
-        record = {**record, "object": record, "inputs": dict(case.get("inputs") or {})}
+        from engine.runner.actions import action_record
+
+        # Exactly the record the runner renders for an execution (action_record): the
+        # case's record is the enrolled object as the source adapter reads it.
+        enrolled = coerce_record(case["record"], info.fields if info else {})
+        id_field = info.id_field if info else None
+        object_id = enrolled.get(id_field) if id_field else None
+        record = action_record(enrolled, dict(case.get("inputs") or {}),
+                               object_id="" if object_id is None else str(object_id),
+                               object_type=action.object_type, declared=action.inputs,
+                               id_field=id_field)
         mapper = Mapper(action.fields, target=_source_info(spec, action.target_connection,
                                                            action.target_object), source=info)
         rule = None
@@ -165,20 +211,20 @@ def evaluate_case(spec: Spec, target: str, case: Mapping[str, Any], *,
         return problems
     if "key" in expect and key != expect["key"]:
         problems.append(f"key: expected {expect['key']!r}, got {key!r}")
-    if "payload" in expect and _plain(payload) != _plain(expect["payload"]):
+    if "payload" in expect and not same(expect["payload"], payload):
         problems.append("payload differs:\n" + _diff(expect["payload"], payload))
-    if "update" in expect and _plain(update) != _plain(expect["update"]):
+    if "update" in expect and not same(expect["update"], update):
         problems.append("update payload differs:\n" + _diff(expect["update"], update))
     if "fields" in expect:
-        wanted = _plain(expect["fields"])
-        got = _plain(payload or {})
+        wanted = dict(expect["fields"])
+        got = payload or {}
         subset = {k: got.get(k, "<not written>") for k in wanted}
-        if subset != wanted:
+        if not same(wanted, subset):
             problems.append("fields differ:\n" + _diff(wanted, subset))
     for name in expect.get("omitted", []):
         if payload is not None and name in payload:
             problems.append(f"`{name}` must not be written, but the payload has "
-                            f"{_plain(payload[name])!r}")
+                            f"{json.dumps(_plain(payload[name]), ensure_ascii=False, default=str)}")
     return problems
 
 

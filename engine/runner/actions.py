@@ -2,7 +2,10 @@
 
 An execution creates (or, `mode: update`, updates) a record in the target system from
 the enrolled object, answers HubSpot with output fields, then runs the action's
-`then_sync` syncs for the written record at once (push the result back).
+`then_sync` syncs for the written record at once (push the result back). Templates see
+the record `action_record` builds (the same in `specsync test`). An update changes the
+record its `find` names: the id `find.id` renders, else the link an action or sync of
+`find.linked` made for the enrolled object, else the one this action updated before.
 
 Exactly-once effect per execution (reliability.md, "Workflow actions"):
 
@@ -32,7 +35,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,7 +49,8 @@ from engine.runner.context import RunnerContext
 from engine.runner.deployment import Deployment
 from engine.runner.signatures import check_hubspot_v2, check_hubspot_v3
 from engine.runner.webhooks import read_body, request_uri
-from engine.spec.model import Action, Sync
+from engine.spec.catalog import ObjectInfo, load_catalog
+from engine.spec.model import Action, Spec, Sync
 from engine.state.base import BatchCommit, Link
 from engine.sync.changes import payload_hash
 from engine.sync.mapping import Mapper
@@ -54,7 +58,7 @@ from engine.sync.pipeline import run_sync
 from engine.sync.runtime import Runtime
 from engine.templates import OMIT, RenderContext, build_key, compile_transform
 
-__all__ = ["ActionRunner", "action_key", "receive_action"]
+__all__ = ["ActionRunner", "action_key", "action_record", "receive_action"]
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +73,41 @@ def action_key(integration: str, action: str, execution: Mapping[str, Any]) -> s
     if isinstance(index, dict):
         key += f"/{index.get('enrollmentId')}:{index.get('actionExecutionIndex')}"
     return key
+
+
+def action_record(properties: Mapping[str, Any], inputs: Mapping[str, Any], *,
+                  object_id: str, object_type: str | None, declared: Iterable[str] = (),
+                  id_field: str | None = None) -> Record:
+    """The one record an action's field templates see, in a run and in `specsync test`.
+
+    - top-level names: the enrolled object's properties (its id under the source's id
+      field, from `objectId` when the properties lack it), then the workflow's input
+      fields over them; a declared input the workflow did not send is none, unless
+      the object has a property of that name;
+    - `inputs`: every declared input (none when not sent) and whatever else was sent;
+    - `object`: `{objectId, objectType, properties}`, as HubSpot's execution names it.
+
+    Declared inputs are always defined so a template never fails on one that a
+    workflow left empty (HubSpot omits those).
+    """
+    props = dict(properties)
+    if id_field and props.get(id_field) in (None, ""):
+        props[id_field] = object_id
+    record: Record = dict(props)
+    for name in declared:
+        record.setdefault(name, None)
+    record.update(inputs)
+    record["inputs"] = {**dict.fromkeys(declared), **inputs}
+    record["object"] = {"objectId": object_id, "objectType": object_type,
+                        "properties": props}
+    return record
+
+
+def _object_info(spec: Spec, connection: str | None, obj: str | None) -> ObjectInfo | None:
+    """A connection's object as its adapter's catalog declares it (no adapter built)."""
+    conn = spec.connections.get(connection) if connection else None
+    catalog = load_catalog(conn.adapter) if conn is not None else None
+    return catalog.objects.get(obj) if catalog is not None and obj else None
 
 
 def _state(state: str, **outputs: Any) -> dict[str, Any]:
@@ -180,9 +219,13 @@ class ActionRunner:
                 fresh = None
             if fresh:
                 source = {**properties, **fresh}
-        object_view = {"objectId": object_id, "objectType": enrolled.get("objectType"),
-                       "properties": properties}
-        record = {**source, **inputs, "inputs": inputs, "object": object_view}
+        source_info = _object_info(spec, action.source_connection, action.source_object)
+        record = action_record(source, inputs, object_id=object_id,
+                               object_type=enrolled.get("objectType"),
+                               declared=action.inputs,
+                               id_field=source_info.id_field if source_info else None)
+        object_view = record["object"]
+        inputs = record["inputs"]
 
         target = runtime.adapter(action.target_connection)
         obj = action.target_object
@@ -194,13 +237,8 @@ class ActionRunner:
         scope = f"action:{action.name}"
         target_id: str | None = None
         if action.mode == "update":
-            link = store.get_links(integration, scope, [object_id]).get(object_id)
-            if link is None:
-                raise RecordError("action.not-linked",
-                                  f"no {target.name} {obj} is linked to object {object_id} yet; "
-                                  "run the create action or the sync first")
-            ops = [WriteOp("update", object_id, update, link.target_id)]
-            target_id = link.target_id
+            target_id = self._find(runtime, action, record, render, object_id)
+            ops = [WriteOp("update", object_id, update, target_id)]
         else:
             existing = await self._existing(target, info, obj, create)
             if existing is not None:
@@ -231,6 +269,41 @@ class ActionRunner:
         for sync_name in action.then_sync:
             await self._push_back(runtime, integration, action, sync_name, written, object_id)
         return outputs
+
+    @staticmethod
+    def _find(runtime: Runtime, action: Action, record: Record, render: RenderContext,
+              object_id: str) -> str:
+        """The record an update action changes (the spec's `find`): the id its template
+        renders, else the link each named action or sync made for the enrolled object,
+        else the record this action updated for it before."""
+        spec = runtime.spec
+        tried: list[str] = []
+        if action.find_id is not None:
+            value = compile_transform(action.find_id).render(record, render)
+            if value is not OMIT and value not in (None, ""):
+                return str(value)
+            tried.append("find.id (empty)")
+        names = list(dict.fromkeys((*action.find_linked, action.name)))
+        for name in names:
+            if name in spec.actions:
+                scope, key = f"action:{name}", object_id
+            else:
+                sync = spec.syncs[name]
+                try:
+                    key = build_key(sync.key.components, sync.key.separator, record)
+                except RecordError:
+                    tried.append(f"sync {name} (no key)")
+                    continue
+                scope = name
+            link = runtime.store.get_links(spec.integration, scope, [key]).get(key)
+            if link is not None and link.active and link.target_id:
+                return link.target_id
+            tried.append(f"{'action' if name in spec.actions else 'sync'} {name}")
+        raise RecordError(
+            "action.not-linked",
+            f"no {action.target_connection} {action.target_object} is known for object "
+            f"{object_id} (tried {', '.join(tried)}); run the action or sync that makes it "
+            "first, or give its id")
 
     @staticmethod
     async def _existing(target: Any, info: Any, obj: str, payload: Mapping[str, Any]) -> \

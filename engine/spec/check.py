@@ -426,11 +426,50 @@ def _check_actions(ctx: _Context) -> Iterator[Diagnostic]:
         for out, value in (raw.get("outputs") or {}).items():
             yield from _check_transform(ctx, pointer_join(pointer_join(pointer, "outputs"), out),
                                         value, target, extra_names=("target", "inputs", "object"))
+        yield from _check_find(ctx, pointer, raw, mode, source, inputs)
         for i, sync in enumerate(raw.get("then_sync") or []):
             if sync not in syncs:
                 yield ctx.diag("spec.unknown-sync", f"no sync named `{sync}`",
                                pointer_join(pointer_join(pointer, "then_sync"), i),
                                did_you_mean(sync, syncs, "syncs"))
+
+
+def _check_find(ctx: _Context, pointer: str, raw: Mapping[str, Any], mode: Any,
+                source: ObjectInfo | None, inputs: tuple[str, ...]) -> Iterator[Diagnostic]:
+    """`find:` of an update action: its id template, and links that can name the record
+    (an action writing the same target, or a sync from the action's source to it)."""
+    find = raw.get("find")
+    if not isinstance(find, dict):
+        return
+    at = pointer_join(pointer, "find")
+    if mode != "update":
+        yield ctx.diag("spec.action-find", "`find` says which record an update changes, but "
+                       "this action creates one", at, "set mode: update, or remove find",
+                       key=True)
+    if "id" in find:
+        yield from _check_transform(ctx, pointer_join(at, "id"), find["id"], source,
+                                    extra_names=("inputs", "object", *inputs))
+    actions = ctx.data.get("actions") or {}
+    syncs = ctx.data.get("syncs") or {}
+    source_ref, target_ref = raw.get("source"), raw.get("target")
+    for i, name in enumerate(find.get("linked") or []):
+        where = pointer_join(pointer_join(at, "linked"), i)
+        other = actions.get(name) if isinstance(actions.get(name), dict) else None
+        sync = syncs.get(name) if isinstance(syncs.get(name), dict) else None
+        if other is not None:
+            if other.get("target") != target_ref:
+                yield ctx.diag("spec.action-find", f"action `{name}` writes "
+                               f"{other.get('target')}, not {target_ref}", where,
+                               f"name an action or sync that writes {target_ref}")
+        elif sync is not None:
+            if (sync.get("source"), sync.get("target")) != (source_ref, target_ref):
+                yield ctx.diag("spec.action-find", f"sync `{name}` links {sync.get('source')} "
+                               f"to {sync.get('target')}, not {source_ref} to {target_ref}",
+                               where, f"name a sync from {source_ref} to {target_ref}, or an "
+                               "action that writes it")
+        else:
+            yield ctx.diag("spec.action-find", f"no action or sync named `{name}`", where,
+                           did_you_mean(str(name), [*actions, *syncs], "actions and syncs"))
 
 
 CHECKS: tuple[Callable[[_Context], Iterator[Diagnostic]], ...] = (

@@ -153,6 +153,8 @@ class Action:
     outputs: Mapping[str, Any]
     then_sync: tuple[str, ...]
     pointer: str
+    find_id: Any = None  # mode update: a transform rendering the target id (`find.id`)
+    find_linked: tuple[str, ...] = ()  # actions or syncs whose links name it (`find.linked`)
 
 
 @dataclass(frozen=True)
@@ -271,6 +273,8 @@ def build_spec(path: str, data: Mapping[str, Any], content_hash: str) -> Spec:
             outputs=dict(raw.get("outputs") or {}),
             then_sync=tuple(raw.get("then_sync", ())),
             pointer=pointer,
+            find_id=(raw.get("find") or {}).get("id"),
+            find_linked=tuple((raw.get("find") or {}).get("linked", ())),
         )
     return Spec(
         path=path,

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from typing import Any
 import httpx
 import pytest
 
+from engine.errors import RecordError
 from engine.runner.actions import ActionRunner
 from engine.runner.context import RunnerContext
 from engine.runner.deployment import Deployment
@@ -553,9 +555,6 @@ async def test_create_client_links_the_enrolled_company(world_factory: Any) -> N
     await runtime.aclose()
 
 
-@pytest.mark.xfail(reason="engine gap: mode update looks the target up among the links of "
-                   "its own action (action:update_agreement), never among those that "
-                   "create_agreement or the agreements sync made", strict=True)
 async def test_update_agreement_upsell_changes_the_linked_agreement(
         world_factory: Any) -> None:
     world = world_factory(clients=4, hubspot_companies=0)
@@ -567,12 +566,55 @@ async def test_update_agreement_upsell_changes_the_linked_agreement(
     created = await runner.run_action(
         deployment, world.spec.integration, world.spec.actions["create_agreement"],
         execution(deal["id"], "DEAL", {}, callback="ap-1"))
-    await runner.run_action(
+    before = await runtime.adapter("kleer").get("agreements",
+                                                str(created["kleer_agreement_id"]))
+    assert before is not None
+    # The deal does not hold the agreement's id: find.linked names create_agreement's link.
+    outputs = await runner.run_action(
         deployment, world.spec.integration, world.spec.actions["update_agreement"],
         execution(deal["id"], "DEAL", {"change": "upsell", "quantity": 3}, callback="ap-2"))
+    assert outputs["kleer_agreement_id"] == created["kleer_agreement_id"]
     agreement = await runtime.adapter("kleer").get("agreements",
                                                    str(created["kleer_agreement_id"]))
     assert agreement is not None
     assert [r["quantity"] for r in agreement["recurring-rows"]] == [3]
+    assert agreement["revision-nr"] > before["revision-nr"]
+    assert outputs["kleer_agreement_revision"] == agreement["revision-nr"]
+    # Pushed back at once: the HubSpot agreement shows the new value and revision.
+    [pushed] = world.hubspot_by("agreements", "kleer_agreement_id", agreement["id"])
+    assert Decimal(pushed["properties"]["amount"]) == units(3 * 490000)
+    assert pushed["properties"]["revision"] == str(agreement["revision-nr"])
+    await deployment.aclose()
+    await runtime.aclose()
+
+
+async def test_update_agreement_finds_the_agreement_a_deal_names_or_fails_plainly(
+        world_factory: Any) -> None:
+    world = world_factory(clients=4, hubspot_companies=0)
+    runtime = world.runtime()
+    kleer = runtime.adapter("kleer")
+    live = [a async for a in kleer.read("agreements") if not a["deleted"]]
+    seeded = live[0]
+    # find.id: the deal's kleer_agreement_id property names the agreement to renew.
+    deal = world.hubspot.create_record(world.hubspot.object_store("deals"), {
+        "dealname": "Förnyelse", "kleer_agreement_id": str(seeded["id"])})
+    runner, deployment = action_runner(world)
+    action = world.spec.actions["update_agreement"]
+    await runner.run_action(deployment, world.spec.integration, action, execution(
+        deal["id"], "DEAL", {"change": "renewal", "end_date": "2031-12-31"}, callback="ap-3"))
+    renewed = await kleer.get("agreements", str(seeded["id"]))
+    assert renewed is not None
+    assert renewed["end-date"] == date(2031, 12, 31)
+    assert renewed["recurring-rows"] == seeded["recurring-rows"]  # a renewal keeps the rows
+    # A deal nobody linked and that names no agreement: the execution fails, nothing is
+    # written.
+    stranger = world.hubspot.create_record(world.hubspot.object_store("deals"),
+                                           {"dealname": "Okänd"})
+    with pytest.raises(RecordError) as failed:
+        await runner.run_action(deployment, world.spec.integration, action, execution(
+            stranger["id"], "DEAL", {"change": "renewal", "end_date": "2031-12-31"},
+            callback="ap-4"))
+    assert failed.value.code == "action.not-linked"
+    assert "create_agreement" in failed.value.message
     await deployment.aclose()
     await runtime.aclose()
