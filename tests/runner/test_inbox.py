@@ -15,6 +15,7 @@ import httpx
 
 from engine.state import sync_lease_name
 from tests.runner.conftest import CRM_SECRET, DELIVERY_SECRET, ENVIRON, RUNNER_URL, SPEC, Harness
+from tests.runner.test_webhooks import hubspot_events, post_hubspot
 
 CHILD = Path(__file__).parent / "inbox_child.py"
 
@@ -208,3 +209,20 @@ async def test_a_hubspot_trigger_property_syncs_all_mapped_fields(harness: Harne
     [copy] = copies()
     assert (copy["name"], copy["description"]) == ("Triggered AB", "one-way.se")
     assert harness.store.inbox_depth() == 0
+
+
+async def test_a_batch_is_claimed_in_chunks_and_processed_as_one(harness: Harness) -> None:
+    """Short store transactions for the receiver's sake, one read per record still."""
+    company = next(iter(harness.hubspot.records("companies")))
+    response = await post_hubspot(harness, hubspot_events(1, 2, 3, 4, 5,
+                                                           object_id=company["id"]))
+    assert response.json()["stored"] == 5
+    worker = harness.worker(batch_size=4, chunk_size=2)
+    assert await worker.process_once() == 4  # two claims of two, one batch
+    assert (worker.reads, harness.store.inbox_depth()) == (1, 1)
+    assert await worker.process_once() == 1
+    assert (worker.reads, harness.store.inbox_depth()) == (2, 0)
+    assert await worker.process_once() == 0
+    [copy] = [c for c in harness.crm.customers
+              if c.get("identification") == str(company["id"])]
+    assert copy["name"] == company["properties"]["name"]
