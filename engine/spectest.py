@@ -153,10 +153,13 @@ def evaluate_case(spec: Spec, target: str, case: Mapping[str, Any], *,
         from engine.runner.actions import action_record
 
         # Exactly the record the runner renders for an execution (action_record): the
-        # case's record is the enrolled object as the source adapter reads it.
+        # case's record is the enrolled object as the source adapter reads it, and its
+        # id (the source's id field; without a source, `hs_object_id` or `id`) is the
+        # execution's objectId.
         enrolled = coerce_record(case["record"], info.fields if info else {})
         id_field = info.id_field if info else None
-        object_id = enrolled.get(id_field) if id_field else None
+        object_id = enrolled.get(id_field) if id_field else \
+            enrolled.get("hs_object_id", enrolled.get("id"))
         record = action_record(enrolled, dict(case.get("inputs") or {}),
                                object_id="" if object_id is None else str(object_id),
                                object_type=action.object_type, declared=action.inputs,

@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import io
+import json
 import shutil
+from decimal import Decimal
 from pathlib import Path
 
-from engine.spectest import run_spec_tests
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from engine.spectest import _plain, run_spec_tests, same
 
 SPEC = Path(__file__).parents[2] / "specs" / "maconomy-cinode"
+HUBSPOT_SPEC = Path(__file__).parents[2] / "specs" / "kleer-hubspot"
 
 
 def _copy(tmp_path: Path) -> Path:
@@ -51,3 +57,61 @@ def test_a_malformed_test_file_is_a_located_diagnostic(tmp_path: Path) -> None:
     out = io.StringIO()
     assert run_spec_tests([spec], out=out) == 1
     assert "error[spectest.unknown-sync]" in out.getvalue()
+
+
+MONEY_CASES = """\
+sync: products
+cases:
+  - name: 1999 cents are 19.99 in currency units
+    record: {id: 50000009, name: Licens, price: 1999}
+    expect:
+      fields: {price: 19.99}
+  - name: a wrong price
+    record: {id: 50000009, name: Licens, price: 1999}
+    expect:
+      payload: {name: Licens, price: 19.98, unit: null, product_type: null,
+                vat_percentage: null, hs_sku: null}
+"""
+
+
+def test_money_compares_by_value_and_a_difference_is_a_readable_diff(tmp_path: Path) -> None:
+    spec = tmp_path / "kleer-hubspot"
+    shutil.copytree(HUBSPOT_SPEC, spec)
+    for other in (spec / "tests").glob("*.yaml"):
+        other.unlink()
+    (spec / "tests" / "money.yaml").write_text(MONEY_CASES)
+    out = io.StringIO()
+    assert run_spec_tests([spec], out=out, verbose=True) == 1
+    report = out.getvalue()
+    assert "PASS" in report and "1999 cents are 19.99" in report  # YAML 19.99 == Decimal
+    assert "FAIL" in report and "payload differs" in report
+    # The Decimal the template made is shown as the number it is, beside the expectation.
+    assert '-  "price": 19.98,' in report and '+  "price": 19.99,' in report
+    assert "1 passed, 1 failed" in report
+
+
+def test_same_compares_numbers_by_their_decimal_value_and_nothing_else() -> None:
+    assert same(19.99, Decimal("19.99")) and same(19.99, Decimal("19.990"))
+    assert same(5, Decimal("5.00")) and same(1250.0, Decimal("1250.00"))
+    assert same({"rows": [{"price": 0.1}]}, {"rows": [{"price": Decimal("0.10")}]})
+    assert not same(19.99, Decimal("19.98"))
+    assert not same(True, Decimal(1)) and not same(1, True)  # a flag is not a number
+    assert not same("19.99", Decimal("19.99"))  # text is not a number
+    assert not same(None, Decimal(0))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.decimals(allow_nan=False, allow_infinity=False, places=4,
+                   min_value=-10**9, max_value=10**9))
+def test_a_decimal_renders_as_a_number_that_compares_equal(value: Decimal) -> None:
+    shown = json.loads(json.dumps(_plain(value)))
+    assert isinstance(shown, int | float)  # four places and nine digits fit a float
+    assert same(shown, value)
+    assert not same(shown, value + Decimal("0.0001"))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.floats(allow_nan=False, allow_infinity=False))
+def test_a_yaml_float_equals_the_decimal_it_is_written_as(number: float) -> None:
+    assert same(number, Decimal(repr(number)))
+    assert same({"amount": number}, {"amount": Decimal(repr(number))})
