@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from functools import cached_property
 from typing import Any, Final, Protocol
 
 __all__ = ["OMIT", "LinkResolver", "NoLinks", "Omit", "RenderContext"]
@@ -68,6 +69,7 @@ class RenderContext:
         if self.now.tzinfo is None or self.now.utcoffset() is None:
             raise TypeError("RenderContext.now must be timezone-aware")
 
-    @property
+    @cached_property
     def today(self) -> date:
+        # cached: identity and date filters ask for it on every record
         return self.now.date()

@@ -191,7 +191,11 @@ def check_text(text: str) -> str:
 
 
 def check_native(value: Any, _depth: int = 0) -> Any:
-    """Refuse results that hold an undefined value or are over the caps; else return as is."""
+    """Refuse results that hold an undefined value or are over the caps; else return as is.
+
+    Items of plain lists, tuples and dicts that are scalars are checked inline: a mapped
+    address (a dict of five strings) is one call, not eleven.
+    """
     kind = type(value)
     if kind is str:
         return check_text(value)
@@ -201,7 +205,27 @@ def check_native(value: Any, _depth: int = 0) -> Any:
         value._fail_with_undefined_error()
     if _depth > 20:
         raise ResourceLimitError("the result is nested more than 20 levels deep")
-    if isinstance(value, (list, tuple)):
+    if kind is list or kind is tuple:
+        _check_size(len(value))
+        for item in value:
+            kind = type(item)
+            if kind is str:
+                if len(item) > MAX_RESULT_SIZE:
+                    check_text(item)
+            elif kind not in _SCALARS:
+                check_native(item, _depth + 1)
+    elif kind is dict:
+        _check_size(len(value))
+        for key, item in value.items():
+            if type(key) is not str or len(key) > MAX_RESULT_SIZE:
+                check_native(key, _depth + 1)
+            kind = type(item)
+            if kind is str:
+                if len(item) > MAX_RESULT_SIZE:
+                    check_text(item)
+            elif kind not in _SCALARS:
+                check_native(item, _depth + 1)
+    elif isinstance(value, (list, tuple)):
         _check_size(len(value))
         for item in value:
             check_native(item, _depth + 1)

@@ -27,6 +27,7 @@ import warnings
 from collections.abc import Callable, Mapping
 from datetime import date, datetime
 from decimal import Decimal
+from types import BuiltinMethodType
 from typing import Any
 
 from jinja2 import nodes
@@ -71,6 +72,7 @@ _COMPARE = {"eq": "==", "ne": "!=", "gt": ">", "gteq": ">=", "lt": "<", "lteq": 
 _ARITH = {nodes.Add: "+", nodes.Sub: "-", nodes.Div: "/", nodes.FloorDiv: "//"}
 _INTERCEPTED = {nodes.Mul: "*", nodes.Mod: "%", nodes.Pow: "**"}
 _SCALARS = frozenset({str, int, float, bool, type(None), Decimal, date, datetime})
+_SEQUENCES = frozenset({list, tuple, str})
 
 
 class _Codegen:
@@ -160,17 +162,44 @@ class _Codegen:
             key, t = self.const(node.arg.value), self.temp()
             return (f"({t}[{key}] if type({t} := {obj}) is dict and {key} in {t} "
                     f"else GI({t}, {key}))")
+        if isinstance(node.arg, nodes.Const) and type(node.arg.value) is int:
+            # `parts[0]`: a plain index of a list, tuple or text within its bounds is
+            # what the sandbox's getitem returns; anything else asks it
+            key, t = self.const(node.arg.value), self.temp()
+            return (f"({t}[{key}] if type({t} := {obj}) in SEQ and -len({t}) <= {key} < len({t}) "
+                    f"else GI({t}, {key}))")
         return f"GI({obj}, {self.expr(node.arg)})"
 
     def e_Concat(self, node: nodes.Concat) -> str:
-        # Jinja's str_join: every operand is evaluated before any is turned into text,
-        # which decides which error a record gets when two operands would fail
-        return "SJ((" + "".join(self.expr(child) + ", " for child in node.nodes) + "))"
+        # Jinja's str_join, `"".join(map(str, operands))`: every operand is evaluated
+        # before any is turned into text, which decides which error a record gets when
+        # two operands would fail. Names and constants are already values; the rest go
+        # to temporaries first. `f"{x!s}"` is `str(x)`.
+        first: list[str] = []
+        items: list[str] = []
+        for child in node.nodes:
+            code = self.expr(child)
+            if not _is_plain(code):
+                t = self.temp()
+                first.append(f"({t} := {code})")
+                code = t
+            items.append(code)
+        text = 'f"' + "".join("{" + item + "!s}" for item in items) + '"'
+        return f"(({', '.join(first)},) and {text})" if first else text
 
-    def text_part(self, node: nodes.Node) -> str:
+    def text_part(self, node: nodes.Node, top: bool) -> str:
+        """One printed part: `str(finalize(x))` (`{(...)!s}` in the top-level f-string)."""
         if isinstance(node, nodes.TemplateData):
-            return self.expr(node)
-        return f"str(FIN({self.expr(node)}))"
+            return "{" + self.expr(node) + "}" if top else self.expr(node)
+        code = self.expr(node)
+        if not _is_plain(code):
+            t = self.temp()
+            code, value = f"({t} := {code})", t
+        else:
+            value = code
+        # finalize inline: None prints as nothing, `omit` drops the field (FIN raises)
+        final = f"{value} if {code} is not None and {value} is not OMIT else FIN({value})"
+        return "{(" + final + ")!s}" if top else f"str({final})"
 
     def e_BinExpr(self, node: nodes.BinExpr) -> str:
         left, right = self.expr(node.left), self.expr(node.right)
@@ -221,17 +250,27 @@ class _Codegen:
         pairs = (f"{self.expr(p.key)}: {self.expr(p.value)}" for p in node.items)
         return "{" + ", ".join(pairs) + "}"
 
-    def text(self, body: list[nodes.Node]) -> str:
-        """A string expression for statements of a text template: output and `if`."""
+    def text(self, body: list[nodes.Node], top: bool = False) -> str:
+        """A string expression for statements of a text template: output and `if`.
+
+        Parts are evaluated and turned into text in order, as Jinja yields them. The top
+        level is one f-string; nested bodies (inside `if`) concatenate, because Python
+        3.11 cannot nest f-strings that use the same quotes. No generated code holds a
+        string literal, so quotes only ever come from these f-strings.
+        """
         parts: list[str] = []
         for node in body:
             if isinstance(node, nodes.Output):
-                parts.extend(self.text_part(child) for child in node.nodes)
+                parts.extend(self.text_part(child, top) for child in node.nodes)
             elif isinstance(node, nodes.If):
-                parts.append(self.if_text(node.test, node.body, node.elif_, node.else_))
+                part = self.if_text(node.test, node.body, node.elif_, node.else_)
+                parts.append("{" + part + "}" if top else part)
             else:
                 raise _Unsupported(type(node).__name__)
-        return "(" + " + ".join(parts) + ")" if parts else "''"
+        if not parts:
+            return self.const("")
+        # single quotes: a `~` inside a part is a double-quoted f-string
+        return "f'" + "".join(parts) + "'" if top else "(" + " + ".join(parts) + ")"
 
     def if_text(self, test: nodes.Expr, body: list[nodes.Node], elifs: list[nodes.If],
                 else_: list[nodes.Node]) -> str:
@@ -279,13 +318,28 @@ class _Codegen:
 
     def e_Call(self, node: nodes.Call) -> str:
         callee = node.node
+        if isinstance(callee, nodes.Getattr) and all(
+            isinstance(arg, (nodes.Const, nodes.Name))
+            for arg in [*node.args, *(kw.value for kw in node.kwargs)]
+        ):
+            # a method such as `name.split(' ')`: the sandbox's getattr and call checks,
+            # remembered per builtin type and name (`call_attribute`). Only when the
+            # arguments are names or constants (already values): Jinja looks the method up
+            # before it evaluates the arguments, which decides the error when both fail.
+            first = [self.expr(callee.node), self.const(callee.attr)]
+            return f"CA({self.arguments(node, first)})"
         if not isinstance(callee, nodes.Name) or callee.name not in ENV.globals:
-            # a method such as `name.split(' ')`: the sandbox's checks, then the call
+            # anything else callable: the sandbox's checks, then the call
             return f"CM({self.arguments(node, [self.expr(callee)])})"
         value = ENV.globals[callee.name]
         fn, before = self.callee(value)
         var = self.name(callee.name)
         return f"({fn}({self.arguments(node, before)}) if {var} is {self.const(value)} else BAIL())"
+
+
+def _is_plain(code: str) -> bool:
+    """Generated code that is a bound name (`v3`, `c0`, `t2`): a value, nothing to evaluate."""
+    return code.isidentifier()
 
 
 class _Missing:
@@ -307,9 +361,38 @@ def call_method(obj: Any, *args: Any, **kwargs: Any) -> Any:
     try:
         return obj(*args, **kwargs)
     except StopIteration:
-        return ENV.undefined(
-            "value was undefined because a callable raised a StopIteration exception"
-        )
+        return ENV.undefined(_UNDEFINED_BY_STOP)
+
+
+# Exact builtin types whose attributes the sandbox judges by type and name alone: for
+# these, "`obj.name` is a plain method the sandbox lets templates call" is a fact about
+# (type, name), learnt on first use by asking the sandbox itself.
+_BUILTIN_TYPES = frozenset({str, int, float, bool, list, tuple, dict})
+_PLAIN_METHODS: set[tuple[type, str]] = set()
+_UNDEFINED_BY_STOP = "value was undefined because a callable raised a StopIteration exception"
+
+
+def call_attribute(obj: Any, name: str, *args: Any, **kwargs: Any) -> Any:
+    """`obj.name(*args)` as the sandbox does it: its getattr, then `call_method`.
+
+    For a builtin type and a method the sandbox allows (`str.split`, `dict.get`), the
+    checks are skipped after the first time; their outcome cannot differ for that pair.
+    """
+    if (type(obj), name) in _PLAIN_METHODS:
+        try:
+            return getattr(obj, name)(*args, **kwargs)
+        except StopIteration:
+            return ENV.undefined(_UNDEFINED_BY_STOP)
+    method = ENV.getattr(obj, name)
+    if (
+        type(obj) in _BUILTIN_TYPES
+        and isinstance(method, BuiltinMethodType)
+        and method.__self__ is obj
+        and ENV.is_safe_callable(method)
+        and _PassArg.from_obj(method) is None
+    ):
+        _PLAIN_METHODS.add((type(obj), name))
+    return call_method(method, *args, **kwargs)
 
 
 def compile_fast(tree: nodes.Template, *, native: bool, slow: Render) -> Render | None:
@@ -321,11 +404,12 @@ def compile_fast(tree: nodes.Template, *, native: bool, slow: Render) -> Render 
             result = [f"r = {gen.expr(only)}",
                       "if type(r) not in SC or (type(r) is str and len(r) > MAXR): r = CHECK(r)"]
         else:
-            result = [f"r = {gen.text(tree.body)}", "if len(r) > MAXR: r = CHECK_TEXT(r)"]
+            result = [f"r = {gen.text(tree.body, top=True)}", "if len(r) > MAXR: r = CHECK_TEXT(r)"]
     except (_Unsupported, RecursionError):
         return None
-    gen.ns.update(CM=call_method, CHECK=check_native, CHECK_TEXT=check_text, SLOW=slow, BAILX=Bail,
-                  OMITX=OmitSignal, OMIT=OMIT, ERR=record_error)
+    gen.ns.update(CM=call_method, CA=call_attribute, SEQ=_SEQUENCES, CHECK=check_native,
+                  CHECK_TEXT=check_text, SLOW=slow, BAILX=Bail, OMITX=OmitSignal, OMIT=OMIT,
+                  ERR=record_error)
     body = "\n".join("        " + line for line in [*gen.prelude, *result])
     source = (
         "def render(rec, ctx):\n"

@@ -55,12 +55,14 @@ UNARY = ["(not {})", "(-{})", "({} | upper)", "({} | lower)", "({} | trim)", "({
          "{{'k': {}}}", "({},)", "({}).k", "({})['k']", "({} | to_cents)", "({} | int)",
          "({} is defined)", "({} is none)", "({} is string)", "({})[1:]", "({})[::-1]",
          "({} | string).split(',')", "({} | string).strip()", "({}).upper()", "({}).get('k')",
-         "({}).items()"]
+         "({}).items()", "({})[0]", "({})[-1]", "({} | string).split()[0]", "({}).count('a')",
+         "({}).append(1)", "({}).format(1)", "({}).keys()"]
 BINARY = ["({} + {})", "({} - {})", "({} * {})", "({} / {})", "({} // {})", "({} % {})",
           "({} ** {})", "({} ~ {})", "({} and {})", "({} or {})", "({} == {})", "({} != {})",
           "({} < {})", "({} >= {})", "({} in {})", "({} not in {})", "[{}, {}]",
           "({} | default({}))", "lookup({}, setup.table, {})", "({} | join({}))",
-          "({})[:{}]", "({} | string).startswith({})"]
+          "({})[:{}]", "({} | string).startswith({})", "({}).get({})", "({}).split({})",
+          "({}).get('k', {})", "({} ~ {} ~ 'x')"]
 
 
 def _extend(children: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
@@ -76,6 +78,7 @@ expressions = st.recursive(atoms, _extend, max_leaves=6)
 templates = st.one_of(
     expressions.map(lambda e: "{{ " + e + " }}"),
     st.tuples(expressions, expressions).map(lambda t: "x{{ " + t[0] + " }}-{{ " + t[1] + " }}"),
+    st.tuples(expressions, expressions).map(lambda t: "{{ " + t[0] + " ~ " + t[1] + " }}!"),
     st.tuples(expressions, expressions, expressions, expressions).map(
         lambda t: f"{{% if {t[0]} %}}a{{{{ {t[1]} }}}}{{% elif {t[2]} %}}b{{% else %}}"
                   f"{{{{ {t[3]} }}}}{{% endif %}}!"),

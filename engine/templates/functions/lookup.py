@@ -8,7 +8,7 @@ its text is "30.0".)
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Container, Iterable, Mapping
 from typing import Any
 
 from engine.errors import RecordError
@@ -23,29 +23,41 @@ class _Raise:
 
 
 _RAISE: Any = _Raise()
-_CACHE: dict[int, tuple[Mapping[Any, Any], dict[str, Any]]] = {}
+# Setup tables live as long as a run and are read for every record: what is derived from
+# one is kept, keyed by the table object itself (held in the entry, so its id cannot be
+# reused by another object while the entry exists). Setup tables are never changed
+# while a run uses them; templates cannot change anything.
+_CACHE: dict[int, tuple[Any, dict[str, Any]]] = {}  # lookup tables by text
+_TAGS: dict[int, tuple[Any, frozenset[str]]] = {}  # allowed tag names
+_CACHE_SIZE = 256
+
+
+def _remember(cache: dict[int, tuple[Any, Any]], table: Any, derived: Any) -> Any:
+    if len(cache) > _CACHE_SIZE:
+        cache.clear()
+    cache[id(table)] = (table, derived)
+    return derived
 
 
 def _by_text(table: Mapping[Any, Any]) -> dict[str, Any]:
-    # Setup tables live as long as a run; keep the table itself in the cache entry so
-    # its id cannot be reused by another object while the entry exists.
     hit = _CACHE.get(id(table))
     if hit is not None and hit[0] is table:
         return hit[1]
-    normalised = {str(k): v for k, v in table.items()}
-    if len(_CACHE) > 256:
-        _CACHE.clear()
-    _CACHE[id(table)] = (table, normalised)
-    return normalised
+    return _remember(_CACHE, table, {str(k): v for k, v in table.items()})  # type: ignore[no-any-return]
 
 
 def lookup(value: Any, table: Mapping[Any, Any], default: Any = _RAISE) -> Any:
     """`table[value]`, keys compared as text; without `default` a miss is a record error."""
-    if type(table) is not dict and not isinstance(table, Mapping):
+    key = value if type(value) is str else str(value)
+    hit = _CACHE.get(id(table))
+    if hit is not None and hit[0] is table:  # only mappings are remembered
+        found = hit[1].get(key, _RAISE)
+    elif type(table) is not dict and not isinstance(table, Mapping):
         raise RecordError(
             "lookup.table", f"lookup needs a mapping as its table, not {type(table).__name__}"
         )
-    found = _by_text(table).get(str(value), _RAISE)
+    else:
+        found = _by_text(table).get(key, _RAISE)
     if found is not _RAISE:
         return found
     if default is not _RAISE:
@@ -64,6 +76,17 @@ def _tag_name(item: Any) -> str | None:
     return None if item is None else str(item)
 
 
+def _wanted(allowed: Iterable[Any]) -> Container[str]:
+    if type(allowed) in (set, frozenset):
+        return allowed  # type: ignore[return-value]
+    if not isinstance(allowed, (list, tuple)):  # maybe a one-shot iterator: never remembered
+        return {str(a) for a in allowed}
+    hit = _TAGS.get(id(allowed))
+    if hit is not None and hit[0] is allowed:
+        return hit[1]
+    return _remember(_TAGS, allowed, frozenset(str(a) for a in allowed))  # type: ignore[no-any-return]
+
+
 def select_tags(categories: Any, allowed: Iterable[Any]) -> list[str]:
     """Names among `categories` that are in `allowed`, in source order, each once.
 
@@ -71,13 +94,13 @@ def select_tags(categories: Any, allowed: Iterable[Any]) -> list[str]:
     """
     if categories is None:
         return []
-    if isinstance(categories, (str, Mapping)):
+    if type(categories) is not list and isinstance(categories, (str, Mapping)):
         categories = [categories]
-    wanted = allowed if type(allowed) in (set, frozenset) else {str(a) for a in allowed}
+    wanted = _wanted(allowed)
     out: list[str] = []
     seen: set[str] = set()
     for item in categories:
-        name = _tag_name(item)
+        name = item if type(item) is str else _tag_name(item)
         if name is not None and name in wanted and name not in seen:
             seen.add(name)
             out.append(name)

@@ -37,32 +37,32 @@ PARTICLES = frozenset(
     }
 )
 
-def _words(value: Any) -> list[str]:
-    if value is None:
-        return []
-    text = str(value)
-    if not text.isascii() and not unicodedata.is_normalized("NFC", text):
-        text = unicodedata.normalize("NFC", text)
-    return text.split()  # splits on every Unicode space, no-break space included
-
 
 def split_name(value: Any) -> tuple[str, str]:
     """(first names, last name) of a full name; see the module docstring for the rule."""
-    words = _words(value)
+    if value is None:
+        raise RecordError("name.missing", "the full name is empty")
+    text = value if type(value) is str else str(value)
+    if not text.isascii() and not unicodedata.is_normalized("NFC", text):
+        text = unicodedata.normalize("NFC", text)
+    words = text.split()  # splits on every Unicode space, no-break space included
     if not words:
         raise RecordError("name.missing", "the full name is empty")
-    if any("," in word for word in words):
+    if "," in text:
         last, _, first = (part.strip() for part in " ".join(words).partition(","))
         if not last:
             raise RecordError("name.missing-last", "the name has nothing before its comma")
         if not first:
             raise RecordError("name.missing", "the name has no first name after its comma")
         return first, last
-    if len(words) < 2:
+    count = len(words)
+    if count == 2:  # the common case: no particle can join the last name
+        return words[0], words[1]
+    if count < 2:
         raise RecordError(
             "name.missing-last", "the full name is a single word; a last name is required"
         )
-    start = len(words) - 1
+    start = count - 1
     while start > 1 and words[start - 1].casefold() in PARTICLES:
         start -= 1
     return " ".join(words[:start]), " ".join(words[start:])
