@@ -10,7 +10,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
+from typing import Any
+
+import httpx
 
 from engine.demo.world import DemoError, DemoWorld
 from engine.sandbox.hubspot import OBJECT_TYPES
@@ -20,8 +24,29 @@ __all__ = ["define_actions", "subscribe_cinode", "subscribe_hubspot"]
 
 # Cinode's webhook entity type of projects, and "every action" (created, updated, ...).
 _CINODE_PROJECT, _CINODE_ALL_ACTIONS = 6, 1
+_ATTEMPTS = 6
 # Spec input types -> HubSpot action input field types.
 _INPUT_TYPES = {"string": "string", "number": "number", "date": "date", "boolean": "bool"}
+
+
+async def _polite(world: DemoWorld, method: str, url: str, **kwargs: Any) -> httpx.Response:
+    """One Cinode call that waits out a 429, as any good client does.
+
+    The scheduled runs just before may have used the whole 2-second window; Cinode's
+    429 carries `x-ratelimit-reset` (seconds left in the window), not Retry-After.
+    """
+    for _ in range(_ATTEMPTS):
+        response = await world.client.request(method, url, **kwargs)
+        if response.status_code != 429:
+            return response
+        reset = response.headers.get("x-ratelimit-reset") or \
+            response.headers.get("retry-after") or "2"
+        try:
+            wait = min(max(float(reset), 0.1), 10.0)
+        except ValueError:
+            wait = 2.0
+        await asyncio.sleep(wait)
+    return response
 
 
 async def subscribe_cinode(world: DemoWorld, integration: str = "kleer-cinode") -> str:
@@ -33,16 +58,16 @@ async def subscribe_cinode(world: DemoWorld, integration: str = "kleer-cinode") 
     basic = base64.b64encode(
         f"{config.cinode_access_id}:{config.cinode_access_secret}".encode()).decode()
     base = world.urls["cinode"]
-    response = await world.client.get(f"{base}/token",
-                                      headers={"authorization": f"Basic {basic}"})
+    response = await _polite(world, "GET", f"{base}/token",
+                             headers={"authorization": f"Basic {basic}"})
     if response.status_code != 200:
         raise DemoError(f"Cinode refused the token request ({response.status_code})")
     token = response.json()["access_token"]
     credential = {"isBasicAuthentication": bool(options.get("basic_auth")),
                   "headerName": options.get("header") or "Authorization",
                   "headerValue": world.webhook_secret}
-    response = await world.client.post(
-        f"{base}/v0.1/companies/{config.cinode_company_id}/webhooks",
+    response = await _polite(
+        world, "POST", f"{base}/v0.1/companies/{config.cinode_company_id}/webhooks",
         headers={"authorization": f"Bearer {token}"},
         json={"endpointUrl": url, "isActive": True,
               "configurations": [{"entityType": _CINODE_PROJECT,
