@@ -430,8 +430,13 @@ class MaconomyAdapter:
         response = await self.session.request(
             "POST", f"{self._container_path(obj)}/filter", content=orjson.dumps(body),
             headers={"Content-Type": "application/json"}, idempotent=True)
+        content = response.content
+        # httpx 0.28 links a response and its stream both ways (encode/httpx#3733): the
+        # page's bytes would wait for a full garbage collection. Cut the loop so they go
+        # as soon as the page is decoded; the response was read and closed already.
+        response.stream = httpx.ByteStream(b"")
         try:
-            return orjson.loads(response.content)
+            return orjson.loads(content)
         except orjson.JSONDecodeError as exc:
             raise FatalError(f"maconomy: the filter answer for {obj} is not JSON "
                              f"({exc})") from None

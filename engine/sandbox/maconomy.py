@@ -513,6 +513,10 @@ class MaconomySandbox(Sandbox):
                                     self.clock) if rate and cfg.rate_limits else None)
         self.tokens: dict[str, _Token] = {}
         self._request_ids = count(1)
+        # Serialised filter answers by query, valid for one store version [sandbox only].
+        self._pages: OrderedDict[tuple[Any, ...], tuple[int, bytes]] = OrderedDict()
+        self._page_bytes = 0
+        self._page_budget = int(float(options.get("maconomy_page_cache_mb", 96)) * 2**20)
         s, defects = cfg.seed, cfg.defect_rate
         customer_store = Collection(
             "customercard", key="customernumber", size=customers,
@@ -731,16 +735,41 @@ class MaconomySandbox(Sandbox):
             return _error(400, f"Invalid restriction: {exc}", "restriction",
                           focus={"paneName": "filter", "fieldName": exc.field_name,
                                  "rowNumber": None})
+        store = container.collection
+        # The answer is a pure function of the query and the store's contents, so it is
+        # served from the cache until the next write bumps the store's version.
+        cache_key = (container.name, restriction.text, order,
+                     None if fields is None else tuple(fields), offset, limit)
+        cached = self._pages.get(cache_key)
+        if cached is not None and cached[0] == store.version:
+            self._pages.move_to_end(cache_key)
+            return self._raw_json(cached[1], headers)
+        version = store.version
         records = self._select(container, restriction, order, offset, limit)
         if fields is not None:
             rows = [{"data": {f: r[f] for f in fields if f in r}} for r in records]
         else:
             rows = [{"data": r} for r in records]
-        payload = {"panes": {"filter": {
+        body = orjson.dumps({"panes": {"filter": {
             "meta": {"paneName": "filter", "rowCount": len(rows), "rowOffset": offset},
             "records": rows,
-        }}}
-        return self._json(payload, headers)
+        }}})
+        if store.version == version:  # nothing was written while the page was built
+            self._remember_page(cache_key, version, body)
+        return self._raw_json(body, headers)
+
+    def _remember_page(self, key: tuple[Any, ...], version: int, body: bytes) -> None:
+        """Keep a serialised answer, dropping the least recently used over the budget."""
+        if len(body) > self._page_budget:
+            return
+        old = self._pages.pop(key, None)
+        if old is not None:
+            self._page_bytes -= len(old[1])
+        self._pages[key] = (version, body)
+        self._page_bytes += len(body)
+        while self._page_bytes > self._page_budget:
+            _, (_, dropped) = self._pages.popitem(last=False)
+            self._page_bytes -= len(dropped)
 
     def _select(self, container: _Container, restriction: Restriction,
                 order: tuple[tuple[str, bool], ...], offset: int,
@@ -777,8 +806,11 @@ class MaconomySandbox(Sandbox):
         return [r[key] for r in rows]
 
     def _json(self, payload: Any, headers: dict[str, str]) -> Response:
+        return self._raw_json(orjson.dumps(payload), headers)
+
+    def _raw_json(self, body: bytes, headers: dict[str, str]) -> Response:
         headers = {**headers, "Maconomy-RequestId": f"sandbox-{next(self._request_ids)}"}
-        return Response(orjson.dumps(payload), media_type=CONTENT_TYPE, headers=headers)
+        return Response(body, media_type=CONTENT_TYPE, headers=headers)
 
     # -- writes (as a Maconomy user would make them)
 

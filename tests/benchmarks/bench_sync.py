@@ -79,6 +79,23 @@ async def _seed_state(state: str, env: dict[str, str]) -> int:
     return count
 
 
+def _peak_mb() -> float:
+    """This process's peak resident memory.
+
+    Not `ru_maxrss`: Linux carries the high-water mark of the address space replaced by
+    exec into it, and subprocess starts the child from the parent's (vfork), so it
+    would report the sandboxes' memory. VmHWM belongs to the child's own address space.
+    """
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def _rss_mb() -> float:
     """Resident memory now (Linux), to tell the run's own growth from the imports'."""
     try:
@@ -113,11 +130,12 @@ async def _child(state: str, profile: str | None = None) -> None:
             profiler.disable()
             profiler.dump_stats(profile)
         await runtime.aclose()
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak = _peak_mb()
     print(json.dumps({"read": report.counts["read"], "skip": report.counts["skip"],
                       "written": sum(report.counts[k] for k in ("create", "update", "adopt")),
                       "seconds": seconds, "cpu_seconds": cpu, "peak_mb": peak,
-                      "before_mb": before}))
+                      "before_mb": before,
+                      "ru_maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 
 
 def reconcile(size: int, profile: str | None = None) -> dict:
