@@ -1,3 +1,7 @@
-from engine.cli import main
+"""`python -m engine` is `specsync`."""
+
 import sys
+
+from engine.cli import main
+
 sys.exit(main())

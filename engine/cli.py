@@ -83,7 +83,7 @@ def extra_command(register: Callable[[argparse._SubParsersAction], None]) -> Non
 def _load_extra_commands() -> None:
     import importlib
 
-    for module in ("engine.commands",):
+    for module in ("engine.commands", "engine.docs.command", "engine.demo.command"):
         try:
             importlib.import_module(module)
         except ModuleNotFoundError as exc:

@@ -405,5 +405,3 @@ def main(argv: Sequence[str] | None = None) -> int:  # pragma: no cover - conven
     from engine.cli import main as cli_main
 
     return cli_main(argv if argv is not None else sys.argv[1:])
-import engine.docs.command  # noqa: E402, F401
-import engine.demo.command  # noqa: E402, F401
