@@ -88,6 +88,7 @@ class _Codegen:
         self.names: dict[str, str] = {}
         self.temps = 0
         self.consts: dict[int, str] = {}
+        self.loop_names: dict[str, str] = {}  # a `{% for %}` target -> its Python name
 
     def const(self, value: Any) -> str:
         key = id(value)
@@ -142,6 +143,8 @@ class _Codegen:
     def e_Name(self, node: nodes.Name) -> str:
         if node.ctx != "load":
             raise _Unsupported("store")
+        if node.name in self.loop_names:
+            return self.loop_names[node.name]
         return self.name(node.name)
 
     def e_Getattr(self, node: nodes.Getattr) -> str:
@@ -265,6 +268,9 @@ class _Codegen:
             elif isinstance(node, nodes.If):
                 part = self.if_text(node.test, node.body, node.elif_, node.else_)
                 parts.append("{" + part + "}" if top else part)
+            elif isinstance(node, nodes.For):
+                part = self.for_text(node)
+                parts.append("{" + part + "}" if top else part)
             else:
                 raise _Unsupported(type(node).__name__)
         if not parts:
@@ -280,6 +286,34 @@ class _Codegen:
         else:
             otherwise = self.text(else_)
         return f"({self.text(body)} if {self.expr(test)} else {otherwise})"
+
+    def for_text(self, node: nodes.For) -> str:
+        """`{% for x in items [if test] %}body{% else %}other{% endfor %}` as a join.
+
+        What Jinja generates, as a comprehension: the iterable is evaluated once, up front
+        (`iter()` of an undefined value fails there), then test and body per item, in
+        order. Not here: `loop`, recursive loops, unpacking targets, nested loops.
+        """
+        target = node.target
+        if (self.loop_names or node.recursive or not isinstance(target, nodes.Name)
+                or any(n.name == "loop" for n in node.find_all(nodes.Name))):
+            raise _Unsupported("loop")
+        items = self.expr(node.iter)
+        var = "l" + self.temp()
+        self.loop_names[target.name] = var
+        try:
+            body = self.text(node.body)
+            test = f" if {self.expr(node.test)}" if node.test is not None else ""
+        finally:
+            del self.loop_names[target.name]
+        otherwise = self.text(node.else_)
+        seq, out = self.temp(), self.temp()
+        each = f"[{body} for {var} in {seq}{test}]"
+        if node.else_:
+            joined = f"(JOIN({out}) if ({out} := {each}) else {otherwise})"
+        else:
+            joined = f"JOIN({each})"
+        return f"((({seq} := {items}),) and {joined})"
 
     def arguments(self, node: nodes.Filter | nodes.Call | nodes.Test, first: list[str]) -> str:
         if node.dyn_args is not None or node.dyn_kwargs is not None:
@@ -328,6 +362,8 @@ class _Codegen:
             # before it evaluates the arguments, which decides the error when both fail.
             first = [self.expr(callee.node), self.const(callee.attr)]
             return f"CA({self.arguments(node, first)})"
+        if isinstance(callee, nodes.Name) and callee.name in self.loop_names:
+            raise _Unsupported("calling a loop variable")
         if not isinstance(callee, nodes.Name) or callee.name not in ENV.globals:
             # anything else callable: the sandbox's checks, then the call
             return f"CM({self.arguments(node, [self.expr(callee)])})"
@@ -407,9 +443,9 @@ def compile_fast(tree: nodes.Template, *, native: bool, slow: Render) -> Render 
             result = [f"r = {gen.text(tree.body, top=True)}", "if len(r) > MAXR: r = CHECK_TEXT(r)"]
     except (_Unsupported, RecursionError):
         return None
-    gen.ns.update(CM=call_method, CA=call_attribute, SEQ=_SEQUENCES, CHECK=check_native,
-                  CHECK_TEXT=check_text, SLOW=slow, BAILX=Bail, OMITX=OmitSignal, OMIT=OMIT,
-                  ERR=record_error)
+    gen.ns.update(CM=call_method, CA=call_attribute, JOIN="".join, SEQ=_SEQUENCES,
+                  CHECK=check_native, CHECK_TEXT=check_text, SLOW=slow, BAILX=Bail,
+                  OMITX=OmitSignal, OMIT=OMIT, ERR=record_error)
     body = "\n".join("        " + line for line in [*gen.prelude, *result])
     source = (
         "def render(rec, ctx):\n"

@@ -1,9 +1,10 @@
 """The compiled fast path and the Jinja sandbox agree on every template and record.
 
 Templates are generated from the fast path's whitelist (names, attribute and item access,
-constants, arithmetic, `~`, comparisons, and/or/not, conditionals, literals, filters and
-functions); records hold every JSON type and sometimes lack fields. Both paths must give
-the same value of the same type, or fail with the same RecordError code.
+constants, arithmetic, `~`, comparisons, and/or/not, conditionals, literals, filters,
+functions, method calls, `if` and `for` statements); records hold every JSON type and
+sometimes lack fields. Both paths must give the same value of the same type, or fail with
+the same RecordError code.
 """
 
 from __future__ import annotations
@@ -79,6 +80,11 @@ templates = st.one_of(
     expressions.map(lambda e: "{{ " + e + " }}"),
     st.tuples(expressions, expressions).map(lambda t: "x{{ " + t[0] + " }}-{{ " + t[1] + " }}"),
     st.tuples(expressions, expressions).map(lambda t: "{{ " + t[0] + " ~ " + t[1] + " }}!"),
+    # in a loop over `a`, the name `a` is the loop variable
+    st.tuples(expressions, st.one_of(st.just(""), expressions.map(" if {}".format)),
+              expressions, st.booleans()).map(
+        lambda t: f"<{{% for a in {t[0]}{t[1]} %}}{{{{ {t[2]} }}}};"
+                  f"{'{% else %}-' if t[3] else ''}{{% endfor %}}{{{{ a }}}}>"),
     st.tuples(expressions, expressions, expressions, expressions).map(
         lambda t: f"{{% if {t[0]} %}}a{{{{ {t[1]} }}}}{{% elif {t[2]} %}}b{{% else %}}"
                   f"{{{{ {t[3]} }}}}{{% endif %}}!"),
