@@ -1,31 +1,39 @@
 """Load test of the webhook receiver: signed HubSpot events over loopback, none lost.
 
     python tests/benchmarks/bench_webhooks.py [--events 10000] [--rate 2000] [--batch 10]
-                                              [--runs 3] [--no-worker] [--py-spy OUT]
+        [--runs 3] [--no-worker] [--sandboxes-in-server] [--py-spy OUT]
 
-Each run starts a fresh server PROCESS (this file with `--serve`): the runner app under
-uvicorn on 127.0.0.1 (port 0), configured as `specsync serve` configures it
-(`engine.runner.serve.server_config`), with a real SQLite state store in a temporary
-directory and its inbox worker on; the worker re-reads companies from a HubSpot sandbox
-and writes Cinode customers to a Cinode sandbox, both in the server process (through
-httpx's ASGI transport, so their CPU is the server's too). This process only sends:
-`--events` signed v3 deliveries of `--batch` events each at `--rate` events per second
-(HubSpot batches up to 100 per POST), retrying like HubSpot (5xx, 429, no answer), then
-waits until the inbox is empty, reading the state file.
+Three processes per run, so no party's CPU or GIL flatters or burdens another's figures:
+- the server (this file with `--serve`): the runner app under uvicorn on 127.0.0.1
+  (port 0), configured as `specsync serve` configures it (`serve.server_config`), with
+  a real SQLite state store in a temporary directory and its inbox worker on;
+- the sandboxes (`--serve-sandboxes`): HubSpot and Cinode, reached by the worker over
+  loopback HTTP, as real vendors are reached over the network (`--sandboxes-in-server`
+  puts them inside the server process instead, behind httpx's ASGI transport, so their
+  CPU competes with the receiver's: the pessimistic setting);
+- this process, the sender: `--events` signed v3 deliveries of `--batch` events each
+  at `--rate` events per second (HubSpot batches up to 100 per POST) over up to 64
+  keep-alive connections, retrying like HubSpot (5xx, 429, no answer); then it waits
+  until the inbox is empty, reading the state file. The sender speaks plain HTTP/1.1
+  over asyncio streams: httpx spent several ms of CPU per request once dozens were in
+  flight, and its queueing, not the server, set the figures.
 
-Printed per run: events/s accepted, p50/p99/max time to answer (from the sender's
-side, so a delivery waiting for a free connection counts), events processed end to
-end, and whether every event was stored exactly once and processed (none lost); then
-the median of each figure over the runs, and the load average before and after (the
-machine is shared). Target: p99 < 50 ms at 2,000 events/s offered, nothing lost.
-`--no-worker` (or BENCH_NO_WORKER=1) measures the receiver alone. `--py-spy OUT`
-records the server of the first run with py-spy (speedscope JSON).
+Printed per run: events/s accepted; p50/p99/max time to answer as the sender sees it
+(a delivery waiting for a free connection counts) and inside the server app; events
+processed end to end (bound by HubSpot's documented 190 requests / 10 s: one `get` per
+record, see the rate-limit waits line); CPU seconds per process; whether every event
+was stored exactly once and processed (none lost). Then medians over the runs and the
+load average before and after (the CI box is shared and noisy).
+Target: p99 < 50 ms at 2,000 events/s offered, nothing lost. `--no-worker` (or
+BENCH_NO_WORKER=1) measures the receiver alone; `--py-spy OUT` records the first run's
+server with py-spy (speedscope JSON, one profile per thread).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import resource
@@ -36,6 +44,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -49,23 +58,12 @@ from engine.sandbox.hubspot import sign_v3  # noqa: E402
 from tests.runner.conftest import HUBSPOT_SECRET  # noqa: E402
 
 
-# -- the server process ---------------------------------------------------------------
-async def _serve(state_dir: Path, companies: int, worker: bool) -> None:
-    import uvicorn
-
-    from engine.runner.app import build_app
-    from engine.runner.serve import server_config
+# -- the sandbox and server processes ----------------------------------------------------
+def _sandboxes(companies: int) -> tuple[Any, Any]:
     from engine.sandbox.base import SandboxConfig
     from engine.sandbox.cinode import CinodeSandbox
     from engine.sandbox.hubspot import HubSpotSandbox
-    from engine.state import SqliteStateStore
-    from tests.runner.conftest import (
-        ACCESS_ID,
-        ACCESS_SECRET,
-        ENVIRON,
-        HUBSPOT_TOKEN,
-        SPEC,
-    )
+    from tests.runner.conftest import ACCESS_ID, ACCESS_SECRET, HUBSPOT_TOKEN
 
     hubspot = HubSpotSandbox(SandboxConfig(records=companies, rate_limits=False,
                                            hubspot_token=HUBSPOT_TOKEN,
@@ -73,11 +71,69 @@ async def _serve(state_dir: Path, companies: int, worker: bool) -> None:
     crm = CinodeSandbox(SandboxConfig(records=10, rate_limits=False,
                                       cinode_access_id=ACCESS_ID,
                                       cinode_access_secret=ACCESS_SECRET))
-    ids = [str(c["id"]) for c in hubspot.records("companies")]
+    return hubspot, crm
+
+
+async def _serve_apps(apps: dict[str, Any], hello: dict[str, Any], report: Path,
+                      after: Callable[[], dict[str, Any]] = dict) -> None:
+    """Serve `apps` on loopback until SIGTERM; print `hello` plus each app's port and this
+    process's id; at exit write `after()` plus the CPU seconds used to `report`."""
+    import uvicorn
+
+    from engine.runner.serve import server_config
+
+    servers = {name: uvicorn.Server(server_config(app, host="127.0.0.1", port=0,
+                                                  grace_seconds=30, log_level="warning"))
+               for name, app in apps.items()}
+    loop = asyncio.get_running_loop()
+
+    def stop() -> None:
+        for server in servers.values():
+            server.should_exit = True
+
+    loop.add_signal_handler(signal.SIGTERM, stop)
+
+    async def announce() -> None:
+        while not all(server.started for server in servers.values()):
+            await asyncio.sleep(0.01)
+        ports = {name: server.servers[0].sockets[0].getsockname()[1]
+                 for name, server in servers.items()}
+        print(json.dumps({**hello, "ports": ports, "pid": os.getpid()}), flush=True)
+
+    watcher = loop.create_task(announce())
+    try:
+        await asyncio.gather(*(server.serve() for server in servers.values()))
+    finally:
+        watcher.cancel()
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        report.write_text(json.dumps({**after(), "cpu": usage.ru_utime + usage.ru_stime}))
+
+
+async def _serve_sandboxes(state_dir: Path, companies: int) -> None:
+    hubspot, crm = _sandboxes(companies)
+    await _serve_apps({"hubspot": hubspot.app, "crm": crm.app},
+                      {"companies": [str(c["id"]) for c in hubspot.records("companies")]},
+                      state_dir / "sandboxes.json")
+
+
+async def _serve_runner(state_dir: Path, companies: int, worker: bool,
+                        urls: dict[str, str]) -> None:
+    from engine.runner.app import build_app
+    from engine.state import SqliteStateStore
+    from tests.runner.conftest import ENVIRON, SPEC
+
+    environ = {**os.environ, **ENVIRON}
+    transports: dict[str, httpx.AsyncBaseTransport] = {}
+    ids: list[str] = []
+    if urls:  # the sandboxes run in a process of their own
+        environ.update({"HUBSPOT_URL": urls["hubspot"], "CRM_URL": urls["crm"]})
+    else:  # the sandboxes' CPU is this process's too (pessimistic)
+        hubspot, crm = _sandboxes(companies)
+        ids = [str(c["id"]) for c in hubspot.records("companies")]
+        transports = {"hubspot": httpx.ASGITransport(app=hubspot.app),
+                      "crm": httpx.ASGITransport(app=crm.app)}
     store = SqliteStateStore(state_dir / "state.db")
-    app = build_app([str(SPEC)], store=store, environ={**os.environ, **ENVIRON},
-                    transports={"hubspot": httpx.ASGITransport(app=hubspot.app),
-                                "crm": httpx.ASGITransport(app=crm.app)},
+    app = build_app([str(SPEC)], store=store, environ=environ, transports=transports,
                     schedule=False, inbox=worker,
                     inbox_options={"batch_size": 5000, "idle_seconds": 0.2})
     times: list[float] = []
@@ -89,28 +145,11 @@ async def _serve(state_dir: Path, companies: int, worker: bool) -> None:
         if scope["type"] == "http" and scope["path"].startswith("/webhooks/"):
             times.append(time.perf_counter() - started)
 
-    server = uvicorn.Server(server_config(timed, host="127.0.0.1", port=0, grace_seconds=30,
-                                          log_level="warning"))
-    if os.environ.get("BENCH_HTTP"):
-        server.config.http = os.environ["BENCH_HTTP"]
-    if os.environ.get("BENCH_LOOP"):
-        server.config.loop = os.environ["BENCH_LOOP"]
-    loop = asyncio.get_running_loop()
-    loop.add_signal_handler(signal.SIGTERM, lambda: setattr(server, "should_exit", True))
-
-    async def announce() -> None:
-        while not server.started:
-            await asyncio.sleep(0.01)
-        port = server.servers[0].sockets[0].getsockname()[1]
-        print(json.dumps({"port": port, "companies": ids}), flush=True)
-
-    watcher = loop.create_task(announce())
-    try:
-        await server.serve()
-    finally:
-        watcher.cancel()
+    def after() -> dict[str, Any]:
         store.close()
-        (state_dir / "server_times.json").write_text(json.dumps(times))
+        return {"times": times}
+
+    await _serve_apps({"runner": timed}, {"companies": ids}, state_dir / "runner.json", after)
 
 
 # -- the sender -----------------------------------------------------------------------
@@ -228,27 +267,54 @@ def inbox_depth(db_path: Path) -> int:
         db.close()
 
 
+def _start(command: list[str]) -> tuple[subprocess.Popen[str], dict[str, Any]]:
+    """Start a child that prints one JSON line once it listens; return it and the line."""
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, cwd=ROOT)
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    while line and not line.startswith("{"):  # py-spy says hello first
+        line = proc.stdout.readline()
+    if not line:
+        proc.wait()
+        raise SystemExit(f"{command[2:4]} did not start (exit status {proc.returncode})")
+    return proc, json.loads(line)
+
+
+def _stop(proc: subprocess.Popen[str], hello: dict[str, Any] | None) -> None:
+    # The child's own pid (under py-spy, `proc` is py-spy, which forwards no signals).
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(hello["pid"] if hello else proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(60)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 def one_run(args: argparse.Namespace, worker: bool, py_spy: str | None) -> Result:
     tmp = Path(tempfile.mkdtemp(prefix="bench-webhooks-"))
-    command = [sys.executable, __file__, "--serve", str(tmp), "--companies",
-               str(args.companies)] + ([] if worker else ["--no-worker"])
+    me = [sys.executable, __file__, "--companies", str(args.companies)]
+    sandboxes: tuple[subprocess.Popen[str], dict[str, Any]] | None = None
+    urls: dict[str, str] = {}
+    if not args.sandboxes_in_server:
+        sandboxes = _start([*me, "--serve-sandboxes", str(tmp)])
+        urls = {name: f"http://127.0.0.1:{port}" for name, port in sandboxes[1]["ports"].items()}
+    command = [*me, "--serve", str(tmp), "--urls", json.dumps(urls)]
+    if not worker:
+        command.append("--no-worker")
     if py_spy:
         command = ["py-spy", "record", "--rate", "250", "--format", "speedscope",
                    "--threads", "-o", py_spy, "--", *command]
-    children_before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    self_before = resource.getrusage(resource.RUSAGE_SELF)
-    proc = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, cwd=ROOT)
+    proc, hello = _start(command)
     try:
-        assert proc.stdout is not None
-        line = proc.stdout.readline()
-        while line and not line.startswith("{"):  # py-spy says hello first
-            line = proc.stdout.readline()
-        hello = json.loads(line)
-        companies = hello["companies"]
-        base = f"http://127.0.0.1:{hello['port']}"
+        companies = sandboxes[1]["companies"] if sandboxes else hello["companies"]
+        base = f"http://127.0.0.1:{hello['ports']['runner']}"
         url = f"{base}/webhooks/mirror/hubspot"
+        self_before = resource.getrusage(resource.RUSAGE_SELF)
         latencies, statuses, sent_seconds = asyncio.run(
             send_all(url, args.events, args.rate, args.batch, companies))
+        own = resource.getrusage(resource.RUSAGE_SELF)
+        sender_cpu = own.ru_utime + own.ru_stime - self_before.ru_utime - self_before.ru_stime
         accepted = min(args.events, sum(args.batch for s in statuses if s == 200))
         started = time.perf_counter()
         while worker and inbox_depth(tmp / "state.db") and \
@@ -257,28 +323,18 @@ def one_run(args: argparse.Namespace, worker: bool, py_spy: str | None) -> Resul
         drained = time.perf_counter() - started
         metrics = httpx.get(f"{base}/metrics", timeout=30).text
     finally:
-        # py-spy forwards no signals: stop the server itself, it is py-spy's child.
-        if py_spy:
-            subprocess.run(["pkill", "-TERM", "-P", str(proc.pid)], check=False)
-        else:
-            proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-    children = resource.getrusage(resource.RUSAGE_CHILDREN)
-    own = resource.getrusage(resource.RUSAGE_SELF)
-    server_cpu = (children.ru_utime + children.ru_stime
-                  - children_before.ru_utime - children_before.ru_stime)
-    sender_cpu = own.ru_utime + own.ru_stime - self_before.ru_utime - self_before.ru_stime
+        _stop(proc, hello)
+        if sandboxes:
+            _stop(*sandboxes)
+    runner = json.loads((tmp / "runner.json").read_text())
+    sandbox_cpu = json.loads((tmp / "sandboxes.json").read_text())["cpu"] if sandboxes else 0
+    inside = runner["times"]
     db = sqlite3.connect(tmp / "state.db")
     rows, done = db.execute("SELECT count(*), coalesce(sum(status = 'done'), 0) FROM inbox"
                             ).fetchone()
     runs = db.execute("SELECT count(*), coalesce(sum(status = 'success'), 0) FROM runs"
                       ).fetchone()
     db.close()
-    inside = json.loads((tmp / "server_times.json").read_text())
     non_200 = sorted({s for s in statuses if s != 200})
     waits = [line for line in metrics.splitlines()
              if line.startswith("specsync_rate_limit_wait")]
@@ -300,8 +356,9 @@ def one_run(args: argparse.Namespace, worker: bool, py_spy: str | None) -> Resul
               f"last answer = {result.processed_per_s:.0f} events/s end to end; "
               f"{runs[0]} runs ({runs[1]} successful)")
         print(f"  rate-limit waits    {'; '.join(waits)}")
-    print(f"  CPU seconds         server process {server_cpu:.1f} (start-up included), "
-          f"sender {sender_cpu:.1f}")
+    print(f"  CPU seconds         server process {runner['cpu']:.1f} (start-up included), "
+          f"sender {sender_cpu:.1f} (sending only)"
+          + (f", sandboxes process {sandbox_cpu:.1f}" if sandboxes else ""))
     print(f"  stored rows         {rows} (unique event ids); lost: {lost}"
           + ("  <-- PROBLEM" if result.problem else ""))
     return result
@@ -317,10 +374,19 @@ def main() -> None:
     parser.add_argument("--no-worker", action="store_true",
                         default=bool(os.environ.get("BENCH_NO_WORKER")))
     parser.add_argument("--py-spy", metavar="OUT", help="profile the first run's server")
+    parser.add_argument("--sandboxes-in-server", action="store_true",
+                        help="run the HubSpot and Cinode sandboxes inside the server process "
+                             "(their CPU competes with the receiver's: pessimistic)")
     parser.add_argument("--serve", metavar="DIR", help=argparse.SUPPRESS)
+    parser.add_argument("--urls", default="{}", help=argparse.SUPPRESS)
+    parser.add_argument("--serve-sandboxes", metavar="DIR", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.serve_sandboxes:
+        asyncio.run(_serve_sandboxes(Path(args.serve_sandboxes), args.companies))
+        return
     if args.serve:
-        asyncio.run(_serve(Path(args.serve), args.companies, not args.no_worker))
+        asyncio.run(_serve_runner(Path(args.serve), args.companies, not args.no_worker,
+                                  json.loads(args.urls)))
         return
     worker = not args.no_worker
     print(f"events offered      {args.events} at {args.rate:.0f}/s in deliveries of "
