@@ -23,6 +23,10 @@ What it serves (see /work/shared/apis.md §4; [assumed] marks choices no source 
 - Optional rate limit (off by default, Maconomy publishes none): set
   `options["maconomy_rate_limit"]` (requests per `maconomy_rate_window` seconds, default
   60) -> 429 with `Retry-After` in the same envelope [assumed].
+- Speed [sandbox only]: a delta read (`transactiontimestamp >= t` ordered by it and
+  the key) bisects an index of the generated records built once, plus the few records
+  written since, instead of scanning and sorting everything per query; a filter answer
+  is kept serialised until the next write (`maconomy_page_cache_mb`, default 96).
 - No webhooks (Maconomy has none). Control calls under `/_sandbox/records/{container}`
   create, change and delete records as a user in Maconomy's UI would: every change
   sets `transactiontimestamp`/`changeddate` from the clock and increments
@@ -55,6 +59,7 @@ import base64
 import binascii
 import re
 import secrets
+from bisect import bisect_left, bisect_right
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -170,11 +175,19 @@ Predicate = Callable[[dict[str, Any]], bool]
 
 @dataclass(frozen=True)
 class Restriction:
-    """A compiled restriction: `matches(record)` and the fields it reads."""
+    """A compiled restriction: `matches(record)` and the fields it reads.
+
+    `lower` lists what the whole restriction implies as `field >= literal` or `field >
+    literal` for timestamp literals (top-level conjuncts, as delta reads send them):
+    (field, op, canonical timestamp text). `lower_only` says one such comparison is
+    all there is, so every record past the bound matches.
+    """
 
     text: str
     matches: Predicate
     fields: frozenset[str]
+    lower: tuple[tuple[str, str, str], ...] = ()
+    lower_only: bool = False
 
 
 class _Parser:
@@ -184,6 +197,10 @@ class _Parser:
         self.i = 0
         self.known = set(known)
         self.used: set[str] = set()
+        # Lower bounds on a field found among the top-level conjuncts (see Restriction).
+        self.bound: tuple[str, str, str] | None = None  # of the factor just parsed
+        self.lower: list[tuple[str, str, str]] = []
+        self.conjuncts = 0
 
     # -- token helpers
 
@@ -225,12 +242,14 @@ class _Parser:
             parts.append(self.term(depth))
         if len(parts) == 1:
             return parts[0]
+        if depth == 0:
+            self.lower.clear()  # an `or` at the top: no conjunct bounds the whole
         return lambda r: any(p(r) for p in parts)
 
     def term(self, depth: int) -> Predicate:
-        parts = [self.factor(depth)]
+        parts = [self.conjunct(depth)]
         while self.keyword("and"):
-            parts.append(self.factor(depth))
+            parts.append(self.conjunct(depth))
         if len(parts) == 1:
             return parts[0]
         if len(parts) == 2:
@@ -238,16 +257,28 @@ class _Parser:
             return lambda r: first(r) and second(r)
         return lambda r: all(p(r) for p in parts)
 
+    def conjunct(self, depth: int) -> Predicate:
+        """A factor of a term; at the top level, noting whether it is a lower bound."""
+        self.bound = None
+        predicate = self.factor(depth)
+        if depth == 0:
+            self.conjuncts += 1
+            if self.bound is not None:
+                self.lower.append(self.bound)
+        return predicate
+
     def factor(self, depth: int) -> Predicate:
         if depth > MAX_DEPTH:
             raise RestrictionError("restriction is nested too deeply", self.tok.pos)
         if self.keyword("not"):
             inner = self.factor(depth + 1)
+            self.bound = None
             return lambda r: not inner(r)
         if self.tok.kind == "punct" and self.tok.text == "(":
             self.i += 1
             inner = self.expr(depth + 1)
             self.expect("punct", ")", "')'")
+            self.bound = None
             return inner
         return self.comparison()
 
@@ -258,6 +289,7 @@ class _Parser:
         if tok.kind == "op":
             self.i += 1
             right = self.operand()
+            self.bound = _lower_bound(left, tok.text, right)
             return _compare(left, tok.text, right, start)
         negate = False
         if tok.kind == "name" and tok.value == "not" and self.tokens[self.i + 1].value == "like":
@@ -324,6 +356,16 @@ class _Parser:
         if not 0 <= millis <= 999:
             raise RestrictionError("milliseconds must be 0..999", name_tok.pos)
         return _Temporal(moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{millis:03d}")
+
+
+def _lower_bound(left: Any, op: str, right: Any) -> tuple[str, str, str] | None:
+    """(field, ">=" or ">", timestamp text) when a comparison bounds a field from below."""
+    if isinstance(right, _Field) and isinstance(left, _Temporal):
+        left, right = right, left
+        op = {"<": ">", "<=": ">="}.get(op, "")
+    if isinstance(left, _Field) and isinstance(right, _Temporal) and op in (">", ">="):
+        return left.name, op, str(right)
+    return None
 
 
 def _always(record: dict[str, Any]) -> bool:
@@ -448,7 +490,8 @@ def compile_restriction(text: str, fields: Iterable[str]) -> Restriction:
                                "characters", MAX_RESTRICTION_LENGTH)
     parser = _Parser(text, fields)
     predicate = parser.parse()
-    return Restriction(text, predicate, frozenset(parser.used))
+    return Restriction(text, predicate, frozenset(parser.used), tuple(parser.lower),
+                       len(parser.lower) == 1 and parser.conjuncts == 1)
 
 
 # =========================================================================== the simulator
@@ -480,6 +523,27 @@ class _Container:
     restrictions: OrderedDict[str, Restriction] = field(default_factory=OrderedDict)
     matches: OrderedDict[tuple[str, tuple[tuple[str, bool], ...]],
                          tuple[int, list[Any]]] = field(default_factory=OrderedDict)
+    #: Ids written through the sandbox (changed or created): they leave the base index.
+    touched: set[Any] = field(default_factory=set)
+    cursor: str = "transactiontimestamp"
+    _cursor_index: tuple[list[str], list[Any], list[int]] | None = None
+
+    def cursor_index(self) -> tuple[list[str], list[Any], list[int]]:
+        """The generated (base) records sorted by (cursor, key): their cursor values, ids
+        and base indices. Base records never change, so it is built once; records
+        written later are looked at separately (`touched`)."""
+        if self._cursor_index is None:
+            key, cursor, light = self.collection.key, self.cursor, self.light_factory
+            rows = []
+            for index in range(self.collection.size):
+                record = light(index)
+                value = record.get(cursor)
+                if isinstance(value, str) and len(value) != 10:  # canonical timestamps
+                    rows.append((value, record[key], index))
+            rows.sort()
+            self._cursor_index = ([r[0] for r in rows], [r[1] for r in rows],
+                                  [r[2] for r in rows])
+        return self._cursor_index
 
     def restriction(self, text: str) -> Restriction:
         found = self.restrictions.get(text)
@@ -518,26 +582,31 @@ class MaconomySandbox(Sandbox):
         self._page_bytes = 0
         self._page_budget = int(float(options.get("maconomy_page_cache_mb", 96)) * 2**20)
         s, defects = cfg.seed, cfg.defect_rate
+        touched_customers: set[Any] = set()
+        touched_jobs: set[Any] = set()
         customer_store = Collection(
             "customercard", key="customernumber", size=customers,
             factory=partial(seed.customer, s, defect_rate=defects), clock=self.clock,
-            index_of=seed.customer_index, stamp=self._stamp)
+            index_of=seed.customer_index, stamp=self._stamper("customernumber",
+                                                              touched_customers))
         job_store = Collection(
             "jobs", key="jobnumber", size=jobs,
             factory=partial(seed.job, s, customers=customers, defect_rate=defects),
-            clock=self.clock, index_of=seed.job_index, stamp=self._stamp)
+            clock=self.clock, index_of=seed.job_index,
+            stamp=self._stamper("jobnumber", touched_jobs))
         customer_container = _Container(
             "customercard", customer_store, seed.CUSTOMER_FIELDS,
             frozenset(seed.CUSTOMER_LIGHT_FIELDS),
             partial(seed.customer_light, s, defect_rate=defects), ("customernumber", "name1"),
-            self._customer_defaults)
+            self._customer_defaults, touched=touched_customers)
         self.containers: dict[str, _Container] = {
             "customercard": customer_container,
             "customers": customer_container,
             "jobs": _Container(
                 "jobs", job_store, seed.JOB_FIELDS, frozenset(seed.JOB_LIGHT_FIELDS),
                 partial(seed.job_light, s, customers=customers, defect_rate=defects),
-                ("jobnumber", "jobname", "customernumber"), self._job_defaults),
+                ("jobnumber", "jobname", "customernumber"), self._job_defaults,
+                touched=touched_jobs),
         }
         self.customers = customer_store
         self.jobs = job_store
@@ -784,11 +853,44 @@ class MaconomySandbox(Sandbox):
         if cached is not None and cached[0] == store.version:
             ids = cached[1]
         else:
-            ids = self._matching_ids(container, restriction, order, natural)
+            ids = self._indexed_ids(container, restriction, order)
+            if ids is None:
+                ids = self._matching_ids(container, restriction, order, natural)
             container.matches[cache_key] = (store.version, ids)
             if len(container.matches) > 16:
                 container.matches.popitem(last=False)
         return [r for r in map(store.get, ids[offset:offset + limit]) if r is not None]
+
+    def _indexed_ids(self, container: _Container, restriction: Restriction,
+                     order: tuple[tuple[str, bool], ...]) -> list[Any] | None:
+        """A delta read (`cursor >= t`, ordered by cursor then key) from the cursor index:
+        a bisection instead of a scan and sort of every record. None when the query has
+        another shape; the general scan answers it the same way."""
+        store = container.collection
+        cursor = container.cursor
+        if order != ((cursor, False), (store.key, False)):
+            return None
+        bounds = [b for b in restriction.lower if b[0] == cursor]
+        if not bounds:
+            return None
+        _, op, literal = max(bounds, key=lambda b: (b[2], b[1] == ">"))
+        stamps, ids, indices = container.cursor_index()
+        start = bisect_left(stamps, literal) if op == ">=" else bisect_right(stamps, literal)
+        changed = store.modified_at  # changed, created or deleted through the sandbox
+        matches = restriction.matches
+        factory = container.light_factory if restriction.fields <= container.light_fields \
+            else store.factory
+        every = restriction.lower_only  # past the bound, every record matches
+        found = [(stamps[pos], ids[pos]) for pos in range(start, len(ids))
+                 if changed(ids[pos]) is None
+                 and (every or matches(factory(indices[pos])))]
+        extra = [(record[cursor], record[store.key])
+                 for record in map(store.get, container.touched)
+                 if record is not None and matches(record)]
+        if extra:
+            found.extend(extra)
+            found.sort(key=lambda pair: (_sort_key(pair[0]), _sort_key(pair[1])))
+        return [record_id for _, record_id in found]
 
     def _matching_ids(self, container: _Container, restriction: Restriction,
                       order: tuple[tuple[str, bool], ...], natural: bool) -> list[Any]:
@@ -813,6 +915,17 @@ class MaconomySandbox(Sandbox):
         return Response(body, media_type=CONTENT_TYPE, headers=headers)
 
     # -- writes (as a Maconomy user would make them)
+
+    def _stamper(self, key: str, touched: set[Any]) -> Callable[
+            [dict[str, Any], datetime, dict[str, Any] | None], None]:
+        """The write hook of one collection: stamp the record, note its id as touched."""
+
+        def stamp(record: dict[str, Any], now: datetime,
+                  previous: dict[str, Any] | None) -> None:
+            touched.add(record[key])
+            self._stamp(record, now, previous)
+
+        return stamp
 
     def _stamp(self, record: dict[str, Any], now: datetime,
                previous: dict[str, Any] | None) -> None:
