@@ -20,7 +20,7 @@ from engine.demo.world import DemoError, DemoWorld
 from engine.sync.pipeline import RunReport, run_sync
 
 __all__ = ["LiveEvent", "echo_is_ignored", "hubspot_rename", "invoice_from_deal",
-           "last_run", "wait_for", "won_project"]
+           "last_run", "runner_idle", "wait_for", "won_project"]
 
 T = TypeVar("T")
 
@@ -140,8 +140,23 @@ async def hubspot_rename(world: DemoWorld) -> LiveEvent:
     await wait_for(lambda: True if (clients.get(client["id"]) or {}).get("name") == new_name
                    else None, f"Kleer client {client['id']} to be renamed",
                    why=lambda: last_run(world, "kleer-hubspot", "clients_inbound"))
+    seconds = time.monotonic() - started
+    await runner_idle(world)  # the event is settled: the next step starts from quiet
     return LiveEvent(f"HubSpot company '{client['name']}' renamed to '{new_name}' by a user "
-                     f"-> Kleer client #{client['id']} updated", time.monotonic() - started)
+                     f"-> Kleer client #{client['id']} updated", seconds)
+
+
+async def runner_idle(world: DemoWorld, timeout: float = TIMEOUT) -> None:
+    """Wait until the runner's inbox holds no unfinished event (its public /readyz)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        response = await world.client.get(f"{world.runner_url}/readyz")
+        if response.status_code == 200 and response.json().get("inbox_depth") == 0:
+            return
+        if time.monotonic() > deadline:
+            raise DemoError(f"the runner's inbox did not empty within {timeout:.0f} s "
+                            f"({response.text[:200]})")
+        await asyncio.sleep(0.05)
 
 
 async def _metric(world: DemoWorld, outcome: str, integration: str = "kleer-hubspot",
@@ -167,6 +182,7 @@ async def echo_is_ignored(world: DemoWorld) -> tuple[LiveEvent, RunReport]:
     new_name = f"{client['name']} Group"
     kleer = world.sandboxes["kleer"]
     await world.control("kleer", "PATCH", f"records/client/{client['id']}", {"name": new_name})
+    await runner_idle(world)
     handled = {o: await _metric(world, o) for o in ("processed", "failed", "echo")}
     seen = len(kleer.requests)
     started = time.monotonic()
@@ -188,6 +204,7 @@ async def echo_is_ignored(world: DemoWorld) -> tuple[LiveEvent, RunReport]:
         if now["failed"] > handled["failed"]:
             raise DemoError("the runner failed to handle HubSpot's webhook for our write")
         if now["processed"] > handled["processed"]:
+            await runner_idle(world)
             break
         if time.monotonic() > deadline:
             raise DemoError(f"no webhook for our own write reached the runner within "
