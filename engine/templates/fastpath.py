@@ -30,7 +30,8 @@ from decimal import Decimal
 from types import BuiltinMethodType
 from typing import Any
 
-from jinja2 import nodes
+from jinja2 import Undefined, nodes
+from jinja2 import filters as jinja_filters
 from jinja2.exceptions import SecurityError
 from jinja2.nodes import EvalContext
 from jinja2.runtime import str_join
@@ -73,13 +74,14 @@ _ARITH = {nodes.Add: "+", nodes.Sub: "-", nodes.Div: "/", nodes.FloorDiv: "//"}
 _INTERCEPTED = {nodes.Mul: "*", nodes.Mod: "%", nodes.Pow: "**"}
 _SCALARS = frozenset({str, int, float, bool, type(None), Decimal, date, datetime})
 _SEQUENCES = frozenset({list, tuple, str})
+_STR_METHODS = {"upper": "upper", "lower": "lower", "trim": "strip"}
 
 
 class _Codegen:
     def __init__(self) -> None:
         self.ns: dict[str, Any] = {
             "__builtins__": {}, "Exception": Exception, "str": str, "type": type, "dict": dict,
-            "len": len,
+            "len": len, "isinstance": isinstance,
             "M": _MISSING, "U": ENV.undefined, "GA": ENV.getattr, "GI": ENV.getitem,
             "BO": binop, "FIN": finalize_value, "BAIL": _bail, "SC": _SCALARS,
             "MAXR": MAX_RESULT_SIZE, "SJ": str_join,
@@ -206,6 +208,12 @@ class _Codegen:
 
     def e_BinExpr(self, node: nodes.BinExpr) -> str:
         left, right = self.expr(node.left), self.expr(node.right)
+        if type(node) is nodes.Mul and any(
+            isinstance(side, nodes.Const) and type(side.value) is float
+            for side in (node.left, node.right)
+        ):
+            # nothing repeats a text or list a float number of times: no cap to check
+            return f"({left} * {right})"
         if type(node) in _INTERCEPTED:
             return f"BO({self.const(_INTERCEPTED[type(node)])}, {left}, {right})"
         if type(node) in _ARITH:
@@ -342,7 +350,34 @@ class _Codegen:
         if node.node is None or node.name not in ENV.filters:
             raise _Unsupported("filter")
         fn, before = self.callee(ENV.filters[node.name])
+        inline = self.inline_filter(node, fn)
+        if inline is not None:
+            return inline
         return f"{fn}({self.arguments(node, [*before, self.expr(node.node)])})"
+
+    def inline_filter(self, node: nodes.Filter, fn: str) -> str | None:
+        """Jinja's `upper`, `lower`, `trim` and `default` written out for the common case.
+
+        `do_upper(s)` is `soft_str(s).upper()`, and `soft_str` of a str is the str itself;
+        `do_default(v, d)` is `d if isinstance(v, Undefined) else v`. Anything else calls
+        the filter. `default`'s argument must be a name or constant: written out, it is
+        evaluated only when needed, and evaluating those cannot fail.
+        """
+        plain = node.dyn_args is None and node.dyn_kwargs is None and not node.kwargs
+        builtin = ENV.filters[node.name] is jinja_filters.FILTERS.get(node.name)
+        if not (plain and builtin):
+            return None
+        if node.name in _STR_METHODS and not node.args:
+            value, t = self.expr(node.node), self.temp()
+            method = _STR_METHODS[node.name]
+            return f"({t}.{method}() if type({t} := {value}) is str else {fn}({t}))"
+        if node.name in ("default", "d") and len(node.args) <= 1 and all(
+            isinstance(arg, (nodes.Const, nodes.Name)) for arg in node.args
+        ):
+            value, t = self.expr(node.node), self.temp()
+            other = self.expr(node.args[0]) if node.args else self.const("")
+            return f"({other} if isinstance(({t} := {value}), UNDEF) else {t})"
+        return None
 
     def e_Test(self, node: nodes.Test) -> str:
         if node.name not in ENV.tests:
@@ -438,12 +473,14 @@ def compile_fast(tree: nodes.Template, *, native: bool, slow: Render) -> Render 
         if native:
             (only,) = tree.body[0].nodes  # type: ignore[attr-defined]
             result = [f"r = {gen.expr(only)}",
-                      "if type(r) not in SC or (type(r) is str and len(r) > MAXR): r = CHECK(r)"]
+                      "if (tr := type(r)) is str:",
+                      "    if len(r) > MAXR: r = CHECK(r)",
+                      "elif tr not in SC: r = CHECK(r)"]
         else:
             result = [f"r = {gen.text(tree.body, top=True)}", "if len(r) > MAXR: r = CHECK_TEXT(r)"]
     except (_Unsupported, RecursionError):
         return None
-    gen.ns.update(CM=call_method, CA=call_attribute, JOIN="".join, SEQ=_SEQUENCES,
+    gen.ns.update(CM=call_method, CA=call_attribute, JOIN="".join, SEQ=_SEQUENCES, UNDEF=Undefined,
                   CHECK=check_native, CHECK_TEXT=check_text, SLOW=slow, BAILX=Bail,
                   OMITX=OmitSignal, OMIT=OMIT, ERR=record_error)
     body = "\n".join("        " + line for line in [*gen.prelude, *result])

@@ -47,7 +47,8 @@ def _format_date_text(value: str, fmt: str | None) -> str:
 
 def date(value: Any, fmt: str | None = None) -> str:
     """`{{ start | date }}` -> "2024-05-01"; `{{ start | date('%d/%m/%Y') }}` -> "01/05/2024"."""
-    fmt = None if fmt is None else str(fmt)
+    if fmt is not None and type(fmt) is not str:
+        fmt = str(fmt)
     if type(value) is str:
         return _format_date_text(value, fmt)
     day = parse_date(value)

@@ -44,12 +44,12 @@ def _empty(value: Any) -> bool:
 @contextual
 def linked(ctx: RenderContext, key: Any, sync: str, default: Any = _RAISE) -> Any:
     """The target id that sync `sync` wrote for source key `key`."""
-    if _empty(key):
+    if key is None or key == "":
         if default is not _RAISE:
             return default
         message = f"no key to look up in sync {sync!r}: the value is empty"
         raise RecordError("links.missing", message)
-    found = ctx.links.linked(str(sync), key)
+    found = ctx.links.linked(sync if type(sync) is str else str(sync), key)
     if found is None:
         if default is not _RAISE:
             return default
