@@ -7,6 +7,8 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from template_support import NOW, SETUP, DictLinks
 
 from engine.errors import RecordError
@@ -159,6 +161,28 @@ class TestPositional:
         with pytest.raises(RecordError) as info:
             compile_transform(value).render(RECORD, ctx)
         assert (info.value.code, info.value.field) == ("templates.undefined-value", "nope")
+
+    @settings(max_examples=200, deadline=None)
+    @given(st.lists(st.one_of(st.integers(0, 2), st.text("ab {}-'\"\\", max_size=4)), max_size=6),
+           st.dictionaries(st.sampled_from(["x", "y", "z"]),
+                           st.one_of(st.none(), st.integers(), st.text(max_size=3),
+                                     st.lists(st.integers(), max_size=2))))
+    def test_renders_like_str_join(self, parts: list[int | str], record: dict[str, Any]) -> None:
+        names = ["x", "y", "z"]
+        template = "".join(p.replace("{", "{{").replace("}", "}}") if isinstance(p, str)
+                           else f"{{{p}}}" for p in parts)
+        transform = compile_transform({"template": template, "from": names})
+        wanted = [names[p] for p in parts if isinstance(p, int)]
+        missing = [name for name in wanted if name not in record]
+        if missing:
+            with pytest.raises(RecordError) as info:
+                transform.render(record, RenderContext())
+            assert info.value.field == missing[0]
+            return
+        expected = "".join(p if isinstance(p, str) else
+                           "" if record[names[p]] is None else str(record[names[p]])
+                           for p in parts)
+        assert transform.render(record, RenderContext()) == expected
 
     @pytest.mark.parametrize("template", ["{5}", "{0:>5}", "{name}", "{0", "a}b"])
     def test_bad_placeholders_are_compile_problems(self, template: str) -> None:
