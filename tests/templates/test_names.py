@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -61,3 +63,18 @@ def test_split_round_trips(firsts: list[str], particles: list[str], last: str) -
     first, got_last = split_name(" ".join(firsts) + " " + surname)
     assert (first, got_last) == (" ".join(firsts), surname)
     assert split_name(f"{surname}, {' '.join(firsts)}") == (first, got_last)
+
+
+def _result(fn: Any, value: str) -> Any:
+    try:
+        return fn(value)
+    except RecordError as exc:
+        return exc.code
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(alphabet="ab ,\u00a0\tvnAFdeVN'", max_size=16))
+def test_first_and_last_name_are_the_parts_of_split_name(value: str) -> None:
+    both = _result(split_name, value)  # an error code, or (first, last)
+    assert _result(first_name, value) == (both if isinstance(both, str) else both[0])
+    assert _result(last_name, value) == (both if isinstance(both, str) else both[1])

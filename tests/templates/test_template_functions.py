@@ -48,6 +48,16 @@ class TestLookup:
             lookup(1, ["a"])  # type: ignore[arg-type]
         assert info.value.code == "lookup.table"
 
+    keys = st.one_of(st.integers(-20, 20), st.sampled_from(["1", "01", "+1", "-0", "x", " 2"]),
+                     st.floats(-3, 3).map(lambda f: round(f, 1)), st.booleans())
+
+    @settings(max_examples=200, deadline=None)
+    @given(st.dictionaries(keys, st.integers(), max_size=6), keys)
+    def test_equals_a_lookup_by_text(self, table: dict[Any, int], value: Any) -> None:
+        by_text = {str(k): v for k, v in table.items()}
+        assert lookup(value, table, "none") == by_text.get(str(value), "none")
+        assert lookup(value, dict(table), "none") == by_text.get(str(value), "none")
+
     def test_a_changed_table_is_not_served_from_the_cache(self) -> None:
         assert lookup(1, {1: "a"}) == "a"
         assert lookup(1, {1: "b"}) == "b"

@@ -27,7 +27,7 @@ _RAISE: Any = _Raise()
 # one is kept, keyed by the table object itself (held in the entry, so its id cannot be
 # reused by another object while the entry exists). Setup tables are never changed
 # while a run uses them; templates cannot change anything.
-_CACHE: dict[int, tuple[Any, dict[str, Any]]] = {}  # lookup tables by text
+_CACHE: dict[int, tuple[Any, dict[Any, Any]]] = {}  # lookup tables by text (`_keys`)
 _TAGS: dict[int, tuple[Any, frozenset[str]]] = {}  # allowed tag names
 _CACHE_SIZE = 256
 
@@ -40,24 +40,40 @@ def _remember(cache: dict[int, tuple[Any, Any]], table: Any, derived: Any) -> An
 
 
 def _by_text(table: Mapping[Any, Any]) -> dict[str, Any]:
-    hit = _CACHE.get(id(table))
-    if hit is not None and hit[0] is table:
-        return hit[1]
-    return _remember(_CACHE, table, {str(k): v for k, v in table.items()})  # type: ignore[no-any-return]
+    return {str(k): v for k, v in table.items()}
+
+
+def _keys(table: Mapping[Any, Any]) -> dict[Any, Any]:
+    """The table by text, plus each text that is an integer's own text by that integer.
+
+    An `int` value then needs no `str()`: `str(30)` is "30" exactly when "30" is the text
+    of the integer 30 (not "030", "+30" or "3_0"). Only `int` and `str` values look up
+    directly; floats, bools and the rest go by their text.
+    """
+    keys: dict[Any, Any] = _by_text(table)
+    for text, value in list(keys.items()):
+        try:
+            number = int(text)
+        except ValueError:
+            continue
+        if str(number) == text:
+            keys[number] = value
+    return keys
 
 
 def lookup(value: Any, table: Mapping[Any, Any], default: Any = _RAISE) -> Any:
     """`table[value]`, keys compared as text; without `default` a miss is a record error."""
-    key = value if type(value) is str else str(value)
     hit = _CACHE.get(id(table))
     if hit is not None and hit[0] is table:  # only mappings are remembered
-        found = hit[1].get(key, _RAISE)
+        keys = hit[1]
     elif type(table) is not dict and not isinstance(table, Mapping):
         raise RecordError(
             "lookup.table", f"lookup needs a mapping as its table, not {type(table).__name__}"
         )
     else:
-        found = _by_text(table).get(key, _RAISE)
+        keys = _remember(_CACHE, table, _keys(table))
+    kind = type(value)
+    found = keys.get(value if kind is str or kind is int else str(value), _RAISE)
     if found is not _RAISE:
         return found
     if default is not _RAISE:
