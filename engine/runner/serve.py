@@ -26,6 +26,7 @@ from engine.diagnostics import Severity, render_text
 from engine.errors import SpecError
 from engine.logs import configure_logging
 from engine.runner.app import Runner, build_app
+from engine.runner.workloop import prefer_responsiveness
 from engine.spec.load import validate_paths
 from engine.state import open_store
 
@@ -90,6 +91,7 @@ async def serve(
         return 1
     runner: Runner = app.state.runner_control
     _register_secrets(runner, redactor)
+    prefer_responsiveness()  # the receiver shares the GIL with the work loop's thread
 
     server = uvicorn.Server(server_config(app, host=host, port=port,
                                           grace_seconds=grace_seconds))

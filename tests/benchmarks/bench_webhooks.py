@@ -119,9 +119,11 @@ async def _serve_sandboxes(state_dir: Path, companies: int) -> None:
 async def _serve_runner(state_dir: Path, companies: int, worker: bool,
                         urls: dict[str, str]) -> None:
     from engine.runner.app import build_app
+    from engine.runner.workloop import prefer_responsiveness
     from engine.state import SqliteStateStore
     from tests.runner.conftest import ENVIRON, SPEC
 
+    prefer_responsiveness()  # as `specsync serve` does
     environ = {**os.environ, **ENVIRON}
     transports: dict[str, httpx.AsyncBaseTransport] = {}
     ids: list[str] = []
