@@ -22,10 +22,12 @@ import asyncio
 import json
 import os
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -138,7 +140,72 @@ async def _child(state: str, profile: str | None = None) -> None:
                       "ru_maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 
 
-def reconcile(size: int, profile: str | None = None) -> dict:
+def _cpu_per_record(work: Callable[[], object], count: int, repeat: int = 5) -> float:
+    """Median CPU microseconds per record of `work` (CPU time: the machine is shared)."""
+    timings = []
+    for _ in range(repeat):
+        started = time.thread_time()
+        work()
+        timings.append(time.thread_time() - started)
+    return statistics.median(timings) / count * 1e6
+
+
+async def _stages(state: str) -> None:
+    """Per-stage CPU cost in the engine's process, each stage alone over the same records."""
+    from engine.spec.load import load_spec
+    from engine.state import open_store
+    from engine.sync.changes import payload_hash
+    from engine.sync.pipeline import SyncJob
+    from engine.sync.runtime import Runtime
+
+    spec = load_spec(SPEC)
+    with open_store(state) as store:
+        runtime = Runtime(spec=spec, store=store)
+        job = SyncJob(runtime, "customers")
+        started, cpu = time.perf_counter(), time.thread_time()
+        records = [r async for r in job.records(None)]
+        read_wall, read_cpu = time.perf_counter() - started, time.thread_time() - cpu
+        n = len(records)
+        ctx, mapper = job.ctx, job.mapper
+        keys = [job.key_of(r) for r in records]
+        updates = [mapper.map(r, ctx)[0] for r in records]
+        batches = [keys[i:i + job.batch_size] for i in range(0, n, job.batch_size)]
+        record_batches = [records[i:i + job.batch_size] for i in range(0, n, job.batch_size)]
+
+        def decide_all() -> None:
+            loop = asyncio.get_running_loop()
+            for batch in record_batches:
+                coroutine = job.decide(batch, with_old=False)
+                try:  # decide never suspends for linked, unchanged records
+                    coroutine.send(None)
+                except StopIteration:
+                    continue
+                coroutine.close()
+                raise RuntimeError(f"decide suspended ({loop})")
+
+        rows = {
+            "read (HTTP + JSON + adapter), CPU": read_cpu / n * 1e6,
+            "key": _cpu_per_record(lambda: [job.key_of(r) for r in records], n),
+            "map (all fields)": _cpu_per_record(lambda: [mapper.map(r, ctx) for r in records],
+                                                n),
+            "payload hash": _cpu_per_record(lambda: [payload_hash(u) for u in updates], n),
+            "link lookup (SQLite, per batch)": _cpu_per_record(
+                lambda: [store.get_links(spec.integration, "customers", b) for b in batches], n),
+            "decide (key+filter+map+links+hash+Change)": _cpu_per_record(decide_all, n),
+        }
+        for compiled in mapper.fields:
+            render = compiled.transform.render
+            shape = f"{compiled.transform.kind}{'' if compiled.transform.fast else ', sandbox'}"
+            rows[f"  field {compiled.target} ({shape})"] = _cpu_per_record(
+                lambda render=render: [render(r, ctx) for r in records], n)
+        await runtime.aclose()
+    print(f"stages over {n:,} records (read took {read_wall:.2f} s wall):")
+    for name, micros in rows.items():
+        print(f"  {name:48s} {micros:6.2f} us/record")
+
+
+def _with_sandboxes(size: int, child_args: list[str]) -> tuple[str, int]:
+    """Serve the sandboxes, seed the state, run this script as the engine's process."""
     from engine.sandbox.base import SandboxConfig
     from engine.sandbox.cinode import CinodeSandbox
     from engine.sandbox.maconomy import MaconomySandbox
@@ -151,13 +218,21 @@ def reconcile(size: int, profile: str | None = None) -> dict:
         env = _env({"maconomy": maconomy, "cinode": cinode})
         state = str(Path(tmp) / "state.db")
         seeded = asyncio.run(_seed_state(state, env))
-        extra = ["--profile", profile] if profile else []
-        out = subprocess.run([sys.executable, __file__, "--child", state, *extra],
+        out = subprocess.run([sys.executable, __file__, "--child", state, *child_args],
                              env={**os.environ, **env}, capture_output=True, text=True,
                              check=True, cwd=ROOT)
-        result = json.loads(out.stdout.strip().splitlines()[-1])
-        result["seeded"] = seeded
-        return result
+        return out.stdout, seeded
+
+
+def stages(size: int) -> str:
+    return _with_sandboxes(size, ["--stages"])[0]
+
+
+def reconcile(size: int, profile: str | None = None) -> dict:
+    stdout, seeded = _with_sandboxes(size, ["--profile", profile] if profile else [])
+    result = json.loads(stdout.strip().splitlines()[-1])
+    result["seeded"] = seeded
+    return result
 
 
 async def _writes(count: int) -> dict:
@@ -194,9 +269,15 @@ def main() -> None:
     parser.add_argument("--writes", type=int, default=0)
     parser.add_argument("--profile", help="write a cProfile of the engine process here "
                         "(per size: PATH.SIZE); read it with `python -m pstats`")
+    parser.add_argument("--stages", action="store_true",
+                        help="print the CPU cost of each stage per record instead")
     args = parser.parse_args()
     if args.child:
-        asyncio.run(_child(args.child, args.profile))
+        asyncio.run(_stages(args.child) if args.stages else _child(args.child, args.profile))
+        return
+    if args.stages:
+        for size in [int(s) for s in args.sizes.split(",")]:
+            print(stages(size), end="")
         return
     results = {}
     for size in [int(s) for s in args.sizes.split(",")]:
