@@ -124,11 +124,12 @@ class Runner:
         """New events are stored: wake the inbox worker, across threads when it runs on
         the work loop (one poke in flight at a time: a burst costs one)."""
         work = self.work
-        if work is None or not work.running:
+        if work is None:  # not started: whoever drives the worker does so on this loop
             self._woken()
-        elif not self._wake_sent:
+        elif work.running and not self._wake_sent:
             self._wake_sent = True
-            work.call_soon(self._woken)
+            with contextlib.suppress(RuntimeError):  # stopping: picked up at next start
+                work.call_soon(self._woken)
 
     def _woken(self) -> None:
         self._wake_sent = False
@@ -167,13 +168,15 @@ class Runner:
     async def stop(self, grace_seconds: float = 30.0) -> None:
         """Stop taking new work; let runs and the inbox batch in flight finish (or, past
         the grace period, cancel them: their events are claimed again after the lease)."""
-        work, self.work = self.work, None
+        work = self.work
         if work is not None and work.running:
             try:
                 await work.run(self._stop_background(grace_seconds))
             finally:
                 await work.aclose()
+                self.work = None
         else:
+            self.work = None
             await self._stop_background(grace_seconds)
         writer = self.ctx.inbox_writer_if_any()
         if writer is not None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Callable, Sequence
 from datetime import datetime
 
@@ -31,6 +32,7 @@ class InboxWriter:
         self._pending: list[tuple[Sequence[Item], asyncio.Future[list[bool]]]] = []
         self._wake: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
+        self._committing = False
         self.commits = 0
 
     async def put(self, items: Sequence[Item]) -> list[bool]:
@@ -61,6 +63,7 @@ class InboxWriter:
                     batch.append(entry)
                     count += len(entry[0])
                 flat = [item for items, _ in batch for item in items]
+                self._committing = True
                 try:
                     flags = await asyncio.to_thread(self.store.inbox_put_many, flat,
                                                     received_at=self.clock())
@@ -69,6 +72,8 @@ class InboxWriter:
                         if not future.done():
                             future.set_exception(exc)
                     continue
+                finally:
+                    self._committing = False
                 self.commits += 1
                 offset = 0
                 for items, future in batch:
@@ -76,8 +81,14 @@ class InboxWriter:
                         future.set_result(flags[offset:offset + len(items)])
                     offset += len(items)
 
-    async def aclose(self) -> None:
-        if self._task is not None and not self._task.done():
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+    async def aclose(self, timeout: float = 10.0) -> None:
+        """Commit and answer what is queued, then stop the writer task."""
+        task = self._task
+        if task is None or task.done() or task.get_loop() is not asyncio.get_running_loop():
+            return
+        deadline = time.monotonic() + timeout
+        while (self._pending or self._committing) and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
