@@ -74,8 +74,9 @@ class WorkLoop:
                     loop.close()
 
         self.loop = loop
-        # Not a daemon: a store commit in flight on this thread finishes before exit.
-        self._thread = threading.Thread(target=main, name=self.name)
+        # A daemon: a process whose lifespan never ran its shutdown must still exit. An
+        # end mid-transaction is as safe as SIGKILL (SQLite rolls it back; claims expire).
+        self._thread = threading.Thread(target=main, name=self.name, daemon=True)
         self._thread.start()
         started.wait()
 
