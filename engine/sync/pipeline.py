@@ -132,12 +132,12 @@ class SyncJob:
         id_field = self.source_info.id_field if self.source_info else None
         return values.get(id_field) if id_field else None
 
-    async def records(self, since: datetime | None) -> AsyncIterator[Record]:
+    def records(self, since: datetime | None) -> AsyncIterator[Record]:
+        """The source's records (changed since `since`, or all): the adapter's own stream,
+        not wrapped in another generator that every record would pass through."""
         delta = self.sync.delta
-        async for record in self.source.read(self.sync.source_object, since=since,
-                                             cursor_field=delta.cursor if delta and since
-                                             else None):
-            yield record
+        return self.source.read(self.sync.source_object, since=since,
+                                cursor_field=delta.cursor if delta and since else None)
 
     async def noting_keys(self, records: AsyncIterator[Record], seen: set[str],
                           only: Container[str] | None = None) -> AsyncIterator[Record]:
@@ -505,25 +505,29 @@ async def run_sync(runtime: Runtime, sync_name: str, *, full: bool = False,
         if records is None and since is not None:
             stream = _chain(job.noting_keys(stream, read_keys, only=failing),
                             job.retry_records(read_keys))
+        cursor_field = job.sync.delta.cursor if job.sync.delta is not None else None
         async for batch in _batches(stream, job.batch_size):
             counts["read"] += len(batch)
             batch_cursor: datetime | None = None
-            for record in batch:
-                value = job.cursor_value(record)
-                if value is None and job.sync.delta is not None:
-                    missing_cursor += 1
-                elif value is not None and (batch_cursor is None or value > batch_cursor):
-                    batch_cursor = value
+            if cursor_field is not None:
+                for record in batch:
+                    value = record.get(cursor_field)
+                    if type(value) is not datetime or value.tzinfo is None:
+                        value = job.cursor_value(record)  # not an aware datetime yet
+                    if value is None:
+                        missing_cursor += 1
+                    elif batch_cursor is None or value > batch_cursor:
+                        batch_cursor = value
             changes = await job.decide(batch, with_old=False)
             links, failures, failed = await job.apply(changes)
             report.failures.extend(failed[: max(0, 100 - len(report.failures))])
             failed_keys = {c.key for c in failed}
             read_keys.update(failed_keys)
             for change in changes:
-                kind = "error" if change.key in failed_keys else change.kind
+                kind = "error" if failed_keys and change.key in failed_keys else change.kind
                 counts[kind] = counts.get(kind, 0) + 1
             resolved = [c.key for c in changes
-                        if c.kind in ("skip", "filtered") and c.key in failing]
+                        if c.kind in ("skip", "filtered") and c.key in failing] if failing else []
             if batch_cursor is not None and records is None:
                 text = batch_cursor.isoformat()
                 if cursor is None or parse_datetime(cursor) < batch_cursor:
