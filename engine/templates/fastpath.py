@@ -23,6 +23,7 @@ bound in the function's namespace as `c<N>` and referred to by that name.
 
 from __future__ import annotations
 
+import keyword
 import warnings
 from collections.abc import Callable, Mapping
 from datetime import date, datetime
@@ -84,7 +85,7 @@ class _Codegen:
             "len": len, "isinstance": isinstance,
             "M": _MISSING, "U": ENV.undefined, "GA": ENV.getattr, "GI": ENV.getitem,
             "BO": binop, "FIN": finalize_value, "BAIL": _bail, "SC": _SCALARS,
-            "MAXR": MAX_RESULT_SIZE, "SJ": str_join,
+            "MAXR": MAX_RESULT_SIZE, "SJ": str_join, "SCN": _SCALARS - {str},
         }
         self.prelude: list[str] = []
         self.names: dict[str, str] = {}
@@ -327,10 +328,55 @@ class _Codegen:
         if node.dyn_args is not None or node.dyn_kwargs is not None:
             raise _Unsupported("dynamic arguments")
         args = first + [self.expr(arg) for arg in node.args]
-        if node.kwargs:
+        keys = [kw.key for kw in node.kwargs]
+        if all(_is_keyword_name(key) for key in keys) and len(set(keys)) == len(keys):
+            # `default=none`: a checked ASCII identifier is a name, never code
+            args += [f"{kw.key}={self.expr(kw.value)}" for kw in node.kwargs]
+        elif node.kwargs:
             pairs = ", ".join(f"{self.const(kw.key)}: {self.expr(kw.value)}" for kw in node.kwargs)
             args.append("**{" + pairs + "}")
         return ", ".join(args)
+
+    def checked_literal(self, node: nodes.Expr) -> tuple[str, str] | None:
+        """A list, tuple or dict display with constant keys, and a test that its items
+        need no `check_native` walk (every one a scalar, texts within the cap).
+
+        When the test fails the whole value goes to `check_native`, so the outcome is
+        always the walk's; the test only skips it. Keys are constants from a template of
+        at most MAX_TEMPLATE_CHARS, so they and the item count are within the caps.
+        """
+        if isinstance(node, nodes.Dict):
+            if not all(isinstance(p.key, nodes.Const) and type(p.key.value) in _SCALARS
+                       for p in node.items):
+                return None
+            values = [p.value for p in node.items]
+        elif isinstance(node, nodes.List) or (isinstance(node, nodes.Tuple)
+                                              and node.ctx == "load"):
+            values = list(node.items)
+        else:
+            return None
+        names: list[str] = []
+        codes: list[str] = []
+        for value in values:
+            code = self.expr(value)
+            if not _is_plain(code):
+                t = self.temp()
+                code = f"({t} := {code})"
+                names.append(t)
+            else:
+                names.append(code)
+            codes.append(code)
+        if isinstance(node, nodes.Dict):
+            keys = [self.expr(p.key) for p in node.items]
+            display = "{" + ", ".join(f"{k}: {v}" for k, v in zip(keys, codes, strict=True)) + "}"
+        elif isinstance(node, nodes.List):
+            display = "[" + ", ".join(codes) + "]"
+        else:
+            display = "(" + "".join(code + ", " for code in codes) + ")"
+        test = " and ".join(
+            f"((tx := type({n})) is str and len({n}) <= MAXR or tx in SCN)" for n in names
+        )
+        return display, test or "True"
 
     def callee(self, fn: Callable[..., Any]) -> tuple[str, list[str]]:
         """How to call a registered function: its target and what goes before the arguments."""
@@ -408,6 +454,10 @@ class _Codegen:
         return f"({fn}({self.arguments(node, before)}) if {var} is {self.const(value)} else BAIL())"
 
 
+def _is_keyword_name(key: str) -> bool:
+    return key.isascii() and key.isidentifier() and not keyword.iskeyword(key)
+
+
 def _is_plain(code: str) -> bool:
     """Generated code that is a bound name (`v3`, `c0`, `t2`): a value, nothing to evaluate."""
     return code.isidentifier()
@@ -472,10 +522,14 @@ def compile_fast(tree: nodes.Template, *, native: bool, slow: Render) -> Render 
     try:
         if native:
             (only,) = tree.body[0].nodes  # type: ignore[attr-defined]
-            result = [f"r = {gen.expr(only)}",
-                      "if (tr := type(r)) is str:",
-                      "    if len(r) > MAXR: r = CHECK(r)",
-                      "elif tr not in SC: r = CHECK(r)"]
+            literal = gen.checked_literal(only)
+            if literal is not None:
+                result = [f"r = {literal[0]}", f"if not ({literal[1]}): r = CHECK(r)"]
+            else:
+                result = [f"r = {gen.expr(only)}",
+                          "if (tr := type(r)) is str:",
+                          "    if len(r) > MAXR: r = CHECK(r)",
+                          "elif tr not in SC: r = CHECK(r)"]
         else:
             result = [f"r = {gen.text(tree.body, top=True)}", "if len(r) > MAXR: r = CHECK_TEXT(r)"]
     except (_Unsupported, RecursionError):

@@ -112,7 +112,8 @@ def select_tags(categories: Any, allowed: Iterable[Any]) -> list[str]:
         return []
     if type(categories) is not list and isinstance(categories, (str, Mapping)):
         categories = [categories]
-    wanted = _wanted(allowed)
+    hit = _TAGS.get(id(allowed))
+    wanted = hit[1] if hit is not None and hit[0] is allowed else _wanted(allowed)
     out: list[str] = []
     seen: set[str] = set()
     for item in categories:
