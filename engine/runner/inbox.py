@@ -229,10 +229,11 @@ class InboxWorker:
         now = self.ctx.clock()
         outcomes: Counter[tuple[str, str, str]] = Counter()
         retries: list[tuple[int, str, datetime]] = []
+        settled = set(done)  # a set: `in` on the list made a 5,000-event batch quadratic
         for row in claimed:
             integration, _, connection = row.source.partition("/")
             if row.id not in failed:
-                if row.id not in done:
+                if row.id not in settled:
                     done.append(row.id)
                 outcomes[(integration, connection, "processed")] += 1
                 continue
