@@ -13,8 +13,8 @@ nothing. The sandboxes run with rate limits off, each in its own uvicorn thread 
 process; the engine runs in a child process so its peak memory is its own (VmHWM of
 its address space; see `_peak_mb`). The seeding pass reads every page once, so the
 Maconomy sandbox answers the measured run from its page cache, as it would any re-read
-of unchanged data. Besides records/s, the engine's CPU per record is printed: on a
-shared machine it moves far less than wall time.
+of unchanged data (`--cold` turns that cache off). Besides records/s, the engine's
+CPU per record is printed: on a shared machine it moves far less than wall time.
 
 Phase 2, writes: new customers are synced into a Cinode sandbox with its documented
 limit (40 requests per 2 seconds); the figure is requests per second achieved against
@@ -210,14 +210,16 @@ async def _stages(state: str) -> None:
         print(f"  {name:48s} {micros:6.2f} us/record")
 
 
-def _with_sandboxes(size: int, child_args: list[str]) -> tuple[str, int]:
+def _with_sandboxes(size: int, child_args: list[str],
+                    cold: bool = False) -> tuple[str, int]:
     """Serve the sandboxes, seed the state, run this script as the engine's process."""
     from engine.sandbox.base import SandboxConfig
     from engine.sandbox.cinode import CinodeSandbox
     from engine.sandbox.maconomy import MaconomySandbox
     from engine.sandbox.serve import serve_in_thread
 
-    config = SandboxConfig(records=size, rate_limits=False)
+    config = SandboxConfig(records=size, rate_limits=False,
+                           options={"maconomy_page_cache_mb": 0} if cold else {})
     with serve_in_thread(MaconomySandbox(config).app) as maconomy, \
             serve_in_thread(CinodeSandbox(SandboxConfig(records=10, rate_limits=False)).app) \
             as cinode, tempfile.TemporaryDirectory() as tmp:
@@ -234,8 +236,8 @@ def stages(size: int) -> str:
     return _with_sandboxes(size, ["--stages"])[0]
 
 
-def reconcile(size: int, profile: str | None = None) -> dict:
-    stdout, seeded = _with_sandboxes(size, ["--profile", profile] if profile else [])
+def reconcile(size: int, profile: str | None = None, cold: bool = False) -> dict:
+    stdout, seeded = _with_sandboxes(size, ["--profile", profile] if profile else [], cold)
     result = json.loads(stdout.strip().splitlines()[-1])
     result["seeded"] = seeded
     return result
@@ -275,6 +277,8 @@ def main() -> None:
     parser.add_argument("--writes", type=int, default=0)
     parser.add_argument("--profile", help="write a cProfile of the engine process here "
                         "(per size: PATH.SIZE); read it with `python -m pstats`")
+    parser.add_argument("--cold", action="store_true",
+                        help="the Maconomy sandbox generates every page anew (no page cache)")
     parser.add_argument("--stages", action="store_true",
                         help="print the CPU cost of each stage per record instead")
     args = parser.parse_args()
@@ -287,7 +291,7 @@ def main() -> None:
         return
     results = {}
     for size in [int(s) for s in args.sizes.split(",")]:
-        r = reconcile(size, f"{args.profile}.{size}" if args.profile else None)
+        r = reconcile(size, f"{args.profile}.{size}" if args.profile else None, args.cold)
         results[size] = r
         print(f"no-change reconcile of {r['read']:,} customers: {r['seconds']:.2f} s, "
               f"{r['read'] / r['seconds']:,.0f} records/s end to end, "

@@ -101,6 +101,10 @@ _EPOCH = date(2015, 1, 1)
 _DAYS = (REFERENCE_TIME.date() - _EPOCH).days  # every generated change lies before this
 _HOURS_MINUTES = tuple(f"{m // 60:02d}:{m % 60:02d}" for m in range(1440))
 _DOUBLED = tuple(2 * d - 9 if 2 * d > 9 else 2 * d for d in range(10))
+# Text pieces looked up rather than formatted: generation runs once per record served.
+_SIXTY = tuple(f"{n:02d}" for n in range(60))
+_MILLIS = tuple(f"{n:03d}" for n in range(1000))
+_DAY_TEXT = tuple((_EPOCH + timedelta(days=n)).isoformat() for n in range(_DAYS + 1))
 
 
 def _mix(x: int) -> int:
@@ -111,21 +115,21 @@ def _mix(x: int) -> int:
     return x ^ (x >> 31)
 
 
-@cache
-def _day(n: int) -> str:
-    return (_EPOCH + timedelta(days=n)).isoformat()
-
-
 def format_timestamp(day: str, seconds: int, millis: int) -> str:
     """`2024-03-05T12:13:14.123` from a `YYYY-MM-DD` day and a time of day."""
     return f"{day}T{_HOURS_MINUTES[seconds // 60]}:{seconds % 60:02d}.{millis:03d}"
 
 
-def _luhn9(nine: str) -> int:
-    """Luhn check digit of nine digits, unrolled: it runs once per generated customer."""
-    d = [ord(c) - 48 for c in nine]
+def _luhn_digits(d0: int, d1: int, d2: int, tail: int) -> int:
+    """Luhn check digit of d0 d1 d2 and the six digits of `tail`, unrolled and without
+    text: it runs once per generated customer."""
     x = _DOUBLED
-    return -(x[d[0]] + d[1] + x[d[2]] + d[3] + x[d[4]] + d[5] + x[d[6]] + d[7] + x[d[8]]) % 10
+    t0, rest = divmod(tail, 100_000)
+    t1, rest = divmod(rest, 10_000)
+    t2, rest = divmod(rest, 1000)
+    t3, rest = divmod(rest, 100)
+    t4, t5 = divmod(rest, 10)
+    return -(x[d0] + d1 + x[d2] + t0 + x[t1] + t2 + x[t3] + t4 + x[t5]) % 10
 
 
 def _bits(seed: int, kind: int, index: int) -> tuple[int, int]:
@@ -133,20 +137,25 @@ def _bits(seed: int, kind: int, index: int) -> tuple[int, int]:
     return _mix(base), _mix(base ^ 0x5555555555555555)
 
 
-def _stamps(a: int) -> dict[str, Any]:
-    """createddate, changeddate, transactiontimestamp, versionnumber from 64 bits."""
+def _stamp(record: dict[str, Any], a: int) -> None:
+    """Set createddate, changeddate, transactiontimestamp, versionnumber from 64 bits."""
     created = (a & 0xFFFF) % (_DAYS - 1)
     changed = created + ((a >> 16) & 0xFFFF) % (_DAYS - created)
     seconds = ((a >> 32) & 0x1FFFF) % 86_400
     millis = ((a >> 49) & 0x3FF) % 1000
-    changed_day = _day(changed)
-    return {
-        "createddate": _day(created),
-        "changeddate": changed_day,
-        "transactiontimestamp": f"{changed_day}T{_HOURS_MINUTES[seconds // 60]}:"
-                                f"{seconds % 60:02d}.{millis:03d}",
-        "versionnumber": (a >> 59) % 30 + 1,
-    }
+    changed_day = _DAY_TEXT[changed]
+    record["createddate"] = _DAY_TEXT[created]
+    record["changeddate"] = changed_day
+    record["transactiontimestamp"] = (f"{changed_day}T{_HOURS_MINUTES[seconds // 60]}:"
+                                      f"{_SIXTY[seconds % 60]}.{_MILLIS[millis]}")
+    record["versionnumber"] = (a >> 59) % 30 + 1
+
+
+def _stamps(a: int) -> dict[str, Any]:
+    """createddate, changeddate, transactiontimestamp, versionnumber from 64 bits."""
+    record: dict[str, Any] = {}
+    _stamp(record, a)
+    return record
 
 
 def _defect(b: int, defect_rate: float) -> int:
@@ -196,6 +205,7 @@ def _domain(name: str) -> str:
 
 
 _FOLD = str.maketrans("åäöé", "aaoe")
+_GROUP_DIGITS = tuple(int(c) for c in "5555556789")
 
 
 @cache
@@ -241,14 +251,15 @@ def customer(seed: int, index: int, defect_rate: float = 0.0) -> dict[str, Any]:
     # Registration number: a random group prefix, then digits 4-9 a permutation of the
     # index (unique below one million), then the Luhn digit; third digit >= 2.
     tail = (index * 7_368_787 + 123_457) % 1_000_000
-    nine = f"{'5555556789'[(b >> 43) % 10]}{(b >> 47) % 10}{(b >> 51) % 8 + 2}{tail:06d}"
-    check = _luhn9(nine)
+    d0, d1, d2 = _GROUP_DIGITS[(b >> 43) % 10], (b >> 47) % 10, (b >> 51) % 8 + 2
+    check = _luhn_digits(d0, d1, d2, tail)
+    digits = _MILLIS[tail // 1000] + _MILLIS[tail % 1000]
     record["customernumber"] = str(CUSTOMER_NUMBER_BASE + index)
     record["telephone"] = _phone(area, (a >> 13) ^ b)
-    record["companyregistrationnumber"] = f"{nine[:6]}-{nine[6:]}{check}"
-    record["vatnumber"] = f"SE{nine}{check}01"
+    record["companyregistrationnumber"] = f"{d0}{d1}{d2}{digits[:3]}-{digits[3:]}{check}"
+    record["vatnumber"] = f"SE{d0}{d1}{d2}{digits}{check}01"
     record["blocked"] = (b >> 16) % 20 == 0
-    record.update(_stamps(a))
+    _stamp(record, a)
     record["region"] = REGIONS[(b >> 24) % 5]
     if defect_rate > 0:
         defect = _defect(b, defect_rate)
