@@ -35,7 +35,7 @@ from jinja2 import Undefined, nodes
 from jinja2 import filters as jinja_filters
 from jinja2.exceptions import SecurityError
 from jinja2.nodes import EvalContext
-from jinja2.runtime import str_join
+from jinja2.runtime import LoopContext, str_join
 from jinja2.utils import _PassArg
 
 from engine.templates.context import OMIT
@@ -301,28 +301,44 @@ class _Codegen:
 
         What Jinja generates, as a comprehension: the iterable is evaluated once, up front
         (`iter()` of an undefined value fails there), then test and body per item, in
-        order. Not here: `loop`, recursive loops, unpacking targets, nested loops.
+        order. A body that uses `loop` iterates Jinja's own `LoopContext` over the
+        (lazily) filtered items, as Jinja does. Not here: recursive loops, unpacking
+        targets, nested loops, `loop` in the test.
         """
         target = node.target
+        body_names = {n.name for child in node.body for n in child.find_all(nodes.Name)}
+        test_names = ({n.name for n in [node.test, *node.test.find_all(nodes.Name)]
+                       if isinstance(n, nodes.Name)} if node.test is not None else set())
         if (self.loop_names or node.recursive or not isinstance(target, nodes.Name)
-                or any(n.name == "loop" for n in node.find_all(nodes.Name))):
+                or target.name == "loop" or "loop" in test_names):
             raise _Unsupported("loop")
+        uses_loop = "loop" in body_names
         items = self.expr(node.iter)
         var = "l" + self.temp()
         self.loop_names[target.name] = var
         try:
+            test = self.expr(node.test) if node.test is not None else None
+            if uses_loop:
+                self.loop_names["loop"] = loop = "l" + self.temp()
             body = self.text(node.body)
-            test = f" if {self.expr(node.test)}" if node.test is not None else ""
         finally:
+            self.loop_names.pop("loop", None)
             del self.loop_names[target.name]
         otherwise = self.text(node.else_)
         seq, out = self.temp(), self.temp()
-        each = f"[{body} for {var} in {seq}{test}]"
+        first = [f"({seq} := {items})"]
+        if uses_loop:
+            # built before the comprehension: Python allows no `:=` in its iterable
+            source = f"FILTER({seq}, lambda {var}: {test})" if test is not None else seq
+            first.append(f"({out} := LOOP({source}, U))")
+            each = f"[{body} for {var}, {loop} in {out}]"
+        else:
+            each = f"[{body} for {var} in {seq}{f' if {test}' if test is not None else ''}]"
         if node.else_:
             joined = f"(JOIN({out}) if ({out} := {each}) else {otherwise})"
         else:
             joined = f"JOIN({each})"
-        return f"((({seq} := {items}),) and {joined})"
+        return f"(({', '.join(first)},) and {joined})"
 
     def arguments(self, node: nodes.Filter | nodes.Call | nodes.Test, first: list[str]) -> str:
         if node.dyn_args is not None or node.dyn_kwargs is not None:
@@ -454,6 +470,13 @@ class _Codegen:
         return f"({fn}({self.arguments(node, before)}) if {var} is {self.const(value)} else BAIL())"
 
 
+def _filtered(items: Any, test: Callable[[Any], Any]) -> Any:
+    """The items that pass a `{% for ... if test %}`, lazily, as Jinja's own filter."""
+    for item in items:
+        if test(item):
+            yield item
+
+
 def _is_keyword_name(key: str) -> bool:
     return key.isascii() and key.isidentifier() and not keyword.iskeyword(key)
 
@@ -534,7 +557,8 @@ def compile_fast(tree: nodes.Template, *, native: bool, slow: Render) -> Render 
             result = [f"r = {gen.text(tree.body, top=True)}", "if len(r) > MAXR: r = CHECK_TEXT(r)"]
     except (_Unsupported, RecursionError):
         return None
-    gen.ns.update(CM=call_method, CA=call_attribute, JOIN="".join, SEQ=_SEQUENCES, UNDEF=Undefined,
+    gen.ns.update(CM=call_method, CA=call_attribute, JOIN="".join, LOOP=LoopContext,
+                  FILTER=_filtered, SEQ=_SEQUENCES, UNDEF=Undefined,
                   CHECK=check_native, CHECK_TEXT=check_text, SLOW=slow, BAILX=Bail,
                   OMITX=OmitSignal, OMIT=OMIT, ERR=record_error)
     body = "\n".join("        " + line for line in [*gen.prelude, *result])

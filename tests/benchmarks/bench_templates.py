@@ -73,7 +73,7 @@ SHAPES: dict[str, Any] = {
     "constant": {"value": 2},
     "method call": "{{ jobname.split(' ')[0] }}",
     "for loop": "{% for c in categories %}{{ c }};{% endfor %}",
-    "loop variable (sandbox)": "{% for c in categories %}{{ loop.index }}{% endfor %}",
+    "loop variable": "{% for c in categories %}{{ loop.index }}{% endfor %}",
     "dict literal": "{{ {'street1': name2, 'street2': name3, 'zipCode': zipcode, "
                     "'city': postaldistrict, 'country': country} }}",
     "lower | lookup if": "{{ country | lower | lookup(setup.country_codes, default=none) "

@@ -85,6 +85,12 @@ templates = st.one_of(
               expressions, st.booleans()).map(
         lambda t: f"<{{% for a in {t[0]}{t[1]} %}}{{{{ {t[2]} }}}};"
                   f"{'{% else %}-' if t[3] else ''}{{% endfor %}}{{{{ a }}}}>"),
+    st.tuples(expressions, st.one_of(st.just(""), expressions.map(" if {}".format)),
+              st.sampled_from(["loop.index", "loop.first", "loop.length", "loop.revindex0",
+                               "loop.cycle(1, 'x')", "loop.changed(a)", "loop.previtem",
+                               "loop.nope", "loop['index']"]), expressions).map(
+        lambda t: f"{{% for a in {t[0]}{t[1]} %}}{{{{ {t[2]} }}}}{{{{ {t[3]} }}}}"
+                  f"{{% else %}}{{{{ loop }}}}{{% endfor %}}"),
     st.tuples(expressions, expressions, expressions, expressions).map(
         lambda t: f"{{% if {t[0]} %}}a{{{{ {t[1]} }}}}{{% elif {t[2]} %}}b{{% else %}}"
                   f"{{{{ {t[3]} }}}}{{% endif %}}!"),

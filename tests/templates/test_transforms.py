@@ -261,9 +261,10 @@ def test_common_shapes_take_the_fast_path() -> None:
                      "{{ lookup(a, setup.t) }}", "{{ a.b.c }}", "{{ a * 2 ** 3 % 5 }}",
                      "{% if a %}x{% elif b %}{{ b }}{% endif %}", "{{ a.split(',') }}",
                      "{{ a is defined }}", "{{ a[1:] }}", "{% for x in a %}{{ x }}{% endfor %}",
-                     "{% for x in a if x %}{{ x }},{% else %}-{% endfor %}"]:
+                     "{% for x in a if x %}{{ x }},{% else %}-{% endfor %}",
+                     "{% for x in a %}{{ loop.index }}{% endfor %}"]:
         assert compile_transform(template).fast, template
-    for template in ["{% for x in a %}{{ loop.index }}{% endfor %}", "{{ a if b }}",
+    for template in ["{% for x in a recursive %}{{ loop(x) }}{% endfor %}", "{{ a if b }}",
                      "{% for x, y in a %}{{ x }}{% endfor %}",
                      "{{ a | map(attribute='x') | list }}"]:
         transform = compile_transform(template)
