@@ -103,10 +103,13 @@ class Runner:
         fresh = self.loader()
         old, self.ctx.deployment = self.ctx.deployment, fresh
         self.retired.append(old)  # closed at shutdown: runs may still hold its adapters
+        work = self.work if self.work is not None and self.work.running else None
+        if work is not None:
+            work.call_soon(fresh.prepare_adapters)
         if self.scheduler is not None:
             jobs = fresh.scheduled_jobs()
-            if self.work is not None and self.work.running:
-                self.work.call_soon(self.scheduler.replace_jobs, jobs)
+            if work is not None:
+                work.call_soon(self.scheduler.replace_jobs, jobs)
             else:
                 self.scheduler.replace_jobs(jobs)
         log.info("specs reloaded", extra={"integrations": sorted(fresh.specs)})
@@ -137,6 +140,7 @@ class Runner:
             self.worker.wake()
 
     async def _start_background(self) -> None:
+        self.ctx.deployment.prepare_adapters()  # on the loop that will use them
         with contextlib.suppress(Exception):
             recovered = await asyncio.to_thread(self.ctx.store.recover_interrupted,
                                                 self.ctx.clock())

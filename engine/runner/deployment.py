@@ -119,6 +119,25 @@ class Deployment:
                 and (s.target_connection, s.target_object) == (sync.source_connection,
                                                                sync.source_object)]
 
+    def prepare_adapters(self) -> int:
+        """Build every connection's adapter now; returns how many were built.
+
+        Building one builds its httpx client, which loads the CA bundle: tens of ms of C
+        code that holds the GIL. Done at start (before anything listens) rather than in
+        the first webhook-triggered run, it stalls no webhook's answer. A connection that
+        cannot be built yet (a missing environment variable) is left for its first use,
+        which reports it.
+        """
+        built = 0
+        for runtime in self.runtimes.values():
+            for name in runtime.spec.connections:
+                try:
+                    runtime.adapter(name)
+                except Exception:
+                    continue
+                built += 1
+        return built
+
     def scheduled_jobs(self) -> list[ScheduledSync]:
         return [ScheduledSync(spec.integration, sync.name, parse_schedule(sync.schedule))
                 for spec in self.specs.values() for sync in spec.syncs.values()

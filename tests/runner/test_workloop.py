@@ -190,3 +190,20 @@ async def test_a_full_inbox_is_answered_503_without_waiting_for_a_count(
     assert (response.status_code, response.headers["retry-after"]) == (503, "60")
     assert json.loads(response.text) == {"error": "the inbox is full; retry later"}
     assert harness.store.inbox_depth() == 3
+
+
+async def test_adapters_are_built_before_the_first_run(harness: Harness) -> None:
+    """Building a client holds the GIL for tens of ms: done at start, not mid-traffic."""
+    from engine.runner.deployment import Deployment
+
+    full = Deployment.load([str(SPEC)], harness.store, environ=ENVIRON)
+    partial = Deployment.load([str(SPEC)], harness.store, environ={
+        k: v for k, v in ENVIRON.items() if k != "HUBSPOT_URL"})
+    try:
+        assert full.prepare_adapters() == 3  # crm, delivery, hubspot
+        assert partial.prepare_adapters() == 2  # hubspot is reported at its first use
+        assert full.runtimes["mirror"].adapter("hubspot") is \
+            full.runtimes["mirror"].adapter("hubspot")
+    finally:
+        await full.aclose()
+        await partial.aclose()
