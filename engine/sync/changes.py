@@ -70,6 +70,18 @@ class Change:
     source_id: str | None = None
     hash: str = ""  # hash of the fields later runs compare (the update payload)
 
+    @classmethod
+    def skip(cls, key: str, target_id: str | None, source_id: str | None) -> Change:
+        """`Change("skip", key, target_id, source_id=source_id)`, built for the hot path.
+
+        A no-change reconcile makes one per record; filling the instance dict directly
+        costs half of the frozen dataclass's `__init__` (nine `object.__setattr__`).
+        """
+        change = object.__new__(cls)
+        change.__dict__.update(_SKIP_DEFAULTS, key=key, target_id=target_id, payload={},
+                               source_id=source_id)
+        return change
+
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"kind": self.kind, "key": self.key}
         if self.target_id is not None:
@@ -81,6 +93,10 @@ class Change:
         if self.reason:
             out["reason"] = self.reason
         return out
+
+
+_SKIP_DEFAULTS: dict[str, Any] = {
+    "kind": "skip", "fields": (), "reason": "", "code": "", "hash": ""}
 
 
 @dataclass

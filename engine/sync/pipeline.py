@@ -235,7 +235,7 @@ class SyncJob:
             new_hash = payload_hash(update)
             if link is not None:
                 if link.active and link.hash == new_hash:
-                    changes.append(Change("skip", key, link.target_id, source_id=source_id))
+                    changes.append(Change.skip(key, link.target_id, source_id))
                     continue
                 old = await self._target_record(link.target_id) if with_old else None
                 fields = self._diff(old, update) if with_old else diff_fields({}, update)
