@@ -15,10 +15,11 @@ one: the sync gate's locks, adapters' connection pools and rate budgets.
     await work.aclose()
 
 One process still has one GIL. A thread that waits for it waits until the holder's
-switch interval runs out (5 ms by default), and the receiver waits for it many times
-per request (each socket read and every store call releases it), so `serve` shortens
-the interval (`prefer_responsiveness`): at 2,000 events/s with CPU-heavy work beside
-it, the receiver's p99 fell from ~220 ms to ~40-130 ms (bench_webhooks.py).
+switch interval runs out (5 ms by default), and the receiver waits for it a dozen times
+per delivery (each socket read, each store statement releases it), so `serve` shortens
+the interval (`prefer_responsiveness`). bench_webhooks.py at 2,000 events/s with the
+worker busy beside the receiver: 1 ms gave a p99 of 21-55 ms over three runs, 0.2 ms
+11-25 ms; with the sandboxes' CPU in the process too, 5 ms gave ~220 ms.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ __all__ = ["SWITCH_INTERVAL", "WorkLoop", "prefer_responsiveness"]
 
 T = TypeVar("T")
 
-SWITCH_INTERVAL = 0.001  # seconds a thread may keep the GIL while another waits
+SWITCH_INTERVAL = 0.0002  # seconds a thread may keep the GIL while another waits
 
 
 def prefer_responsiveness() -> None:
