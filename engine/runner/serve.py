@@ -9,6 +9,9 @@
   lease; a run cut short leaves committed batches committed, the cursor never ahead).
 - Logs are structured (logfmt, or JSON with `json_logs`); every resolved secret is
   added to the redactor, and personal identity numbers are masked in every line.
+- Webhooks are answered on uvicorn's loop; schedules, the inbox worker and workflow
+  actions run on a loop of their own on another thread (workloop.py), and the GIL's
+  switch interval is shortened so that thread cannot hold the receiver up for long.
 """
 
 from __future__ import annotations

@@ -44,6 +44,8 @@ def prefer_responsiveness() -> None:
 
 
 class WorkLoop:
+    """One event loop on one thread, started and stopped by the runner's lifespan."""
+
     def __init__(self, name: str = "specsync-work") -> None:
         self.name = name
         self.loop: asyncio.AbstractEventLoop | None = None
