@@ -319,6 +319,26 @@ def _check_key(ctx: _Context, pointer: str, key: Any, source: ObjectInfo | None,
                                         "external-id fields"))
 
 
+def _check_adopt_by(ctx: _Context, pointer: str, key: Any, source: ObjectInfo | None,
+                    target: ObjectInfo | None, target_catalog: str) -> Iterator[Diagnostic]:
+    adopt_by = key.get("adopt_by") if isinstance(key, dict) else None
+    if not isinstance(adopt_by, dict):
+        return
+    block = pointer_join(pointer, "adopt_by")
+    if key.get("match", "external") != "external" or not key.get("target_field"):
+        yield ctx.diag("spec.adopt-by", "adopt_by needs external matching with a "
+                       "`target_field`: the adopted record is given the key", block,
+                       "set match: external and target_field", key=True)
+    for name, value in adopt_by.items():
+        at = pointer_join(block, name)
+        if target is not None and name not in target.external_id_fields:
+            yield ctx.diag("spec.adopt-by", f"{target_catalog} `{target.name}` cannot be looked "
+                           f"up by `{name}`", at,
+                           did_you_mean(name, target.external_id_fields, "lookup fields"),
+                           key=True)
+        yield from _check_transform(ctx, at, value, source)
+
+
 def _check_syncs(ctx: _Context) -> Iterator[Diagnostic]:
     connections = ctx.data.get("connections") or {}
     for name, raw in (ctx.data.get("syncs") or {}).items():
@@ -377,6 +397,8 @@ def _check_syncs(ctx: _Context) -> Iterator[Diagnostic]:
                                "every run compares content hashes")
         yield from _check_key(ctx, pointer_join(pointer, "key"), raw.get("key"), source, target,
                               target_catalog)
+        yield from _check_adopt_by(ctx, pointer_join(pointer, "key"), raw.get("key"), source,
+                                   target, target_catalog)
         if "filter" in raw:
             yield from _check_rule(ctx, pointer_join(pointer, "filter"), raw["filter"], source)
         yield from _field_rows(ctx, pointer_join(pointer, "fields"), raw.get("fields"), source,

@@ -69,6 +69,7 @@ class KeySpec:
     separator: str
     match: str  # "external" | "internal"
     target_field: str | None
+    adopt_by: Mapping[str, Any] = field(default_factory=dict)  # target field -> template
 
 
 @dataclass(frozen=True)
@@ -124,7 +125,7 @@ class Sync:
         """Hash of everything that shapes this sync's output: a change forces a full reconcile."""
         shape = {
             "key": [list(self.key.components), self.key.separator, self.key.match,
-                    self.key.target_field],
+                    self.key.target_field, dict(self.key.adopt_by)],
             "filter": self.filter,
             "fields": [[f.target, f.transform, f.enabled, f.on] for f in self.fields],
             "placement": dict(self.placement),
@@ -242,6 +243,7 @@ def build_spec(path: str, data: Mapping[str, Any], content_hash: str) -> Spec:
                 separator=str(resolve_setup_ref(key.get("separator", "-"), setup)),
                 match=str(resolve_setup_ref(key.get("match", "external"), setup)),
                 target_field=key.get("target_field"),
+                adopt_by=dict(key.get("adopt_by") or {}),
             ),
             filter=raw.get("filter"),
             on_unmatched=raw.get("on_unmatched", "ignore"),

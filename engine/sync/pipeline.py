@@ -97,6 +97,7 @@ class SyncJob:
         self.fingerprint = self.sync.fingerprint(spec.setup)
         key = self.sync.key
         self.external_field = key.target_field if key.match == "external" else None
+        self.adopt_by = {name: compile_transform(value) for name, value in key.adopt_by.items()}
         # Records are decided and checkpointed in batches of `batch_size`; the adapter
         # splits the writes of a batch into what one API call can carry.
         self.batch_size = max(1, self.sync.batch_size)
@@ -210,7 +211,13 @@ class SyncJob:
         for key, record in self._last_per_key(batch):
             source_id = _id_text(record.get(id_field)) if id_field else None
             if isinstance(key, RecordError):
-                changes.append(self._error(f"#{source_id}", key, source_id))
+                # A record the filter rejects needs no key: it is not synced at all.
+                if predicate is not None and not predicate(record):
+                    changes.append(Change("filtered", f"#{source_id}", None,
+                                          source_id=source_id,
+                                          reason="the filter does not select it"))
+                else:
+                    changes.append(self._error(f"#{source_id}", key, source_id))
                 continue
             if predicate is not None and not predicate(record):
                 prepared.append((record, key, source_id, False, None, None))
@@ -226,6 +233,10 @@ class SyncJob:
                                      [item[1] for item in prepared])
         unlinked = [key for _, key, _, matched, *_ in prepared if matched and key not in links]
         existing = await self._lookup(unlinked) if unlinked else {}
+        if self.adopt_by and unlinked:
+            missing = {key for key in unlinked if existing.get(key) is None}
+            existing.update(await self._adopt_lookup(
+                [(key, record) for record, key, _, matched, *_ in prepared if key in missing]))
         for record, key, source_id, matched, create, update in prepared:
             link = links.get(key)
             if not matched:
@@ -249,6 +260,18 @@ class SyncJob:
             if found is not None:
                 target_id = _id_text(found.get(self.target_info.id_field)) \
                     if self.target_info else None
+                owner = self.store.link_for_target(self.integration, self.sync.name,
+                                                   target_id) if target_id else None
+                if owner is not None and owner.source_key != key:
+                    changes.append(Change(
+                        "error", key, target_id, code="key.adopt-conflict", source_id=source_id,
+                        reason=f"the {self.sync.target_object} record {target_id} that matches "
+                        f"it already belongs to {owner.source_key}; two source records share "
+                        "the lookup value, so neither is adopted twice (fix the data)"))
+                    continue
+                if self.external_field and self.adopt_by:
+                    # Adopted by another field: the target learns our key too.
+                    update = {**update, self.external_field: key}
                 fields = self._diff(found, update)
                 changes.append(Change("adopt", key, target_id, update if fields else {}, fields,
                                       source_id=source_id, hash=new_hash))
@@ -300,6 +323,29 @@ class SyncJob:
             found[key] = record if record is not None else RecordError(
                 "key.not-found", f"internal matching: {self.target.name} has no "
                 f"{obj} with id {key}")
+        return found
+
+    async def _adopt_lookup(self, items: Sequence[tuple[str, Record]]
+                            ) -> dict[str, Record | RecordError]:
+        """Existing targets found by the key's `adopt_by` fields (e.g. an org number) for
+        records no target holds the key of yet: a first run adopts them, never duplicates."""
+        found: dict[str, Record | RecordError] = {}
+        obj = self.sync.target_object
+        for field_name, transform in self.adopt_by.items():
+            wanted: dict[str, str] = {}
+            for key, record in items:
+                if key in found:
+                    continue
+                try:
+                    value = transform.render(self.mapper.complete(record), self.ctx)
+                except RecordError:
+                    continue
+                if value not in (None, ""):
+                    wanted.setdefault(str(value), key)
+            if wanted:
+                hits = await self.target.find_external(obj, field_name, list(wanted))
+                for value, record in hits.items():
+                    found[wanted[value]] = record
         return found
 
     async def _target_record(self, target_id: str | None) -> Record | None:
