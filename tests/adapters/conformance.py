@@ -14,10 +14,14 @@ Usage::
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Mapping
 from datetime import date, datetime, timedelta
 from typing import Any, TypeVar
 
+import httpx
+
+from engine.sandbox.base import ManualClock
 from engine.spec.catalog import ObjectInfo
 
 __all__ = ["assert_conforms", "collect", "conformance_problems"]
@@ -92,3 +96,36 @@ def assert_conforms(record: Mapping[str, Any], info: ObjectInfo) -> None:
     problems = conformance_problems(record, info)
     assert not problems, f"{info.name} record does not match its catalog:\n" + "\n".join(
         problems)
+
+
+class SharedTime:
+    """Monotonic time for budgets and retries that moves the sandbox clock along."""
+
+    def __init__(self, clock: ManualClock) -> None:
+        self.clock = clock
+        self.now = 1000.0
+        self.sleeps: list[float] = []
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def wall(self) -> float:
+        return self.clock.now().timestamp()
+
+    async def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+        self.clock.advance(seconds)
+        await asyncio.sleep(0)
+
+
+class RecordingTransport(httpx.AsyncBaseTransport):
+    """Forwards to the sandbox app and keeps each request, to see what went on the wire."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
+        self.inner = inner
+        self.sent: list[httpx.Request] = []
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        self.sent.append(request)
+        return await self.inner.handle_async_request(request)

@@ -7,7 +7,6 @@ behave as they would in real time, without a test ever sleeping.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import random
@@ -27,43 +26,15 @@ from engine.errors import FatalError, RetriableError
 from engine.redact import Redactor
 from engine.sandbox.base import Faults, ManualClock, SandboxConfig
 from engine.sandbox.cinode import CinodeSandbox
-from tests.adapters.conformance import assert_conforms, collect
+from tests.adapters.conformance import (
+    RecordingTransport,
+    SharedTime,
+    assert_conforms,
+    collect,
+)
 
 ACCESS_ID = "cinode-test-access-id"
 ACCESS_SECRET = "cinode-test-secret-7f3a9c"
-
-
-class SharedTime:
-    """Monotonic time for budgets and retries that moves the sandbox clock along."""
-
-    def __init__(self, clock: ManualClock) -> None:
-        self.clock = clock
-        self.now = 1000.0
-        self.sleeps: list[float] = []
-
-    def monotonic(self) -> float:
-        return self.now
-
-    def wall(self) -> float:
-        return self.clock.now().timestamp()
-
-    async def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-        self.clock.advance(seconds)
-        await asyncio.sleep(0)
-
-
-class RecordingTransport(httpx.AsyncBaseTransport):
-    """Forwards to the sandbox app and keeps each request, to see what went on the wire."""
-
-    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
-        self.inner = inner
-        self.sent: list[httpx.Request] = []
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        self.sent.append(request)
-        return await self.inner.handle_async_request(request)
 
 
 class Harness:

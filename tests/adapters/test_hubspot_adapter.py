@@ -6,7 +6,6 @@ so rate windows, Retry-After and hs_lastmodifieddate all move together.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import random
 from collections.abc import AsyncIterator
@@ -36,41 +35,21 @@ from engine.redact import Redactor
 from engine.sandbox.base import Faults, ManualClock, SandboxConfig
 from engine.sandbox.hubspot import HubSpotSandbox, sign_v1, sign_v2, sign_v3
 from engine.sandbox.seed import hubspot as seed
-from tests.adapters.conformance import assert_conforms, collect
+from tests.adapters.conformance import (
+    RecordingTransport as _RecordingTransport,
+)
+from tests.adapters.conformance import (
+    SharedTime,
+    assert_conforms,
+    collect,
+)
 
 TOKEN = "pat-test-token-8c2d41"
 RECORDS = 250
 
 
-class SharedTime:
-    """Monotonic time for budgets and retries that moves the sandbox clock along."""
-
-    def __init__(self, clock: ManualClock) -> None:
-        self.clock = clock
-        self.now = 1000.0
-        self.sleeps: list[float] = []
-
-    def monotonic(self) -> float:
-        return self.now
-
-    def wall(self) -> float:
-        return self.clock.now().timestamp()
-
-    async def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-        self.clock.advance(seconds)
-        await asyncio.sleep(0)
-
-
-class RecordingTransport(httpx.AsyncBaseTransport):
-    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
-        self.inner = inner
-        self.sent: list[httpx.Request] = []
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        self.sent.append(request)
-        return await self.inner.handle_async_request(request)
+class RecordingTransport(_RecordingTransport):
+    """The shared recorder, plus the Maconomy filter bodies it saw."""
 
 
 class Harness:
