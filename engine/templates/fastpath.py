@@ -82,7 +82,7 @@ class _Codegen:
     def __init__(self) -> None:
         self.ns: dict[str, Any] = {
             "__builtins__": {}, "Exception": Exception, "str": str, "type": type, "dict": dict,
-            "len": len, "isinstance": isinstance,
+            "len": len, "isinstance": isinstance, "enumerate": enumerate,
             "M": _MISSING, "U": ENV.undefined, "GA": ENV.getattr, "GI": ENV.getitem,
             "BO": binop, "FIN": finalize_value, "BAIL": _bail, "SC": _SCALARS,
             "MAXR": MAX_RESULT_SIZE, "SJ": str_join, "SCN": _SCALARS - {str},
@@ -92,6 +92,9 @@ class _Codegen:
         self.temps = 0
         self.consts: dict[int, str] = {}
         self.loop_names: dict[str, str] = {}  # a `{% for %}` target -> its Python name
+        # inside a loop whose body reads only the counting attributes of `loop`: the
+        # Python names of its 0-based index and of its length
+        self.counter: tuple[str, str] | None = None
 
     def const(self, value: Any) -> str:
         key = id(value)
@@ -151,6 +154,9 @@ class _Codegen:
         return self.name(node.name)
 
     def e_Getattr(self, node: nodes.Getattr) -> str:
+        if self.counter is not None and _is_loop_name(node.node):
+            i, n = self.counter
+            return _COUNTING[node.attr].format(i=i, n=n)
         obj, key = self.expr(node.node), self.const(node.attr)
         if node.attr in _DICT_ATTRS:
             return f"GA({obj}, {key})"
@@ -301,34 +307,51 @@ class _Codegen:
 
         What Jinja generates, as a comprehension: the iterable is evaluated once, up front
         (`iter()` of an undefined value fails there), then test and body per item, in
-        order. A body that uses `loop` iterates Jinja's own `LoopContext` over the
-        (lazily) filtered items, as Jinja does. Not here: recursive loops, unpacking
-        targets, nested loops, `loop` in the test.
+        order. Not here: recursive loops, unpacking targets, nested loops, `loop` in the
+        test. How a body that uses `loop` is written depends on what it reads of it:
+
+        - only `index`, `index0`, `first`: an `enumerate` of the lazily filtered items;
+        - also `length`, `revindex`, `revindex0`, `last`: the same over the items
+          materialised first (`_materialised`), with their count;
+        - anything else (`cycle`, `changed`, `previtem`, `nextitem`, `depth`, `loop`
+          itself): Jinja's own `LoopContext` over the lazily filtered items.
         """
         target = node.target
-        body_names = {n.name for child in node.body for n in child.find_all(nodes.Name)}
         test_names = ({n.name for n in [node.test, *node.test.find_all(nodes.Name)]
                        if isinstance(n, nodes.Name)} if node.test is not None else set())
         if (self.loop_names or node.recursive or not isinstance(target, nodes.Name)
                 or target.name == "loop" or "loop" in test_names):
             raise _Unsupported("loop")
-        uses_loop = "loop" in body_names
+        reads = _loop_reads(node.body)
+        counting = reads is not None and reads <= _COUNTING.keys()
+        sized = counting and not reads.isdisjoint(_SIZED_READS)  # type: ignore[union-attr]
         items = self.expr(node.iter)
         var = "l" + self.temp()
         self.loop_names[target.name] = var
         try:
             test = self.expr(node.test) if node.test is not None else None
-            if uses_loop:
+            if counting:
+                self.counter = index, size = "l" + self.temp(), self.temp()
+            elif reads is not None:
                 self.loop_names["loop"] = loop = "l" + self.temp()
             body = self.text(node.body)
         finally:
             self.loop_names.pop("loop", None)
+            self.counter = None
             del self.loop_names[target.name]
         otherwise = self.text(node.else_)
-        seq, out = self.temp(), self.temp()
+        seq, out, src = self.temp(), self.temp(), self.temp()
         first = [f"({seq} := {items})"]
-        if uses_loop:
-            # built before the comprehension: Python allows no `:=` in its iterable
+        # built before the comprehension: Python allows no `:=` in its iterable
+        if sized:
+            check = f"lambda {var}: {test}" if test is not None else "None"
+            first += [f"({src} := SIZED({seq}, {check}))", f"({size} := len({src}))"]
+            each = f"[{body} for {index}, {var} in enumerate({src})]"
+        elif counting:
+            if test is not None:
+                first.append(f"({src} := ({var} for {var} in {seq} if {test}))")
+            each = f"[{body} for {index}, {var} in enumerate({src if test else seq})]"
+        elif reads is not None:
             source = f"FILTER({seq}, lambda {var}: {test})" if test is not None else seq
             first.append(f"({out} := LOOP({source}, U))")
             each = f"[{body} for {var}, {loop} in {out}]"
@@ -470,6 +493,62 @@ class _Codegen:
         return f"({fn}({self.arguments(node, before)}) if {var} is {self.const(value)} else BAIL())"
 
 
+# `loop.<attribute>` as Python over the 0-based index `i` and the item count `n`, each
+# what `LoopContext`'s property of that name returns
+_COUNTING = {
+    "index": "({i} + 1)", "index0": "{i}", "first": "({i} == 0)",
+    "length": "{n}", "revindex": "({n} - {i})", "revindex0": "({n} - {i} - 1)",
+    "last": "({i} == {n} - 1)",
+}
+_SIZED_READS = frozenset({"length", "revindex", "revindex0", "last"})
+# iterables whose `len()` is their item count and whose iteration cannot fail
+_SIZED = frozenset({list, tuple, str, dict, range})
+
+
+def _is_loop_name(node: nodes.Node) -> bool:
+    return isinstance(node, nodes.Name) and node.name == "loop"
+
+
+def _loop_reads(body: list[nodes.Node]) -> set[str] | None:
+    """The attributes a loop body reads of `loop`; None when it does not use `loop`.
+
+    A `loop` that is not the object of an attribute read (`{{ loop }}`, `loop['index']`,
+    `loop.cycle(1, 2)` reads `cycle`) counts as the read of `""`, which no shortcut covers.
+    """
+    reads: set[str] = set()
+    used = False
+    for child in body:
+        wrapped = {id(n.node) for n in child.find_all(nodes.Getattr) if _is_loop_name(n.node)}
+        for name in child.find_all(nodes.Name):
+            if name.name == "loop":
+                used = True
+                if id(name) not in wrapped:
+                    reads.add("")
+        for attr in child.find_all(nodes.Getattr):
+            if _is_loop_name(attr.node):
+                reads.add(attr.attr)
+    return reads if used else None
+
+
+def _materialised(items: Any, test: Callable[[Any], Any] | None) -> Any:
+    """The items a loop will run over, all at once, for a body that needs their count.
+
+    Jinja counts lazily: `loop.length` lists the rest of the items when first read,
+    `loop.last` peeks one ahead, so a failing test or iteration surfaces wherever the
+    body first asks. Listing up front is the same when nothing fails; when something
+    does, the record goes to the sandbox (`Bail`), which fails it exactly as Jinja does.
+    """
+    iterator = iter(items)  # first in both: an undefined or non-iterable value fails here
+    if test is None and type(items) in _SIZED:
+        return items
+    try:
+        if test is None:
+            return list(iterator)
+        return [item for item in iterator if test(item)]
+    except Exception:
+        raise Bail from None
+
+
 def _filtered(items: Any, test: Callable[[Any], Any]) -> Any:
     """The items that pass a `{% for ... if test %}`, lazily, as Jinja's own filter."""
     for item in items:
@@ -558,7 +637,7 @@ def compile_fast(tree: nodes.Template, *, native: bool, slow: Render) -> Render 
     except (_Unsupported, RecursionError):
         return None
     gen.ns.update(CM=call_method, CA=call_attribute, JOIN="".join, LOOP=LoopContext,
-                  FILTER=_filtered, SEQ=_SEQUENCES, UNDEF=Undefined,
+                  FILTER=_filtered, SIZED=_materialised, SEQ=_SEQUENCES, UNDEF=Undefined,
                   CHECK=check_native, CHECK_TEXT=check_text, SLOW=slow, BAILX=Bail,
                   OMITX=OmitSignal, OMIT=OMIT, ERR=record_error)
     body = "\n".join("        " + line for line in [*gen.prelude, *result])

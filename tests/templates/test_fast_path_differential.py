@@ -76,6 +76,47 @@ def _extend(children: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
 
 
 expressions = st.recursive(atoms, _extend, max_leaves=6)
+# in a loop body: the counting attributes of `loop` (compiled to integers), the rest
+# (Jinja's LoopContext), and uses of `loop` that are no attribute read
+COUNTING = ["loop.index", "loop.index0", "loop.first", "loop.last", "loop.length",
+            "loop.revindex", "loop.revindex0"]
+OTHER_LOOP = ["loop.cycle(1, 'x')", "loop.changed(a)", "loop.previtem", "loop.nextitem",
+              "loop.depth", "loop.nope", "loop['index']", "loop"]
+loop_expressions = st.recursive(
+    st.one_of(atoms, st.sampled_from(COUNTING), st.sampled_from(COUNTING),
+              st.sampled_from(OTHER_LOOP)),
+    _extend, max_leaves=6)
+# what a loop runs over: mostly something iterable, of every kind the fast path tells
+# apart (sized types, an iterator, a view), sometimes anything
+iterables = st.one_of(
+    st.sampled_from(["lst", "lst", "s", "d", "name", "(lst | reverse)", "range(n)",
+                     "d.items()", "[1, 'a', 2]", "setup.table"]),
+    expressions)
+loop_tests = st.one_of(
+    st.just(""),
+    st.sampled_from(["a", "a != 1", "a > 0", "a is string", "not a", "a ~ 'x' != 'bx'"]),
+    expressions).map(lambda test: f" if {test}" if test else "")
+
+
+def _loop_template(t: tuple[str, str, str, str, bool]) -> str:
+    return (f"{{% for a in {t[0]}{t[1]} %}}{{{{ {t[2]} }}}}|{{{{ {t[3]} }}}}"
+            f"{'{% else %}{{ loop }}' if t[4] else ''}{{% endfor %}}")
+
+
+# loop bodies that mostly render: attributes of `loop` alone or in one operation
+plain_loop = st.sampled_from([*COUNTING, "a"])
+loop_parts = st.one_of(
+    plain_loop,
+    st.tuples(st.sampled_from(BINARY), plain_loop, st.one_of(plain_loop, st.sampled_from(
+        ["1", "'x'", "n", "missing"]))).map(lambda t: t[0].format(t[1], t[2])),
+    st.tuples(st.sampled_from(UNARY), plain_loop).map(lambda t: t[0].format(t[1])),
+    loop_expressions,
+)
+# records where `lst` is a list and `n` a small count, so that most loops run
+loop_records = st.tuples(records, st.fixed_dictionaries({
+    "lst": st.lists(st.one_of(st.integers(-3, 3), st.sampled_from(["a", "b", ""])), max_size=4),
+    "n": st.integers(0, 4),
+})).map(lambda t: {**t[0], **t[1]})
 templates = st.one_of(
     expressions.map(lambda e: "{{ " + e + " }}"),
     st.tuples(expressions, expressions).map(lambda t: "x{{ " + t[0] + " }}-{{ " + t[1] + " }}"),
@@ -85,12 +126,8 @@ templates = st.one_of(
               expressions, st.booleans()).map(
         lambda t: f"<{{% for a in {t[0]}{t[1]} %}}{{{{ {t[2]} }}}};"
                   f"{'{% else %}-' if t[3] else ''}{{% endfor %}}{{{{ a }}}}>"),
-    st.tuples(expressions, st.one_of(st.just(""), expressions.map(" if {}".format)),
-              st.sampled_from(["loop.index", "loop.first", "loop.length", "loop.revindex0",
-                               "loop.cycle(1, 'x')", "loop.changed(a)", "loop.previtem",
-                               "loop.nope", "loop['index']"]), expressions).map(
-        lambda t: f"{{% for a in {t[0]}{t[1]} %}}{{{{ {t[2]} }}}}{{{{ {t[3]} }}}}"
-                  f"{{% else %}}{{{{ loop }}}}{{% endfor %}}"),
+    st.tuples(iterables, loop_tests, loop_expressions, loop_expressions, st.booleans()).map(
+        _loop_template),
     st.tuples(expressions, expressions, expressions, expressions).map(
         lambda t: f"{{% if {t[0]} %}}a{{{{ {t[1]} }}}}{{% elif {t[2]} %}}b{{% else %}}"
                   f"{{{{ {t[3]} }}}}{{% endif %}}!"),
@@ -110,4 +147,12 @@ def outcome(template: str, record: dict[str, Any], fast: bool) -> tuple[str, Any
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(templates, records)
 def test_fast_path_equals_sandbox(template: str, record: dict[str, Any]) -> None:
+    assert outcome(template, record, True) == outcome(template, record, False)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.tuples(iterables, loop_tests, loop_parts, loop_parts, st.booleans()).map(_loop_template),
+       loop_records)
+def test_loops_fast_path_equals_sandbox(template: str, record: dict[str, Any]) -> None:
+    """Loops that use `loop`, over things that iterate, with bodies that mostly render."""
     assert outcome(template, record, True) == outcome(template, record, False)
