@@ -151,12 +151,21 @@ class _Codegen:
             raise _Unsupported("store")
         if node.name in self.loop_names:
             return self.loop_names[node.name]
+        if node.name == "loop" and self.counter is not None:
+            raise _Unsupported("loop")  # `_loop_reads` should have sent it to LoopContext
         return self.name(node.name)
 
     def e_Getattr(self, node: nodes.Getattr) -> str:
         if self.counter is not None and _is_loop_name(node.node):
             i, n = self.counter
             return _COUNTING[node.attr].format(i=i, n=n)
+        if "loop" in self.loop_names and _is_loop_name(node.node):
+            # Jinja's LoopContext: the sandbox allows every public attribute of it
+            loop = self.loop_names["loop"]
+            if node.attr in _LOOP_PLAIN:
+                return f"{loop}.{node.attr}"
+            if node.attr in _LOOP_PUBLIC:
+                return f"LA({loop}, {self.const(node.attr)})"
         obj, key = self.expr(node.node), self.const(node.attr)
         if node.attr in _DICT_ATTRS:
             return f"GA({obj}, {key})"
@@ -204,6 +213,10 @@ class _Codegen:
         if isinstance(node, nodes.TemplateData):
             return "{" + self.expr(node) + "}" if top else self.expr(node)
         code = self.expr(node)
+        if self.counter is not None and isinstance(node, nodes.Getattr) and _is_loop_name(
+                node.node):
+            # an int or a bool: finalize returns it as is
+            return "{" + code + "!s}" if top else f"str({code})"
         if not _is_plain(code):
             t = self.temp()
             code, value = f"({t} := {code})", t
@@ -344,8 +357,11 @@ class _Codegen:
         first = [f"({seq} := {items})"]
         # built before the comprehension: Python allows no `:=` in its iterable
         if sized:
-            check = f"lambda {var}: {test}" if test is not None else "None"
-            first += [f"({src} := SIZED({seq}, {check}))", f"({size} := len({src}))"]
+            if test is not None:
+                first.append(f"({src} := LISTED({seq}, lambda {var}: {test}))")
+            else:
+                first.append(f"({src} := {seq} if type({seq}) in SIZED else LISTED({seq}, None))")
+            first.append(f"({size} := len({src}))")
             each = f"[{body} for {index}, {var} in enumerate({src})]"
         elif counting:
             if test is not None:
@@ -472,6 +488,12 @@ class _Codegen:
 
     def e_Call(self, node: nodes.Call) -> str:
         callee = node.node
+        if (isinstance(callee, nodes.Getattr) and _is_loop_name(callee.node)
+                and callee.attr in _LOOP_METHODS and "loop" in self.loop_names):
+            # `loop.cycle('a', 'b')`: the sandbox's call of a LoopContext method is the
+            # call itself (it is safe, takes no context and raises no StopIteration)
+            method = f"{self.loop_names['loop']}.{callee.attr}"
+            return f"{method}({self.arguments(node, [])})"
         if isinstance(callee, nodes.Getattr) and all(
             isinstance(arg, (nodes.Const, nodes.Name))
             for arg in [*node.args, *(kw.value for kw in node.kwargs)]
@@ -501,7 +523,13 @@ _COUNTING = {
     "last": "({i} == {n} - 1)",
 }
 _SIZED_READS = frozenset({"length", "revindex", "revindex0", "last"})
-# iterables whose `len()` is their item count and whose iteration cannot fail
+# LoopContext's public attributes (the sandbox's getattr returns them as they are);
+# the plain ones are numbers that reading cannot fail, the methods are called directly
+_LOOP_PLAIN = frozenset({"index", "index0", "first", "depth", "depth0"})
+_LOOP_METHODS = frozenset({"cycle", "changed"})
+_LOOP_PUBLIC = _LOOP_PLAIN | _LOOP_METHODS | _SIZED_READS | {"previtem", "nextitem"}
+# iterables whose `len()` is Jinja's `loop.length` and whose iteration cannot fail: a
+# loop without a test runs over these as they are, anything else is listed first
 _SIZED = frozenset({list, tuple, str, dict, range})
 
 
@@ -518,7 +546,9 @@ def _loop_reads(body: list[nodes.Node]) -> set[str] | None:
     reads: set[str] = set()
     used = False
     for child in body:
-        wrapped = {id(n.node) for n in child.find_all(nodes.Getattr) if _is_loop_name(n.node)}
+        called = {id(n.node) for n in child.find_all(nodes.Call)}  # `loop.index()`: a call
+        wrapped = {id(n.node) for n in child.find_all(nodes.Getattr)
+                   if _is_loop_name(n.node) and id(n) not in called}
         for name in child.find_all(nodes.Name):
             if name.name == "loop":
                 used = True
@@ -539,14 +569,27 @@ def _materialised(items: Any, test: Callable[[Any], Any] | None) -> Any:
     does, the record goes to the sandbox (`Bail`), which fails it exactly as Jinja does.
     """
     iterator = iter(items)  # first in both: an undefined or non-iterable value fails here
-    if test is None and type(items) in _SIZED:
-        return items
     try:
         if test is None:
             return list(iterator)
         return [item for item in iterator if test(item)]
     except Exception:
         raise Bail from None
+
+
+def _loop_attribute(loop: LoopContext, name: str) -> Any:
+    """`ENV.getattr(loop, name)` for a public attribute of LoopContext, without the checks.
+
+    The sandbox allows these (no underscore, not a known mutable type), so its getattr
+    comes down to this: an AttributeError (raised by a test while `length` lists the
+    items) gives an undefined value, and a text's `format` method is wrapped.
+    """
+    try:
+        value = getattr(loop, name)
+    except AttributeError:
+        return ENV.undefined(obj=loop, name=name)
+    wrapped = ENV.wrap_str_format(value)
+    return value if wrapped is None else wrapped
 
 
 def _filtered(items: Any, test: Callable[[Any], Any]) -> Any:
@@ -637,7 +680,8 @@ def compile_fast(tree: nodes.Template, *, native: bool, slow: Render) -> Render 
     except (_Unsupported, RecursionError):
         return None
     gen.ns.update(CM=call_method, CA=call_attribute, JOIN="".join, LOOP=LoopContext,
-                  FILTER=_filtered, SIZED=_materialised, SEQ=_SEQUENCES, UNDEF=Undefined,
+                  FILTER=_filtered, LISTED=_materialised, LA=_loop_attribute, SIZED=_SIZED,
+                  SEQ=_SEQUENCES, UNDEF=Undefined,
                   CHECK=check_native, CHECK_TEXT=check_text, SLOW=slow, BAILX=Bail,
                   OMITX=OmitSignal, OMIT=OMIT, ERR=record_error)
     body = "\n".join("        " + line for line in [*gen.prelude, *result])

@@ -81,7 +81,9 @@ expressions = st.recursive(atoms, _extend, max_leaves=6)
 COUNTING = ["loop.index", "loop.index0", "loop.first", "loop.last", "loop.length",
             "loop.revindex", "loop.revindex0"]
 OTHER_LOOP = ["loop.cycle(1, 'x')", "loop.changed(a)", "loop.previtem", "loop.nextitem",
-              "loop.depth", "loop.nope", "loop['index']", "loop"]
+              "loop.depth", "loop.nope", "loop['index']", "loop", "loop.index()",
+              "loop.depth0", "loop.cycle()", "loop.cycle", "loop.changed(a, loop.index)",
+              "loop.cycle(a, x=1)", "(loop.nextitem ~ loop.revindex)"]
 loop_expressions = st.recursive(
     st.one_of(atoms, st.sampled_from(COUNTING), st.sampled_from(COUNTING),
               st.sampled_from(OTHER_LOOP)),

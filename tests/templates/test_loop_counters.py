@@ -1,7 +1,8 @@
 """Loops whose body reads `loop.index` and friends: integers on the fast path, Jinja's values.
 
 The counting attributes (index, index0, first, last, length, revindex, revindex0) compile
-to arithmetic over an `enumerate`; the rest of `loop` keeps Jinja's own LoopContext.
+to arithmetic over an `enumerate`; the rest of `loop` keeps Jinja's own LoopContext, read
+without the sandbox's per-access checks.
 Each case is checked against the sandbox, and the counting against plain Python.
 """
 
@@ -12,9 +13,12 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from jinja2.runtime import LoopContext
 
 from engine.errors import RecordError
 from engine.templates import RenderContext, compile_transform
+from engine.templates.environment import ENV
+from engine.templates.fastpath import _LOOP_PUBLIC, _loop_attribute
 
 ALL = ("{{ loop.index }}.{{ loop.index0 }}.{{ loop.first }}.{{ loop.last }}."
        "{{ loop.length }}.{{ loop.revindex }}.{{ loop.revindex0 }};")
@@ -67,11 +71,31 @@ def test_counting_attributes(template: str, record: dict[str, Any], expected: st
 
 
 @pytest.mark.parametrize("part", ["loop.cycle('a', 'b')", "loop.changed(x)", "loop.previtem",
-                                  "loop.nextitem", "loop.depth", "loop", "loop['index']"])
-def test_other_uses_of_loop_keep_jinjas_loop_context(part: str, ctx: RenderContext) -> None:
+                                  "loop.nextitem", "loop.depth", "loop.cycle(x, loop.length)",
+                                  "loop.changed(x, loop.last)", "loop.revindex ~ loop.depth0"])
+def test_other_attributes_read_jinjas_loop_context_directly(part: str,
+                                                            ctx: RenderContext) -> None:
+    """LoopContext for the rest of `loop`, its attributes read without the sandbox's checks."""
     template = "{% for x in a if x %}{{ loop.index }}{{ " + part + " }};{% endfor %}"
     both(template, {"a": [1, 0, 2, 2]}, ctx)
-    assert "LOOP(" in source(template)
+    code = source(template)
+    assert "LOOP(" in code and "GA(" not in code and "CA(" not in code
+
+
+@pytest.mark.parametrize("part", ["loop", "loop['index']", "loop.length()", "loop.nope"])
+def test_loop_itself_goes_through_the_sandbox(part: str, ctx: RenderContext) -> None:
+    template = "{% for x in a %}{{ " + part + " }};{% endfor %}"
+    both(template, {"a": [1, 2]}, ctx)
+
+
+def test_the_sandbox_allows_the_loop_attributes_read_directly() -> None:
+    """What `_loop_attribute` and the direct reads stand on: every one passes the sandbox."""
+    loop = LoopContext(iter([1, 2, 3]), ENV.undefined)
+    next(loop), next(loop)  # in the middle: previtem and nextitem are items
+    for name in _LOOP_PUBLIC:
+        value = getattr(loop, name)
+        assert ENV.is_safe_attribute(loop, name, value), name
+        assert ENV.getattr(loop, name) == _loop_attribute(loop, name)
 
 
 @pytest.mark.parametrize("template", [
