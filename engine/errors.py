@@ -8,7 +8,8 @@ SpecsyncError
  │    ├── RetriableError  429, 5xx, timeouts, dropped connections: back off and retry
  │    ├── AmbiguousWriteError  a create was sent but its outcome is unknown: look it up
  │    └── FatalError      other 4xx, bad credentials, config: stop the sync
- └── StateError           the state store refused (lease lost, migration mismatch)
+ ├── StateError           the state store refused (lease lost, migration mismatch)
+ └── MalformedRequestError  a vendor's webhook or action request is not its shape (400)
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ __all__ = [
     "AdapterError",
     "AmbiguousWriteError",
     "FatalError",
+    "MalformedRequestError",
     "RecordError",
     "RetriableError",
     "SpecError",
@@ -80,3 +82,7 @@ class FatalError(AdapterError):
 
 class StateError(SpecsyncError):
     pass
+
+
+class MalformedRequestError(SpecsyncError, ValueError):
+    """A request a vendor sent us is not the vendor's shape: answered 400, never retried."""

@@ -1,4 +1,4 @@
-"""Where the packaged data lives: the JSON Schemas and adapters' object catalogs.
+"""Where the packaged JSON Schemas live (adapters' catalogs live in their packages).
 
 An installed wheel carries `schemas/` as `engine/_schemas` (hatch force-include); a
 source checkout or an editable install reads the repository's `schemas/` directly.
@@ -11,7 +11,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-__all__ = ["load_schema", "object_catalog", "schemas_dir"]
+__all__ = ["load_schema", "schemas_dir"]
 
 
 @cache
@@ -29,9 +29,3 @@ def schemas_dir() -> Path:
 def load_schema(name: str) -> dict[str, Any]:
     """Load `schemas/<name>` (e.g. "spec.schema.json")."""
     return json.loads((schemas_dir() / name).read_text(encoding="utf-8"))
-
-
-@cache
-def object_catalog(adapter: str) -> dict[str, Any]:
-    """The objects and fields an adapter declares: `schemas/objects/<adapter>.json`."""
-    return json.loads((schemas_dir() / "objects" / f"{adapter}.json").read_text(encoding="utf-8"))

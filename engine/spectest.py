@@ -22,10 +22,11 @@ from typing import Any
 
 from jsonschema import Draft202012Validator
 
+from engine.adapters.catalog import ObjectInfo
+from engine.adapters.registry import default_registry
 from engine.diagnostics import Diagnostic, Location, Severity, render_text
 from engine.errors import RecordError, SpecError
 from engine.resources import load_schema
-from engine.spec.catalog import ObjectInfo, load_catalog
 from engine.spec.load import display_path, find_spec_files, load_spec
 from engine.spec.model import Spec, build_spec
 from engine.spec.schema import diagnose_schema_error
@@ -129,7 +130,7 @@ def _source_info(spec: Spec, connection: str | None, obj: str | None) -> ObjectI
     if connection is None or obj is None:
         return None
     conn = spec.connections.get(connection)
-    catalog = load_catalog(conn.adapter) if conn else None
+    catalog = default_registry().catalog(conn.adapter) if conn else None
     return catalog.objects.get(obj) if catalog else None
 
 

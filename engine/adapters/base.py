@@ -1,7 +1,18 @@
 """The adapter protocol: what the sync engine asks of every system it talks to.
 
+A vendor is one package under `engine/adapters/<name>/` (or a third-party package): its
+`Vendor` value names the adapter class, ships the catalog (`catalog.json`, the objects
+and fields the adapter reads and writes) and offers optional capabilities, each behind a
+small Protocol here, so the runner, docs and spec checker dispatch through the registry
+and know no vendor by name:
+
+- `WebhookSource`: verify a delivery (signature or credential) and parse it into
+  `WebhookEvent`s;
+- `ActionProtocol`: the vendor's workflow-action request, answer and callback;
+- `FilterPushdown`: a sync's filter in the vendor's query language.
+
 An adapter turns one vendor API into records with the field names and types its catalog
-declares (`schemas/objects/<adapter>.json`), and turns target payloads back into the
+declares, and turns target payloads back into the
 vendor's calls. It is async and takes the `httpx.AsyncClient` it talks through, so tests
 and sandboxes plug in an ASGI transport without patching the network. All traffic goes
 through one `HttpSession` (budgets, retries, redaction) built by `AdapterContext`.
@@ -13,24 +24,39 @@ engine resolves it with `find_external` before trying again.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping, Sequence
-from dataclasses import dataclass, field
+import json
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from dataclasses import dataclass, field, fields
 from datetime import datetime
-from typing import Any, Literal, Protocol, runtime_checkable
+from functools import cached_property
+from importlib.resources.abc import Traversable
+from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
 import httpx
 
+from engine.adapters.catalog import Catalog
 from engine.adapters.ratelimit import RateBudgets
-from engine.errors import RecordError
+from engine.errors import MalformedRequestError, RecordError
 from engine.redact import Redactor
-from engine.spec.catalog import Catalog
+
+if TYPE_CHECKING:
+    from engine.rules.nodes import Rule
 
 __all__ = [
+    "ActionExecution",
+    "ActionOutcome",
+    "ActionProtocol",
     "Adapter",
     "AdapterContext",
     "CheckResult",
     "ConnectionConfig",
+    "FilterPushdown",
+    "InboundRequest",
+    "MalformedRequestError",
     "Record",
+    "Vendor",
+    "WebhookEvent",
+    "WebhookSource",
     "WriteOp",
     "WriteResult",
 ]
@@ -143,3 +169,169 @@ def client_for(config: ConnectionConfig, transport: httpx.AsyncBaseTransport | N
     return httpx.AsyncClient(base_url=config.base_url, transport=transport,
                              timeout=httpx.Timeout(timeout, connect=10.0),
                              headers={"User-Agent": "specsync/0.1"})
+
+
+# ------------------------------------------------------------------ optional capabilities
+
+
+@dataclass(frozen=True)
+class InboundRequest:
+    """A request a vendor sent us (a webhook delivery or a workflow action), as received.
+
+    `uri` is the full URL the sender called (what signatures cover), query included.
+    """
+
+    method: str
+    uri: str
+    headers: Mapping[str, str]  # lower-case names
+    body: bytes
+    received_at: datetime
+
+
+@dataclass(frozen=True)
+class WebhookEvent:
+    """One thing that changed, as a reference: the record is re-read for truth.
+
+    Only references are kept (object, id, what changed, when, who); a delivery's values
+    are never stored, so personal data in deliveries stays out of the inbox.
+    """
+
+    provider: str  # the vendor name
+    event_id: str  # stable across redeliveries: the inbox's dedup key
+    name: str  # as specs write it: "company.propertyChange", "project.updated"
+    object: str  # the catalog object: "companies", "projects"
+    object_id: str
+    action: str  # "creation" | "propertyChange" | "deletion" | "created" | "updated" | ...
+    property_name: str | None = None
+    occurred_at: str | None = None
+    change_source: str | None = None
+    source_id: str | None = None
+
+    @property
+    def is_deletion(self) -> bool:
+        return self.action in ("deletion", "deleted")
+
+    @property
+    def is_creation(self) -> bool:
+        return self.action in ("creation", "created")
+
+    def to_bytes(self) -> bytes:
+        # Plain attribute reads: dataclasses.asdict deep-copies every value, which made
+        # this the most expensive step of receiving a delivery.
+        return json.dumps({name: getattr(self, name) for name in _EVENT_FIELDS},
+                          separators=(",", ":"), sort_keys=True).encode()
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> WebhookEvent:
+        return cls(**json.loads(data))
+
+
+_EVENT_FIELDS = tuple(f.name for f in fields(WebhookEvent))
+
+
+@runtime_checkable
+class WebhookSource(Protocol):
+    """A vendor that pushes change notifications.
+
+    `property_changes` says whether its events name the property that changed (then a
+    sync's trigger `properties` and echo suppression can use it).
+    """
+
+    property_changes: bool
+
+    def verify(self, secret: str, request: InboundRequest,
+               options: Mapping[str, Any]) -> str | None:
+        """None when the request is genuine, else a short reason (never the secret).
+
+        `options` is the connection's `webhooks:` block (e.g. a credential header name).
+        """
+        ...
+
+    def parse(self, body: bytes) -> list[WebhookEvent]:
+        """The delivery's events; MalformedRequestError when it is not the vendor's shape.
+
+        Events of kinds no sync can use are returned with their own names (the runner
+        ignores them); only a body that is not the vendor's shape at all is refused.
+        """
+        ...
+
+
+@dataclass(frozen=True)
+class ActionExecution:
+    """One workflow-action request in vendor-neutral terms."""
+
+    execution_id: str  # the idempotency key part the vendor keeps across its retries
+    callback_id: str  # what the vendor's completion callback names
+    object_id: str  # the enrolled object
+    object_type: str | None
+    properties: Mapping[str, Any]
+    inputs: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class ActionOutcome:
+    """What became of an execution: `succeeded` with outputs, `failed` with a reason, or
+    `pending` (still running: the vendor is told to wait for the callback)."""
+
+    state: Literal["succeeded", "failed", "pending"]
+    outputs: Mapping[str, Any] = field(default_factory=dict)
+    error: str | None = None
+
+
+@runtime_checkable
+class ActionProtocol(Protocol):
+    """A vendor's workflow actions: how it calls us, how we answer, how we call back."""
+
+    def verify(self, secret: str, request: InboundRequest) -> str | None:
+        """None when the request is genuine, else a short reason."""
+        ...
+
+    def parse(self, body: bytes) -> ActionExecution:
+        """MalformedRequestError when the body is not an execution."""
+        ...
+
+    def answer(self, outcome: ActionOutcome) -> dict[str, Any]:
+        """The JSON body of our answer to the execution request."""
+        ...
+
+    async def complete(self, adapter: Any, execution: ActionExecution,
+                       outcome: ActionOutcome) -> None:
+        """Report a `pending` execution's final outcome through the workflow connection's
+        adapter (its HTTP session: retries, rate budget)."""
+        ...
+
+
+@runtime_checkable
+class FilterPushdown(Protocol):
+    """A vendor query language a sync's filter can be (partly) written in."""
+
+    def render(self, rule: Rule, *, setup: Mapping[str, Any] | None = None,
+               now: datetime | None = None) -> Any | None:
+        """The vendor query keeping at least every record `rule` keeps, or None when the
+        rule has no faithful translation. Readers still apply the rule locally."""
+        ...
+
+
+# ------------------------------------------------------------------ the vendor
+
+
+@dataclass(frozen=True)
+class Vendor:
+    """Everything specsync knows of one system, found through the `specsync.adapters`
+    entry point group (see `engine.adapters.registry`).
+
+    `catalog_file` is read once, on first use. `title` is the name people use.
+    """
+
+    name: str
+    title: str
+    adapter: Callable[..., Any]  # (ConnectionConfig, httpx.AsyncClient, AdapterContext)
+    catalog_file: Traversable
+    webhooks: WebhookSource | None = None
+    actions: ActionProtocol | None = None
+    pushdown: FilterPushdown | None = None
+    notes: tuple[str, ...] = ()  # what the real API cannot do, for docs and validate
+
+    @cached_property
+    def catalog(self) -> Catalog:
+        return Catalog.from_data(json.loads(self.catalog_file.read_text(encoding="utf-8")))

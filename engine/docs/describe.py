@@ -13,6 +13,8 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from engine.adapters.catalog import ObjectInfo
+from engine.adapters.registry import default_registry
 from engine.docs.model import ActionDoc, IntegrationDoc, Row, SyncDoc
 from engine.docs.words import (
     filter_words,
@@ -24,7 +26,6 @@ from engine.docs.words import (
 )
 from engine.rules import parse_rule
 from engine.rules.nodes import iter_leaves
-from engine.spec.catalog import ObjectInfo, load_catalog
 from engine.spec.model import SETUP_REF, Action, FieldMap, Spec, Sync
 from engine.templates import compile_transform
 
@@ -37,7 +38,7 @@ FIXED = "Required and must not be modified"
 TAGS = "Synced tags are configured during setup"
 _ENUM_MEANING = re.compile(r"(?:^|,)\s*(-?[0-9]+)\s+([A-Za-z][A-Za-z -]*?)\s*(?=,|$)")
 _TAG_SETS = re.compile(r"select_tags\(\s*setup\.([a-z][a-z0-9_]*)")
-ONE_WAY = "One-way: editing it in HubSpot does not start a sync on its own"
+ONE_WAY = "One-way: editing it in {system} does not start a sync on its own"
 
 
 class _Object:
@@ -47,7 +48,7 @@ class _Object:
         adapter = spec.connections[connection].adapter if connection else ""
         self.adapter = adapter
         self.system = system_name(adapter) if adapter else ""
-        catalog = load_catalog(adapter) if adapter else None
+        catalog = default_registry().catalog(adapter) if adapter else None
         self.info: ObjectInfo | None = catalog.objects.get(obj) if catalog and obj else None
         self.name = obj or ""
 
@@ -221,14 +222,19 @@ def _filter_row(spec: Spec, text: str, source: _Object) -> Row:
 
 
 def _one_way_check(spec: Spec, sync: Sync, source: _Object, target: _Object) -> Any:
-    """For a sync with HubSpot triggering properties: which HubSpot property a row maps."""
+    """For a sync with triggering properties: which mapped property is one-way, i.e.
+    not in the list of properties whose change starts a sync. The list belongs to the
+    trigger's connection, the source (inbound) or the target (outbound) of the sync."""
     if sync.trigger is None or not sync.trigger.properties:
         return None
     listed = set(sync.trigger.properties)
-    if source.adapter == "hubspot":
-        return lambda fields, target_field: bool(fields) and not listed & set(fields)
-    if target.adapter == "hubspot":
-        return lambda fields, target_field: target_field not in listed
+    if sync.trigger.webhook == sync.source_connection:
+        return lambda fields, target_field: (
+            ONE_WAY.format(system=source.system)
+            if fields and not listed & set(fields) else None)
+    if sync.trigger.webhook == sync.target_connection:
+        return lambda fields, target_field: (
+            ONE_WAY.format(system=target.system) if target_field not in listed else None)
     return None
 
 
@@ -265,8 +271,9 @@ def _field_row(spec: Spec, f: FieldMap, source: _Object, target: _Object, raw: A
         comments.append(SWITCH + (f" ({note})" if note else ""))
     if not f.enabled:
         comments.append("Disabled in this setup")
-    if one_way is not None and one_way(transform.fields, f.target):
-        comments.append(ONE_WAY)
+    badge = one_way(transform.fields, f.target) if one_way is not None else None
+    if badge:
+        comments.append(badge)
     if f.comment and not any(_says_already(c, f.comment) for c in comments):
         comments.append(f.comment)
     return Row(_labels(source, names), target.label(f.target), "; ".join(comments), "field",

@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
 
+from engine.adapters.registry import default_registry
 from engine.rules.nodes import (
     And,
     Compare,
@@ -35,7 +36,6 @@ __all__ = [
     "trigger_words",
 ]
 
-_SYSTEMS = {"kleer": "Kleer", "cinode": "Cinode", "maconomy": "Maconomy", "hubspot": "HubSpot"}
 _UNITS = {"s": "second", "m": "minute", "h": "hour", "d": "day", "w": "week"}
 _EVERY = re.compile(r"^every ([0-9]+)(s|m|h|d)$")
 _OPS = {
@@ -49,8 +49,9 @@ _SHORT = 60  # setup values longer than this are named, not shown
 
 
 def system_name(adapter: str) -> str:
-    """The product name of an adapter's system, as the vendor documents write it."""
-    return _SYSTEMS.get(adapter, adapter.replace("_", " ").title())
+    """The product name of an adapter's system, as its vendor package titles it."""
+    vendor = default_registry().find(adapter)
+    return vendor.title if vendor is not None else adapter.replace("_", " ").title()
 
 
 def join_words(items: Sequence[str], last: str = "and") -> str:

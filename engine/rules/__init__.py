@@ -1,4 +1,4 @@
-"""The record filter language ("rules"): parse, check, compile, format, explain, render.
+"""The record filter language ("rules"): parse, check, compile, format, explain.
 
     rule = parse_rule('active is true and jobtype in ["T&M", "Fixed"]')
     problems = check_rule(rule, catalog.type_of, setup)      # [] when sound
@@ -30,7 +30,6 @@ from engine.rules.nodes import (
     SetupRef,
 )
 from engine.rules.parse import MAX_LENGTH, MAX_NESTING, parse_rule
-from engine.rules.render import to_hubspot_filter_groups, to_maconomy_restriction
 
 __all__ = [
     "FIELD_TYPES",
@@ -62,6 +61,4 @@ __all__ = [
     "explain_rule",
     "format_rule",
     "parse_rule",
-    "to_hubspot_filter_groups",
-    "to_maconomy_restriction",
 ]

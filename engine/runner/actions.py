@@ -1,18 +1,22 @@
-"""POST /actions/{integration}/{action}: HubSpot custom workflow actions (automation v4).
+"""POST /actions/{integration}/{action}: workflow actions, for any vendor that has them.
+
+The vendor's side of the protocol (how a request is verified and read, how we answer,
+how a pending execution is completed later) is its `ActionProtocol`, found through the
+workflow connection's vendor in the registry; this module is the generic part.
 
 An execution creates (or, `mode: update`, updates) a record in the target system from
-the enrolled object, answers HubSpot with output fields, then runs the action's
-`then_sync` syncs for the written record at once (push the result back). Templates see
-the record `action_record` builds (the same in `specsync test`). An update changes the
-record its `find` names: the id `find.id` renders, else the link an action or sync of
+the enrolled object, answers with output fields, then runs the action's `then_sync`
+syncs for the written record at once (push the result back). Templates see the record
+`action_record` builds (the same in `specsync test`). An update changes the record its
+`find` names: the id `find.id` renders, else the link an action or sync of
 `find.linked` made for the enrolled object, else the one this action updated before.
 
 Exactly-once effect per execution (reliability.md, "Workflow actions"):
 
-- the request's signature is checked first (v3 when its headers are present, else v2);
-- the idempotency key is integration + action + callbackId (+ enrollmentId and
-  actionExecutionIndex when sent), and `claim_action` is taken BEFORE any work: a
-  duplicate or retried execution gets the stored answer and never writes again;
+- the request is verified first (the vendor's signature check);
+- the idempotency key is integration + action + the execution id the vendor keeps
+  across its retries, and `claim_action` is taken BEFORE any work: a duplicate or
+  retried execution gets the stored answer and never writes again;
 - a create looks the target up first by the target's external-id field when the mapped
   payload carries one, so a takeover after a crash adopts what the first try created;
 - the written record is linked (origin "action") under the scope `action:<name>`, and,
@@ -20,37 +24,41 @@ Exactly-once effect per execution (reliability.md, "Workflow actions"):
   object, under that sync with the enrolled object as its target, so the push-back
   updates the enrolled object instead of creating a second one.
 
-Timing: HubSpot waits ~20 s. Work that has not finished after `sync_timeout` answers
-`BLOCK` and completes later through POST /automation/v4/actions/callbacks/{id}/complete
-on the workflow connection (bearer token from its `auth.token` / `access_token`).
-A retry that arrives while this process still works on the execution also gets BLOCK
-(and the callback follows); one that finds an unfinished claim of another process gets
-503, which HubSpot retries, and takes the claim over once it is `stale_after` old.
-Failures: a record the target refuses (RecordError, FatalError) is stored and answered
-as FAIL_CONTINUE; a transient failure is not stored, and the execution is retried.
+Timing: vendors wait a limited time (HubSpot ~20 s). Work that has not finished after
+`sync_timeout` is answered `pending` and completed later through the protocol's
+`complete`, sent by the workflow connection's adapter (its retries and rate budget).
+A retry that arrives while this process still works on the execution is also answered
+`pending` (the completion follows); one that finds an unfinished claim of another
+process gets 503, which the vendor retries, and takes the claim over once it is
+`stale_after` old. Failures: a record the target refuses (RecordError, FatalError) is
+stored and answered `failed`; a transient failure is not stored, and the execution is
+retried.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections.abc import AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from engine.adapters.base import Record, WriteOp, client_for
-from engine.errors import AmbiguousWriteError, FatalError, RecordError
+from engine.adapters.base import (
+    ActionExecution,
+    ActionOutcome,
+    ActionProtocol,
+    Record,
+    WriteOp,
+)
+from engine.adapters.catalog import ObjectInfo
+from engine.errors import AmbiguousWriteError, FatalError, MalformedRequestError, RecordError
 from engine.runner.context import RunnerContext
 from engine.runner.deployment import Deployment
-from engine.runner.signatures import check_hubspot_v2, check_hubspot_v3
-from engine.runner.webhooks import read_body, request_uri
-from engine.spec.catalog import ObjectInfo, load_catalog
-from engine.spec.model import Action, Spec, Sync
+from engine.runner.webhooks import inbound, read_body
+from engine.spec.model import Action, Sync
 from engine.state.base import BatchCommit, Link
 from engine.sync.changes import payload_hash
 from engine.sync.mapping import Mapper
@@ -62,17 +70,9 @@ __all__ = ["ActionRunner", "action_key", "action_record", "receive_action"]
 
 log = logging.getLogger(__name__)
 
-_TOKEN_KEYS = ("token", "access_token", "private_app_token")
-
-
-def action_key(integration: str, action: str, execution: Mapping[str, Any]) -> str:
-    """The idempotency key of one execution (what HubSpot keeps across its retries)."""
-    key = f"{integration}/{action}/{execution['callbackId']}"
-    origin = execution.get("origin")
-    index = origin.get("actionExecutionIndexIdentifier") if isinstance(origin, dict) else None
-    if isinstance(index, dict):
-        key += f"/{index.get('enrollmentId')}:{index.get('actionExecutionIndex')}"
-    return key
+def action_key(integration: str, action: str, execution: ActionExecution) -> str:
+    """The idempotency key of one execution (what the vendor keeps across its retries)."""
+    return f"{integration}/{action}/{execution.execution_id}"
 
 
 def action_record(properties: Mapping[str, Any], inputs: Mapping[str, Any], *,
@@ -85,7 +85,7 @@ def action_record(properties: Mapping[str, Any], inputs: Mapping[str, Any], *,
       fields over them; a declared input the workflow did not send is none, unless
       the object has a property of that name;
     - `inputs`: every declared input (none when not sent) and whatever else was sent;
-    - `object`: `{objectId, objectType, properties}`, as HubSpot's execution names it.
+    - `object`: `{objectId, objectType, properties}`: the enrolled object.
 
     Declared inputs are always defined so a template never fails on one that a
     workflow left empty (HubSpot omits those).
@@ -103,15 +103,15 @@ def action_record(properties: Mapping[str, Any], inputs: Mapping[str, Any], *,
     return record
 
 
-def _object_info(spec: Spec, connection: str | None, obj: str | None) -> ObjectInfo | None:
+def _object_info(runtime: Runtime, connection: str | None, obj: str | None
+                 ) -> ObjectInfo | None:
     """A connection's object as its adapter's catalog declares it (no adapter built)."""
-    conn = spec.connections.get(connection) if connection else None
-    catalog = load_catalog(conn.adapter) if conn is not None else None
+    conn = runtime.spec.connections.get(connection) if connection else None
+    catalog = runtime.registry.catalog(conn.adapter) if conn is not None else None
     return catalog.objects.get(obj) if catalog is not None and obj else None
 
 
-def _state(state: str, **outputs: Any) -> dict[str, Any]:
-    return {"outputFields": {**outputs, "hs_execution_state": state}}
+_PENDING = ActionOutcome("pending")
 
 
 @dataclass
@@ -135,7 +135,7 @@ class ActionRunner:
         self._flights: dict[str, _Flight] = {}
 
     async def execute(self, deployment: Deployment, integration: str, action: Action,
-                      execution: Mapping[str, Any]) -> Response:
+                      protocol: ActionProtocol, execution: ActionExecution) -> Response:
         key = action_key(integration, action.name, execution)
         claim = await asyncio.to_thread(self.ctx.store.claim_action, key, self.ctx.clock(),
                                         stale_after=self.stale_after)
@@ -145,20 +145,20 @@ class ActionRunner:
             flight = self._flights.get(key)
             if flight is not None:
                 flight.blocked = True  # the running execution will call back
-                return JSONResponse(_state("BLOCK"))
+                return JSONResponse(protocol.answer(_PENDING))
             return JSONResponse({"error": "this execution is in progress; retry later"},
                                 status_code=503, headers={"Retry-After": "30"})
         flight = _Flight()
         self._flights[key] = flight
         task = asyncio.get_running_loop().create_task(
-            self._perform(deployment, integration, action, execution, key, flight),
+            self._perform(deployment, integration, action, protocol, execution, key, flight),
             name=f"action:{key}")
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
         done, _ = await asyncio.wait({task}, timeout=self.sync_timeout)
         if not done:
             flight.blocked = True
-            return JSONResponse(_state("BLOCK"))
+            return JSONResponse(protocol.answer(_PENDING))
         response = task.result()
         if response is None:
             return JSONResponse({"error": "the target system is unavailable; retry later"},
@@ -166,48 +166,48 @@ class ActionRunner:
         return JSONResponse(response)
 
     async def _perform(self, deployment: Deployment, integration: str, action: Action,
-                       execution: Mapping[str, Any], key: str,
+                       protocol: ActionProtocol, execution: ActionExecution, key: str,
                        flight: _Flight) -> dict[str, Any] | None:
         runtime = deployment.runtimes[integration]
-        response: dict[str, Any] | None
+        outcome: ActionOutcome
         try:
             outputs = await self.run_action(deployment, integration, action, execution)
-            response, status = _state("SUCCESS", **outputs), "succeeded"
+            outcome, status = ActionOutcome("succeeded", outputs), "succeeded"
         except (RecordError, FatalError) as exc:
             message = runtime.redactor.text(str(exc))[:500]
             log.warning("workflow action failed", extra={"integration": integration,
                                                            "action": action.name,
                                                            "error": message})
-            response, status = _state("FAIL_CONTINUE", errorMessage=message), "failed"
+            outcome, status = ActionOutcome("failed", error=message), "failed"
         except Exception as exc:
             message = runtime.redactor.text(f"{type(exc).__name__}: {exc}")[:500]
             log.warning("workflow action hit a transient failure", extra={
                 "integration": integration, "action": action.name, "error": message})
             if not flight.blocked:
                 self._flights.pop(key, None)
-                return None  # not stored: HubSpot's retry (after stale_after) runs it again
-            response, status = _state("FAIL_CONTINUE", errorMessage=message), "failed"
+                return None  # not stored: the vendor's retry (after stale_after) runs it again
+            outcome, status = ActionOutcome("failed", error=message), "failed"
+        response = protocol.answer(outcome)
         try:
             await asyncio.to_thread(self.ctx.store.complete_action, key,
                                     {"response": response}, status, now=self.ctx.clock())
         finally:
             self._flights.pop(key, None)
         if flight.blocked:
-            await self._call_back(runtime, action, str(execution["callbackId"]), response)
+            await self._complete(runtime, action, protocol, execution, outcome)
         return response
 
     async def run_action(self, deployment: Deployment, integration: str, action: Action,
-                         execution: Mapping[str, Any]) -> dict[str, Any]:
+                         execution: ActionExecution) -> dict[str, Any]:
         """Map, write, link, push back; returns the rendered output fields."""
         runtime = deployment.runtimes[integration]
         spec = runtime.spec
         store = runtime.store
-        enrolled = execution.get("object") or {}
-        object_id = str(enrolled.get("objectId", ""))
+        object_id = execution.object_id
         if not object_id:
             raise RecordError("action.no-object", "the execution names no enrolled object")
-        properties = dict(enrolled.get("properties") or {})
-        inputs = dict(execution.get("inputFields") or execution.get("fields") or {})
+        properties = dict(execution.properties)
+        inputs = dict(execution.inputs)
         source: Record = properties
         if action.source_connection and action.source_object:
             try:
@@ -219,9 +219,9 @@ class ActionRunner:
                 fresh = None
             if fresh:
                 source = {**properties, **fresh}
-        source_info = _object_info(spec, action.source_connection, action.source_object)
+        source_info = _object_info(runtime, action.source_connection, action.source_object)
         record = action_record(source, inputs, object_id=object_id,
-                               object_type=enrolled.get("objectType"),
+                               object_type=execution.object_type,
                                declared=action.inputs,
                                id_field=source_info.id_field if source_info else None)
         object_view = record["object"]
@@ -360,28 +360,17 @@ class ActionRunner:
                 "integration": integration, "sync": sync_name,
                 "error": runtime.redactor.text(f"{type(exc).__name__}: {exc}")[:500]})
 
-    async def _call_back(self, runtime: Runtime, action: Action, callback_id: str,
-                         response: Mapping[str, Any]) -> None:
-        """Complete a BLOCKed execution; retried a few times on transient failures."""
-        connection = action.workflow_connection
-        config = runtime.config(connection)
-        token = next((config.auth[k] for k in _TOKEN_KEYS if config.auth.get(k)), None)
-        headers = {"authorization": f"Bearer {token}"} if token else {}
-        async with client_for(config, runtime.transports.get(connection)) as client:
-            for attempt in range(4):
-                try:
-                    answer = await client.post(
-                        f"/automation/v4/actions/callbacks/{callback_id}/complete",
-                        json=dict(response), headers=headers)
-                    if answer.status_code < 300:
-                        return
-                    if answer.status_code < 500 and answer.status_code != 429:
-                        break
-                except httpx.HTTPError:
-                    pass
-                await asyncio.sleep(0.5 * 2 ** attempt)
-        log.error("could not complete a blocked workflow action", extra={
-            "integration": runtime.spec.integration, "action": action.name})
+    async def _complete(self, runtime: Runtime, action: Action, protocol: ActionProtocol,
+                        execution: ActionExecution, outcome: ActionOutcome) -> None:
+        """Report a pending execution's outcome through the workflow connection's adapter
+        (its session retries transient failures within the rate budget)."""
+        try:
+            adapter = runtime.adapter(action.workflow_connection)
+            await protocol.complete(adapter, execution, outcome)
+        except Exception as exc:
+            log.error("could not complete a pending workflow action", extra={
+                "integration": runtime.spec.integration, "action": action.name,
+                "error": runtime.redactor.text(f"{type(exc).__name__}: {exc}")[:500]})
 
 
 async def receive_action(request: Request) -> Response:
@@ -402,6 +391,10 @@ async def receive_action(request: Request) -> Response:
     if spec is None or action is None:
         return reject("unknown", 404, "no such workflow action")
     connection = spec.connections[action.workflow_connection]
+    vendor = deployment.vendor(integration, action.workflow_connection)
+    protocol = vendor.actions if vendor is not None else None
+    if protocol is None:
+        return reject("unknown", 404, "the workflow connection's system has no workflow actions")
     body = await read_body(request, ctx.max_body_bytes)
     if body is None:
         return reject("too_large", 413, f"the body exceeds {ctx.max_body_bytes} bytes")
@@ -412,18 +405,11 @@ async def receive_action(request: Request) -> Response:
         return reject("unavailable", 503, "the receiver is not configured yet")
     if secret is None:
         return reject("unknown", 404, "the workflow connection configures no webhooks.secret")
-    uri = request_uri(request, ctx.public_url)
-    if "x-hubspot-signature-v3" in request.headers:
-        reason = check_hubspot_v3(secret, request.method, uri, body, request.headers,
-                                  ctx.clock())
-    else:
-        reason = check_hubspot_v2(secret, request.method, uri, body, request.headers)
+    reason = protocol.verify(secret, inbound(request, body, ctx))
     if reason is not None:
         return reject("signature", 401, reason)
     try:
-        execution = json.loads(body)
-    except ValueError:
-        return reject("malformed", 400, "the body is not JSON")
-    if not isinstance(execution, dict) or not execution.get("callbackId"):
-        return reject("malformed", 400, "an execution needs a callbackId")
-    return await runner.execute(deployment, integration, action, execution)
+        execution = protocol.parse(body)
+    except MalformedRequestError as exc:
+        return reject("malformed", 400, str(exc))
+    return await runner.execute(deployment, integration, action, protocol, execution)

@@ -14,9 +14,9 @@ from datetime import datetime
 
 import httpx
 
+from engine.adapters.base import Vendor, WebhookEvent, WebhookSource
 from engine.adapters.ratelimit import RateBudgets
 from engine.redact import Redactor
-from engine.runner.events import WebhookEvent
 from engine.runner.schedule import ScheduledSync, parse_schedule
 from engine.spec.environment import resolve_text
 from engine.spec.load import iter_specs
@@ -24,9 +24,7 @@ from engine.spec.model import Connection, Spec, Sync
 from engine.state.base import StateStore
 from engine.sync.runtime import Runtime, utc_now
 
-__all__ = ["WEBHOOK_PROVIDERS", "Deployment"]
-
-WEBHOOK_PROVIDERS = ("hubspot", "cinode")
+__all__ = ["Deployment"]
 
 
 @dataclass
@@ -73,6 +71,19 @@ class Deployment:
         spec = self.specs.get(integration)
         return spec.connections.get(name) if spec else None
 
+    def vendor(self, integration: str, connection: str) -> Vendor | None:
+        """The vendor behind a connection (None when the spec or adapter is unknown)."""
+        conn = self.connection(integration, connection)
+        runtime = self.runtimes.get(integration)
+        if conn is None or runtime is None:
+            return None
+        return runtime.registry.find(conn.adapter)
+
+    def webhook_source(self, integration: str, connection: str) -> WebhookSource | None:
+        """How the connection's vendor sends webhooks, or None when it sends none."""
+        vendor = self.vendor(integration, connection)
+        return vendor.webhooks if vendor is not None else None
+
     def webhook_secret(self, connection: Connection) -> str | None:
         """The resolved `webhooks.secret`; None if the connection configures none.
 
@@ -103,7 +114,7 @@ class Deployment:
                 continue
             if trigger.events and event.name not in trigger.events:
                 continue
-            if event.action == "propertyChange" and trigger.properties and \
+            if event.property_name is not None and trigger.properties and \
                     event.property_name not in trigger.properties:
                 continue  # a one-way field changed: not ours to push
             out.append(sync.name)

@@ -42,10 +42,9 @@ from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
-from engine.adapters.base import Record
+from engine.adapters.base import Record, WebhookEvent
 from engine.runner.context import RunnerContext
 from engine.runner.deployment import Deployment
-from engine.runner.events import WebhookEvent
 from engine.spec.model import Sync
 from engine.state.base import InboxEvent
 from engine.sync.changes import payload_hash
@@ -89,12 +88,12 @@ def is_echo(deployment: Deployment, integration: str, sync: Sync, record: Record
             object_id: str, events: Sequence[WebhookEvent]) -> bool:
     """True when the record holds exactly what an opposite sync last wrote to it, and the
     change cannot be one this sync cares about (see the module docstring): either every
-    event names a property that sync writes (HubSpot), or everything this sync reads is
-    written by that sync (Cinode, whose events do not say what changed)."""
+    event names a property that sync writes (vendors whose events say what changed), or
+    everything this sync reads is written by that sync (vendors whose events do not)."""
     if not sync.ignore_echo or not events or any(e.is_deletion for e in events):
         return False
     changed = {e.property_name for e in events} \
-        if all(e.action == "propertyChange" and e.property_name for e in events) else None
+        if all(e.property_name for e in events) else None
     runtime = deployment.runtimes[integration]
     for opposite in deployment.opposite_syncs(integration, sync):
         link = runtime.store.link_for_target(integration, opposite.name, object_id)

@@ -20,24 +20,19 @@ run remains the place where removals are reconciled).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from engine.adapters.base import InboundRequest, WebhookEvent, WebhookSource
+from engine.errors import MalformedRequestError
 from engine.runner.context import RunnerContext
-from engine.runner.deployment import WEBHOOK_PROVIDERS
-from engine.runner.events import MalformedEventError, WebhookEvent, parse_cinode, parse_hubspot
-from engine.runner.signatures import check_cinode_credentials, check_hubspot_v3
 from engine.spec.model import Connection
 
-__all__ = ["inbox_source", "read_body", "receive_webhook", "request_uri"]
+__all__ = ["inbound", "inbox_source", "read_body", "receive_webhook", "request_uri"]
 
 log = logging.getLogger(__name__)
-
-_PARSERS: Mapping[str, Callable[[bytes], list[WebhookEvent]]] = {
-    "hubspot": parse_hubspot, "cinode": parse_cinode}
-
 
 def inbox_source(integration: str, connection: str) -> str:
     """The inbox `source` of a connection's events; dedup is per (source, event id)."""
@@ -71,16 +66,16 @@ def _problem(status: int, message: str, headers: Mapping[str, str] | None = None
     return JSONResponse({"error": message}, status_code=status, headers=headers)
 
 
-def verify(connection: Connection, secret: str, request: Request, body: bytes,
-           ctx: RunnerContext) -> str | None:
+def inbound(request: Request, body: bytes, ctx: RunnerContext) -> InboundRequest:
+    """The request as the vendor's checks see it: the URI it called, lower-case headers."""
+    return InboundRequest(request.method, request_uri(request, ctx.public_url),
+                          {k.lower(): v for k, v in request.headers.items()}, body, ctx.clock())
+
+
+def verify(source: WebhookSource, connection: Connection, secret: str, request: Request,
+           body: bytes, ctx: RunnerContext) -> str | None:
     """None if the request is genuine for this connection's vendor, else the reason."""
-    headers = request.headers
-    if connection.adapter == "hubspot":
-        return check_hubspot_v3(secret, request.method, request_uri(request, ctx.public_url),
-                                body, headers, ctx.clock())
-    return check_cinode_credentials(
-        headers, secret, header=connection.webhooks.get("header"),
-        basic_auth=bool(connection.webhooks.get("basic_auth")))
+    return source.verify(secret, inbound(request, body, ctx), connection.webhooks)
 
 
 async def _store(ctx: RunnerContext, source: str, events: list[WebhookEvent]) -> int:
@@ -110,7 +105,8 @@ async def receive_webhook(request: Request) -> Response:
         return _problem(status, message, headers)
 
     connection = deployment.connection(integration, name)
-    if connection is None or connection.adapter not in WEBHOOK_PROVIDERS:
+    source = deployment.webhook_source(integration, name)
+    if connection is None or source is None:
         return reject("unknown", 404, "no webhook endpoint for this integration and connection")
     body = await read_body(request, ctx.max_body_bytes)
     if body is None:
@@ -124,12 +120,12 @@ async def receive_webhook(request: Request) -> Response:
                       {"Retry-After": "60"})
     if secret is None:
         return reject("unknown", 404, "webhooks are not configured for this connection")
-    reason = verify(connection, secret, request, body, ctx)
+    reason = verify(source, connection, secret, request, body, ctx)
     if reason is not None:
         return reject("signature", 401, reason)
     try:
-        events = _PARSERS[connection.adapter](body)
-    except MalformedEventError as exc:
+        events = source.parse(body)
+    except MalformedRequestError as exc:
         return reject("malformed", 400, str(exc))
 
     metrics.events.labels(integration, name, "received").inc(len(events))

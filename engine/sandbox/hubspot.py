@@ -58,8 +58,6 @@ Usage::
 from __future__ import annotations
 
 import asyncio
-import base64
-import hashlib
 import hmac
 import itertools
 import json
@@ -78,6 +76,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from engine.adapters.hubspot.signatures import sign_v1, sign_v2, sign_v3
 from engine.sandbox.base import (
     Collection,
     Faults,
@@ -96,30 +95,7 @@ __all__ = [
     "OBJECT_TYPES",
     "HubSpotSandbox",
     "ObjectType",
-    "sign_v1",
-    "sign_v2",
-    "sign_v3",
 ]
-
-# --------------------------------------------------------------------------- signatures
-
-
-def sign_v1(secret: str, body: bytes) -> str:
-    """Webhooks API v1: hex SHA-256 of client secret + raw body."""
-    return hashlib.sha256(secret.encode() + body).hexdigest()
-
-
-def sign_v2(secret: str, method: str, uri: str, body: bytes) -> str:
-    """Workflow actions / CRM cards v2: hex SHA-256 of secret + method + URI + body."""
-    return hashlib.sha256(secret.encode() + method.encode() + uri.encode() + body).hexdigest()
-
-
-def sign_v3(secret: str, method: str, uri: str, body: bytes, timestamp_ms: int) -> str:
-    """v3: base64 HMAC-SHA256 (key = secret) of method + URI + body + timestamp."""
-    message = method.encode() + uri.encode() + body + str(timestamp_ms).encode()
-    digest = hmac.new(secret.encode(), message, hashlib.sha256).digest()
-    return base64.b64encode(digest).decode()
-
 
 # --------------------------------------------------------------------------- object types
 

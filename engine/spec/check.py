@@ -14,8 +14,9 @@ from typing import Any
 
 from croniter import croniter
 
+from engine.adapters.catalog import Catalog, ObjectInfo
+from engine.adapters.registry import AdapterRegistry, default_registry
 from engine.diagnostics import Diagnostic, Location
-from engine.spec.catalog import Catalog, ObjectInfo, load_catalog
 from engine.spec.model import SETUP_REF
 from engine.spec.source import LoadedDocument, pointer_join
 
@@ -47,6 +48,7 @@ class _Context:
     setup: Mapping[str, Any]
     catalogs: Mapping[str, Catalog | None]  # connection name -> adapter catalog
     sync_names: tuple[str, ...]
+    vendors: AdapterRegistry
 
     def loc(self, pointer: str, *, key: bool = False) -> Location:
         return self.doc.location(pointer, key=key)
@@ -87,9 +89,7 @@ def _check_connections(ctx: _Context) -> Iterator[Diagnostic]:
         if not isinstance(raw, dict) or not isinstance(raw.get("adapter"), str):
             continue
         if ctx.catalogs.get(name) is None:
-            from engine.adapters.registry import known_adapters
-
-            known = known_adapters()
+            known = ctx.vendors.names()
             yield ctx.diag(
                 "spec.unknown-adapter", f"no adapter named `{raw['adapter']}` is installed",
                 pointer_join(pointer_join("/connections", name), "adapter"),
@@ -502,15 +502,21 @@ CHECKS: tuple[Callable[[_Context], Iterator[Diagnostic]], ...] = (
 )
 
 
-def check_spec(doc: LoadedDocument) -> Iterator[Diagnostic]:
-    """Every semantic problem of a spec that is a mapping (schema errors are separate)."""
+def check_spec(doc: LoadedDocument,
+               vendors: AdapterRegistry | None = None) -> Iterator[Diagnostic]:
+    """Every semantic problem of a spec that is a mapping (schema errors are separate).
+
+    Field names are checked against the catalogs of `vendors` (the installed ones by
+    default).
+    """
+    vendors = vendors or default_registry()
     data = doc.data if isinstance(doc.data, dict) else {}
     setup = data.get("setup") if isinstance(data.get("setup"), dict) else {}
     catalogs: dict[str, Catalog | None] = {}
     for name, raw in (data.get("connections") or {}).items():
         adapter = raw.get("adapter") if isinstance(raw, dict) else None
-        catalogs[name] = load_catalog(adapter) if isinstance(adapter, str) else None
+        catalogs[name] = vendors.catalog(adapter) if isinstance(adapter, str) else None
     syncs = data.get("syncs") if isinstance(data.get("syncs"), dict) else {}
-    ctx = _Context(doc, data, setup, catalogs, tuple(syncs))
+    ctx = _Context(doc, data, setup, catalogs, tuple(syncs), vendors)
     for check in CHECKS:
         yield from check(ctx)

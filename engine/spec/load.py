@@ -11,6 +11,7 @@ import hashlib
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
+from engine.adapters.registry import AdapterRegistry
 from engine.diagnostics import Diagnostic, Location, Severity
 from engine.errors import SpecError
 from engine.spec.check import check_spec
@@ -65,17 +66,21 @@ def load_document(path: Path) -> tuple[LoadedDocument | None, str, list[Diagnost
     return doc, text, diags
 
 
-def _diagnose(doc: LoadedDocument) -> list[Diagnostic]:
+def _diagnose(doc: LoadedDocument, vendors: AdapterRegistry | None = None) -> list[Diagnostic]:
     diags = list(schema_diagnostics(doc))
     # Semantic checks run on whatever is well-formed; they skip parts the schema rejected.
     if isinstance(doc.data, dict):
-        diags.extend(check_spec(doc))
+        diags.extend(check_spec(doc, vendors))
     unique = {(d.code, d.location, d.message): d for d in diags}
     return sorted(unique.values(), key=lambda d: d.sort_key)
 
 
-def load_spec(path: str | Path) -> Spec:
-    """The validated model of one spec file, or SpecError with every problem in it."""
+def load_spec(path: str | Path, vendors: AdapterRegistry | None = None) -> Spec:
+    """The validated model of one spec file, or SpecError with every problem in it.
+
+    `vendors` is the adapter registry whose catalogs the spec is checked against (the
+    installed vendors by default).
+    """
     path = Path(path)
     if path.is_dir():
         files, problems = find_spec_files([path])
@@ -87,14 +92,15 @@ def load_spec(path: str | Path) -> Spec:
     doc, text, diags = load_document(path)
     if doc is None:
         raise SpecError(diags, {display_path(path): text})
-    diags = _diagnose(doc)
+    diags = _diagnose(doc, vendors)
     if any(d.severity is Severity.ERROR for d in diags):
         raise SpecError(diags, {doc.file: text})
     digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
     return build_spec(doc.file, doc.data, digest)
 
 
-def validate_paths(paths: Iterable[str | Path]) -> tuple[list[Diagnostic], dict[str, str], int]:
+def validate_paths(paths: Iterable[str | Path], vendors: AdapterRegistry | None = None
+                   ) -> tuple[list[Diagnostic], dict[str, str], int]:
     """Every diagnostic of every spec found under `paths`, their texts, and the spec count."""
     files, diags = find_spec_files(paths)
     sources: dict[str, str] = {}
@@ -103,7 +109,7 @@ def validate_paths(paths: Iterable[str | Path]) -> tuple[list[Diagnostic], dict[
         sources[display_path(path)] = text
         diags.extend(problems)
         if doc is not None:
-            diags.extend(_diagnose(doc))
+            diags.extend(_diagnose(doc, vendors))
     return sorted(diags, key=lambda d: d.sort_key), sources, len(files)
 
 

@@ -22,8 +22,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from engine.adapters.catalog import ObjectInfo
 from engine.errors import RecordError
-from engine.spec.catalog import ObjectInfo
 from engine.spec.model import FieldMap
 from engine.templates import OMIT, RenderContext, Transform, compile_transform
 from engine.values import coerce

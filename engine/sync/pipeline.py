@@ -31,9 +31,9 @@ from datetime import datetime
 from typing import Any
 
 from engine.adapters.base import Adapter, Record, WriteOp, WriteResult
+from engine.adapters.catalog import ObjectInfo
 from engine.errors import RecordError, StateError
 from engine.rules import compile_rule, parse_rule
-from engine.spec.catalog import ObjectInfo
 from engine.spec.model import Spec, Sync
 from engine.state.base import BatchCommit, FailedRecord, LeaseToken, Link, sync_lease_name
 from engine.sync.changes import Change, Plan, diff_fields, payload_hash

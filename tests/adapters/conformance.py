@@ -21,8 +21,8 @@ from typing import Any, TypeVar
 
 import httpx
 
+from engine.adapters.catalog import ObjectInfo
 from engine.sandbox.base import ManualClock
-from engine.spec.catalog import ObjectInfo
 
 __all__ = ["assert_conforms", "collect", "conformance_problems"]
 

@@ -62,7 +62,7 @@ import httpx
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from engine.sandbox.hubspot import sign_v3  # noqa: E402
+from engine.adapters.hubspot.signatures import sign_v3  # noqa: E402
 from tests.runner.conftest import HUBSPOT_SECRET  # noqa: E402
 
 

@@ -20,11 +20,13 @@ from typing import Any
 import httpx
 import pytest
 
+from engine.adapters.base import ActionExecution, WebhookEvent
+from engine.adapters.hubspot.actions import HubSpotActions
+from engine.adapters.hubspot.webhooks import parse_events as parse_hubspot
 from engine.errors import RecordError
 from engine.runner.actions import ActionRunner
 from engine.runner.context import RunnerContext
 from engine.runner.deployment import Deployment
-from engine.runner.events import WebhookEvent, parse_hubspot
 from engine.runner.inbox import is_echo
 from engine.sandbox.base import SandboxConfig
 from engine.sandbox.hubspot import HubSpotSandbox
@@ -430,11 +432,13 @@ async def test_the_safety_net_run_changes_nothing_in_kleer_that_hubspot_did_not(
 
 
 def execution(object_id: str, object_type: str, inputs: dict[str, Any],
-              callback: str = "ap-1-1-1") -> dict[str, Any]:
-    return {"callbackId": callback, "origin": {"portalId": 1},
+              callback: str = "ap-1-1-1") -> ActionExecution:
+    """An execution as HubSpot sends it, read by the vendor's action protocol."""
+    body = {"callbackId": callback, "origin": {"portalId": 1},
             "context": {"source": "WORKFLOWS", "workflowId": 1},
             "object": {"objectId": object_id, "objectType": object_type},
             "inputFields": inputs}
+    return HubSpotActions().parse(json.dumps(body).encode())
 
 
 def action_runner(world: World) -> tuple[ActionRunner, Deployment]:

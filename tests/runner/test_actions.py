@@ -14,9 +14,10 @@ from typing import Any
 import httpx
 import pytest
 
+from engine.adapters.hubspot.actions import HubSpotActions
+from engine.adapters.hubspot.signatures import sign_v2
 from engine.errors import RecordError
 from engine.runner.actions import ActionRunner, action_key, action_record
-from engine.sandbox.hubspot import sign_v2
 from engine.spec.load import load_spec
 from engine.spectest import evaluate_case
 from engine.state import open_store
@@ -115,7 +116,8 @@ async def test_an_execution_claimed_by_another_process_is_not_run_twice(
     definition = define(harness)
     # Predict the callback id the sandbox will use, and claim it as a worker elsewhere.
     execution = await harness.hubspot.fire_action(definition, company["id"])
-    key = action_key("mirror", "create_customer", execution.payload)
+    key = action_key("mirror", "create_customer",
+                     HubSpotActions().parse(json.dumps(execution.payload).encode()))
     claim = harness.store.claim_action(key, harness.clock.now())
     assert not claim.fresh and claim.status == "succeeded"  # the runner's own claim
 

@@ -2,22 +2,14 @@
 
 from __future__ import annotations
 
-import base64
 import json
 from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
 
+from engine.adapters.hubspot.signatures import sign_v3
 from engine.runner.app import build_app
-from engine.runner.signatures import (
-    check_cinode_credentials,
-    check_hubspot_v2,
-    check_hubspot_v3,
-    hubspot_v2,
-    hubspot_v3,
-)
-from engine.sandbox.hubspot import sign_v3
 from engine.state import SqliteStateStore
 from tests.runner.conftest import (
     CRM_SECRET,
@@ -28,100 +20,6 @@ from tests.runner.conftest import (
     SPEC,
     Harness,
 )
-
-# The documented vector (apis.md 2.8, from the HubSpot SDK's tests).
-VECTOR_SECRET = "yyyyyyyy-yyyy-yyyy-yyyy-yyyyyyyyyyyy"
-VECTOR_BODY = b"{'example_field':'example_value'}"
-VECTOR_URI = "https://www.example.com/webhook_uri"
-VECTOR_TS = "1693657560000"
-VECTOR_NOW = datetime.fromtimestamp(1693657560, UTC) + timedelta(seconds=20)
-
-
-def test_the_documented_hubspot_vector() -> None:
-    assert hubspot_v3(VECTOR_SECRET, "POST", VECTOR_URI, VECTOR_BODY, VECTOR_TS) == \
-        "K36dawei4A+QBNolUOqo7s91KQDWQ5MXZ/QufNYuk/Y="
-    assert hubspot_v2(VECTOR_SECRET, "POST", VECTOR_URI, VECTOR_BODY) == \
-        "4fe4e3a7d3cf09db53be39d0a58130e2aaba074ec123a9e355b876a689a1c383"
-    headers = {"x-hubspot-signature-v3": "K36dawei4A+QBNolUOqo7s91KQDWQ5MXZ/QufNYuk/Y=",
-               "x-hubspot-request-timestamp": VECTOR_TS}
-    assert check_hubspot_v3(VECTOR_SECRET, "POST", VECTOR_URI, VECTOR_BODY, headers,
-                            VECTOR_NOW) is None
-
-
-def _v3(body: bytes, *, secret: str = VECTOR_SECRET, uri: str = VECTOR_URI,
-        ts: str = VECTOR_TS) -> dict[str, str]:
-    return {"x-hubspot-signature-v3": hubspot_v3(secret, "POST", uri, body, ts),
-            "x-hubspot-request-timestamp": ts}
-
-
-def _ms(moment: datetime) -> str:
-    return str(int(moment.timestamp() * 1000))
-
-
-@pytest.mark.parametrize(("headers", "body", "uri", "reason"), [
-    pytest.param(_v3(VECTOR_BODY), VECTOR_BODY, VECTOR_URI, None, id="valid"),
-    pytest.param(_v3(VECTOR_BODY), VECTOR_BODY + b" ", VECTOR_URI, "does not match",
-                 id="tampered-body"),
-    pytest.param(_v3(VECTOR_BODY, secret="wrong-secret"), VECTOR_BODY, VECTOR_URI,
-                 "does not match", id="wrong-secret"),
-    pytest.param(_v3(VECTOR_BODY, ts=_ms(VECTOR_NOW - timedelta(minutes=6))), VECTOR_BODY,
-                 VECTOR_URI, "old", id="six-minutes-old"),
-    pytest.param(_v3(VECTOR_BODY, ts=_ms(VECTOR_NOW + timedelta(minutes=10))), VECTOR_BODY,
-                 VECTOR_URI, "future", id="ten-minutes-ahead"),
-    pytest.param({}, VECTOR_BODY, VECTOR_URI, "missing", id="missing-headers"),
-    pytest.param({"x-hubspot-signature-v3": "x"}, VECTOR_BODY, VECTOR_URI, "missing",
-                 id="missing-timestamp"),
-    pytest.param(_v3(VECTOR_BODY, uri=VECTOR_URI + "?portal=7&x=%20y"), VECTOR_BODY,
-                 VECTOR_URI + "?portal=7&x=%20y", None, id="query-string-signed"),
-    pytest.param(_v3(VECTOR_BODY, uri=VECTOR_URI + "?portal=7&x= y"), VECTOR_BODY,
-                 VECTOR_URI + "?portal=7&x=%20y", None, id="query-string-decoded"),
-    pytest.param(_v3(VECTOR_BODY), VECTOR_BODY, VECTOR_URI + "?portal=7", "does not match",
-                 id="query-string-not-signed"),
-])
-def test_hubspot_v3_cases(headers: dict[str, str], body: bytes, uri: str,
-                          reason: str | None) -> None:
-    verdict = check_hubspot_v3(VECTOR_SECRET, "POST", uri, body, headers, VECTOR_NOW)
-    if reason is None:
-        assert verdict is None
-    else:
-        assert verdict is not None and reason in verdict
-
-
-@pytest.mark.parametrize(("headers", "ok"), [
-    pytest.param({"x-hubspot-signature": hubspot_v2(VECTOR_SECRET, "POST", VECTOR_URI,
-                                                    VECTOR_BODY),
-                  "x-hubspot-signature-version": "v2"}, True, id="valid"),
-    pytest.param({"x-hubspot-signature": hubspot_v2("nope", "POST", VECTOR_URI, VECTOR_BODY)},
-                 False, id="wrong-secret"),
-    pytest.param({"x-hubspot-signature": "69fc6631a867edd4f9e9e627fc5c1148e3fbdd8b21837b6d2b89"
-                                         "01c1fa57f750", "x-hubspot-signature-version": "v1"},
-                 False, id="v1-not-accepted"),
-    pytest.param({}, False, id="missing"),
-])
-def test_hubspot_v2_cases(headers: dict[str, str], ok: bool) -> None:
-    verdict = check_hubspot_v2(VECTOR_SECRET, "POST", VECTOR_URI, VECTOR_BODY, headers)
-    assert (verdict is None) is ok
-
-
-def _basic(user: str, password: str) -> dict[str, str]:
-    token = base64.b64encode(f"{user}:{password}".encode()).decode()
-    return {"authorization": f"Basic {token}"}
-
-
-@pytest.mark.parametrize(("headers", "basic", "ok"), [
-    pytest.param({"x-token": "s3cret"}, False, True, id="header-valid"),
-    pytest.param({"x-token": "s3cret "}, False, False, id="header-wrong"),
-    pytest.param({}, False, False, id="header-missing"),
-    pytest.param(_basic("x-token", "s3cret"), True, True, id="basic-valid"),
-    pytest.param(_basic("x-token", "nope"), True, False, id="basic-wrong-password"),
-    pytest.param(_basic("someone", "s3cret"), True, False, id="basic-wrong-user"),
-    pytest.param({"authorization": "Basic !!!"}, True, False, id="basic-malformed"),
-    pytest.param({"x-token": "s3cret"}, True, False, id="basic-missing"),
-])
-def test_cinode_credential_cases(headers: dict[str, str], basic: bool, ok: bool) -> None:
-    verdict = check_cinode_credentials(headers, "s3cret", header="X-Token", basic_auth=basic)
-    assert (verdict is None) is ok
-
 
 # ------------------------------------------------------------------------- over HTTP
 

@@ -12,9 +12,9 @@ from typing import Any
 import httpx
 import pytest
 
+from engine.adapters.hubspot.signatures import sign_v3
 from engine.runner.app import build_app
 from engine.runner.workloop import WorkLoop
-from engine.sandbox.hubspot import sign_v3
 from tests.runner.conftest import ENVIRON, HUBSPOT_SECRET, RUNNER_URL, SPEC, Harness
 from tests.runner.test_actions import ACTION_URL, created_for, define
 from tests.runner.test_webhooks import hubspot_events

@@ -22,8 +22,9 @@ from starlette.routing import Route
 from syrupy.extensions.json import JSONSnapshotExtension
 from syrupy.filters import props
 
+from engine.adapters.hubspot.signatures import sign_v1, sign_v2, sign_v3
 from engine.sandbox.base import Faults, ManualClock, SandboxConfig
-from engine.sandbox.hubspot import HubSpotSandbox, sign_v1, sign_v2, sign_v3
+from engine.sandbox.hubspot import HubSpotSandbox
 from engine.sandbox.seed import hubspot as seed
 from engine.sandbox.seed.common import company_for
 
@@ -550,7 +551,7 @@ async def test_properties_api(hs: httpx.AsyncClient) -> None:
 
 
 def test_every_adapter_catalog_field_exists_in_the_sandbox() -> None:
-    catalog = json.loads((REPO / "schemas/objects/hubspot.json").read_text())
+    catalog = json.loads((REPO / "engine/adapters/hubspot/catalog.json").read_text())
     missing = [
         f"{object_name}.{name}"
         for object_name, obj in catalog["objects"].items()

@@ -44,8 +44,9 @@ from hubspot.crm.products import (
 )
 from hubspot.utils.signature import Signature
 
+from engine.adapters.hubspot.signatures import sign_v1, sign_v2, sign_v3
 from engine.sandbox.base import SandboxConfig, SystemClock
-from engine.sandbox.hubspot import HubSpotSandbox, sign_v1, sign_v2, sign_v3
+from engine.sandbox.hubspot import HubSpotSandbox
 
 SECRET = "hubspot-sandbox-secret"
 

@@ -53,10 +53,10 @@ from engine.adapters.base import (
     WriteOp,
     WriteResult,
 )
+from engine.adapters.catalog import Catalog, ObjectInfo
 from engine.adapters.http import HttpSession, vendor_reason
 from engine.adapters.retry import RetryPolicy
 from engine.errors import AmbiguousWriteError, FatalError, RecordError
-from engine.spec.catalog import Catalog, ObjectInfo, load_catalog
 from engine.values import coerce_record, parse_datetime
 
 __all__ = ["CinodeAdapter"]
@@ -164,6 +164,13 @@ def _generated_password() -> str:
     return secrets.token_urlsafe(24) + "aZ9!"
 
 
+def _catalog() -> Catalog:
+    """This vendor's catalog (catalog.json beside this module), read once by its Vendor."""
+    from engine.adapters.cinode import VENDOR  # the package has imported this module by now
+
+    return VENDOR.catalog
+
+
 class CinodeAdapter:
     """The Cinode system; see the module docstring. One instance per connection."""
 
@@ -181,7 +188,7 @@ class CinodeAdapter:
             raise FatalError(f"cinode connection {config.name!r}: auth needs access_id and "
                              f"access_secret; {exc.args[0]} is missing") from None
         context.redactor.add(self._access_id, self._access_secret)
-        self._catalog = load_catalog("cinode")
+        self._catalog = _catalog()
         assert self._catalog is not None
         limit, per = config.rate_limit or DEFAULT_RATE_LIMIT
         retry = retry or RetryPolicy()

@@ -1,8 +1,8 @@
 """Adapters' declared objects and fields, as the spec checker and the engine see them.
 
-The data lives in `schemas/objects/<adapter>.json` (see objects.schema.json); a third-party
-adapter may ship its own catalog through its `describe()` hook. Field paths are dotted
-(`payroll.ssn`, `address.zip-code`), following nested `fields`.
+Each vendor package ships its catalog as `catalog.json` (the format is
+schemas/objects.schema.json) and serves it through its `Vendor` in the adapter registry.
+Field paths are dotted (`payroll.ssn`, `address.zip-code`), following nested `fields`.
 """
 
 from __future__ import annotations
@@ -11,9 +11,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from engine.resources import object_catalog
-
-__all__ = ["Catalog", "FieldInfo", "ObjectInfo", "load_catalog"]
+__all__ = ["Catalog", "FieldInfo", "ObjectInfo"]
 
 
 @dataclass(frozen=True)
@@ -107,16 +105,3 @@ class Catalog:
             )
         return cls(data["adapter"], data.get("title", data["adapter"]), objects,
                    tuple(data.get("webhook_events", ())))
-
-
-_CACHE: dict[str, Catalog | None] = {}
-
-
-def load_catalog(adapter: str) -> Catalog | None:
-    """The catalog of a known adapter, or None when no adapter of that name exists."""
-    if adapter not in _CACHE:
-        try:
-            _CACHE[adapter] = Catalog.from_data(object_catalog(adapter))
-        except FileNotFoundError:
-            _CACHE[adapter] = None
-    return _CACHE[adapter]

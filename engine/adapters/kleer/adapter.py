@@ -46,10 +46,10 @@ from engine.adapters.base import (
     WriteOp,
     WriteResult,
 )
+from engine.adapters.catalog import Catalog, ObjectInfo
 from engine.adapters.http import HttpSession, vendor_reason
 from engine.adapters.retry import RetryPolicy
 from engine.errors import AmbiguousWriteError, FatalError, RecordError
-from engine.spec.catalog import Catalog, ObjectInfo, load_catalog
 from engine.values import coerce
 
 __all__ = ["KleerAdapter"]
@@ -113,6 +113,13 @@ class _Lookups:
         self.schedules: dict[int, float] | None = None
 
 
+def _catalog() -> Catalog:
+    """This vendor's catalog (catalog.json beside this module), read once by its Vendor."""
+    from engine.adapters.kleer import VENDOR  # the package has imported this module by now
+
+    return VENDOR.catalog
+
+
 class KleerAdapter:
     """The Kleer system; see the module docstring. One instance per connection."""
 
@@ -132,7 +139,7 @@ class KleerAdapter:
         self._token = token
         self._base = f"/v1/company/{company}"
         context.redactor.add(token)
-        catalog = load_catalog("kleer")
+        catalog = _catalog()
         assert catalog is not None
         self._catalog = catalog
         limit, per = config.rate_limit or DEFAULT_RATE_LIMIT

@@ -8,7 +8,9 @@ from datetime import UTC, date, datetime
 import pytest
 from hubspot.crm.objects import PublicObjectSearchRequest
 
-from engine.rules import parse_rule, to_hubspot_filter_groups, to_maconomy_restriction
+from engine.adapters.hubspot.pushdown import to_filter_groups as to_hubspot_filter_groups
+from engine.adapters.maconomy.pushdown import to_restriction as to_maconomy_restriction
+from engine.rules import parse_rule
 
 NOW = datetime(2024, 3, 1, 9, 30, tzinfo=UTC)
 SETUP = {"types": ["T&M", "Fixed"], "stages": [12, 14], "pipeline": "Sales"}

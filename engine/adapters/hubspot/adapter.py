@@ -47,9 +47,6 @@ Facts this adapter is built on (apis.md section 2):
 from __future__ import annotations
 
 import asyncio
-import base64
-import hashlib
-import hmac
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -66,21 +63,15 @@ from engine.adapters.base import (
     WriteOp,
     WriteResult,
 )
+from engine.adapters.catalog import Catalog, ObjectInfo
 from engine.adapters.http import HttpSession, vendor_reason
 from engine.adapters.retry import RetryPolicy
 from engine.errors import AmbiguousWriteError, FatalError, RecordError
-from engine.spec.catalog import Catalog, ObjectInfo, load_catalog
 from engine.values import coerce, to_wire_text
 
 __all__ = [
     "DEFAULT_ASSOCIATION_TYPES",
     "HubSpotAdapter",
-    "signature_v1",
-    "signature_v2",
-    "signature_v3",
-    "verify_signature_v1",
-    "verify_signature_v2",
-    "verify_signature_v3",
 ]
 
 DEFAULT_RATE_LIMIT = (190, 10.0)
@@ -130,6 +121,13 @@ class _Pending:
     id_value: str | None = None  # what HubSpot knows the record by: external value or id
 
 
+def _catalog() -> Catalog:
+    """This vendor's catalog (catalog.json beside this module), read once by its Vendor."""
+    from engine.adapters.hubspot import VENDOR  # the package has imported this module by now
+
+    return VENDOR.catalog
+
+
 class HubSpotAdapter:
     """The HubSpot system; see the module docstring. One instance per connection."""
 
@@ -146,7 +144,7 @@ class HubSpotAdapter:
                              "app token")
         self._token = token
         context.redactor.add(token)
-        catalog = load_catalog("hubspot")
+        catalog = _catalog()
         assert catalog is not None
         self._catalog = catalog
         limit, per = config.rate_limit or DEFAULT_RATE_LIMIT
@@ -205,6 +203,16 @@ class HubSpotAdapter:
 
     async def aclose(self) -> None:
         """Nothing to release: the client belongs to the caller."""
+
+    async def complete_action(self, callback_id: str, body: Mapping[str, Any]) -> None:
+        """Complete a BLOCKed workflow-action execution (automation v4 callbacks API).
+
+        Through the session: retried on 429/5xx within the rate budget; completing twice
+        is harmless, so the POST counts as idempotent.
+        """
+        await self.session.request(
+            "POST", f"/automation/v4/actions/callbacks/{callback_id}/complete",
+            json=dict(body), idempotent=True)
 
     # ------------------------------------------------------------------ metadata
 
@@ -741,66 +749,3 @@ def _property_named(error: Mapping[str, Any]) -> str | None:
                 return name
     match = _PROPERTY_IN_MESSAGE.search(str(error.get("message") or ""))
     return match.group(1) if match else None
-
-
-# ---------------------------------------------------------------------- webhook signatures
-
-# HubSpot decodes these in the URI before signing v3 (its "validating requests" guide).
-_V3_DECODE = {"%3A": ":", "%2F": "/", "%3F": "?", "%40": "@", "%21": "!", "%24": "$",
-              "%27": "'", "%28": "(", "%29": ")", "%2A": "*", "%2C": ",", "%3B": ";"}
-_V3_ENCODED = re.compile("|".join(_V3_DECODE), re.IGNORECASE)
-
-
-def _raw(value: bytes | str) -> bytes:
-    return value if isinstance(value, bytes) else value.encode()
-
-
-def signature_v1(secret: str, body: bytes | str) -> str:
-    """v1 (webhooks API): hex SHA-256 of client secret + raw body."""
-    return hashlib.sha256(_raw(secret) + _raw(body)).hexdigest()
-
-
-def signature_v2(secret: str, method: str, uri: str, body: bytes | str) -> str:
-    """v2 (workflow actions, CRM cards): hex SHA-256 of secret + method + URI + body."""
-    return hashlib.sha256(_raw(secret) + method.upper().encode() + uri.encode()
-                          + _raw(body)).hexdigest()
-
-
-def signature_v3(secret: str, method: str, uri: str, body: bytes | str,
-                 timestamp_ms: int | str) -> str:
-    """v3: base64 HMAC-SHA256 (key = secret) of method + URI + body + timestamp."""
-    uri = _V3_ENCODED.sub(lambda m: _V3_DECODE[m.group(0).upper()], uri)
-    message = method.upper().encode() + uri.encode() + _raw(body) + str(timestamp_ms).encode()
-    return base64.b64encode(hmac.new(_raw(secret), message, hashlib.sha256).digest()).decode()
-
-
-def _same(expected: str, given: str | None) -> bool:
-    return given is not None and hmac.compare_digest(expected.encode(), given.strip().encode())
-
-
-def verify_signature_v1(secret: str, body: bytes | str, signature: str | None) -> bool:
-    """True when `X-HubSpot-Signature` (v1) matches; compared in constant time."""
-    return _same(signature_v1(secret, body), signature)
-
-
-def verify_signature_v2(secret: str, method: str, uri: str, body: bytes | str,
-                        signature: str | None) -> bool:
-    """True when `X-HubSpot-Signature` (v2) matches; compared in constant time."""
-    return _same(signature_v2(secret, method, uri, body), signature)
-
-
-def verify_signature_v3(secret: str, method: str, uri: str, body: bytes | str,
-                        timestamp_ms: int | str | None, signature: str | None, now_ms: int,
-                        max_age_ms: int = 300_000) -> bool:
-    """True when `X-HubSpot-Signature-v3` matches and its timestamp is fresh.
-
-    A timestamp older than `max_age_ms` (5 minutes, as HubSpot advises) or as far in
-    the future is refused, so a captured request cannot be replayed later.
-    """
-    try:
-        stamp = int(str(timestamp_ms).strip())
-    except ValueError:
-        return False
-    if abs(now_ms - stamp) > max_age_ms:
-        return False
-    return _same(signature_v3(secret, method, uri, body, stamp), signature)

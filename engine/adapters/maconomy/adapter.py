@@ -47,10 +47,10 @@ from engine.adapters.base import (
     WriteOp,
     WriteResult,
 )
+from engine.adapters.catalog import Catalog, ObjectInfo
 from engine.adapters.http import HttpSession
 from engine.adapters.retry import RetryPolicy
 from engine.errors import FatalError
-from engine.spec.catalog import Catalog, ObjectInfo, load_catalog
 
 __all__ = ["MaconomyAdapter", "restriction_literal"]
 
@@ -275,6 +275,13 @@ def _retrieve(task: asyncio.Future[Any]) -> None:
         task.exception()
 
 
+def _catalog() -> Catalog:
+    """This vendor's catalog (catalog.json beside this module), read once by its Vendor."""
+    from engine.adapters.maconomy import VENDOR  # the package has imported this module by now
+
+    return VENDOR.catalog
+
+
 class MaconomyAdapter:
     """The Maconomy system; see the module docstring. One instance per connection."""
 
@@ -297,7 +304,7 @@ class MaconomyAdapter:
                              "Maconomy system name) is missing")
         self.shortname = str(shortname)
         context.redactor.add(self._password)
-        catalog = load_catalog("maconomy")
+        catalog = _catalog()
         assert catalog is not None
         self._catalog = catalog
         base = str(client.base_url).rstrip("/")
