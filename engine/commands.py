@@ -320,7 +320,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
 
 
 def cmd_sandbox_up(args: argparse.Namespace) -> int:
-    from engine.sandbox.base import Faults
+    from engine.sandbox.platform import Faults
     from engine.sandbox.serve import run_sandboxes
 
     faults = Faults.parse(args.faults) if args.faults else Faults()

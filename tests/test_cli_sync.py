@@ -9,9 +9,11 @@ from pathlib import Path
 import pytest
 
 from engine.cli import main
-from engine.sandbox.base import SandboxConfig
 from engine.sandbox.cinode import CinodeSandbox
+from engine.sandbox.cinode.credentials import CinodeCredentials
 from engine.sandbox.maconomy import MaconomySandbox
+from engine.sandbox.maconomy.credentials import MaconomyCredentials
+from engine.sandbox.platform import SandboxConfig
 from engine.sandbox.serve import serve_in_thread
 
 SPEC = str(Path(__file__).parents[1] / "specs" / "maconomy-cinode" / "spec.yaml")
@@ -23,11 +25,11 @@ def sandboxes(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
     maconomy, cinode = MaconomySandbox(config), CinodeSandbox(config)
     with serve_in_thread(maconomy.app) as maconomy_url, serve_in_thread(cinode.app) as cinode_url:
         for name, value in {
-            "MACONOMY_URL": maconomy_url, "MACONOMY_USER": config.maconomy_user,
-            "MACONOMY_PASSWORD": config.maconomy_password,
-            "MACONOMY_SHORTNAME": config.maconomy_shortname, "CINODE_URL": cinode_url,
-            "CINODE_ACCESS_ID": config.cinode_access_id,
-            "CINODE_ACCESS_SECRET": config.cinode_access_secret, "CINODE_COMPANY_ID": "1",
+            "MACONOMY_URL": maconomy_url, "MACONOMY_USER": MaconomyCredentials().user,
+            "MACONOMY_PASSWORD": MaconomyCredentials().password,
+            "MACONOMY_SHORTNAME": MaconomyCredentials().shortname, "CINODE_URL": cinode_url,
+            "CINODE_ACCESS_ID": CinodeCredentials().access_id,
+            "CINODE_ACCESS_SECRET": CinodeCredentials().access_secret, "CINODE_COMPANY_ID": "1",
             "SPECSYNC_STATE": str(tmp_path / "state.db"),
         }.items():
             monkeypatch.setenv(name, value)

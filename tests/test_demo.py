@@ -18,7 +18,10 @@ import pytest
 
 from engine.cli import main
 from engine.demo.order import scheduled_syncs
-from engine.sandbox.base import SandboxConfig
+from engine.sandbox.cinode.credentials import CinodeCredentials
+from engine.sandbox.hubspot.credentials import HubSpotCredentials
+from engine.sandbox.kleer.credentials import KleerCredentials
+from engine.sandbox.maconomy.credentials import MaconomyCredentials
 from engine.spec.load import load_spec
 from engine.state import open_store
 
@@ -88,9 +91,9 @@ def test_the_live_events_went_through_the_runner(demo: tuple[int, str, Path]) ->
 
 def test_no_credential_is_printed(demo: tuple[int, str, Path]) -> None:
     _, output, _ = demo
-    config = SandboxConfig()
-    for secret in (config.kleer_token, config.cinode_access_secret, config.maconomy_password,
-                   config.hubspot_token, config.hubspot_client_secret):
+    for secret in (KleerCredentials().token, CinodeCredentials().access_secret,
+                   MaconomyCredentials().password, HubSpotCredentials().token,
+                   HubSpotCredentials().client_secret):
         assert secret not in output
     assert "http://127.0.0.1:" in output  # the URLs are printed, for exploring
 

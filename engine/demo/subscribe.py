@@ -54,9 +54,9 @@ async def subscribe_cinode(world: DemoWorld, integration: str = "kleer-cinode") 
     spec = world.specs[integration]
     options = dict(spec.connections["cinode"].webhooks)
     url = f"{world.runner_url}/webhooks/{integration}/cinode"
-    config = world.sandboxes["cinode"].config
+    credentials = world.sandboxes["cinode"].credentials
     basic = base64.b64encode(
-        f"{config.cinode_access_id}:{config.cinode_access_secret}".encode()).decode()
+        f"{credentials.access_id}:{credentials.access_secret}".encode()).decode()
     base = world.urls["cinode"]
     response = await _polite(world, "GET", f"{base}/token",
                              headers={"authorization": f"Basic {basic}"})
@@ -67,7 +67,7 @@ async def subscribe_cinode(world: DemoWorld, integration: str = "kleer-cinode") 
                   "headerName": options.get("header") or "Authorization",
                   "headerValue": world.webhook_secret}
     response = await _polite(
-        world, "POST", f"{base}/v0.1/companies/{config.cinode_company_id}/webhooks",
+        world, "POST", f"{base}/v0.1/companies/{credentials.company_id}/webhooks",
         headers={"authorization": f"Bearer {token}"},
         json={"endpointUrl": url, "isActive": True,
               "configurations": [{"entityType": _CINODE_PROJECT,

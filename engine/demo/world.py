@@ -23,11 +23,11 @@ import httpx
 from engine.demo.servers import LoopbackServer
 from engine.errors import SpecsyncError
 from engine.redact import Redactor
-from engine.sandbox.base import Sandbox, SandboxConfig
 from engine.sandbox.cinode import CinodeSandbox
 from engine.sandbox.hubspot import HubSpotSandbox
 from engine.sandbox.kleer import KleerSandbox
 from engine.sandbox.maconomy import MaconomySandbox
+from engine.sandbox.platform import Sandbox, SandboxConfig
 from engine.sandbox.serve import environment
 from engine.spec.load import load_spec
 from engine.spec.model import Spec
@@ -106,11 +106,9 @@ def _configs(records: int, seed: int) -> dict[str, SandboxConfig]:
     return configs
 
 
-def _environ(urls: Mapping[str, str], configs: Mapping[str, SandboxConfig],
+def _environ(urls: Mapping[str, str], sandboxes: Mapping[str, Sandbox],
              webhook_secret: str) -> dict[str, str]:
-    values: dict[str, str] = {}
-    for name, url in urls.items():
-        values.update(environment({name: url}, configs[name]))
+    values = dict(environment(urls, sandboxes))
     values["CINODE_WEBHOOK_SECRET"] = webhook_secret
     return values
 
@@ -139,7 +137,7 @@ async def open_world(records: int, state: Path, *, seed: int = 1,
             servers.append(server)
             urls[name] = await server.start()
         secret = secrets.token_urlsafe(24)
-        environ = _environ(urls, configs, secret)
+        environ = _environ(urls, sandboxes, secret)
         redactor = redactor or Redactor()
         redactor.add(*[v for k, v in environ.items()
                        if k.endswith(("TOKEN", "SECRET", "PASSWORD"))])

@@ -1,6 +1,6 @@
 """Local simulators of Kleer, Cinode, Maconomy and HubSpot (demo and tests).
 
-The shared platform lives in `engine.sandbox.base`; each vendor's simulator in
+The shared platform lives in `engine.sandbox.platform`; each vendor's simulator in
 `engine.sandbox.<vendor>`, its generated data in `engine.sandbox.seed.<vendor>`.
 Vendor modules are imported where used, so one unfinished simulator never breaks
 the others.
@@ -8,7 +8,7 @@ the others.
 
 from __future__ import annotations
 
-from engine.sandbox.base import (
+from engine.sandbox.platform import (
     Clock,
     Collection,
     Faults,

@@ -8,97 +8,76 @@ adapters append the vendor's own path (`/v1/company/{id}`, `/v0.1/companies/{id}
 `/maconomy-api`, `/crm/v3`). The credentials printed are the sandbox's fixed, public
 defaults, never real secrets.
 
-A vendor module that does not import yet is skipped with a note, so one unfinished
-simulator never blocks the others.
+Simulators are found through the `specsync.sandboxes` entry point group; one that
+does not import is skipped with a note, so one unfinished simulator never blocks the
+others.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib
 import signal
 import sys
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from importlib.metadata import entry_points
 from typing import TextIO
 
 import uvicorn
 
-from engine.sandbox.base import Clock, Faults, Sandbox, SandboxConfig, SystemClock
+from engine.sandbox.platform import Clock, Faults, Sandbox, SandboxConfig, SystemClock
 
 __all__ = [
-    "VENDORS",
+    "GROUP",
     "RunningSandboxes",
     "build_sandboxes",
     "curl_examples",
     "environment",
     "run_sandboxes",
+    "sandbox_types",
     "serve_in_thread",
     "serve_sandboxes",
 ]
 
-#: (name, module, class) of every simulator, in the order they are printed.
-VENDORS: tuple[tuple[str, str, str], ...] = (
-    ("kleer", "engine.sandbox.kleer", "KleerSandbox"),
-    ("cinode", "engine.sandbox.cinode", "CinodeSandbox"),
-    ("maconomy", "engine.sandbox.maconomy", "MaconomySandbox"),
-    ("hubspot", "engine.sandbox.hubspot", "HubSpotSandbox"),
-)
+GROUP = "specsync.sandboxes"
+
+
+def sandbox_types() -> dict[str, type[Sandbox]]:
+    """Every simulator installed (entry point group `specsync.sandboxes`), by vendor name.
+
+    A package adds one by declaring `<vendor> = "pkg.module:ItsSandbox"` in that group.
+    """
+    return {ep.name: ep.load() for ep in sorted(entry_points(group=GROUP),
+                                                 key=lambda ep: ep.name)}
 
 
 def build_sandboxes(config: SandboxConfig) -> tuple[dict[str, Sandbox], list[str]]:
-    """One sandbox per vendor that imports, sharing `config`; plus notes on those skipped."""
+    """One sandbox per installed vendor, sharing `config`; plus notes on those skipped."""
     sandboxes: dict[str, Sandbox] = {}
     notes: list[str] = []
-    for name, module_name, class_name in VENDORS:
+    for ep in sorted(entry_points(group=GROUP), key=lambda ep: ep.name):
         try:
-            module = importlib.import_module(module_name)
-            cls = getattr(module, class_name)
+            cls = ep.load()
         except (ImportError, AttributeError) as exc:
-            notes.append(f"{name}: skipped ({module_name}.{class_name} is not available: {exc})")
+            notes.append(f"{ep.name}: skipped ({ep.value} is not available: {exc})")
             continue
-        sandboxes[name] = cls(config)
+        sandboxes[ep.name] = cls(config)
     return sandboxes, notes
 
 
-def environment(urls: Mapping[str, str], config: SandboxConfig) -> list[tuple[str, str]]:
+def environment(urls: Mapping[str, str], sandboxes: Mapping[str, Sandbox]
+                ) -> list[tuple[str, str]]:
     """The `export` variables for the running sandboxes (only vendors that run)."""
-    values: dict[str, list[tuple[str, str]]] = {
-        "kleer": [("KLEER_TOKEN", config.kleer_token),
-                  ("KLEER_COMPANY_ID", str(config.kleer_company_id))],
-        "cinode": [("CINODE_ACCESS_ID", config.cinode_access_id),
-                   ("CINODE_ACCESS_SECRET", config.cinode_access_secret),
-                   ("CINODE_COMPANY_ID", str(config.cinode_company_id))],
-        "maconomy": [("MACONOMY_USER", config.maconomy_user),
-                     ("MACONOMY_PASSWORD", config.maconomy_password),
-                     ("MACONOMY_SHORTNAME", config.maconomy_shortname)],
-        "hubspot": [("HUBSPOT_TOKEN", config.hubspot_token),
-                    ("HUBSPOT_CLIENT_SECRET", config.hubspot_client_secret)],
-    }
-    out: list[tuple[str, str]] = []
-    for name, _, _ in VENDORS:
-        if name in urls:
-            out.append((f"{name.upper()}_URL", urls[name]))
-            out.extend(values[name])
-    return out
+    return [pair for name, sandbox in sandboxes.items() if name in urls
+            for pair in sandbox.environment(urls[name])]
 
 
-def curl_examples(urls: Mapping[str, str], config: SandboxConfig) -> list[str]:
+def curl_examples(urls: Mapping[str, str], sandboxes: Mapping[str, Sandbox]) -> list[str]:
     """One working curl command per running system, using the exported variables."""
-    examples = {
-        "kleer": 'curl -s -H "X-Token: $KLEER_TOKEN" -H "Content-Type: application/json" '
-                 '"$KLEER_URL/v1/company/$KLEER_COMPANY_ID/client"',
-        "cinode": 'curl -s -u "$CINODE_ACCESS_ID:$CINODE_ACCESS_SECRET" "$CINODE_URL/token"',
-        "maconomy": 'curl -s -u "$MACONOMY_USER:$MACONOMY_PASSWORD" '
-                    '-H "Content-Type: application/json" '
-                    '-d \'{"restriction": "blocked = false", "limit": 2}\' '
-                    '"$MACONOMY_URL/maconomy-api/containers/$MACONOMY_SHORTNAME/customercard/filter"',
-        "hubspot": 'curl -s -H "Authorization: Bearer $HUBSPOT_TOKEN" '
-                   '"$HUBSPOT_URL/crm/v3/objects/companies?limit=2"',
-    }
-    return [f"# {name}\n{examples[name]}" for name, _, _ in VENDORS if name in urls]
+    return [f"# {name}\n{sandbox.curl_example}" for name, sandbox in sandboxes.items()
+            if name in urls and sandbox.curl_example]
 
 
 class _Server(uvicorn.Server):
@@ -170,10 +149,10 @@ def _print_banner(running: RunningSandboxes, out: TextIO, faults: Faults) -> Non
           f"{', '.join(f'{k}={v}' for k, v in active.items()) or 'none'}", file=out)
     for note in running.notes:
         print(f"# note: {note}", file=out)
-    for key, value in environment(running.urls, config):
+    for key, value in environment(running.urls, running.sandboxes):
         print(f"export {key}={value}", file=out)
     print("# try:", file=out)
-    for example in curl_examples(running.urls, config):
+    for example in curl_examples(running.urls, running.sandboxes):
         print(example, file=out)
     print("# Ctrl-C stops the sandboxes.", file=out, flush=True)
 

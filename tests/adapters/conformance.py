@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 import httpx
 
 from engine.adapters.catalog import ObjectInfo
-from engine.sandbox.base import ManualClock
+from engine.sandbox.platform import ManualClock
 
 __all__ = ["assert_conforms", "collect", "conformance_problems"]
 

@@ -24,8 +24,9 @@ from engine.adapters.ratelimit import RateBudgets
 from engine.adapters.retry import RetryPolicy
 from engine.errors import FatalError, RetriableError
 from engine.redact import Redactor
-from engine.sandbox.base import Faults, ManualClock, SandboxConfig
 from engine.sandbox.cinode import CinodeSandbox
+from engine.sandbox.cinode.credentials import CinodeCredentials
+from engine.sandbox.platform import Faults, ManualClock, SandboxConfig
 from tests.adapters.conformance import (
     RecordingTransport,
     SharedTime,
@@ -64,8 +65,8 @@ async def make_harness(records: int = 60, *, options: dict[str, Any] | None = No
                        rate_limits: bool = True) -> tuple[Harness, httpx.AsyncClient]:
     clock = ManualClock()
     sandbox = CinodeSandbox(SandboxConfig(
-        records=records, clock=clock, cinode_access_id=ACCESS_ID,
-        cinode_access_secret=ACCESS_SECRET, rate_limits=rate_limits, options=options or {}))
+        records=records, clock=clock, rate_limits=rate_limits, options=options or {}),
+        CinodeCredentials(access_id=ACCESS_ID, access_secret=ACCESS_SECRET))
     time = SharedTime(clock)
     transport = RecordingTransport(httpx.ASGITransport(app=sandbox.app))
     client = httpx.AsyncClient(transport=transport, base_url="http://cinode.test")

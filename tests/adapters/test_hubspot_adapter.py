@@ -22,9 +22,9 @@ from engine.adapters.registry import AdapterRegistry
 from engine.adapters.retry import RetryPolicy
 from engine.errors import FatalError
 from engine.redact import Redactor
-from engine.sandbox.base import Faults, ManualClock, SandboxConfig
-from engine.sandbox.hubspot import HubSpotSandbox
-from engine.sandbox.seed import hubspot as seed
+from engine.sandbox.hubspot import HubSpotSandbox, seed
+from engine.sandbox.hubspot.credentials import HubSpotCredentials
+from engine.sandbox.platform import Faults, ManualClock, SandboxConfig
 from tests.adapters.conformance import (
     RecordingTransport as _RecordingTransport,
 )
@@ -73,7 +73,8 @@ class Harness:
 def make(records: int = RECORDS, *, token: str = TOKEN,
          options: dict[str, Any] | None = None) -> Harness:
     clock = ManualClock()
-    sandbox = HubSpotSandbox(SandboxConfig(records=records, clock=clock, hubspot_token=TOKEN))
+    sandbox = HubSpotSandbox(SandboxConfig(records=records, clock=clock),
+        HubSpotCredentials(token=TOKEN))
     time = SharedTime(clock)
     transport = RecordingTransport(httpx.ASGITransport(app=sandbox.app))
     client = httpx.AsyncClient(transport=transport, base_url="http://hubspot.test")

@@ -23,9 +23,9 @@ from engine.adapters.registry import AdapterRegistry
 from engine.adapters.retry import RetryPolicy
 from engine.errors import FatalError
 from engine.redact import Redactor
-from engine.sandbox.base import Faults, ManualClock, SandboxConfig
-from engine.sandbox.kleer import KleerSandbox
-from engine.sandbox.seed import kleer as seed
+from engine.sandbox.kleer import KleerSandbox, seed
+from engine.sandbox.kleer.credentials import KleerCredentials
+from engine.sandbox.platform import Faults, ManualClock, SandboxConfig
 from tests.adapters.conformance import (
     RecordingTransport as _RecordingTransport,
 )
@@ -64,7 +64,8 @@ class Harness:
 def make(records: int = RECORDS, *, token: str = TOKEN, company: str = "1",
          options: dict[str, Any] | None = None) -> Harness:
     clock = ManualClock()
-    sandbox = KleerSandbox(SandboxConfig(records=records, clock=clock, kleer_token=TOKEN))
+    sandbox = KleerSandbox(SandboxConfig(records=records, clock=clock),
+        KleerCredentials(token=TOKEN))
     time = SharedTime(clock)
     transport = RecordingTransport(httpx.ASGITransport(app=sandbox.app))
     client = httpx.AsyncClient(transport=transport, base_url="http://kleer.test")

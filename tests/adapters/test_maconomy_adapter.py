@@ -24,8 +24,9 @@ from engine.adapters.ratelimit import RateBudgets
 from engine.adapters.retry import RetryPolicy
 from engine.errors import FatalError
 from engine.redact import Redactor
-from engine.sandbox.base import Faults, ManualClock, SandboxConfig
 from engine.sandbox.maconomy import MaconomySandbox, compile_restriction, maconomy_timestamp
+from engine.sandbox.maconomy.credentials import MaconomyCredentials
+from engine.sandbox.platform import Faults, ManualClock, SandboxConfig
 from tests.adapters.conformance import (
     RecordingTransport as _RecordingTransport,
 )
@@ -71,8 +72,8 @@ def make_harness(records: int = 55, *, options: dict[str, Any] | None = None,
                  defect_rate: float = 0.0) -> Harness:
     clock = ManualClock()
     sandbox = MaconomySandbox(SandboxConfig(
-        records=records, clock=clock, maconomy_user=USER, maconomy_password=PASSWORD,
-        maconomy_shortname="acme", defect_rate=defect_rate, options=options or {}))
+        records=records, clock=clock, defect_rate=defect_rate, options=options or {}),
+        MaconomyCredentials(user=USER, password=PASSWORD, shortname="acme"))
     time = SharedTime(clock)
     transport = RecordingTransport(httpx.ASGITransport(app=sandbox.app))
     client = httpx.AsyncClient(transport=transport, base_url="http://maconomy.test")

@@ -18,8 +18,8 @@ import time
 import httpx
 import orjson
 
-from engine.sandbox.base import SandboxConfig
 from engine.sandbox.maconomy import MaconomySandbox
+from engine.sandbox.platform import SandboxConfig
 from engine.sandbox.serve import serve_in_thread
 
 

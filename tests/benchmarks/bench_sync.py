@@ -36,21 +36,21 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from engine.sandbox.cinode.credentials import CinodeCredentials
+from engine.sandbox.maconomy.credentials import MaconomyCredentials
+
 ROOT = Path(__file__).resolve().parents[2]
 SPEC = ROOT / "specs" / "maconomy-cinode" / "spec.yaml"
 sys.path.insert(0, str(ROOT))
 
 
 def _env(urls: dict[str, str]) -> dict[str, str]:
-    from engine.sandbox.base import SandboxConfig
-
-    config = SandboxConfig()
     return {
-        "MACONOMY_URL": urls["maconomy"], "MACONOMY_USER": config.maconomy_user,
-        "MACONOMY_PASSWORD": config.maconomy_password,
-        "MACONOMY_SHORTNAME": config.maconomy_shortname,
-        "CINODE_URL": urls["cinode"], "CINODE_ACCESS_ID": config.cinode_access_id,
-        "CINODE_ACCESS_SECRET": config.cinode_access_secret, "CINODE_COMPANY_ID": "1",
+        "MACONOMY_URL": urls["maconomy"], "MACONOMY_USER": MaconomyCredentials().user,
+        "MACONOMY_PASSWORD": MaconomyCredentials().password,
+        "MACONOMY_SHORTNAME": MaconomyCredentials().shortname,
+        "CINODE_URL": urls["cinode"], "CINODE_ACCESS_ID": CinodeCredentials().access_id,
+        "CINODE_ACCESS_SECRET": CinodeCredentials().access_secret, "CINODE_COMPANY_ID": "1",
     }
 
 
@@ -213,9 +213,9 @@ async def _stages(state: str) -> None:
 def _with_sandboxes(size: int, child_args: list[str],
                     cold: bool = False) -> tuple[str, int]:
     """Serve the sandboxes, seed the state, run this script as the engine's process."""
-    from engine.sandbox.base import SandboxConfig
     from engine.sandbox.cinode import CinodeSandbox
     from engine.sandbox.maconomy import MaconomySandbox
+    from engine.sandbox.platform import SandboxConfig
     from engine.sandbox.serve import serve_in_thread
 
     config = SandboxConfig(records=size, rate_limits=False,
@@ -246,9 +246,9 @@ def reconcile(size: int, profile: str | None = None, cold: bool = False) -> dict
 async def _writes(count: int) -> dict:
     import httpx
 
-    from engine.sandbox.base import SandboxConfig
     from engine.sandbox.cinode import CinodeSandbox
     from engine.sandbox.maconomy import MaconomySandbox
+    from engine.sandbox.platform import SandboxConfig
     from engine.spec.load import load_spec
     from engine.state import open_store
     from engine.sync.pipeline import run_sync

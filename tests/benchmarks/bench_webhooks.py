@@ -63,22 +63,22 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from engine.adapters.hubspot.signatures import sign_v3  # noqa: E402
+from engine.sandbox.cinode.credentials import CinodeCredentials  # noqa: E402
+from engine.sandbox.hubspot.credentials import HubSpotCredentials  # noqa: E402
 from tests.runner.conftest import HUBSPOT_SECRET  # noqa: E402
 
 
 # -- the sandbox and server processes ----------------------------------------------------
 def _sandboxes(companies: int) -> tuple[Any, Any]:
-    from engine.sandbox.base import SandboxConfig
     from engine.sandbox.cinode import CinodeSandbox
     from engine.sandbox.hubspot import HubSpotSandbox
+    from engine.sandbox.platform import SandboxConfig
     from tests.runner.conftest import ACCESS_ID, ACCESS_SECRET, HUBSPOT_TOKEN
 
-    hubspot = HubSpotSandbox(SandboxConfig(records=companies, rate_limits=False,
-                                           hubspot_token=HUBSPOT_TOKEN,
-                                           hubspot_client_secret=HUBSPOT_SECRET))
-    crm = CinodeSandbox(SandboxConfig(records=10, rate_limits=False,
-                                      cinode_access_id=ACCESS_ID,
-                                      cinode_access_secret=ACCESS_SECRET))
+    hubspot = HubSpotSandbox(SandboxConfig(records=companies, rate_limits=False),
+        HubSpotCredentials(token=HUBSPOT_TOKEN, client_secret=HUBSPOT_SECRET))
+    crm = CinodeSandbox(SandboxConfig(records=10, rate_limits=False),
+        CinodeCredentials(access_id=ACCESS_ID, access_secret=ACCESS_SECRET))
     return hubspot, crm
 
 

@@ -26,11 +26,13 @@ from engine.adapters.base import Record
 from engine.adapters.ratelimit import RateBudgets
 from engine.runner.app import build_app
 from engine.runner.inbox import InboxWorker
-from engine.sandbox.base import ManualClock, SandboxConfig
 from engine.sandbox.cinode import CinodeSandbox
+from engine.sandbox.cinode.credentials import CinodeCredentials
+from engine.sandbox.cinode.seed import CURRENCIES
 from engine.sandbox.kleer import KleerSandbox
-from engine.sandbox.seed.cinode import CURRENCIES
-from engine.sandbox.seed.kleer import DIMENSION_ENTRIES, SCHEDULES
+from engine.sandbox.kleer.credentials import KleerCredentials
+from engine.sandbox.kleer.seed import DIMENSION_ENTRIES, SCHEDULES
+from engine.sandbox.platform import ManualClock, SandboxConfig
 from engine.spec.load import load_spec
 from engine.spec.model import Spec
 from engine.state import SqliteStateStore, open_store
@@ -45,11 +47,11 @@ INTEGRATION = "kleer-cinode"
 
 def sandbox_env(config: SandboxConfig) -> dict[str, str]:
     return {
-        "KLEER_URL": "http://kleer.test", "KLEER_TOKEN": config.kleer_token,
-        "KLEER_COMPANY_ID": str(config.kleer_company_id),
-        "CINODE_URL": "http://cinode.test", "CINODE_ACCESS_ID": config.cinode_access_id,
-        "CINODE_ACCESS_SECRET": config.cinode_access_secret,
-        "CINODE_COMPANY_ID": str(config.cinode_company_id),
+        "KLEER_URL": "http://kleer.test", "KLEER_TOKEN": KleerCredentials().token,
+        "KLEER_COMPANY_ID": str(KleerCredentials().company_id),
+        "CINODE_URL": "http://cinode.test", "CINODE_ACCESS_ID": CinodeCredentials().access_id,
+        "CINODE_ACCESS_SECRET": CinodeCredentials().access_secret,
+        "CINODE_COMPANY_ID": str(CinodeCredentials().company_id),
         "CINODE_WEBHOOK_SECRET": "cinode-webhook-secret",
     }
 
@@ -599,15 +601,14 @@ async def _no_sleep(seconds: float) -> None:
 
 async def _subscribe(world: World, credentials: dict[str, Any]) -> None:
     """Register the runner's endpoint for project events the way a Cinode admin does."""
-    config = world.config
     transport = httpx.ASGITransport(app=world.cinode.app)
     async with httpx.AsyncClient(transport=transport, base_url="http://cinode.test") as c:
         basic = base64.b64encode(
-            f"{config.cinode_access_id}:{config.cinode_access_secret}".encode()).decode()
+            f"{CinodeCredentials().access_id}:{CinodeCredentials().access_secret}".encode()).decode()
         token = (await c.get("/token", headers={"authorization": f"Basic {basic}"})
                  ).json()["access_token"]
         response = await c.post(
-            f"/v0.1/companies/{config.cinode_company_id}/webhooks",
+            f"/v0.1/companies/{CinodeCredentials().company_id}/webhooks",
             headers={"authorization": f"Bearer {token}"},
             json={"endpointUrl": f"{RUNNER_URL}/webhooks/{INTEGRATION}/cinode",
                   "configurations": [{"entityType": 6, "actionType": 1}],

@@ -28,9 +28,9 @@ from engine.runner.actions import ActionRunner
 from engine.runner.context import RunnerContext
 from engine.runner.deployment import Deployment
 from engine.runner.inbox import is_echo
-from engine.sandbox.base import SandboxConfig
 from engine.sandbox.hubspot import HubSpotSandbox
 from engine.sandbox.kleer import KleerSandbox
+from engine.sandbox.platform import SandboxConfig
 from engine.spec.load import load_spec
 from engine.spec.model import Spec
 from engine.state import open_store
@@ -44,11 +44,9 @@ OUTBOUND = ("companies", "products", "invoices", "agreements", "projects",
 WRITES = ("create", "update", "adopt", "deactivate", "delete")
 
 
-def sandbox_env(kleer: SandboxConfig, hubspot: SandboxConfig) -> dict[str, str]:
-    return {"KLEER_URL": "http://kleer.test", "KLEER_TOKEN": kleer.kleer_token,
-            "KLEER_COMPANY_ID": str(kleer.kleer_company_id),
-            "HUBSPOT_URL": "http://hubspot.test", "HUBSPOT_TOKEN": hubspot.hubspot_token,
-            "HUBSPOT_CLIENT_SECRET": hubspot.hubspot_client_secret}
+def sandbox_env(kleer: KleerSandbox, hubspot: HubSpotSandbox) -> dict[str, str]:
+    return {**dict(kleer.environment("http://kleer.test")),
+            **dict(hubspot.environment("http://hubspot.test"))}
 
 
 @dataclass
@@ -98,8 +96,8 @@ def world_factory(tmp_path: Path) -> Iterator[Any]:
         hubspot_config = SandboxConfig(records=hubspot_companies, rate_limits=False)
         store = open_store(str(tmp_path / f"state-{len(stores)}.db"))
         stores.append(store)
-        return World(KleerSandbox(kleer_config), HubSpotSandbox(hubspot_config), store,
-                     load_spec(SPEC), sandbox_env(kleer_config, hubspot_config))
+        kleer, hubspot = KleerSandbox(kleer_config), HubSpotSandbox(hubspot_config)
+        return World(kleer, hubspot, store, load_spec(SPEC), sandbox_env(kleer, hubspot))
 
     yield make
     for store in stores:

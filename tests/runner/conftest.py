@@ -21,9 +21,11 @@ from starlette.applications import Starlette
 from engine.runner.app import Runner, build_app
 from engine.runner.context import RunnerContext
 from engine.runner.inbox import InboxWorker
-from engine.sandbox.base import ManualClock, SandboxConfig
 from engine.sandbox.cinode import CinodeSandbox
+from engine.sandbox.cinode.credentials import CinodeCredentials
 from engine.sandbox.hubspot import HubSpotSandbox
+from engine.sandbox.hubspot.credentials import HubSpotCredentials
+from engine.sandbox.platform import ManualClock, SandboxConfig
 from engine.state import SqliteStateStore
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -127,8 +129,8 @@ class Harness:
 
 def cinode_sandbox(clock: ManualClock, client: httpx.AsyncClient, records: int) -> CinodeSandbox:
     return CinodeSandbox(SandboxConfig(
-        records=records, clock=clock, cinode_access_id=ACCESS_ID,
-        cinode_access_secret=ACCESS_SECRET, rate_limits=False, webhook_client=client))
+        records=records, clock=clock, rate_limits=False, webhook_client=client),
+        CinodeCredentials(access_id=ACCESS_ID, access_secret=ACCESS_SECRET))
 
 
 @pytest.fixture
@@ -139,8 +141,8 @@ async def harness(tmp_path: Path) -> AsyncIterator[Harness]:
     crm = cinode_sandbox(clock, to_runner, 8)
     delivery = cinode_sandbox(clock, to_runner, 0)
     hubspot = HubSpotSandbox(SandboxConfig(
-        records=5, clock=clock, rate_limits=False, hubspot_token=HUBSPOT_TOKEN,
-        hubspot_client_secret=HUBSPOT_SECRET, webhook_client=to_runner))
+        records=5, clock=clock, rate_limits=False, webhook_client=to_runner),
+        HubSpotCredentials(token=HUBSPOT_TOKEN, client_secret=HUBSPOT_SECRET))
     crm_io, delivery_io = CountingTransport(crm.app), CountingTransport(delivery.app)
     store = SqliteStateStore(tmp_path / "state.db")
     app = build_app([str(SPEC)], store=store, environ=ENVIRON, clock=clock.now,

@@ -132,7 +132,7 @@ async def test_an_execution_claimed_by_another_process_is_not_run_twice(
 async def _post_signed(h: Harness, payload: dict[str, Any]) -> httpx.Response:
     body = json.dumps(payload).encode()
     return await h.client.post(ACTION_URL, content=body, headers={
-        "x-hubspot-signature": sign_v2(h.hubspot.config.hubspot_client_secret, "POST",
+        "x-hubspot-signature": sign_v2(h.hubspot.credentials.client_secret, "POST",
                                        ACTION_URL, body),
         "x-hubspot-signature-version": "v2"})
 

@@ -18,7 +18,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp
 
-from engine.sandbox.base import ManualClock
+from engine.sandbox.platform import ManualClock
 
 
 @pytest.fixture

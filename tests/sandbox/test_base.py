@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -14,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from engine.sandbox.base import (
+from engine.sandbox.platform import (
     DEFAULT_START,
     Collection,
     Faults,
@@ -41,10 +42,19 @@ def _index_of(record_id: object) -> int | None:
     return int(text[1:]) if text.startswith("I") and text[1:].isdigit() else None
 
 
+@dataclass(frozen=True)
+class ToyCredentials:
+    token: str = "toy-token"
+
+    def environment(self, url: str) -> list[tuple[str, str]]:
+        return [("TOY_URL", url), ("TOY_TOKEN", self.token)]
+
+
 class ToySandbox(Sandbox):
     """A minimal vendor: a paged collection, a rate-limited route and a webhook trigger."""
 
     vendor = "toy"
+    credentials_type = ToyCredentials
 
     def __init__(self, config: SandboxConfig | None = None) -> None:
         super().__init__(config)

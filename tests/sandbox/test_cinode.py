@@ -13,8 +13,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from syrupy.extensions.json import JSONSnapshotExtension
 
-from engine.sandbox.base import Faults, ManualClock, SandboxConfig
 from engine.sandbox.cinode import CinodeSandbox, decode_token, encode_token
+from engine.sandbox.platform import Faults, ManualClock, SandboxConfig
 
 C = "/v0.1/companies/1"
 BASIC = "Basic " + base64.b64encode(

@@ -23,10 +23,9 @@ from syrupy.extensions.json import JSONSnapshotExtension
 from syrupy.filters import props
 
 from engine.adapters.hubspot.signatures import sign_v1, sign_v2, sign_v3
-from engine.sandbox.base import Faults, ManualClock, SandboxConfig
-from engine.sandbox.hubspot import HubSpotSandbox
-from engine.sandbox.seed import hubspot as seed
-from engine.sandbox.seed.common import company_for
+from engine.sandbox.hubspot import HubSpotSandbox, seed
+from engine.sandbox.platform import Faults, ManualClock, SandboxConfig
+from engine.sandbox.platform.seed import company_for
 
 TOKEN = {"authorization": "Bearer pat-sandbox-token"}
 HOOK_URL = "http://receiver.test/hubspot/webhooks"

@@ -45,8 +45,8 @@ from hubspot.crm.products import (
 from hubspot.utils.signature import Signature
 
 from engine.adapters.hubspot.signatures import sign_v1, sign_v2, sign_v3
-from engine.sandbox.base import SandboxConfig, SystemClock
 from engine.sandbox.hubspot import HubSpotSandbox
+from engine.sandbox.platform import SandboxConfig, SystemClock
 
 SECRET = "hubspot-sandbox-secret"
 

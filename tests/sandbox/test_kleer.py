@@ -14,10 +14,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from syrupy.extensions.json import JSONSnapshotExtension
 
-from engine.sandbox.base import Faults, ManualClock, SandboxConfig
-from engine.sandbox.kleer import KleerSandbox
-from engine.sandbox.seed import kleer as seed
-from engine.sandbox.seed.common import (
+from engine.sandbox.kleer import KleerSandbox, seed
+from engine.sandbox.platform import Faults, ManualClock, SandboxConfig
+from engine.sandbox.platform.seed import (
     company_for,
     valid_organisation_number,
     valid_personal_number,

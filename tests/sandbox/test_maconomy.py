@@ -11,13 +11,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from syrupy.extensions.json import JSONSnapshotExtension
 
-from engine.sandbox.base import Faults, ManualClock, SandboxConfig
 from engine.sandbox.maconomy import (
     MaconomySandbox,
     RestrictionError,
     compile_restriction,
+    seed,
 )
-from engine.sandbox.seed import maconomy as seed
+from engine.sandbox.platform import Faults, ManualClock, SandboxConfig
 
 FILTER = "/maconomy-api/containers/sandbox/{}/filter"
 BASIC = "Basic " + base64.b64encode(b"sandbox:sandbox-password").decode()

@@ -16,9 +16,8 @@ import httpx
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from engine.sandbox.base import ManualClock, SandboxConfig
-from engine.sandbox.maconomy import MaconomySandbox, compile_restriction
-from engine.sandbox.seed import maconomy as seed
+from engine.sandbox.maconomy import MaconomySandbox, compile_restriction, seed
+from engine.sandbox.platform import ManualClock, SandboxConfig
 
 FILTER = "/maconomy-api/containers/sandbox/customercard/filter"
 BASIC = "Basic " + base64.b64encode(b"sandbox:sandbox-password").decode()

@@ -12,9 +12,10 @@ import sys
 import httpx
 import pytest
 
-from engine.sandbox.base import Faults, FaultsError, SandboxConfig
+from engine.sandbox.platform import Faults, FaultsError, SandboxConfig
 from engine.sandbox.serve import (
     RunningSandboxes,
+    build_sandboxes,
     curl_examples,
     environment,
     run_sandboxes,
@@ -27,17 +28,18 @@ URLS = {"kleer": "http://127.0.0.1:1001", "cinode": "http://127.0.0.1:1002",
 
 
 def test_exports_and_examples(snapshot) -> None:
-    config = SandboxConfig()
-    text = "\n".join(f"export {k}={v}" for k, v in environment(URLS, config))
-    text += "\n" + "\n".join(curl_examples(URLS, config))
+    sandboxes, notes = build_sandboxes(SandboxConfig(records=1))
+    assert notes == [] and sorted(sandboxes) == sorted(URLS)
+    text = "\n".join(f"export {k}={v}" for k, v in environment(URLS, sandboxes))
+    text += "\n" + "\n".join(curl_examples(URLS, sandboxes))
     assert text == snapshot
-    names = [k for k, _ in environment(URLS, config)]
+    names = [k for k, _ in environment(URLS, sandboxes)]
     for required in ("KLEER_URL", "KLEER_TOKEN", "KLEER_COMPANY_ID", "CINODE_URL",
                      "CINODE_ACCESS_ID", "CINODE_ACCESS_SECRET", "CINODE_COMPANY_ID",
                      "MACONOMY_URL", "MACONOMY_USER", "MACONOMY_PASSWORD", "MACONOMY_SHORTNAME",
                      "HUBSPOT_URL", "HUBSPOT_TOKEN", "HUBSPOT_CLIENT_SECRET"):
         assert required in names
-    only = environment({"maconomy": URLS["maconomy"]}, config)
+    only = environment({"maconomy": URLS["maconomy"]}, sandboxes)
     assert [k for k, _ in only] == ["MACONOMY_URL", "MACONOMY_USER", "MACONOMY_PASSWORD",
                                     "MACONOMY_SHORTNAME"]
 

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from stdnum.se import orgnr, personnummer
 
-from engine.sandbox.seed.common import (
+from engine.sandbox.platform.seed import (
     REFERENCE_TIME,
     PersonalNumber,
     ascii_fold,

@@ -9,9 +9,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from engine.sandbox.base import Faults, SandboxConfig
 from engine.sandbox.cinode import CinodeSandbox
+from engine.sandbox.cinode.credentials import CinodeCredentials
 from engine.sandbox.maconomy import MaconomySandbox
+from engine.sandbox.maconomy.credentials import MaconomyCredentials
+from engine.sandbox.platform import Faults, SandboxConfig
 from engine.spec.load import load_spec
 from engine.spec.model import Spec
 from engine.state import open_store
@@ -25,12 +27,12 @@ MACONOMY_CINODE = ROOT / "specs" / "maconomy-cinode" / "spec.yaml"
 def sandbox_env(config: SandboxConfig, urls: dict[str, str] | None = None) -> dict[str, str]:
     urls = urls or {"maconomy": "http://maconomy.test", "cinode": "http://cinode.test"}
     return {
-        "MACONOMY_URL": urls["maconomy"], "MACONOMY_USER": config.maconomy_user,
-        "MACONOMY_PASSWORD": config.maconomy_password,
-        "MACONOMY_SHORTNAME": config.maconomy_shortname,
-        "CINODE_URL": urls["cinode"], "CINODE_ACCESS_ID": config.cinode_access_id,
-        "CINODE_ACCESS_SECRET": config.cinode_access_secret,
-        "CINODE_COMPANY_ID": str(config.cinode_company_id),
+        "MACONOMY_URL": urls["maconomy"], "MACONOMY_USER": MaconomyCredentials().user,
+        "MACONOMY_PASSWORD": MaconomyCredentials().password,
+        "MACONOMY_SHORTNAME": MaconomyCredentials().shortname,
+        "CINODE_URL": urls["cinode"], "CINODE_ACCESS_ID": CinodeCredentials().access_id,
+        "CINODE_ACCESS_SECRET": CinodeCredentials().access_secret,
+        "CINODE_COMPANY_ID": str(CinodeCredentials().company_id),
     }
 
 

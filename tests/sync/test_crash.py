@@ -17,9 +17,11 @@ from pathlib import Path
 
 import pytest
 
-from engine.sandbox.base import Faults, SandboxConfig
 from engine.sandbox.cinode import CinodeSandbox
+from engine.sandbox.cinode.credentials import CinodeCredentials
 from engine.sandbox.maconomy import MaconomySandbox
+from engine.sandbox.maconomy.credentials import MaconomyCredentials
+from engine.sandbox.platform import Faults, SandboxConfig
 from engine.sandbox.serve import serve_in_thread
 from engine.state import open_store
 
@@ -31,11 +33,11 @@ pytestmark = pytest.mark.e2e
 
 def _env(config: SandboxConfig, maconomy: str, cinode: str) -> dict[str, str]:
     return {**os.environ,
-            "MACONOMY_URL": maconomy, "MACONOMY_USER": config.maconomy_user,
-            "MACONOMY_PASSWORD": config.maconomy_password,
-            "MACONOMY_SHORTNAME": config.maconomy_shortname,
-            "CINODE_URL": cinode, "CINODE_ACCESS_ID": config.cinode_access_id,
-            "CINODE_ACCESS_SECRET": config.cinode_access_secret, "CINODE_COMPANY_ID": "1"}
+            "MACONOMY_URL": maconomy, "MACONOMY_USER": MaconomyCredentials().user,
+            "MACONOMY_PASSWORD": MaconomyCredentials().password,
+            "MACONOMY_SHORTNAME": MaconomyCredentials().shortname,
+            "CINODE_URL": cinode, "CINODE_ACCESS_ID": CinodeCredentials().access_id,
+            "CINODE_ACCESS_SECRET": CinodeCredentials().access_secret, "CINODE_COMPANY_ID": "1"}
 
 
 def _run(env: dict[str, str], state: Path) -> subprocess.Popen:

@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 
-from engine.sandbox.base import Faults
+from engine.sandbox.platform import Faults
 from engine.state import open_store
 from engine.sync.pipeline import plan_sync, run_sync
 

@@ -30,7 +30,7 @@ from datetime import date, timedelta
 from functools import cache, lru_cache
 from typing import Any
 
-from engine.sandbox.seed.common import (
+from engine.sandbox.platform.seed import (
     REFERENCE_TIME,
     address,
     company_name,

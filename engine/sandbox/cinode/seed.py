@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from engine.sandbox.seed.common import (
+from engine.sandbox.platform.seed import (
     REFERENCE_TIME,
     company_for,
     datetime_between,

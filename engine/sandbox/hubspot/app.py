@@ -77,7 +77,10 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from engine.adapters.hubspot.signatures import sign_v1, sign_v2, sign_v3
-from engine.sandbox.base import (
+from engine.sandbox.hubspot import seed
+from engine.sandbox.hubspot.credentials import CURL_EXAMPLE, HubSpotCredentials
+from engine.sandbox.hubspot.seed import iso_ms
+from engine.sandbox.platform import (
     Collection,
     Faults,
     RateDecision,
@@ -87,8 +90,6 @@ from engine.sandbox.base import (
     WebhookDelivery,
     WebhookDispatcher,
 )
-from engine.sandbox.seed import hubspot as seed
-from engine.sandbox.seed.hubspot import iso_ms
 
 __all__ = [
     "ASSOCIATION_TYPE_IDS",
@@ -637,16 +638,21 @@ class HubSpotSandbox(Sandbox):
 
     vendor = "hubspot"
 
-    def __init__(self, config: SandboxConfig | None = None) -> None:
-        super().__init__(config)
+    credentials_type = HubSpotCredentials
+    curl_example = CURL_EXAMPLE
+    credentials: HubSpotCredentials
+
+    def __init__(self, config: SandboxConfig | None = None,
+                 credentials: HubSpotCredentials | None = None) -> None:
+        super().__init__(config, credentials)
         cfg = self.config
         opts = cfg.options
         self.webhooks = _HubSpotDispatcher(
             self.clock, client=cfg.webhook_client, faults=lambda: self.faults,
             max_attempts=int(opts.get("hubspot_webhook_attempts", 4)),
             backoff_seconds=float(opts.get("hubspot_webhook_backoff_seconds", 0.05)))
-        self.portal_id = cfg.hubspot_portal_id
-        self.app_id = cfg.hubspot_app_id
+        self.portal_id = self.credentials.portal_id
+        self.app_id = self.credentials.app_id
         self.client_id = str(opts.get("hubspot_client_id", "hubspot-sandbox-client-id"))
         self.refresh_token = str(opts.get("hubspot_refresh_token",
                                           "hubspot-sandbox-refresh-token"))
@@ -741,7 +747,7 @@ class HubSpotSandbox(Sandbox):
                                "OAuth 2.0 authentication and you can find more details at "
                                "https://developers.hubspot.com/docs/methods/auth/oauth-overview",
                                "INVALID_AUTHENTICATION")
-        if hmac.compare_digest(token, self.config.hubspot_token):
+        if hmac.compare_digest(token, self.credentials.token):
             return
         expires = self._access_tokens.get(token)
         if expires is None:
@@ -1043,7 +1049,7 @@ class HubSpotSandbox(Sandbox):
                 self.webhooks.enqueue(url, body, self._webhook_headers)
 
     def _webhook_headers(self, url: str, body: bytes) -> dict[str, str]:
-        secret = self.config.hubspot_client_secret
+        secret = self.credentials.client_secret
         timestamp = int(self._now().timestamp() * 1000)
         return {
             "content-type": "application/json",
@@ -1154,7 +1160,7 @@ class HubSpotSandbox(Sandbox):
         if form.get("client_id") != self.client_id:
             return refuse("BAD_CLIENT_ID", "missing or invalid client_id")
         secret = str(form.get("client_secret") or "")
-        if not hmac.compare_digest(secret, self.config.hubspot_client_secret):
+        if not hmac.compare_digest(secret, self.credentials.client_secret):
             return refuse("BAD_CLIENT_SECRET", "missing or invalid client_secret")
         if form.get("refresh_token") != self.refresh_token:
             return refuse("BAD_REFRESH_TOKEN", "missing or unknown refresh token")
@@ -1966,7 +1972,7 @@ class HubSpotSandbox(Sandbox):
 
     async def _send_execution(self, execution: _Execution) -> None:
         body = json.dumps(execution.payload, separators=(",", ":")).encode()
-        secret = self.config.hubspot_client_secret
+        secret = self.credentials.client_secret
         timestamp = int(self._now().timestamp() * 1000)
         url = execution.url
         headers = {

@@ -71,15 +71,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import BaseRoute, Mount, Route
 
-from engine.sandbox.base import (
-    Collection,
-    RateDecision,
-    RateLimiter,
-    Sandbox,
-    SandboxConfig,
-    isoformat_z,
-)
-from engine.sandbox.seed.cinode import (
+from engine.sandbox.cinode.credentials import CURL_EXAMPLE, CinodeCredentials
+from engine.sandbox.cinode.seed import (
     COUNTRIES,
     CURRENCIES,
     LANGUAGES,
@@ -101,6 +94,14 @@ from engine.sandbox.seed.cinode import (
     user_id,
     user_index,
     user_record,
+)
+from engine.sandbox.platform import (
+    Collection,
+    RateDecision,
+    RateLimiter,
+    Sandbox,
+    SandboxConfig,
+    isoformat_z,
 )
 
 __all__ = ["ACTION_TYPES", "ENTITY_TYPES", "CinodeSandbox", "decode_token", "encode_token"]
@@ -414,11 +415,16 @@ class CinodeSandbox(Sandbox):
 
     vendor = "cinode"
 
-    def __init__(self, config: SandboxConfig | None = None) -> None:
-        super().__init__(config)
+    credentials_type = CinodeCredentials
+    curl_example = CURL_EXAMPLE
+    credentials: CinodeCredentials
+
+    def __init__(self, config: SandboxConfig | None = None,
+                 credentials: CinodeCredentials | None = None) -> None:
+        super().__init__(config, credentials)
         cfg = self.config
         opts = cfg.options
-        self.company_id = cfg.cinode_company_id
+        self.company_id = self.credentials.company_id
         self.counts = CinodeCounts.for_records(cfg.records)
         self.owner_id = user_id(0)
         self.token_lifetime = int(opts.get("cinode_token_lifetime", 120))
@@ -429,7 +435,7 @@ class CinodeSandbox(Sandbox):
         self.token_limiter = RateLimiter(
             int(opts.get("cinode_token_requests_per_window", 2)), 2.0, self.clock)
         self._key = hashlib.sha256(
-            f"cinode-sandbox:{cfg.seed}:{cfg.cinode_access_secret}".encode()).digest()
+            f"cinode-sandbox:{cfg.seed}:{self.credentials.access_secret}".encode()).digest()
         self._rng = random.Random(f"cinode:{cfg.seed}")
         self._ticks = itertools.count(1)
         self._last_moment: datetime | None = None
@@ -646,9 +652,8 @@ class CinodeSandbox(Sandbox):
         limited = self._token_limited(access_id)
         if limited is not None:
             return limited
-        cfg = self.config
-        if not (hmac.compare_digest(access_id, cfg.cinode_access_id)
-                and hmac.compare_digest(secret, cfg.cinode_access_secret)):
+        if not (hmac.compare_digest(access_id, self.credentials.access_id)
+                and hmac.compare_digest(secret, self.credentials.access_secret)):
             return Response(status_code=401)
         return self._issue(access_id)
 

@@ -76,9 +76,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 
-from engine.sandbox.base import Collection, RateDecision, RateLimiter, Sandbox, SandboxConfig
-from engine.sandbox.seed import kleer as seed
-from engine.sandbox.seed.common import valid_personal_number
+from engine.sandbox.kleer import seed
+from engine.sandbox.kleer.credentials import CURL_EXAMPLE, KleerCredentials
+from engine.sandbox.platform import Collection, RateDecision, RateLimiter, Sandbox, SandboxConfig
+from engine.sandbox.platform.seed import valid_personal_number
 
 __all__ = ["KleerSandbox"]
 
@@ -495,11 +496,16 @@ class KleerSandbox(Sandbox):
 
     vendor = "kleer"
 
-    def __init__(self, config: SandboxConfig | None = None) -> None:
-        super().__init__(config)
+    credentials_type = KleerCredentials
+    curl_example = CURL_EXAMPLE
+    credentials: KleerCredentials
+
+    def __init__(self, config: SandboxConfig | None = None,
+                 credentials: KleerCredentials | None = None) -> None:
+        super().__init__(config, credentials)
         cfg = self.config
         self.counts = seed.KleerCounts.for_records(cfg.records)
-        self.company_id = cfg.kleer_company_id
+        self.company_id = self.credentials.company_id
         sizes = {"user": self.counts.users, "supplier": self.counts.suppliers,
                  "subcontractor": self.counts.subcontractors, "client": self.counts.clients,
                  "product": self.counts.products, "invoice": self.counts.invoices,
@@ -634,7 +640,7 @@ class KleerSandbox(Sandbox):
     def _authorize(self, request: Request) -> str:
         token = request.headers.get("x-token", "")
         if not token or not hmac.compare_digest(token.encode(),
-                                                self.config.kleer_token.encode()):
+                                                self.credentials.token.encode()):
             raise _Fail(401, "Unauthorized: missing or invalid X-Token")
         if request.path_params.get("company_id") != self.company_id:
             raise _Fail(403, "Access denied: the token does not grant this company")

@@ -73,14 +73,15 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from engine.sandbox.base import (
+from engine.sandbox.maconomy import seed
+from engine.sandbox.maconomy.credentials import CURL_EXAMPLE, MaconomyCredentials
+from engine.sandbox.platform import (
     Collection,
     RateDecision,
     RateLimiter,
     Sandbox,
     SandboxConfig,
 )
-from engine.sandbox.seed import maconomy as seed
 
 __all__ = [
     "CONTENT_TYPE",
@@ -560,11 +561,16 @@ class MaconomySandbox(Sandbox):
 
     vendor = "maconomy"
 
-    def __init__(self, config: SandboxConfig | None = None) -> None:
-        super().__init__(config)
+    credentials_type = MaconomyCredentials
+    curl_example = CURL_EXAMPLE
+    credentials: MaconomyCredentials
+
+    def __init__(self, config: SandboxConfig | None = None,
+                 credentials: MaconomyCredentials | None = None) -> None:
+        super().__init__(config, credentials)
         cfg = self.config
         options = cfg.options
-        self.shortname = cfg.maconomy_shortname
+        self.shortname = self.credentials.shortname
         self.token_ttl = float(options.get("maconomy_token_ttl", 1800))
         self.rotate_every = int(options.get("maconomy_rotate_every", 100))
         self.rotation_grace = float(options.get("maconomy_rotation_grace", 60))
@@ -667,8 +673,8 @@ class MaconomySandbox(Sandbox):
                 user, _, password = base64.b64decode(credential).decode().partition(":")
             except (binascii.Error, UnicodeDecodeError):
                 user, password = "", ""
-            if (secrets.compare_digest(user, self.config.maconomy_user)
-                    and secrets.compare_digest(password, self.config.maconomy_password)):
+            if (secrets.compare_digest(user, self.credentials.user)
+                    and secrets.compare_digest(password, self.credentials.password)):
                 extra = {"Maconomy-Reconnect": self._issue_token()} if "x-reconnect" in mode \
                     else {}
                 return None, extra

@@ -31,7 +31,7 @@ from datetime import date, timedelta
 from functools import lru_cache
 from typing import Any
 
-from engine.sandbox.seed.common import (
+from engine.sandbox.platform.seed import (
     CATEGORIES,
     REFERENCE_TIME,
     company_for,
