@@ -101,6 +101,13 @@ def test_path_outside_the_company_scope_is_a_violation() -> None:
     one(problems, "/v1/user", "not under /v1/company/{companyId}")
 
 
+def test_sandbox_control_calls_are_not_kleer_traffic() -> None:
+    control = Exchange("kleer", "PATCH", "x", "/_sandbox/records/client/40000001", (), {},
+                       b'{"name": "x"}', 200, {}, b"{}")
+    assert checker.check_request(control) == checker.check_response(control) == []
+    assert checker.summary([control])["routes"] == {}
+
+
 def test_wrong_verb_on_a_confirmed_path_contradicts_the_contract() -> None:
     problems = checker.check_request(exchange("DELETE", "/client-project/5"))
     sentence = one(problems, "DELETE /client-project/{id}", "contradicts the contract")
