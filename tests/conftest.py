@@ -1,7 +1,11 @@
 """Suite-wide: every request an adapter sends through a contract transport is checked.
 
 See tests/contracts/recording.py. The check runs after each test; its figures (requests
-and routes checked per vendor) are printed at the end of the run.
+and routes checked, violations) are printed per vendor at the end of the run.
+
+A vendor's checker module says `ENFORCED = True` once its adapter and sandbox keep the
+contract: from then on a violation fails the test. Until then violations are counted
+and printed in the summary only, so the work towards conformance can land in steps.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import pytest
 from tests.contracts.recording import _pop_ledger, _push_ledger, checker_for, violations
 
 _CHECKED: Counter[str] = Counter()
+_VIOLATIONS: Counter[str] = Counter()
 _ROUTES: dict[str, set[str]] = {}
 
 
@@ -28,7 +33,11 @@ def contract_ledger(request: pytest.FixtureRequest) -> Iterator[object]:
             if "invalid" not in request.node.name:
                 pytest.fail("a test marked off_contract must say so by name ('invalid')")
             return
-        problems = list(violations(ledger))
+        problems = []
+        for exchange, problem in violations(ledger):
+            _VIOLATIONS[exchange.vendor] += 1
+            if getattr(checker_for(exchange.vendor), "ENFORCED", False):
+                problems.append(problem)
         for exchange in ledger.exchanges:
             checker = checker_for(exchange.vendor)
             if checker is None:
@@ -51,6 +60,9 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         return
     terminalreporter.section("vendor contracts")
     for vendor in sorted(_CHECKED):
+        checker = checker_for(vendor)
+        mode = "enforced" if getattr(checker, "ENFORCED", False) else "counted only"
         terminalreporter.write_line(
-            f"{vendor}: {_CHECKED[vendor]} requests checked over "
-            f"{len(_ROUTES.get(vendor, ()))} contract routes")
+            f"{vendor}: {_CHECKED[vendor]} exchanges checked over "
+            f"{len(_ROUTES.get(vendor, ()))} contract routes, "
+            f"{_VIOLATIONS[vendor]} violations ({mode})")

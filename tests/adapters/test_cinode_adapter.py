@@ -33,6 +33,7 @@ from tests.adapters.conformance import (
     assert_conforms,
     collect,
 )
+from tests.contracts.recording import contract_transport
 
 ACCESS_ID = "cinode-test-access-id"
 ACCESS_SECRET = "cinode-test-secret-7f3a9c"
@@ -68,7 +69,7 @@ async def make_harness(records: int = 60, *, options: dict[str, Any] | None = No
         records=records, clock=clock, rate_limits=rate_limits, options=options or {}),
         CinodeCredentials(access_id=ACCESS_ID, access_secret=ACCESS_SECRET))
     time = SharedTime(clock)
-    transport = RecordingTransport(httpx.ASGITransport(app=sandbox.app))
+    transport = RecordingTransport(contract_transport(sandbox))
     client = httpx.AsyncClient(transport=transport, base_url="http://cinode.test")
     context = AdapterContext(
         budgets=RateBudgets(clock=time.monotonic, sleep=time.sleep, wall_clock=time.wall),

@@ -33,6 +33,7 @@ from tests.adapters.conformance import (
     assert_conforms,
     collect,
 )
+from tests.contracts.recording import contract_transport
 
 TOKEN = "pat-test-token-8c2d41"
 RECORDS = 250
@@ -76,7 +77,7 @@ def make(records: int = RECORDS, *, token: str = TOKEN,
     sandbox = HubSpotSandbox(SandboxConfig(records=records, clock=clock),
         HubSpotCredentials(token=TOKEN))
     time = SharedTime(clock)
-    transport = RecordingTransport(httpx.ASGITransport(app=sandbox.app))
+    transport = RecordingTransport(contract_transport(sandbox))
     client = httpx.AsyncClient(transport=transport, base_url="http://hubspot.test")
     context = AdapterContext(
         budgets=RateBudgets(clock=time.monotonic, sleep=time.sleep, wall_clock=time.wall),

@@ -34,6 +34,7 @@ from tests.adapters.conformance import (
     assert_conforms,
     collect,
 )
+from tests.contracts.recording import contract_transport
 
 TOKEN = "kleer-test-token-5b1e9d"
 RECORDS = 45
@@ -67,7 +68,7 @@ def make(records: int = RECORDS, *, token: str = TOKEN, company: str = "1",
     sandbox = KleerSandbox(SandboxConfig(records=records, clock=clock),
         KleerCredentials(token=TOKEN))
     time = SharedTime(clock)
-    transport = RecordingTransport(httpx.ASGITransport(app=sandbox.app))
+    transport = RecordingTransport(contract_transport(sandbox))
     client = httpx.AsyncClient(transport=transport, base_url="http://kleer.test")
     context = AdapterContext(
         budgets=RateBudgets(clock=time.monotonic, sleep=time.sleep, wall_clock=time.wall),

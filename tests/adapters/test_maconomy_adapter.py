@@ -35,6 +35,7 @@ from tests.adapters.conformance import (
     assert_conforms,
     collect,
 )
+from tests.contracts.recording import contract_transport
 
 USER = "integration"
 PASSWORD = "maconomy-test-password-41"
@@ -75,7 +76,7 @@ def make_harness(records: int = 55, *, options: dict[str, Any] | None = None,
         records=records, clock=clock, defect_rate=defect_rate, options=options or {}),
         MaconomyCredentials(user=USER, password=PASSWORD, shortname="acme"))
     time = SharedTime(clock)
-    transport = RecordingTransport(httpx.ASGITransport(app=sandbox.app))
+    transport = RecordingTransport(contract_transport(sandbox))
     client = httpx.AsyncClient(transport=transport, base_url="http://maconomy.test")
     context = AdapterContext(
         budgets=RateBudgets(clock=time.monotonic, sleep=time.sleep, wall_clock=time.wall),

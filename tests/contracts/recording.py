@@ -167,13 +167,14 @@ def checker_for(vendor: str) -> Checker | None:
         raise
 
 
-def violations(ledger: Ledger) -> Iterator[str]:
+def violations(ledger: Ledger) -> Iterator[tuple[Exchange, str]]:
     """Every violation in the ledger, request side then answer side, per exchange."""
     for exchange in ledger.exchanges:
         checker = checker_for(exchange.vendor)
         if checker is None:
             continue
         for problem in checker.check_request(exchange):
-            yield f"request {exchange.method} {exchange.path}: {problem}"
+            yield exchange, f"request {exchange.method} {exchange.path}: {problem}"
         for problem in checker.check_response(exchange):
-            yield f"answer {exchange.status} to {exchange.method} {exchange.path}: {problem}"
+            yield exchange, (f"answer {exchange.status} to {exchange.method} {exchange.path}: "
+                             f"{problem}")

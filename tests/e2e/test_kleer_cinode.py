@@ -39,6 +39,7 @@ from engine.state import SqliteStateStore, open_store
 from engine.state.base import StateStore
 from engine.sync.pipeline import RunReport, run_sync
 from engine.sync.runtime import Runtime
+from tests.contracts.recording import contract_transport
 
 ROOT = Path(__file__).parents[2]
 SPEC = ROOT / "specs" / "kleer-cinode" / "spec.yaml"
@@ -95,8 +96,8 @@ class World:
     def runtime(self) -> Runtime:
         time = InstantTime()
         return Runtime(spec=self.spec, store=self.store, environ=sandbox_env(self.config),
-                       transports={"kleer": httpx.ASGITransport(app=self.kleer.app),
-                                   "cinode": httpx.ASGITransport(app=self.cinode.app)},
+                       transports={"kleer": contract_transport(self.kleer),
+                                   "cinode": contract_transport(self.cinode)},
                        budgets=RateBudgets(clock=time.monotonic, sleep=time.sleep,
                                            wall_clock=time.wall))
 
@@ -570,8 +571,8 @@ async def test_a_won_project_arrives_through_the_runner_webhook_inbox(tmp_path: 
                       config)
         environ = sandbox_env(config)
         app = build_app([str(SPEC)], store=store, environ=environ, clock=clock.now,
-                        transports={"kleer": httpx.ASGITransport(app=world.kleer.app),
-                                    "cinode": httpx.ASGITransport(app=world.cinode.app)},
+                        transports={"kleer": contract_transport(world.kleer),
+                                    "cinode": contract_transport(world.cinode)},
                         schedule=False, inbox=False)
         late.app = app
         try:

@@ -37,6 +37,7 @@ from engine.state import open_store
 from engine.state.base import StateStore
 from engine.sync.pipeline import RunReport, run_sync
 from engine.sync.runtime import Runtime
+from tests.contracts.recording import contract_transport
 
 SPEC = Path(__file__).parents[2] / "specs" / "kleer-hubspot" / "spec.yaml"
 OUTBOUND = ("companies", "products", "invoices", "agreements", "projects",
@@ -58,8 +59,8 @@ class World:
     environ: dict[str, str]
 
     def transports(self) -> dict[str, httpx.AsyncBaseTransport]:
-        return {"kleer": httpx.ASGITransport(app=self.kleer.app),
-                "hubspot": httpx.ASGITransport(app=self.hubspot.app)}
+        return {"kleer": contract_transport(self.kleer),
+                "hubspot": contract_transport(self.hubspot)}
 
     def runtime(self) -> Runtime:
         return Runtime(spec=self.spec, store=self.store, environ=self.environ,

@@ -27,6 +27,7 @@ from engine.sandbox.hubspot import HubSpotSandbox
 from engine.sandbox.hubspot.credentials import HubSpotCredentials
 from engine.sandbox.platform import ManualClock, SandboxConfig
 from engine.state import SqliteStateStore
+from tests.contracts.recording import contract_transport
 
 FIXTURES = Path(__file__).parent / "fixtures"
 SPEC = FIXTURES / "mirror.spec.yaml"
@@ -58,8 +59,8 @@ class LateTransport(httpx.ASGITransport):
 class CountingTransport(httpx.AsyncBaseTransport):
     """Forwards to a sandbox and keeps (method, path) of each request."""
 
-    def __init__(self, app: Any) -> None:
-        self.inner = httpx.ASGITransport(app=app)
+    def __init__(self, sandbox: Any) -> None:
+        self.inner = contract_transport(sandbox)
         self.sent: list[tuple[str, str]] = []
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
@@ -143,11 +144,11 @@ async def harness(tmp_path: Path) -> AsyncIterator[Harness]:
     hubspot = HubSpotSandbox(SandboxConfig(
         records=5, clock=clock, rate_limits=False, webhook_client=to_runner),
         HubSpotCredentials(token=HUBSPOT_TOKEN, client_secret=HUBSPOT_SECRET))
-    crm_io, delivery_io = CountingTransport(crm.app), CountingTransport(delivery.app)
+    crm_io, delivery_io = CountingTransport(crm), CountingTransport(delivery)
     store = SqliteStateStore(tmp_path / "state.db")
     app = build_app([str(SPEC)], store=store, environ=ENVIRON, clock=clock.now,
                     transports={"crm": crm_io, "delivery": delivery_io,
-                                "hubspot": httpx.ASGITransport(app=hubspot.app)},
+                                "hubspot": contract_transport(hubspot)},
                     schedule=False, inbox=False)
     late.app = app
     async with to_runner, httpx.AsyncClient(transport=httpx.ASGITransport(app=app),

@@ -6,7 +6,6 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import pytest
 
 from engine.sandbox.cinode import CinodeSandbox
@@ -19,6 +18,7 @@ from engine.spec.model import Spec
 from engine.state import open_store
 from engine.state.base import StateStore
 from engine.sync.runtime import Runtime
+from tests.contracts.recording import contract_transport
 
 ROOT = Path(__file__).parents[2]
 MACONOMY_CINODE = ROOT / "specs" / "maconomy-cinode" / "spec.yaml"
@@ -49,8 +49,8 @@ class World:
     def runtime(self, spec: Spec | None = None) -> Runtime:
         return Runtime(
             spec=spec or self.spec, store=self.store, environ=sandbox_env(self.config),
-            transports={"maconomy": httpx.ASGITransport(app=self.maconomy.app),
-                        "cinode": httpx.ASGITransport(app=self.cinode.app)},
+            transports={"maconomy": contract_transport(self.maconomy),
+                        "cinode": contract_transport(self.cinode)},
         )
 
     def cinode_customers(self) -> list[dict]:
