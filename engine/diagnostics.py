@@ -103,9 +103,13 @@ def render_text(diagnostics: Iterable[Diagnostic], sources: Mapping[str, str]) -
         out.append("")
     errors = sum(1 for d in diags if d.severity is Severity.ERROR)
     files = len({d.location.file for d in diags})
+    warnings = len(diags) - errors
     if diags:
         noun = "error" if errors == 1 else "errors"
-        out.append(f"{errors} {noun} in {files} file{'s' if files != 1 else ''}")
+        counted = f"{errors} {noun}"
+        if warnings:
+            counted += f", {warnings} warning{'s' if warnings != 1 else ''}"
+        out.append(f"{counted} in {files} file{'s' if files != 1 else ''}")
     return "\n".join(out)
 
 

@@ -21,6 +21,7 @@ class FieldInfo:
     required: bool = False
     read_only: bool = False
     write_only: bool = False
+    create_only: bool = False  # settable at creation only: the API cannot change it later
     label: str = ""
     description: str = ""
     enum: tuple[Any, ...] | None = None
@@ -73,6 +74,7 @@ def _flatten(prefix: str, fields: Mapping[str, Any], read_only: bool = False,
             required=bool(raw.get("required")),
             read_only=ro,
             write_only=wo,
+            create_only=bool(raw.get("create_only")),
             label=raw.get("label", ""),
             description=raw.get("description", ""),
             enum=tuple(raw["enum"]) if "enum" in raw else None,

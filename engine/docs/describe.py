@@ -38,6 +38,7 @@ FIXED = "Required and must not be modified"
 TAGS = "Synced tags are configured during setup"
 _ENUM_MEANING = re.compile(r"(?:^|,)\s*(-?[0-9]+)\s+([A-Za-z][A-Za-z -]*?)\s*(?=,|$)")
 _TAG_SETS = re.compile(r"select_tags\(\s*setup\.([a-z][a-z0-9_]*)")
+CREATE_ONLY = "Set when the record is created only: {system}'s API cannot change it later"
 ONE_WAY = "One-way: editing it in {system} does not start a sync on its own"
 
 
@@ -56,6 +57,13 @@ class _Object:
     def title(self) -> str:
         label = self.info.label if self.info else self.name
         return f"{self.system} {label}".strip()
+
+    def create_only(self, path: str) -> bool:
+        """The vendor's API can set this field at creation only (or update nothing)."""
+        if self.info is None:
+            return False
+        field = self.info.field(path)
+        return "update" not in self.info.operations or bool(field and field.create_only)
 
     def label(self, path: str) -> str:
         info = self.info.field(path) if self.info else None
@@ -239,7 +247,7 @@ def _one_way_check(spec: Spec, sync: Sync, source: _Object, target: _Object) -> 
 
 
 def _field_row(spec: Spec, f: FieldMap, source: _Object, target: _Object, raw: Any,
-               one_way: Any) -> Row:
+               one_way: Any, *, updates: bool = True) -> Row:
     transform = compile_transform(f.transform)
     if f.source is not None:
         names = tuple(part.strip() for part in f.source.split(",") if part.strip())
@@ -247,7 +255,9 @@ def _field_row(spec: Spec, f: FieldMap, source: _Object, target: _Object, raw: A
         names = transform.fields
     comments: list[str] = []
     required = f.required or target.required(f.target)
-    if f.on == "create":
+    if updates and target.create_only(f.target):
+        comments.append(CREATE_ONLY.format(system=target.system))
+    elif f.on == "create":
         if required or target.external_id(f.target):
             comments.append(FIXED)
         else:
@@ -356,7 +366,8 @@ def _action(spec: Spec, action: Action) -> ActionDoc:
     verb = "Updates the linked" if action.mode == "update" else "Creates a"
     effect = f"{verb} {target.title}"
     raw = _raw(spec.raw, "actions", action.name) or {}
-    rows = tuple(_field_row(spec, f, source, target, _raw(raw, "fields", f.target), None)
+    rows = tuple(_field_row(spec, f, source, target, _raw(raw, "fields", f.target), None,
+                            updates=action.mode == "update")
                  for f in action.fields)
     outputs = tuple((name, _output_words(value, target)) for name, value in action.outputs.items())
     pushed_back = None

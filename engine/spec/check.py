@@ -16,7 +16,7 @@ from croniter import croniter
 
 from engine.adapters.catalog import Catalog, ObjectInfo
 from engine.adapters.registry import AdapterRegistry, default_registry
-from engine.diagnostics import Diagnostic, Location
+from engine.diagnostics import Diagnostic, Location, Severity
 from engine.spec.model import SETUP_REF
 from engine.spec.source import LoadedDocument, pointer_join
 
@@ -54,12 +54,13 @@ class _Context:
         return self.doc.location(pointer, key=key)
 
     def diag(self, code: str, message: str, pointer: str, hint: str | None = None, *,
-             key: bool = False, location: Location | None = None) -> Diagnostic:
+             key: bool = False, location: Location | None = None,
+             severity: Severity = Severity.ERROR) -> Diagnostic:
         if location is None and key:  # underline the whole key
             name = pointer.rsplit("/", 1)[-1].replace("~1", "/").replace("~0", "~")
             location = self.doc.location(pointer, key=True, width=len(name))
         return Diagnostic(code, message, location or self.loc(pointer), hint=hint,
-                          pointer=pointer)
+                          severity=severity, pointer=pointer)
 
     def object_of(self, ref: Any) -> tuple[str, str, ObjectInfo | None] | None:
         if not isinstance(ref, str) or "." not in ref:
@@ -233,9 +234,26 @@ def _target_field(ctx: _Context, pointer: str, name: str, info: ObjectInfo,
                        key=True)
 
 
+def _create_only(ctx: _Context, row: str, name: str, raw: Any, target: ObjectInfo,
+                 catalog: str) -> Iterator[Diagnostic]:
+    """A field the vendor's API can set only at creation, mapped as if it stayed in step."""
+    field = target.field(name)
+    if field is None or not field.create_only:
+        return
+    if isinstance(raw, dict) and raw.get("on") == "create":
+        return
+    system = ctx.vendors.title(catalog)
+    yield ctx.diag("spec.create-only",
+                   f"`{name}` of {catalog} `{target.name}` can only be set when the record is "
+                   f"created ({system}'s API cannot change it): later changes are not written",
+                   row, "say so with `on: create` on this field", key=True,
+                   severity=Severity.WARNING)
+
+
 def _field_rows(ctx: _Context, pointer: str, fields: Any, source: ObjectInfo | None,
                 target: ObjectInfo | None, target_catalog: str,
-                extra_names: Iterable[str] = ()) -> Iterator[Diagnostic]:
+                extra_names: Iterable[str] = (), *, updates: bool = True
+                ) -> Iterator[Diagnostic]:
     if not isinstance(fields, dict):
         return
     extra_names = tuple(extra_names)
@@ -243,6 +261,8 @@ def _field_rows(ctx: _Context, pointer: str, fields: Any, source: ObjectInfo | N
         row = pointer_join(pointer, name)
         if target is not None:
             yield from _target_field(ctx, row, name, target, target_catalog)
+            if updates:
+                yield from _create_only(ctx, row, name, raw, target, target_catalog)
         if isinstance(raw, dict) and ("value" in raw or "template" in raw):
             if "template" in raw:
                 transform: Any = {"template": raw.get("template"), "from": raw.get("from", [])}
@@ -401,8 +421,19 @@ def _check_syncs(ctx: _Context) -> Iterator[Diagnostic]:
                                    target, target_catalog)
         if "filter" in raw:
             yield from _check_rule(ctx, pointer_join(pointer, "filter"), raw["filter"], source)
+        updatable = target is None or "update" in target.operations
         yield from _field_rows(ctx, pointer_join(pointer, "fields"), raw.get("fields"), source,
-                               target, target_catalog)
+                               target, target_catalog, updates=updatable)
+        if not updatable and "create" in target.operations and \
+                isinstance(raw.get("fields"), dict) and any(
+                not (isinstance(v, dict) and v.get("on") == "create")
+                for v in raw["fields"].values()):
+            system = ctx.vendors.title(target_catalog)
+            yield ctx.diag("spec.create-only",
+                           f"{system} cannot update a `{target.name}` record (its API has no "
+                           "update): records are created once, later changes are not written",
+                           pointer_join(pointer, "target"),
+                           "mark each field `on: create` to say so", severity=Severity.WARNING)
         for section in ("placement", "deactivate"):
             block = raw.get(section)
             if isinstance(block, dict):
@@ -444,7 +475,8 @@ def _check_actions(ctx: _Context) -> Iterator[Diagnostic]:
         target_catalog = ctx.catalogs[tgt[0]].adapter if tgt and ctx.catalogs.get(tgt[0]) else ""
         inputs = tuple((raw.get("inputs") or {}).keys())
         yield from _field_rows(ctx, pointer_join(pointer, "fields"), raw.get("fields"), source,
-                               target, target_catalog, extra_names=("inputs", "object", *inputs))
+                               target, target_catalog, extra_names=("inputs", "object", *inputs),
+                               updates=mode == "update")
         for out, value in (raw.get("outputs") or {}).items():
             yield from _check_transform(ctx, pointer_join(pointer_join(pointer, "outputs"), out),
                                         value, target, extra_names=("target", "inputs", "object"))

@@ -6,7 +6,9 @@ spec test asserts is exactly what a run writes. Rules it applies:
 - a field whose `enabled` is false (a setup switch) is never written;
 - a transform that returns `omit` leaves the field out for that record;
 - `on: create` fields and `placement` are written when the record is created, never on
-  later updates (so Cinode stage changes made by people are kept);
+  later updates (so Cinode stage changes made by people are kept); so are fields the
+  target's catalog marks `create_only` and every field of an object the vendor cannot
+  update (validate warns when a spec does not say `on: create` for them);
 - a `required` field whose value is empty fails the record with `field.required`;
 - a dotted target (`invoiceAddress.city`) builds a nested object;
 - a source field the catalog declares but the record lacks reads as `none`, as in the
@@ -132,9 +134,16 @@ class Mapper:
         def type_of(name: str) -> str | None:
             return target.field_type(name) if target is not None else None
 
+        def once(f: FieldMap) -> bool:
+            """Written at creation only: the spec says so, or the vendor cannot update it."""
+            if f.on == "create" or target is None:
+                return f.on == "create"
+            info = target.field(f.target)
+            return "update" not in target.operations or bool(info and info.create_only)
+
         self.fields = tuple(
             CompiledField.build(f.target, compile_transform(f.transform), f.required,
-                                f.on == "create", f.source, type_of(f.target))
+                                once(f), f.source, type_of(f.target))
             for f in fields if f.enabled
         )
         self.placement = tuple(
