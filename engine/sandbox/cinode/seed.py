@@ -1,9 +1,11 @@
 """Generated Cinode data: lookups, company users, subcontractors, customers, projects.
 
-Records come out in the simulator's stored shape, which is Cinode's full read model in
-camelCase (`CompanyUserFullModel`, `CompanyCustomerModel`, `ProjectModel` ids) with
-timestamps as Cinode prints them: no time zone, six fractional digits for generated
-data (records the simulator writes later get seven, as real Cinode data mixes both).
+Records come out in the simulator's stored shape: flat camelCase records holding what
+Cinode keeps (the edit models' fields plus ids, timestamps and children), from which
+`views` renders the response models. Timestamps are as Cinode prints them: no time
+zone, six fractional digits for generated data (records the simulator writes later get
+seven, as real Cinode data mixes both). Customers keep `createdDateTime` and
+`updatedDateTime` for the search's sort orders, but no customer model returns them.
 
 Who is who across systems:
 
@@ -35,10 +37,12 @@ from engine.sandbox.platform.seed import (
 )
 
 __all__ = [
+    "COMPANY",
+    "COMPANY_ADDRESSES",
     "COUNTRIES",
     "CURRENCIES",
     "LANGUAGES",
-    "LOCATIONS",
+    "OFFICES",
     "PIPELINES",
     "STATE_TITLES",
     "TAGS",
@@ -74,7 +78,9 @@ CURRENCIES: list[dict[str, Any]] = [
     {"id": 6, "currencyCode": "GBP", "description": "Pound sterling"},
 ]
 
-# [assumed] Cinode's country look-up list is not in the public spec: a static ISO table.
+# Cinode's country ids. No endpoint lists them (no country path in Cinode's OpenAPI
+# document): they show only as `CompanyCustomerModel.country` (`CountryModel {countryId,
+# code, name}`) on customers that have one. The ids here are the sandbox's own [assumed].
 COUNTRIES: list[dict[str, Any]] = [
     {"countryId": i, "code": code, "name": name}
     for i, (code, name) in enumerate(
@@ -86,23 +92,42 @@ COUNTRIES: list[dict[str, Any]] = [
     )
 ]
 
-# [assumed] languages and locations (offices) look-ups, shapes kept minimal.
+#: `GET /v0.1/languages` (`ProfileLanguageModel`): not company-scoped. The same ids are a
+#: user's `languageId` and a subcontractor's `languageId`/`profileLanguageId` [assumed].
 LANGUAGES: list[dict[str, Any]] = [
-    {"id": 1, "name": "Svenska", "culture": "sv-SE"},
-    {"id": 2, "name": "English", "culture": "en-GB"},
-    {"id": 3, "name": "Norsk", "culture": "nb-NO"},
-    {"id": 4, "name": "Dansk", "culture": "da-DK"},
-    {"id": 5, "name": "Suomi", "culture": "fi-FI"},
+    {"languageId": 1, "name": "Svenska", "culture": "sv-SE", "lang": "sv", "country": "Sweden"},
+    {"languageId": 2, "name": "English", "culture": "en-GB", "lang": "en",
+     "country": "United Kingdom"},
+    {"languageId": 3, "name": "Norsk", "culture": "nb-NO", "lang": "nb", "country": "Norway"},
+    {"languageId": 4, "name": "Dansk", "culture": "da-DK", "lang": "da", "country": "Denmark"},
+    {"languageId": 5, "name": "Suomi", "culture": "fi-FI", "lang": "fi", "country": "Finland"},
 ]
 
-LOCATIONS: list[dict[str, Any]] = [
-    {"id": 1, "name": "Stockholm", "street1": "Kungsgatan 12", "zipCode": "111 43",
-     "city": "Stockholm", "country": "Sweden"},
-    {"id": 2, "name": "Göteborg", "street1": "Södra Hamngatan 37", "zipCode": "411 06",
-     "city": "Göteborg", "country": "Sweden"},
-    {"id": 3, "name": "Malmö", "street1": "Stortorget 9", "zipCode": "211 22",
-     "city": "Malmö", "country": "Sweden"},
+#: The company's addresses (`CompanyModel.addresses`, `CompanyAddressModel`). Those with
+#: `addressType` 3 (LocationAddress) are its offices: a user's `locationId` and a
+#: subcontractor's `companyAddressId` name one [assumed: the UI calls them locations].
+COMPANY_ADDRESSES: list[dict[str, Any]] = [
+    {"id": 1, "addressType": 3, "street1": "Kungsgatan 12", "street2": None,
+     "zipCode": "111 43", "city": "Stockholm", "country": "Sweden", "email": None,
+     "comments": None},
+    {"id": 2, "addressType": 3, "street1": "Södra Hamngatan 37", "street2": None,
+     "zipCode": "411 06", "city": "Göteborg", "country": "Sweden", "email": None,
+     "comments": None},
+    {"id": 3, "addressType": 3, "street1": "Stortorget 9", "street2": None,
+     "zipCode": "211 22", "city": "Malmö", "country": "Sweden", "email": None,
+     "comments": None},
+    {"id": 4, "addressType": 2, "street1": "Box 1234", "street2": None, "zipCode": "111 80",
+     "city": "Stockholm", "country": "Sweden", "email": "faktura@konsultbolaget.se",
+     "comments": None},
 ]
+OFFICES = [a for a in COMPANY_ADDRESSES if a["addressType"] == 3]
+
+#: `CompanyModel` of the sandbox's company (its addresses above).
+COMPANY: dict[str, Any] = {
+    "name": "Konsultbolaget AB", "description": "IT-konsulter i Norden",
+    "corporateIdentityNumber": "556000-0001", "vatNumber": "SE556000000101",
+    "countryId": 1, "registrationYear": 2009, "isTaxRegistered": True,
+}
 
 PIPELINES: list[dict[str, Any]] = [
     {"id": 1, "title": "Sales", "description": "New business", "stages": [
@@ -231,11 +256,14 @@ def user_record(seed: int, index: int, company_id: int) -> dict[str, Any]:
         "mobility": None, "phone": person.phone,
         "dateOfBirth": f"{person.personal_number.birth_date}T00:00:00",
         "gender": 1 if person.male else 2, "languageId": 1,
-        "locationId": LOCATIONS[index % len(LOCATIONS)]["id"], "defaultCurrencyId": 1,
+        "locationId": OFFICES[index % len(OFFICES)]["id"], "defaultCurrencyId": 1,
         "displayCurrencyId": 1, "teamId": None, "taxTable": None, "baseSalary": None,
         "provision": None, "hourlyTargetRate": None, "selfCost": None, "invoicingGoal": None,
         "desiredAssignment": None, "twitter": None, "linkedIn": None, "homepage": None,
         "blog": None, "gitHub": None, "tags": [],
+        # AccessLevel values: the API account's owner is CompanyAdmin (400), staff
+        # CompanyUser (200).
+        "permissions": [400] if index == 0 else [200],
     }
 
 
@@ -255,7 +283,7 @@ def subcontractor_record(seed: int, index: int, company_id: int) -> dict[str, An
         "tariff": rng.choice((850, 950, 1050, 1200)), "currencyId": 1,
         "companyName": supplier.name, "companyIdentifier": supplier.orgno,
         "internalIdentifier": None, "linkedIn": None, "rating": None,
-        "companyAddressId": LOCATIONS[0]["id"], "createdDateTime": created,
+        "companyAddressId": OFFICES[0]["id"], "createdDateTime": created,
         "updatedDateTime": updated, "tags": [],
     }
 
@@ -316,7 +344,7 @@ def project_record(seed: int, index: int, company_id: int, counts: CinodeCounts
         "contractValue": None, "estimatedCloseDate": None, "pipelineId": pipeline["id"],
         "currentStageId": stage["id"], "currentState": state, "stateHistory": history,
         "salesManagerIds": [manager], "projectManagerIds": [], "currencyId": 1,
-        "tags": [], "teamId": None, "priority": rng.choice((3, 5, 5, 8)), "location": None,
+        "tags": [], "teamId": None, "priority": rng.choice((3, 5, 5, 8)), "locationId": None,
         "stateReasonId": None, "createdById": manager, "updatedById": manager,
         "createdDateTime": created, "updatedDateTime": updated,
     }
