@@ -36,6 +36,8 @@ from tests.adapters.conformance import (
 from tests.contracts.recording import contract_transport
 
 ACCESS_ID = "cinode-test-access-id"
+# Cinode has no country list: the ids of the sandbox tenant's countries, as a spec sets them.
+COUNTRY_IDS = "SE=1, NO=2, DK=3, FI=4"
 ACCESS_SECRET = "cinode-test-secret-7f3a9c"
 
 
@@ -77,7 +79,8 @@ async def make_harness(records: int = 60, *, options: dict[str, Any] | None = No
         now=clock.now if sandbox_clock_for_adapter else None)
     config = ConnectionConfig(name="cinode", adapter="cinode", base_url="http://cinode.test",
                               auth={"access_id": ACCESS_ID, "access_secret": secret},
-                              options={"company_id": "1", **(adapter_options or {})})
+                              options={"company_id": "1", "country_ids": COUNTRY_IDS,
+                                       **(adapter_options or {})})
     adapter = CinodeAdapter(config, client, context, sleep=time.sleep,
                             retry=RetryPolicy(rng=random.Random(7)))
     return Harness(sandbox, adapter, clock, time, client, transport), client
@@ -145,7 +148,9 @@ async def test_full_read_pages_to_the_end_with_catalog_types(cinode: Harness) ->
     info = cinode.adapter.describe().objects["customers"]
     for record in customers:
         assert_conforms(record, info)
-    assert all(isinstance(c["id"], int) and c["updatedDateTime"].tzinfo for c in customers)
+    assert all(isinstance(c["id"], int) for c in customers)
+    # Cinode's customer models have no timestamps, so neither have the records.
+    assert not any("updatedDateTime" in c for c in customers)
 
 
 @pytest.mark.parametrize("obj", ["users", "subcontractors", "projects"])
@@ -177,21 +182,34 @@ async def test_get_returns_the_full_record_typed(cinode: Harness) -> None:
     assert await cinode.adapter.get("customers", "999999") is None
 
 
-async def test_changed_since_returns_exactly_the_changed_records_oldest_first(
+async def test_projects_changed_since_get_each_project_and_stop_at_the_first_older(
         cinode: Harness) -> None:
+    """The safety net: project search results carry no timestamp, so the adapter walks
+    the search sorted by UpdatedDateTime (sortBy 5) and GETs each project in that order."""
     since = cinode.clock.now()  # after every generated change
-    changed = [c["id"] for c in list(cinode.sandbox.customers)[5:45:10]]  # 4, across pages
-    for offset, customer_id in enumerate(reversed(changed)):
+    changed = [p["id"] for p in list(cinode.sandbox.projects)[5:45:10]]  # 4, across pages
+    for offset, project_id in enumerate(reversed(changed)):
         cinode.clock.advance(60 + offset)
-        await cinode.control("PATCH", f"/records/customers/{customer_id}",
-                             {"description": f"changed {offset}"})
-    records = await collect(cinode.adapter.read("customers", since=since,
+        await cinode.control("PATCH", f"/records/projects/{project_id}",
+                             {"description": f"changed {offset}", "currentState": 30})
+    records = await collect(cinode.adapter.read("projects", since=since,
                                                 cursor_field="updatedDateTime"))
     assert [r["id"] for r in records] == list(reversed(changed))
     stamps = [r["updatedDateTime"] for r in records]
     assert stamps == sorted(stamps) and stamps[0] >= since
-    # Newest-first paging stops at the first older record: one page, not the collection.
-    assert len(cinode.statuses("/customers/search")) == 1
+    assert all(r["currentState"] == 30 and "currentStageId" in r for r in records)
+    searches = [r for r in cinode.transport.sent if r.url.path.endswith("/projects/search")]
+    assert len(searches) == 1  # one page: newest first, it stops at the first older project
+    assert json.loads(searches[0].content)["pageAndSortBy"]["sortBy"] == 5
+    gets = [r for r in cinode.transport.sent if r.method == "GET" and "/projects/" in
+            r.url.path]
+    assert len(gets) == len(changed) + 1  # the changed ones and the first older one
+
+
+async def test_customers_cannot_be_read_changed_since(cinode: Harness) -> None:
+    with pytest.raises(FatalError, match="cursor fields: none"):
+        cinode.adapter.read("customers", since=cinode.clock.now(),
+                            cursor_field="updatedDateTime")
 
 
 @pytest.mark.parametrize("obj", ["projects", "users"])
@@ -230,7 +248,7 @@ async def test_changed_since_on_a_field_the_object_cannot_filter_is_fatal(
         cinode.adapter.read("subcontractors", since=cinode.clock.now(),
                             cursor_field="updatedDateTime")
     with pytest.raises(FatalError, match="name"):
-        cinode.adapter.read("customers", since=cinode.clock.now(), cursor_field="name")
+        cinode.adapter.read("users", since=cinode.clock.now(), cursor_field="name")
 
 
 async def test_a_429_burst_is_waited_out(cinode: Harness) -> None:
@@ -317,9 +335,13 @@ async def test_customer_create_resolves_write_only_fields_and_update_round_trips
     assert [(c["firstName"], c["lastName"]) for c in stored["contacts"]] == [("Anna", "Berg")]
     assert [t["name"] for t in stored["tags"]] == ["BV=30", "Key"]
 
-    update = {**payload, "name": "Nordlys Konsult Sverige AB",
+    # The address gets a comment in Cinode, which the integration does not map.
+    [own] = [a for a in stored["addresses"] if a["addressType"] == 2]
+    await cinode.control("PATCH", f"/records/customers/{result.target_id}", {"addresses": [
+        {**own, "comments": "Märk fakturan med PO"}]})
+    update = {**payload, "name": "Nordlys Konsult Sverige AB", "countryCode": "SE",
               "invoiceAddress": {**payload["invoiceAddress"], "street1": "Storgatan 9"},
-              "tags": ["BV=30"]}
+              "tags": ["BV=30"], "status": 0}
     [updated] = await cinode.adapter.write(
         "customers", [WriteOp("update", "100042", update, target_id=result.target_id)])
     assert updated.ok and not updated.created
@@ -327,10 +349,34 @@ async def test_customer_create_resolves_write_only_fields_and_update_round_trips
     assert record is not None
     assert record["name"] == "Nordlys Konsult Sverige AB"
     assert record["tags"] == ["BV=30"]
+    assert (record["countryCode"], record["status"]) == ("SE", 0)  # PATCH changes both
     stored = await cinode.control("GET", f"/records/customers/{result.target_id}")
-    assert [a["street1"] for a in stored["addresses"] if a["addressType"] == 2] == [
-        "Storgatan 9"]  # replaced, not added
+    assert [(a["street1"], a["comments"]) for a in stored["addresses"]
+            if a["addressType"] == 2] == [("Storgatan 9", "Märk fakturan med PO")]
     assert len(stored["contacts"]) == 1 and stored["managers"] == [manager]
+    [put] = [r for r in cinode.transport.sent if r.method == "PUT"]
+    assert set(json.loads(put.content)) == {"street1", "street2", "zipCode", "city", "email",
+                                            "comments", "country", "addressType"}
+
+
+async def test_country_ids_come_from_the_option_and_from_customers_read() -> None:
+    """Cinode has no country list: an id is known from options.country_ids or from the
+    `country` of a customer the adapter has read."""
+    harness, client = await make_harness(records=10, adapter_options={"country_ids": ""})
+    async with client:
+        adapter = harness.adapter
+        [unknown] = await adapter.write("customers", [WriteOp("create", "x", {
+            "name": "Okänt land AB", "countryCode": "se"})])
+        assert unknown.error is not None and unknown.error.field == "countryCode"
+        assert "options.country_ids" in unknown.error.message
+        assert not [r for r in harness.transport.sent if r.method == "POST"
+                    and r.url.path.endswith("/customers")]  # refused before any call
+        seeded = next(iter(harness.sandbox.customers))  # a Swedish customer
+        assert (await adapter.get("customers", str(seeded["id"])))["countryCode"] == "SE"
+        [known] = await adapter.write("customers", [WriteOp("create", "y", {
+            "name": "Känt land AB", "countryCode": "se"})])
+        assert known.ok, known
+        assert harness.sandbox.customers.get(int(known.target_id))["countryId"] == 1
 
 
 async def test_user_create_patches_what_the_add_model_lacks_and_hides_the_password(
@@ -362,7 +408,7 @@ async def test_user_create_patches_what_the_add_model_lacks_and_hides_the_passwo
     assert patch.headers["content-type"] == "application/json-patch+json"
     assert json.loads(patch.content) == [
         {"op": "replace", "path": "/firstname", "value": "Sara J."},  # Cinode's spelling
-        {"op": "replace", "path": "/employmentEndDate", "value": "2025-06-30"}]
+        {"op": "replace", "path": "/employmentEndDate", "value": "2025-06-30T00:00:00Z"}]
     assert stored["employmentEndDate"].startswith("2025-06-30")
     patches = [e for e in cinode.sandbox.requests if e.method == "PATCH"]
     assert patches and all(e.status == 200 for e in patches)
@@ -375,16 +421,38 @@ async def test_user_create_patches_what_the_add_model_lacks_and_hides_the_passwo
     assert password not in caplog.text and ACCESS_SECRET not in caplog.text
 
 
-async def test_project_update_keeps_the_stage_cinode_chose(cinode: Harness) -> None:
+async def test_user_roles_are_set_as_access_levels(cinode: Harness) -> None:
+    """Roles: `PUT users/{id}/permissions` with AccessLevel values, after the create."""
+    [result] = await cinode.adapter.write("users", [WriteOp("create", "k-9", {
+        "firstName": "Rut", "lastName": "Ek", "email": "rut.ek@example.se", "gender": 2,
+        "roles": ["CompanyUser", "teammanager"]})])
+    assert result.ok, result
+    [put] = [r for r in cinode.transport.sent if r.method == "PUT"]
+    assert put.url.path.endswith(f"/users/{result.target_id}/permissions")
+    assert json.loads(put.content) == {"permissions": [200, 270]}
+    stored = await cinode.control("GET", f"/records/users/{result.target_id}")
+    assert stored["permissions"] == [200, 270]
+    record = await cinode.adapter.get("users", result.target_id)
+    assert record is not None and record["roles"] == ["CompanyUser", "TeamManager"]
+
+    [wrong] = await cinode.adapter.write("users", [WriteOp("update", "k-9", {
+        "roles": ["Konsult"]}, target_id=result.target_id)])
+    assert wrong.error is not None and wrong.error.field == "roles"
+    assert "CompanyUser" in wrong.error.message  # names the levels there are
+
+
+async def test_project_update_keeps_the_stage_and_location_cinode_has(
+        cinode: Harness) -> None:
     customer = next(iter(cinode.sandbox.customers))["id"]
     [created] = await cinode.adapter.write("projects", [WriteOp("create", "north_1000001", {
         "title": "Datalager", "customerId": customer, "identifier": "north_1000001",
-        "pipelineId": 1, "pipelineStageId": 11, "estimatedValue": 250000.5,
+        "pipelineId": 1, "pipelineStageId": 11, "estimatedValue": 250000.0,
         "estimatedCloseDate": date(2025, 12, 31), "tags": ["Maconomy"]})])
     assert created.ok and created.created
-    # Sales moves it in Cinode; the next sync must not move it back or blank fields.
+    # Sales moves it in Cinode and gives it a location; the next sync must not move it
+    # back or blank fields it does not map.
     await cinode.control("PATCH", f"/records/projects/{created.target_id}",
-                         {"currentStageId": 13})
+                         {"currentStageId": 13, "locationId": 77})
     [updated] = await cinode.adapter.write("projects", [WriteOp(
         "update", "north_1000001", {"title": "Datalager 2", "customerId": customer,
                                     "identifier": "north_1000001"},
@@ -394,27 +462,45 @@ async def test_project_update_keeps_the_stage_cinode_chose(cinode: Harness) -> N
     assert record is not None
     assert record["title"] == "Datalager 2"
     assert record["currentStageId"] == 13
-    assert record["estimatedValue"] == 250000.5
+    assert record["locationId"] == 77
+    assert record["estimatedValue"] == 250000
     assert record["estimatedCloseDate"] == date(2025, 12, 31)
     assert record["tags"] == ["Maconomy"]
+    [put] = [r for r in cinode.transport.sent if r.method == "PUT"]
+    body = json.loads(put.content)
+    assert body["location"] == {"locationId": 77}
+    assert body["estimatedCloseDate"] == "2025-12-31T00:00:00Z"
 
 
-async def test_subcontractor_create_and_update(cinode: Harness) -> None:
+async def test_a_project_value_with_a_fraction_fails_the_record_unsent(
+        cinode: Harness) -> None:
+    customer = next(iter(cinode.sandbox.customers))["id"]
+    [result] = await cinode.adapter.write("projects", [WriteOp("create", "p", {
+        "title": "Halv krona", "customerId": customer, "estimatedValue": 250000.5})])
+    assert result.error is not None
+    assert (result.error.code, result.error.field) == ("value.not-whole", "estimatedValue")
+    assert not [r for r in cinode.transport.sent if r.method == "POST"]
+
+
+async def test_subcontractors_are_created_and_never_updated(cinode: Harness) -> None:
     payload = {"firstName": "Olle", "lastName": "Ek", "email": "olle@ekkonsult.se",
                "gender": 1, "languageId": 1, "companyName": "Ek Konsult AB",
                "companyIdentifier": "559900-1234", "internalIdentifier": "kleer-s-5"}
     [created] = await cinode.adapter.write("subcontractors",
                                            [WriteOp("create", "kleer-s-5", payload)])
     assert created.ok, created
+    assert "update" not in cinode.adapter.describe().objects["subcontractors"].operations
+    sent = len(cinode.transport.sent)
     [updated] = await cinode.adapter.write("subcontractors", [WriteOp(
-        "update", "kleer-s-5", {"phone": "+46 70 999", "gender": 1},
-        target_id=created.target_id)])
-    assert updated.ok, updated
+        "update", "kleer-s-5", {"phone": "+46 70 999"}, target_id=created.target_id)])
+    assert updated.error is not None and updated.error.code == "vendor.unsupported"
+    assert "phone" in updated.error.message
+    assert len(cinode.transport.sent) == sent  # nothing sent: Cinode has no such call
     record = await cinode.adapter.get("subcontractors", created.target_id)
     assert record is not None
     assert_conforms(record, cinode.adapter.describe().objects["subcontractors"])
     assert (record["phone"], record["companyName"], record["internalIdentifier"]) == (
-        "+46 70 999", "Ek Konsult AB", "kleer-s-5")
+        None, "Ek Konsult AB", "kleer-s-5")
 
 
 async def test_a_rejected_record_fails_alone(cinode: Harness) -> None:
@@ -427,8 +513,8 @@ async def test_a_rejected_record_fails_alone(cinode: Harness) -> None:
     assert [r.ok for r in results] == [True, False, True, False]
     rejected = results[1].error
     assert rejected is not None
-    assert (rejected.code, rejected.field) == ("vendor.rejected", "name")
-    assert "required" in rejected.message
+    assert (rejected.code, rejected.field) == ("field.required", "name")
+    assert "requires name" in rejected.message  # found before any call was made
     assert results[3].error is not None and results[3].error.field == "countryCode"
     found = await cinode.adapter.find_external("customers", "identification", ["a", "b", "c"])
     assert sorted(found) == ["a", "c"]
@@ -454,9 +540,10 @@ async def test_update_of_a_deleted_record_is_a_record_error(cinode: Harness) -> 
 async def test_changes_written_show_up_in_the_next_delta_read(cinode: Harness) -> None:
     since = cinode.clock.now()
     cinode.clock.advance(5)
-    [created] = await cinode.adapter.write("customers", [WriteOp("create", "n", {
-        "name": "Ny Kund AB", "identification": "n"})])
-    records = await collect(cinode.adapter.read("customers", since=since,
+    customer = next(iter(cinode.sandbox.customers))["id"]
+    [created] = await cinode.adapter.write("projects", [WriteOp("create", "n", {
+        "title": "Ny affär", "customerId": customer, "identifier": "n"})])
+    records = await collect(cinode.adapter.read("projects", since=since,
                                                 cursor_field="updatedDateTime"))
     assert [str(r["id"]) for r in records] == [created.target_id]
     assert records[0]["updatedDateTime"] - since >= timedelta(seconds=5)

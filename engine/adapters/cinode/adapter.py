@@ -1,33 +1,109 @@
 """Cinode (REST v0.1): users, subcontractors, customers and projects.
 
-Facts this adapter is built on (apis.md section 1):
+This module is long because it holds one vendor API's reads, writes and quirks in one
+class. Every fact it relies on, and where it comes from: "contract" is Cinode's OpenAPI
+3.0.1 document as kept in tests/contracts/cinode/contract.json (element named), "README"
+is github.com/Cinode-Labs/api/README.md; "unconfirmed" means neither says so.
 
-- Auth: `GET /token` with Basic `access_id:access_secret` gives a 120-second JWT and a
-  refresh token. The token endpoint allows 2 calls per 2 s, so the token is cached and
-  renewed ~30 s before it expires (refresh token first, a fresh `/token` if that fails),
-  and a 401 mid-run renews it once (single-flight, through `HttpSession`).
-- The company id comes from `options["company_id"]`, else the JWT's `companySub`.
-- 40 requests per 2 s per company (`config.rate_limit` overrides); one budget per
-  credential, shared with every other sync using it.
-- Plain GET lists are not paginated, so reads use the paged `POST .../search`
-  endpoints (subcontractors have none; their list is small and read whole).
-- Full reads page in `createdDateTime` order, which updates during the read do not
-  disturb. Changed-since reads page newest-first by `updatedDateTime` and stop at the
-  first record older than `since`: an update during the read then shows up as a
-  duplicate (dropped) instead of shifting a record past the page boundary unseen, and
-  the read costs pages in proportion to the changes, not the collection. The changed
-  records are held until the oldest is reached and yielded oldest-first, so memory
-  grows with the number of changes, never with the collection.
-- Writes are one call per record (Cinode has no batch endpoint). Users are created
-  with the add model (with a generated password that is never logged) and the fields
-  it lacks are applied with a JSON Patch (which spells `firstname`/`lastname` in lower
-  case). Projects and subcontractors have no PATCH: their PUT replaces the whole edit
-  model, so the adapter reads the record and merges before it writes. Subcontractor
-  PUT is a newer API than the 2024 spec [assumed].
-- Write-only catalog fields are resolved here: customer `countryCode` -> `countryId`
-  and `currencyCode` -> `turnOverCurrencyId` (look-ups, create only: the edit model has
-  neither), `invoiceAddress` -> the address with `addressType` 2, `responsibleUserId`
-  -> a manager, `contactName` -> a contact, `tags` -> the tag replacement endpoint.
+Auth and limits
+
+- `GET /token` with Basic `access_id:access_secret` -> `{access_token, refresh_token}`, a
+  JWT valid 120 s (README "Retrieve access_token"; contract `paths["/token"].get`,
+  `TokenModel`). `POST /token/refresh {"refreshToken"}` renews it (README "Refresh
+  token"; `TokenRefreshModel`). Every other call carries `Bearer` (README "Authenticate
+  against the API"). The token is renewed ~30 s before it expires, refresh token first;
+  a 401 mid-run renews it once (single-flight, through `HttpSession`).
+- 40 requests per 2 s and 10,000 per day per company; 2 per 2 s on `/token`, per AccessId,
+  outside the plan (README "Rate limiting", contract `x-rateLimitResponse`,
+  `RateLimitErrorModel`). One budget per credential (`config.rate_limit` overrides).
+- The company id: `options.company_id`, else the JWT's `companySub` claim (unconfirmed:
+  not in the contract; set the option).
+
+Reads
+
+- Plain lists are not paged (`GET users`, `customers`, `subcontractors` declare no query
+  parameters), so reads use `POST .../search` with `pageAndSortBy` (1-based `page`,
+  `itemsPerPage`; `*PageAndSortByModel`). Subcontractors have no search (no
+  `subcontractors/search` in `x-vendorPaths`): their list is read whole.
+- Full reads page in CreatedDateTime order (sortBy 0 of `CompanyUserQuerySort`,
+  `CompanyCustomerQuerySort`, `ProjectQuerySort`), which updates during a read do not
+  disturb.
+- Users changed-since: sortBy 4 (`CompanyUserQuerySort` UpdatedDateTime), descending
+  (`SortOrder` 1), stopping at the first user older than `since`; the results
+  (`CompanyUserExtendedModel`) carry `updatedDateTime`. Disconnected users are included
+  (`SearchCompanyUserQueryModel.includeDisconnected`), so a status change is seen.
+- Projects: search results are `ProjectBaseModel` (id, title, customer, identifiers) with
+  no state, stage or timestamp, so every project a read yields is fetched with
+  `GET projects/{id}` (`ProjectModel`: `currentState`, `currentStageId`, `pipelineId`,
+  `updatedDateTime`, ...). Changed-since: search with sortBy 5 (`ProjectQuerySort`
+  UpdatedDateTime) descending, GET each in that order, stop at the first project older
+  than `since`; cost: one GET per changed project plus one, and a search page per 500.
+  The document disagrees with itself (the enum says 5, the SearchProject prose says 6):
+  the order is checked on the GETs' timestamps, and a read that is not newest-first is
+  refused (`specsync check` probes it). A project updated during the read may come out
+  of order; it is kept, as it is newer than the read's start.
+- Customers cannot be read changed-since: no customer model has a timestamp
+  (`CompanyCustomerBaseModel`, `...ExtendedModel`, `...Model`); sort 13 exists but its
+  value is never returned. Runs detect changes to customers they write by the hash of the
+  last write, never by a Cinode field.
+- Look-ups: customers by `identification` with `identificationOperator` 3 Equals
+  (`SearchCompanyCustomerQueryModel`, `StringComparisonOperator`); projects by
+  `SearchProjectQueryModel.identification` (that it matches `identifier` exactly is
+  unconfirmed: the match is checked here); users by scanning the search (no search by
+  identifier), subcontractors by scanning the list.
+- `GET users-full/{id}` (`CompanyUserFullModel`: salary and tax table) needs CompanyAdmin
+  (its description); on 403 the adapter falls back to `GET users/{id}`
+  (`CompanyUserModel`). Neither user model returns `gender` or `languageId`, nor do the
+  subcontractor models return `gender`, `languageId` or `title`: the catalog marks them
+  write-only.
+
+Writes (one call per record: no batch operation in `x-vendorPaths`)
+
+- Users: `POST users` with `CompanyUserAddModel` (required email, firstName, lastName,
+  gender, password, confirmPassword; a generated password that is never logged), then
+  `PATCH users/{id}` (`x-patchModel ICompanyUserEmployeePatchDocument`, which spells
+  `firstname`/`lastname` in lower case) for what the add model lacks. `languageId` is in
+  the add model only (not in `CompanyUserEditModel` or the patch document): create-only.
+  Roles are access levels: `PUT users/{companyUserId}/permissions` with
+  `CompanyUserPermissionsEditModel {permissions: AccessLevel[]}` (requires CompanyAdmin),
+  read back from `CompanyUserModel.roles[].level` (`RoleModel`). `GET users/{id}/roles`
+  is project roles (`CompanyUserProjectAssignmentModel`), not used.
+- Customers: `POST customers` with `CompanyCustomerAddModel` (`countryId`,
+  `turnOverCurrencyId`); its `status` is readOnly, so a customer that must be inactive is
+  created and then patched. Changes go through `PATCH customers/{id}`
+  (`CompanyCustomerPatchModel`, derived from the operation's example): `status` is a JSON
+  boolean there, and `/countryid` and `/turnovercurrencyid` can be changed.
+  `countryCode` -> `countryId`: Cinode has no country list (no country path in
+  `x-vendorPaths`; `CountryModel` appears only as `CompanyCustomerModel.country`), so the
+  ids come from `options.country_ids` ("SE=1, NO=2") and from the `country` of every
+  customer the adapter reads. `currencyCode` -> `turnOverCurrencyId` via
+  `GET currencies` (`CurrencyModel`).
+  `invoiceAddress` -> the address with `addressType` 2 (`AddressType` InvoiceAddress):
+  POST `customers/{id}/addresses`, or PUT the existing one with
+  `CompanyCustomerAddressAddEditModel` built from its own properties, so what the spec
+  does not map (`comments`, `email`, ...) is kept. `responsibleUserId` -> POST
+  `customers/{id}/managers` (`CompanyCustomerManagersAddEditModel.companyUserIds`).
+  `contactName` -> POST `customers/{id}/contacts` (`CompanyCustomerContactAddEditModel`).
+- Tags: `POST .../{users|customers|projects}/{id}/tags` with `CompanyTagModel[]`;
+  "Posted tags will replace any existing tags" (the operations' description). A
+  customer's payment-terms tag goes first in that one list.
+- Projects have no PATCH (`paths[.../projects/{id}]`: get, put, delete): PUT replaces
+  `ProjectAddEditModel`, so the adapter GETs the project and sends it back with the
+  changes, `location` included as `{"locationId": ...}` (`ProjectModel` exposes only
+  `locationId`; that Cinode keeps a location given by id alone is unconfirmed, and
+  `specsync check` says so when it matters). `projectState` and `priority` are not
+  nullable: left out when unknown. `estimatedValue` and `contractValue` are int32.
+- Subcontractors cannot be updated: `/subcontractors/{id}` has GET and DELETE only, and
+  `CompanyUserSubcontractorAddEditModel` is POST-only. Every field is set at creation
+  (`POST subcontractors`, with `password`/`passwordConfirm`); the catalog lists no
+  `update` operation, so specs and plans say so, and an update reaching the adapter fails
+  the record (`vendor.unsupported`) rather than deleting and re-creating the person.
+- Required properties are checked before a call (customer name, project title and
+  customerId, the user and subcontractor add models' required fields): such a record
+  fails with `field.required` and sends nothing.
+- Errors: 400 is `ValidationModel` (`errors`: field -> messages), whose first field names
+  the record's failing field; 500 is `ErrorModel`. 403 fails one record (declared on the
+  tag endpoints; elsewhere unconfirmed).
 """
 
 from __future__ import annotations
@@ -40,7 +116,7 @@ import logging
 import secrets
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -54,6 +130,13 @@ from engine.adapters.base import (
     WriteResult,
 )
 from engine.adapters.catalog import Catalog, ObjectInfo
+from engine.adapters.cinode.wire import (
+    access_levels,
+    level_names,
+    parse_country_ids,
+    whole_number,
+    wire_moment,
+)
 from engine.adapters.http import HttpSession, vendor_reason
 from engine.adapters.retry import RetryPolicy
 from engine.errors import AmbiguousWriteError, FatalError, RecordError
@@ -67,68 +150,81 @@ DEFAULT_RATE_LIMIT = (40, 2.0)
 TOKEN_RATE_LIMIT = (2, 2.0)
 REFRESH_MARGIN = 30.0  # seconds before expiry a token is renewed
 DEFAULT_PAGE_SIZE = 500
+# A project GET may show a time later than its place in the search order only when it
+# changed during the read: such a record is newer than the read's start (less this).
+_CLOCK_SLACK = timedelta(minutes=5)
 
 # Vendor statuses that reject one record, not the run (403 is data-dependent in Cinode).
 _REJECTED = (400, 403, 404, 409, 422)
-
 _JSON_PATCH = {"Content-Type": "application/json-patch+json"}
 
-# Search endpoints: (path, sortBy for createdDateTime, sortBy for updatedDateTime).
-# Project sortBy for UpdatedDateTime is 5 in the vendor enum but 6 in its prose; the
-# adapter checks the order it gets back rather than trusting either.
+# Search endpoints: (path, sortBy CreatedDateTime, sortBy UpdatedDateTime or None).
 _SEARCH = {
     "users": ("users/search", 0, 4),
-    "customers": ("customers/search", 0, 13),
+    "customers": ("customers/search", 0, None),
     "projects": ("projects/search", 0, 5),
 }
 
-# Read model keys copied as they are, per object; other catalog fields are derived.
+# Read-model keys copied as they are, per object; other catalog fields are derived.
 _DIRECT = {
-    "users": ("id", "companyUserId", "firstName", "lastName", "gender", "dateOfBirth",
-              "phone", "title", "status", "employmentNumber", "internalIdentifier",
+    "users": ("id", "companyUserId", "firstName", "lastName", "dateOfBirth", "phone",
+              "title", "status", "employmentNumber", "internalIdentifier",
               "employmentStartDate", "employmentEndDate", "availabilityPercent",
-              "languageId", "defaultCurrencyId", "locationId", "baseSalary", "taxTable",
-              "companyUserType", "createdDateTime", "updatedDateTime"),
-    "subcontractors": ("id", "firstName", "lastName", "email", "gender", "phone",
-                       "languageId", "currencyId", "companyAddressId", "companyName",
-                       "companyIdentifier", "internalIdentifier", "title", "status",
+              "baseSalary", "taxTable", "companyUserType", "createdDateTime",
+              "updatedDateTime"),
+    "subcontractors": ("id", "firstName", "lastName", "email", "phone", "companyName",
+                       "companyIdentifier", "internalIdentifier", "status",
                        "createdDateTime"),
     "customers": ("id", "name", "description", "corporateIdentityNumber", "vatNumber",
-                  "identification", "email", "homepage", "phone", "status",
-                  "updatedDateTime"),
+                  "identification", "email", "homepage", "phone", "status"),
     "projects": ("id", "title", "customerId", "description", "identifier",
                  "customerIdentifier", "pipelineId", "currentStageId", "currentState",
                  "estimatedValue", "contractValue", "estimatedCloseDate", "probability",
-                 "priority", "salesManagerIds", "createdDateTime", "updatedDateTime"),
+                 "priority", "salesManagerIds", "locationId", "createdDateTime",
+                 "updatedDateTime"),
 }
 
-# Users: what the add model takes; the rest of a new user goes in a JSON Patch.
+# Users: `CompanyUserAddModel`; the rest of a new user goes in a JSON Patch.
 _USER_ADD = ("email", "firstName", "lastName", "gender", "status", "title", "languageId",
              "employmentNumber", "employmentStartDate", "locationId", "defaultCurrencyId")
+_USER_REQUIRED = ("email", "firstName", "lastName", "gender")
+# `ICompanyUserEmployeePatchDocument` properties the catalog maps.
 _USER_PATCH = ("email", "firstName", "lastName", "gender", "dateOfBirth", "phone", "title",
                "status", "employmentNumber", "internalIdentifier", "employmentStartDate",
                "employmentEndDate", "availabilityPercent", "locationId", "defaultCurrencyId",
                "baseSalary", "taxTable")
 _PATCH_PATH = {"firstName": "firstname", "lastName": "lastname"}  # Cinode's spelling
 
-_CUSTOMER_EDIT = ("name", "description", "corporateIdentityNumber", "vatNumber",
-                  "identification", "email", "homepage", "phone", "status")
+# Customers: `CompanyCustomerAddModel` (status aside: readOnly there) and the properties of
+# `CompanyCustomerPatchModel` the catalog maps directly.
+_CUSTOMER_ADD = ("name", "description", "corporateIdentityNumber", "vatNumber",
+                 "identification", "email", "homepage", "phone")
+_CUSTOMER_PATCH = (*_CUSTOMER_ADD, "status")
+# `CompanyCustomerAddressAddEditModel`: the whole of an address PUT.
+_ADDRESS_EDIT = ("street1", "street2", "zipCode", "city", "email", "comments", "country",
+                 "addressType")
 
+# `ProjectAddEditModel` properties, with the date-time one apart.
 _PROJECT_EDIT = ("title", "customerId", "description", "identifier", "customerIdentifier",
                  "intermediatorId", "estimatedCloseDate", "estimatedValue", "contractValue",
                  "probability", "pipelineId", "pipelineStageId", "currencyId",
                  "projectState", "teamId", "stateReasonId", "priority", "salesManagerIds",
                  "projectManagerIds")
+_PROJECT_NOT_NULL = ("projectState", "priority")  # enums, not nullable in the edit model
 
-_SUBCONTRACTOR_EDIT = ("firstName", "lastName", "email", "gender", "languageId", "title",
-                       "phone", "profileLanguageId", "tariff", "currencyId",
-                       "companyCalendarId", "companyAddressId", "companyName",
-                       "companyIdentifier", "internalIdentifier", "linkedIn", "rating")
+# `CompanyUserSubcontractorAddEditModel` (required: email, firstName, lastName, gender,
+# languageId, password, passwordConfirm).
+_SUBCONTRACTOR_ADD = ("firstName", "lastName", "email", "gender", "languageId", "title",
+                      "phone", "profileLanguageId", "tariff", "currencyId",
+                      "companyCalendarId", "companyAddressId", "companyName",
+                      "companyIdentifier", "internalIdentifier", "linkedIn", "rating")
+_SUBCONTRACTOR_REQUIRED = ("firstName", "lastName", "email", "gender", "languageId")
 
 # Vendor error keys that name a catalog field under another name.
 _ERROR_FIELDS = {"companyuseremail": "email", "countryid": "countryCode",
                  "turnovercurrencyid": "currencyCode", "projectstate": "currentState",
-                 "confirmpassword": None, "password": None, "passwordconfirm": None}
+                 "permissions": "roles", "confirmpassword": None, "password": None,
+                 "passwordconfirm": None}
 
 Sleep = Callable[[float], Awaitable[object]]
 
@@ -143,17 +239,6 @@ def _jwt_claims(token: str) -> dict[str, Any]:
     return claims if isinstance(claims, dict) else {}
 
 
-def _wire(value: Any) -> Any:
-    """A typed payload value as Cinode's JSON wants it."""
-    if isinstance(value, datetime):
-        return value.astimezone(UTC).replace(tzinfo=None).isoformat()
-    if isinstance(value, date):
-        return value.isoformat()
-    if isinstance(value, list | tuple):
-        return [_wire(v) for v in value]
-    return value
-
-
 def _tag_names(tags: Any) -> list[str]:
     return [t["name"] if isinstance(t, Mapping) else str(t) for t in tags or []
             if not isinstance(t, Mapping) or t.get("name")]
@@ -164,6 +249,10 @@ def _generated_password() -> str:
     return secrets.token_urlsafe(24) + "aZ9!"
 
 
+def _id_of(value: Any) -> Any:
+    return value.get("id") if isinstance(value, Mapping) else None
+
+
 def _catalog() -> Catalog:
     """This vendor's catalog (catalog.json beside this module), read once by its Vendor."""
     from engine.adapters.cinode import VENDOR  # the package has imported this module by now
@@ -172,7 +261,11 @@ def _catalog() -> Catalog:
 
 
 class CinodeAdapter:
-    """The Cinode system; see the module docstring. One instance per connection."""
+    """The Cinode system; see the module docstring. One instance per connection.
+
+    Connection options: `company_id`, `page_size` (search page, default 500) and
+    `country_ids` ("SE=1, NO=2": Cinode's ids of the countries customers are written with).
+    """
 
     name = "cinode"
 
@@ -189,7 +282,6 @@ class CinodeAdapter:
                              f"access_secret; {exc.args[0]} is missing") from None
         context.redactor.add(self._access_id, self._access_secret)
         self._catalog = _catalog()
-        assert self._catalog is not None
         limit, per = config.rate_limit or DEFAULT_RATE_LIMIT
         retry = retry or RetryPolicy()
         self.session = HttpSession(
@@ -207,14 +299,19 @@ class CinodeAdapter:
         self._refresh_token: str | None = None
         self._renew_at = 0.0
         self._token_lock = asyncio.Lock()
+        self._owner_id: int | None = None
         company = config.options.get("company_id")
         try:
             self._company_id: int | None = int(company) if company not in (None, "") else None
         except (TypeError, ValueError):
             raise FatalError(f"cinode connection {config.name!r}: options.company_id must be "
                              f"a whole number, got {company!r}") from None
+        try:
+            self._countries = parse_country_ids(config.options.get("country_ids"))
+        except ValueError as exc:
+            raise FatalError(f"cinode connection {config.name!r}: {exc}") from None
+        self._currencies: dict[str, int] | None = None
         self._totals: dict[str, int] = {}
-        self._lookups: dict[str, dict[str, int]] = {}
 
     def __repr__(self) -> str:
         return f"CinodeAdapter({self.config.name!r}, company={self._company_id})"
@@ -269,8 +366,10 @@ class CinodeAdapter:
         self._access_token = token
         self._refresh_token = refresh if isinstance(refresh, str) else None
         self._renew_at = self._now() + max(lifetime - REFRESH_MARGIN, lifetime / 2)
-        if self._company_id is None and claims.get("companySub") not in (None, ""):
+        if self._company_id is None and str(claims.get("companySub", "")).isdigit():
             self._company_id = int(claims["companySub"])
+        if str(claims.get("sub", "")).isdigit():
+            self._owner_id = int(claims["sub"])  # [unconfirmed] the API account's user
 
     async def _authorize(self, request: httpx.Request) -> None:
         request.headers["Authorization"] = f"Bearer {await self._token()}"
@@ -291,7 +390,6 @@ class CinodeAdapter:
     # ------------------------------------------------------------------ protocol
 
     def describe(self) -> Catalog:
-        assert self._catalog is not None
         return self._catalog
 
     def _object(self, obj: str) -> ObjectInfo:
@@ -302,19 +400,66 @@ class CinodeAdapter:
         return info
 
     async def check(self) -> CheckResult:
+        """Authenticate, count users, and probe what the contract leaves open."""
         try:
             await self._token()
             response = await self.session.request(
                 "POST", await self._path("users/search"), idempotent=True,
                 json={"term": "", "pageAndSortBy": {"page": 1, "itemsPerPage": 1}})
+            total = response.json().get("totalItems")
+            notes = [await self._probe_project_order(), await self._probe_admin(),
+                     self._country_note()]
         except FatalError as exc:
             return CheckResult(False, f"Cinode refused: {exc}")
         except Exception as exc:  # a check reports; it never raises
             return CheckResult(False, f"Cinode is unreachable: {type(exc).__name__}: "
                                       f"{self.context.redactor.text(str(exc))}")
-        total = response.json().get("totalItems")
         return CheckResult(True, f"Authenticated with Cinode as company {self._company_id}; "
-                                 f"{total} active users visible.")
+                                 f"{total} active users visible. " + " ".join(notes))
+
+    async def _probe_project_order(self) -> str:
+        """Whether sortBy 5 really is newest-first by updatedDateTime (GET the first 3)."""
+        items, _ = await self._search_page("projects", {}, 1, 5, 1, size=3)
+        stamps = []
+        located = False
+        for raw in items:
+            project = await self._get_raw("projects", str(raw.get("id")))
+            if project is None:
+                continue
+            located |= project.get("locationId") is not None
+            stamp = project.get("updatedDateTime")
+            if isinstance(stamp, str) and stamp:
+                stamps.append(parse_datetime(stamp))
+        if stamps != sorted(stamps, reverse=True):
+            order = ("Project search sortBy 5 is NOT newest-first by updatedDateTime here: "
+                     "changed-since reads of projects will stop with an error.")
+        else:
+            order = "Project search sortBy 5 is newest-first by updatedDateTime."
+        if located:
+            order += (" Unconfirmed: that a project PUT keeps a location given by its id "
+                      "alone; check a project with a location before updating projects.")
+        return order
+
+    async def _probe_admin(self) -> str:
+        """Whether the API account may set access levels (PUT permissions needs
+        CompanyAdmin)."""
+        if self._owner_id is None:
+            return "Roles: the API account's user is unknown; setting roles is unconfirmed."
+        user = await self._get_raw("users", str(self._owner_id), full=False)
+        levels = [r.get("level") for r in (user or {}).get("roles") or []
+                  if isinstance(r, Mapping)]
+        if 400 in levels or 500 in levels:
+            return "Roles can be set (the API account is CompanyAdmin)."
+        return ("Roles cannot be set: PUT users/{id}/permissions needs CompanyAdmin, and "
+                "the API account is not.")
+
+    def _country_note(self) -> str:
+        if not self._countries:
+            return ("No options.country_ids: Cinode has no country list, so a customer's "
+                    "countryCode fails until its id is known (from a customer of that "
+                    "country the adapter reads, or the option).")
+        return ("Country ids known for: " + ", ".join(sorted(self._countries)) +
+                " (Cinode has no country list; others fail the record).")
 
     def total(self, obj: str) -> int | None:
         """The vendor's `totalItems` from the last search of `obj`, once one has run."""
@@ -329,25 +474,31 @@ class CinodeAdapter:
     # ------------------------------------------------------------------ reads
 
     def _record(self, obj: str, raw: Mapping[str, Any]) -> Record:
-        """A vendor model (list or full) in catalog names and types."""
+        """A vendor model (list, search or full) in catalog names and types."""
         info = self._object(obj)
         out: Record = {k: raw[k] for k in _DIRECT[obj] if k in raw}
         if obj == "users":
             if "companyUserEmail" in raw:
                 out["email"] = raw["companyUserEmail"]
-            address = raw.get("companyAddress")
-            if "locationId" not in out and isinstance(address, Mapping):
-                out["locationId"] = address.get("id")
-            currency = raw.get("defaultCurrency")
-            if "defaultCurrencyId" not in out and isinstance(currency, Mapping):
-                out["defaultCurrencyId"] = currency.get("id")
+            if isinstance(raw.get("companyAddress"), Mapping):
+                out["locationId"] = raw["companyAddress"].get("id")
+            if isinstance(raw.get("defaultCurrency"), Mapping):
+                out["defaultCurrencyId"] = raw["defaultCurrency"].get("id")
             if "roles" in raw:
-                out["roles"] = [r if isinstance(r, str) else
-                                (r.get("title") or r.get("name")) for r in raw["roles"] or []]
+                out["roles"] = level_names(raw["roles"] or [])
         elif obj == "subcontractors":
-            currency = raw.get("defaultCurrency")
-            if "currencyId" not in out and isinstance(currency, Mapping):
-                out["currencyId"] = currency.get("id")
+            if isinstance(raw.get("defaultCurrency"), Mapping):
+                out["currencyId"] = raw["defaultCurrency"].get("id")
+            if isinstance(raw.get("companyAddress"), Mapping):
+                out["companyAddressId"] = raw["companyAddress"].get("id")
+        elif obj == "customers":
+            country = raw.get("country")
+            if isinstance(country, Mapping) and country.get("code"):
+                out["countryCode"] = country["code"]
+                self._learn_country(country)
+            currency = raw.get("turnOverCurrency")
+            if isinstance(currency, Mapping) and currency.get("currencyCode"):
+                out["currencyCode"] = currency["currencyCode"]
         elif obj == "projects":
             currency = raw.get("currency")
             if isinstance(currency, Mapping):
@@ -362,6 +513,11 @@ class CinodeAdapter:
             out["tags"] = _tag_names(raw["tags"])
         return coerce_record(out, info.fields)
 
+    def _learn_country(self, country: Mapping[str, Any]) -> None:
+        code, country_id = country.get("code"), country.get("countryId")
+        if isinstance(code, str) and code and isinstance(country_id, int):
+            self._countries.setdefault(code.upper(), country_id)
+
     def read(self, obj: str, *, since: datetime | None = None,
              cursor_field: str | None = None) -> AsyncIterator[Record]:
         info = self._object(obj)
@@ -371,18 +527,24 @@ class CinodeAdapter:
                 raise FatalError(f"cinode {obj} cannot be read changed-since on {field!r}; "
                                  f"cursor fields: {', '.join(info.cursor_fields) or 'none'}")
             if since is not None:
+                since = since if since.tzinfo else since.replace(tzinfo=UTC)
+                if obj == "projects":
+                    return self._read_projects_changed(since)
                 return self._read_changed(obj, since)
         if obj not in _SEARCH:
             return self._read_list(obj)
+        if obj == "projects":
+            return self._read_projects()
         return self._read_all(obj)
 
     async def _search_page(self, obj: str, body: Mapping[str, Any], page: int,
-                           sort_by: int, order: int) -> tuple[list[dict[str, Any]], int]:
+                           sort_by: int, order: int, *, size: int | None = None
+                           ) -> tuple[list[dict[str, Any]], int]:
         """One page of a search and the vendor's count of all matches."""
-        path, _, _ = _SEARCH[obj]
-        size = self._page_size()
+        path = _SEARCH[obj][0]
         request = {**body, "pageAndSortBy": {"sortBy": sort_by, "sortOrder": order,
-                                             "page": page, "itemsPerPage": size}}
+                                             "page": page,
+                                             "itemsPerPage": size or self._page_size()}}
         response = await self.session.request("POST", await self._path(path), json=request,
                                               idempotent=True)
         data = response.json()
@@ -395,59 +557,90 @@ class CinodeAdapter:
         # Users: disconnected ones too, so a status change to 0 is seen as a change.
         return {"term": "", "includeDisconnected": True} if obj == "users" else {}
 
-    async def _read_all(self, obj: str) -> AsyncIterator[Record]:
-        _, created_sort, _ = _SEARCH[obj]
+    async def _search_all(self, obj: str, sort_by: int, order: int
+                          ) -> AsyncIterator[dict[str, Any]]:
+        """Every search result, page by page, without repeats."""
         body = self._search_body(obj)
         last_page: set[Any] = set()
         fetched = 0
         page = 1
         while True:
-            items, total = await self._search_page(obj, body, page, created_sort, 0)
+            items, total = await self._search_page(obj, body, page, sort_by, order)
             fetched += len(items)
             for raw in items:
                 if raw.get("id") in last_page:
                     continue  # a deletion mid-read shifts the next page back by one
-                yield self._record(obj, raw)
+                yield raw
             if not items or fetched >= total:
                 return
             last_page = {raw.get("id") for raw in items}
             page += 1
 
+    async def _read_all(self, obj: str) -> AsyncIterator[Record]:
+        async for raw in self._search_all(obj, _SEARCH[obj][1], 0):
+            yield self._record(obj, raw)
+
     def _page_size(self) -> int:
         return int(self.config.options.get("page_size", DEFAULT_PAGE_SIZE))
 
     async def _read_changed(self, obj: str, since: datetime) -> AsyncIterator[Record]:
-        _, _, updated_sort = _SEARCH[obj]
-        since = since if since.tzinfo else since.replace(tzinfo=UTC)
-        body = self._search_body(obj)
-        changed: dict[Any, Record] = {}  # newest first, keyed by id (duplicates dropped)
+        """Users changed since `since`: newest first by updatedDateTime, held, then
+        yielded oldest first (memory grows with the changes, not the collection)."""
+        updated_sort = _SEARCH[obj][2]
+        assert updated_sort is not None
+        changed: dict[Any, Record] = {}
         previous: datetime | None = None
-        fetched = 0
-        page = 1
-        done = False
-        while not done:
-            items, total = await self._search_page(obj, body, page, updated_sort, 1)
-            fetched += len(items)
-            for raw in items:
-                stamp = raw.get("updatedDateTime")
-                moment = parse_datetime(stamp) if isinstance(stamp, str) and stamp else None
-                if moment is None:
-                    continue  # no cursor value: cannot be placed, not a change we can prove
-                if previous is not None and moment > previous and raw.get("id") not in changed:
-                    raise FatalError(
-                        f"cinode {obj} search did not come back newest-first by "
-                        f"updatedDateTime (sortBy {updated_sort}); refusing a delta read "
-                        "that could miss changes")
-                previous = moment if previous is None else min(previous, moment)
-                if moment < since:
-                    done = True
-                    break
-                changed.setdefault(raw.get("id"), self._record(obj, raw))
-            if not items or fetched >= total:
+        async for raw in self._search_all(obj, updated_sort, 1):
+            stamp = raw.get("updatedDateTime")
+            moment = parse_datetime(stamp) if isinstance(stamp, str) and stamp else None
+            if moment is None:
+                continue  # no cursor value: cannot be placed, not a change we can prove
+            if previous is not None and moment > previous and raw.get("id") not in changed:
+                raise FatalError(
+                    f"cinode {obj} search did not come back newest-first by "
+                    f"updatedDateTime (sortBy {updated_sort}); refusing a delta read "
+                    "that could miss changes")
+            previous = moment if previous is None else min(previous, moment)
+            if moment < since:
                 break
-            page += 1
-        ordered = sorted(changed.values(), key=lambda r: (r["updatedDateTime"], r.get("id")))
-        for record in ordered:
+            changed.setdefault(raw.get("id"), self._record(obj, raw))
+        for record in sorted(changed.values(),
+                             key=lambda r: (r["updatedDateTime"], r.get("id"))):
+            yield record
+
+    async def _read_projects(self) -> AsyncIterator[Record]:
+        """Every project: the search gives ids in created order, a GET each the model."""
+        async for raw in self._search_all("projects", 0, 0):
+            project = await self._get_raw("projects", str(raw.get("id")))
+            if project is not None:  # deleted since the search
+                yield self._record("projects", project)
+
+    async def _read_projects_changed(self, since: datetime) -> AsyncIterator[Record]:
+        """Projects changed since `since`: the search sorted by UpdatedDateTime
+        (ProjectQuerySort 5) newest first gives the order, a GET each the timestamp; the
+        first project older than `since` ends the read."""
+        started = datetime.fromtimestamp(self._now(), UTC) - _CLOCK_SLACK
+        changed: dict[Any, Record] = {}
+        previous: datetime | None = None
+        async for raw in self._search_all("projects", 5, 1):
+            project = await self._get_raw("projects", str(raw.get("id")))
+            if project is None:
+                continue
+            stamp = project.get("updatedDateTime")
+            moment = parse_datetime(stamp) if isinstance(stamp, str) and stamp else None
+            if moment is None:
+                continue
+            if previous is not None and moment > previous and moment < started:
+                raise FatalError(
+                    "cinode projects search (sortBy 5, UpdatedDateTime) did not come back "
+                    "newest-first by the projects' updatedDateTime; refusing a delta read "
+                    "that could miss changes (`specsync check` probes the order)")
+            if moment < since:
+                break
+            previous = moment if previous is None else min(previous, moment)
+            changed.setdefault(project.get("id"), self._record("projects", project))
+        for record in sorted(changed.values(),
+                             key=lambda r: (r["updatedDateTime"], r.get("id"))):
             yield record
 
     async def _read_list(self, obj: str) -> AsyncIterator[Record]:
@@ -459,21 +652,28 @@ class CinodeAdapter:
         for raw in items:
             yield self._record(obj, raw)
 
-    async def get(self, obj: str, target_id: str) -> Record | None:
-        self._object(obj)
-        tail = f"users-full/{target_id}" if obj == "users" else f"{obj}/{target_id}"
+    async def _get_raw(self, obj: str, target_id: str, *, full: bool = True
+                       ) -> dict[str, Any] | None:
+        """One record's vendor model, or None when it does not exist."""
+        tail = f"users-full/{target_id}" if obj == "users" and full else f"{obj}/{target_id}"
         response = await self.session.request("GET", await self._path(tail),
                                               expected=(403, 404))
-        if response.status_code == 403 and obj == "users":
+        if response.status_code == 403 and obj == "users" and full:
             # The full model (salary, tax table) needs CompanyAdmin; fall back to the rest.
             response = await self.session.request("GET", await self._path(f"users/{target_id}"),
-                                                  expected=(404,))
+                                                  expected=(403, 404))
         if response.status_code == 403:
             raise FatalError(f"cinode: the API account may not read {obj} {target_id} (403)",
                              status=403)
         if response.status_code == 404:
             return None
-        return self._record(obj, response.json())
+        data = response.json()
+        return data if isinstance(data, dict) else None
+
+    async def get(self, obj: str, target_id: str) -> Record | None:
+        self._object(obj)
+        raw = await self._get_raw(obj, target_id)
+        return None if raw is None else self._record(obj, raw)
 
     async def find_external(self, obj: str, field_name: str,
                             values: Sequence[str]) -> dict[str, Record]:
@@ -487,15 +687,16 @@ class CinodeAdapter:
             return found
         if obj in ("customers", "projects"):
             # An exact search per value: cheap, and never pages the whole collection.
-            key = "identification"
             extra = {"identificationOperator": 3} if obj == "customers" else {}
             for value in sorted(wanted):
-                items, _ = await self._search_page(obj, {key: value, **extra}, 1, 0, 0)
+                items, _ = await self._search_page(obj, {"identification": value, **extra},
+                                                   1, 0, 0)
                 for raw in items:
-                    record = self._record(obj, raw)
-                    if str(record.get(field_name)) == value:
-                        found[value] = record
-                        break
+                    if str(raw.get(field_name)) != value:
+                        continue
+                    full = await self._get_raw(obj, str(raw.get("id")))
+                    found[value] = self._record(obj, full if full is not None else raw)
+                    break
             return found
         # Users and subcontractors: no search by identifier exists; the collections are
         # small, so scan them and stop as soon as every value is found.
@@ -530,6 +731,8 @@ class CinodeAdapter:
                                            error=rejected.error,
                                            created=op.kind == "create" and
                                            rejected.target_id is not None))
+            except RecordError as error:  # refused before anything was sent
+                results.append(WriteResult(op.key, op.target_id, error=error))
             except AmbiguousWriteError:
                 results.append(WriteResult(op.key, op.target_id, ambiguous=True))
             else:
@@ -571,7 +774,7 @@ class CinodeAdapter:
         return RecordError("vendor.rejected", reason, field=field)
 
     def _catalog_field(self, vendor_name: str) -> str | None:
-        lowered = vendor_name.split(".")[0].lower()
+        lowered = vendor_name.removeprefix("$.").split(".")[0].lower()
         if lowered in _ERROR_FIELDS:
             return _ERROR_FIELDS[lowered]
         for info in self.describe().objects.values():
@@ -580,31 +783,53 @@ class CinodeAdapter:
                     return path
         return vendor_name
 
+    def _value(self, obj: str, name: str, value: Any) -> Any:
+        """A payload value as the vendor model wants it: int32 as JSON integers,
+        dates as RFC 3339 UTC."""
+        info = self._object(obj).field(name)
+        kind = info.type if info is not None else None
+        if kind in ("date", "datetime"):
+            return wire_moment(value)
+        if kind == "integer":
+            return whole_number(value, name)
+        if kind == "list" and info is not None and info.items == "integer":
+            return [whole_number(v, name) for v in value or []]
+        return value
+
+    def _body(self, obj: str, names: Sequence[str], payload: Mapping[str, Any]
+              ) -> dict[str, Any]:
+        return {name: self._value(obj, name, payload[name]) for name in names
+                if name in payload}
+
     @staticmethod
-    def _patch_ops(payload: Mapping[str, Any], fields: Sequence[str]) -> list[dict[str, Any]]:
+    def _require(payload: Mapping[str, Any], names: Sequence[str], model: str) -> None:
+        """Fail the record before any call when the model's required fields are empty."""
+        for name in names:
+            if payload.get(name) in (None, ""):
+                raise RecordError("field.required", f"Cinode requires {name} "
+                                  f"({model}); the record has none", field=name)
+
+    def _patch_ops(self, obj: str, payload: Mapping[str, Any], fields: Sequence[str]
+                   ) -> list[dict[str, Any]]:
         return [{"op": "replace", "path": f"/{_PATCH_PATH.get(name, name)}",
-                 "value": _wire(payload[name])} for name in fields if name in payload]
+                 "value": self._value(obj, name, payload[name])}
+                for name in fields if name in payload]
 
     async def _replace_tags(self, kind: str, target_id: str, tags: Any) -> None:
         body = [{"name": name} for name in (tags or []) if name]
         await self._send("POST", f"{kind}/{target_id}/tags", json_body=body,
                          target_id=target_id)
 
-    def _unsupported(self, obj: str, payload: Mapping[str, Any], names: Sequence[str]) -> None:
-        ignored = [n for n in names if n in payload]
-        if ignored:
-            log.warning("cinode %s: %s cannot be written through the API and was left as is",
-                        obj, ", ".join(ignored))
-
     # -- users
 
     async def _write_user(self, op: WriteOp) -> str:
         payload = op.payload
-        self._unsupported("users", payload, ["roles"])
+        levels = access_levels(payload["roles"]) if "roles" in payload else None
         if op.kind == "create":
+            self._require(payload, _USER_REQUIRED, "CompanyUserAddModel")
             password = _generated_password()
             self.context.redactor.add(password)
-            body = {name: _wire(payload[name]) for name in _USER_ADD if name in payload}
+            body = self._body("users", _USER_ADD, payload)
             body.update(password=password, confirmPassword=password)
             created = await self._send("POST", "users", json_body=body)
             target_id = str(created["id"])
@@ -613,89 +838,105 @@ class CinodeAdapter:
         else:
             target_id = str(op.target_id)
             rest = list(_USER_PATCH)
-            if "languageId" in payload:
-                log.debug("cinode users: languageId is set at creation only")
-        ops = self._patch_ops(payload, rest)
-        if ops:
-            await self._send("PATCH", f"users/{target_id}", patch=ops, target_id=target_id)
-        if "tags" in payload:
-            await self._replace_tags("users", target_id, payload["tags"])
+        try:
+            ops = self._patch_ops("users", payload, rest)
+            if ops:
+                await self._send("PATCH", f"users/{target_id}", patch=ops,
+                                 target_id=target_id)
+            if "tags" in payload:
+                await self._replace_tags("users", target_id, payload["tags"])
+            if levels is not None:
+                await self._send("PUT", f"users/{target_id}/permissions",
+                                 json_body={"permissions": levels}, target_id=target_id)
+        except RecordError as error:  # a value refused after the user was created
+            raise _Rejected(error, target_id) from None
         return target_id
 
     # -- customers
 
-    async def _lookup(self, kind: str, code: Any, field: str) -> int:
-        """countryCode -> countryId, currencyCode -> currency id (cached per adapter)."""
-        if kind not in self._lookups:
-            response = await self.session.request("GET", await self._path(kind))
-            rows = response.json()
-            if kind == "countries":
-                table = {str(r.get("code", "")).upper(): r["countryId"] for r in rows}
-            else:
-                table = {str(r.get("currencyCode", "")).upper(): r["id"] for r in rows}
-            self._lookups[kind] = table
-        found = self._lookups[kind].get(str(code).strip().upper())
+    def _country_id(self, code: Any) -> int:
+        """countryCode -> Cinode's countryId, from what the adapter knows (no list)."""
+        found = self._countries.get(str(code).strip().upper())
         if found is None:
-            raise _Rejected(RecordError(
-                "vendor.rejected", f"Cinode knows no {field} {code!r}", field=field), None)
+            raise RecordError(
+                "vendor.unknown-country",
+                f"Cinode has no country list, and the id of country {code!r} is not known: "
+                "add it to the connection's options.country_ids (e.g. \"SE=1\"; the id "
+                "shows on any Cinode customer of that country)", field="countryCode")
+        return found
+
+    async def _currency_id(self, code: Any) -> int:
+        """currencyCode -> the currency id (`GET currencies`, read once)."""
+        if self._currencies is None:
+            response = await self.session.request("GET", await self._path("currencies"))
+            self._currencies = {str(r.get("currencyCode", "")).upper(): r["id"]
+                                for r in response.json()}
+        found = self._currencies.get(str(code).strip().upper())
+        if found is None:
+            raise RecordError("vendor.rejected", f"Cinode knows no currency {code!r}",
+                              field="currencyCode")
         return found
 
     async def _write_customer(self, op: WriteOp) -> str:
         payload = op.payload
         if op.kind == "create":
-            body = {name: _wire(payload[name]) for name in _CUSTOMER_EDIT if name in payload}
-            if body.get("status") is not None:
-                body["status"] = bool(body["status"])  # the add model's status is a bool
+            self._require(payload, ("name",), "CompanyCustomerAddModel")
+            body = self._body("customers", _CUSTOMER_ADD, payload)
             if payload.get("countryCode"):
-                body["countryId"] = await self._lookup("countries", payload["countryCode"],
-                                                       "countryCode")
+                body["countryId"] = self._country_id(payload["countryCode"])
             if payload.get("currencyCode"):
-                body["turnOverCurrencyId"] = await self._lookup(
-                    "currencies", payload["currencyCode"], "currencyCode")
+                body["turnOverCurrencyId"] = await self._currency_id(payload["currencyCode"])
             created = await self._send("POST", "customers", json_body=body)
             target_id = str(created["id"])
             current: Mapping[str, Any] = created
+            # `status` is readOnly in the add model: an inactive customer is patched.
+            ops = ([{"op": "replace", "path": "/status", "value": False}]
+                   if payload.get("status") is not None and not payload["status"] else [])
         else:
             target_id = str(op.target_id)
-            ops = self._patch_ops(payload, _CUSTOMER_EDIT)
+            ops = self._patch_ops("customers", payload,
+                                  [n for n in _CUSTOMER_PATCH if n != "status"])
+            if "name" in payload:
+                self._require(payload, ("name",), "CompanyCustomerPatchModel")
+            if payload.get("status") is not None:
+                ops.append({"op": "replace", "path": "/status",
+                            "value": bool(payload["status"])})
+            if payload.get("countryCode"):
+                ops.append({"op": "replace", "path": "/countryId",
+                            "value": self._country_id(payload["countryCode"])})
+            if payload.get("currencyCode"):
+                ops.append({"op": "replace", "path": "/turnOverCurrencyId",
+                            "value": await self._currency_id(payload["currencyCode"])})
             current = {}
+        try:
             if ops:
                 current = await self._send("PATCH", f"customers/{target_id}", patch=ops,
                                            target_id=target_id)
-            elif any(n in payload for n in ("invoiceAddress", "responsibleUserId",
-                                             "contactName")):
+            elif op.kind == "update" and any(n in payload for n in (
+                    "invoiceAddress", "responsibleUserId", "contactName")):
                 current = await self._send("GET", f"customers/{target_id}",
                                            target_id=target_id)
-            if payload.get("countryCode") or payload.get("currencyCode"):
-                log.debug("cinode customers: country and currency are set at creation only")
-        try:
+            if isinstance(current.get("country"), Mapping):
+                self._learn_country(current["country"])
             await self._customer_children(target_id, payload, current or {})
-        except _Rejected as rejected:
-            raise _Rejected(rejected.error, target_id) from None
+        except (_Rejected, RecordError) as failed:
+            error = failed.error if isinstance(failed, _Rejected) else failed
+            raise _Rejected(error, target_id) from None
         return target_id
 
     async def _customer_children(self, target_id: str, payload: Mapping[str, Any],
                                  current: Mapping[str, Any]) -> None:
         address = payload.get("invoiceAddress")
         if isinstance(address, Mapping) and any(v not in (None, "") for v in address.values()):
-            body = {k: _wire(address.get(k)) for k in ("street1", "street2", "zipCode", "city",
-                                                        "country", "email")}
-            body["addressType"] = 2
-            existing = next((a for a in current.get("addresses") or []
-                             if a.get("addressType") == 2), None)
-            if existing is None:
-                await self._send("POST", f"customers/{target_id}/addresses", json_body=body,
-                                 target_id=target_id)
-            elif any(existing.get(k) != v for k, v in body.items()):
-                await self._send("PUT", f"customers/{target_id}/addresses/{existing['id']}",
-                                 json_body={**existing, **body}, target_id=target_id)
+            await self._invoice_address(target_id, address, current)
         manager = payload.get("responsibleUserId")
         if manager is not None:
+            manager = whole_number(manager, "responsibleUserId")
             managers = {m.get("companyUserId", m.get("id"))
                         for m in current.get("managers") or []}
-            if int(manager) not in managers:
+            if manager not in managers:
                 await self._send("POST", f"customers/{target_id}/managers",
-                                 json_body={"companyUserIds": [int(manager)]},
+                                 json_body={"companyUserIds": [manager]},
                                  target_id=target_id)
         contact = payload.get("contactName")
         if isinstance(contact, str) and contact.strip():
@@ -715,34 +956,59 @@ class CinodeAdapter:
             tags += [t for t in _tag_names(payload.get("tags")) if t not in tags]
             await self._replace_tags("customers", target_id, tags)
 
+    async def _invoice_address(self, target_id: str, address: Mapping[str, Any],
+                               current: Mapping[str, Any]) -> None:
+        """The invoice address (addressType 2): added, or replaced keeping what the spec
+        does not map."""
+        mapped = {k: v for k, v in address.items() if k in _ADDRESS_EDIT}
+        existing = next((a for a in current.get("addresses") or []
+                         if a.get("addressType") == 2), None)
+        if existing is None:
+            await self._send("POST", f"customers/{target_id}/addresses",
+                             json_body={**mapped, "addressType": 2}, target_id=target_id)
+            return
+        body = {k: existing.get(k) for k in _ADDRESS_EDIT} | mapped | {"addressType": 2}
+        if any(existing.get(k) != v for k, v in body.items()):
+            await self._send("PUT", f"customers/{target_id}/addresses/{existing['id']}",
+                             json_body=body, target_id=target_id)
+
     # -- projects
 
     @staticmethod
     def _project_edit(current: Mapping[str, Any]) -> dict[str, Any]:
         """The edit model of a project as it stands (PUT replaces every field)."""
         edit = {name: current.get(name) for name in _PROJECT_EDIT if name in current}
-        intermediator = current.get("intermediator")
-        edit["intermediatorId"] = intermediator.get("id") if isinstance(
-            intermediator, Mapping) else None
+        edit["intermediatorId"] = _id_of(current.get("intermediator"))
         edit["pipelineStageId"] = current.get("currentStageId")
         edit["projectState"] = current.get("currentState")
-        currency = current.get("currency")
-        edit["currencyId"] = currency.get("id") if isinstance(currency, Mapping) else None
+        edit["currencyId"] = _id_of(current.get("currency"))
+        edit["estimatedCloseDate"] = wire_moment(current.get("estimatedCloseDate"))
+        if current.get("locationId") is not None:
+            edit["location"] = {"locationId": current["locationId"]}
         return edit
 
     async def _write_project(self, op: WriteOp) -> str:
         payload = dict(op.payload)
         if "currentState" in payload:
             payload["projectState"] = payload.pop("currentState")
-        given = {name: _wire(payload[name]) for name in _PROJECT_EDIT if name in payload}
+        given = self._body("projects", [n for n in _PROJECT_EDIT if n != "projectState"],
+                           payload)
+        if "projectState" in payload:
+            given["projectState"] = payload["projectState"]
         if op.kind == "create":
-            created = await self._send("POST", "projects", json_body=given)
+            self._require(given, ("title", "customerId"), "ProjectAddEditModel")
+            body = {k: v for k, v in given.items()
+                    if v is not None or k not in _PROJECT_NOT_NULL}
+            created = await self._send("POST", "projects", json_body=body)
             target_id = str(created["id"])
         else:
             target_id = str(op.target_id)
             current = await self._send("GET", f"projects/{target_id}", target_id=target_id)
-            await self._send("PUT", f"projects/{target_id}",
-                             json_body={**self._project_edit(current), **given},
+            body = {**self._project_edit(current), **given}
+            self._require(body, ("title", "customerId"), "ProjectAddEditModel")
+            body = {k: v for k, v in body.items()
+                    if v is not None or k not in _PROJECT_NOT_NULL}
+            await self._send("PUT", f"projects/{target_id}", json_body=body,
                              target_id=target_id)
         if "tags" in payload:
             try:
@@ -755,25 +1021,21 @@ class CinodeAdapter:
 
     async def _write_subcontractor(self, op: WriteOp) -> str:
         payload = op.payload
-        # Read-only in the catalog; a payload built by hand may still carry them.
-        self._unsupported("subcontractors", payload, ["tags", "status"])
-        given = {name: _wire(payload[name]) for name in _SUBCONTRACTOR_EDIT if name in payload}
-        if op.kind == "create":
-            password = _generated_password()
-            self.context.redactor.add(password)
-            created = await self._send("POST", "subcontractors", json_body={
-                **given, "password": password, "passwordConfirm": password})
-            return str(created["id"])
-        target_id = str(op.target_id)
-        current = await self._send("GET", f"subcontractors/{target_id}", target_id=target_id)
-        edit = {name: current.get(name) for name in _SUBCONTRACTOR_EDIT if name in current}
-        currency = current.get("defaultCurrency")
-        if "currencyId" not in edit and isinstance(currency, Mapping):
-            edit["currencyId"] = currency.get("id")
-        # [assumed newer API] PUT /subcontractors/{id}: the 2024 spec has no update.
-        await self._send("PUT", f"subcontractors/{target_id}", json_body={**edit, **given},
-                         target_id=target_id)
-        return target_id
+        if op.kind == "update":
+            if not payload:
+                return str(op.target_id)  # nothing to change: nothing Cinode must do
+            raise RecordError(
+                "vendor.unsupported",
+                "Cinode cannot update a subcontractor (its API has GET and DELETE only for "
+                f"/subcontractors/{{id}}): {', '.join(sorted(payload))} can only be set "
+                "when the subcontractor is created", field=sorted(payload)[0])
+        self._require(payload, _SUBCONTRACTOR_REQUIRED, "CompanyUserSubcontractorAddEditModel")
+        password = _generated_password()
+        self.context.redactor.add(password)
+        created = await self._send("POST", "subcontractors", json_body={
+            **self._body("subcontractors", _SUBCONTRACTOR_ADD, payload),
+            "password": password, "passwordConfirm": password})
+        return str(created["id"])
 
 
 class _Rejected(Exception):

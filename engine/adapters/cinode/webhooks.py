@@ -1,14 +1,30 @@
 """Cinode company webhooks: one PascalCase object per delivery, a configured credential.
 
-A delivery is `{WebhookId, EntityType, ActionType, Timestamp, Payload: {Id, ...}}`. It
-has no event id, so the key hashes WebhookId + Timestamp + payload id + action + a digest
-of the payload: a retried delivery hashes the same, and two changes within the
-one-second Timestamp resolution do not.
+What is documented, and where:
+
+- Configuration is in Cinode's OpenAPI document (tests/contracts/cinode): `POST webhooks`
+  with `WebhookAddModel {endpointUrl, configurations: [{entityType, actionType}],
+  credentials: [{isBasicAuthentication, headerName, headerValue}]}`; `WebhookEntityType`
+  (1 All, 2 CompanyCandidate, 3 CompanyEmployee, 4 CompanySubcontractor, 5
+  CompanyCustomer, 6 CompanyProject, 7 Role, 8 PublicAnnouncement, 9 Absence, 10
+  CompanyCustomerContact) and `ActionType` (1 All, 2 Created, 3 Updated, 4 Deleted).
+- The delivery is not in the document. A real receiver (Thomas-Red/Cinode-AWS-Slack,
+  python_code/lambdaSQS.py and lambdaSlack.py) reads a top-level `WebhookId` and a
+  PascalCase `Payload` (`Title`, `Customer.Name`, `CurrentState.StateTitle`, ...), and
+  authenticates with HTTP Basic (lambdaAuth.py). `EntityType`, `ActionType`,
+  `Timestamp` and `Payload.Id` are unconfirmed: entity and action are accepted as the
+  enums' names or their numbers, and camelCase spellings are accepted too.
+
+A delivery has no event id, so the key hashes WebhookId + Timestamp + payload id +
+action + a digest of the payload: a retried delivery hashes the same, and two changes
+within the one-second Timestamp resolution do not. The event is only a trigger: the
+runner re-reads the record (`GET projects/{id}`) for its values.
 
 Cinode sends the credential configured on the webhook: either a fixed header
 (`webhooks: {header: X-Webhook-Token}`, value = the secret), or HTTP Basic where Cinode
 sends base64(headerName:headerValue) (`basic_auth: true`): the password must be the
-secret and, when a header name is configured, the user name must be that name.
+secret and, when a header name is configured, the user name must be that name. No
+signature is documented.
 """
 
 from __future__ import annotations
@@ -26,7 +42,7 @@ from engine.errors import MalformedRequestError
 
 __all__ = ["ENTITIES", "CinodeWebhooks", "check_credentials", "parse_event"]
 
-# EntityType -> (event prefix, catalog object).
+# EntityType (WebhookEntityType name) -> (event prefix, catalog object).
 ENTITIES = {
     "CompanyProject": ("project", "projects"), "CompanyCustomer": ("customer", "customers"),
     "CompanyEmployee": ("user", "users"), "CompanySubcontractor": ("subcontractor",
@@ -35,6 +51,12 @@ ENTITIES = {
     "Absence": ("absence", "absences"),
     "CompanyCustomerContact": ("customer_contact", "customer_contacts"),
 }
+# `WebhookEntityType` and `ActionType` numbers, for deliveries that send them as such.
+_ENTITY_NAMES = {1: "All", 2: "CompanyCandidate", 3: "CompanyEmployee",
+                 4: "CompanySubcontractor", 5: "CompanyCustomer", 6: "CompanyProject",
+                 7: "Role", 8: "PublicAnnouncement", 9: "Absence",
+                 10: "CompanyCustomerContact"}
+_ACTION_NAMES = {1: "All", 2: "Created", 3: "Updated", 4: "Deleted"}
 
 
 def _text(value: Any) -> str | None:
@@ -55,6 +77,10 @@ def parse_event(body: bytes) -> list[WebhookEvent]:
         raise MalformedRequestError("expected a JSON object")
     entity = data.get("EntityType", data.get("entityType"))
     action = data.get("ActionType", data.get("actionType"))
+    if isinstance(entity, int) and not isinstance(entity, bool):
+        entity = _ENTITY_NAMES.get(entity, str(entity))
+    if isinstance(action, int) and not isinstance(action, bool):
+        action = _ACTION_NAMES.get(action, str(action))
     payload = data.get("Payload", data.get("payload", data.get("data")))
     if not isinstance(payload, dict) or not isinstance(entity, str) or \
             not isinstance(action, str):

@@ -57,7 +57,11 @@ from typing import Any
 from jsonschema import FormatChecker, ValidationError, validators
 from jsonschema.protocols import Validator
 
-__all__ = ["CONTRACT", "check_request", "check_response", "route_of"]
+__all__ = ["CONTRACT", "ENFORCED", "check_request", "check_response", "route_of"]
+
+#: Cinode's adapter and sandbox keep this contract: a violation fails the test that made it
+#: (tests/conftest.py). Tests that break it on purpose carry `off_contract`.
+ENFORCED = True
 
 CONTRACT: dict[str, Any] = json.loads(
     (Path(__file__).with_name("contract.json")).read_text(encoding="utf-8"))
