@@ -102,7 +102,11 @@ async def _plan(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps([p.to_dict() for p in plans], indent=2, ensure_ascii=False))
     else:
-        print("\n\n".join(render_plan(p) for p in plans))
+        from engine.docs.describe import creation_only_note
+
+        notes = {p.sync: creation_only_note(spec, p.sync) for p in plans}
+        print("\n\n".join(render_plan(p) + (f"\n  note: {notes[p.sync]}"
+                                              if notes[p.sync] else "") for p in plans))
     return 0
 
 

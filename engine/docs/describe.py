@@ -29,7 +29,7 @@ from engine.rules.nodes import iter_leaves
 from engine.spec.model import SETUP_REF, Action, FieldMap, Spec, Sync
 from engine.templates import compile_transform
 
-__all__ = ["describe_spec"]
+__all__ = ["creation_only_note", "describe_spec"]
 
 REQUIRED = "Required"
 SETUP = "Configured during setup"
@@ -93,10 +93,14 @@ class _Object:
 def describe_spec(spec: Spec) -> IntegrationDoc:
     """The documentation model of a valid spec."""
     systems: list[str] = []
+    limits: list[tuple[str, tuple[str, ...]]] = []
     for connection in spec.connections.values():
         name = system_name(connection.adapter)
         if name not in systems:
             systems.append(name)
+            vendor = default_registry().find(connection.adapter)
+            if vendor is not None and vendor.notes:
+                limits.append((name, tuple(vendor.notes)))
     setup = tuple((name, setup_value_words(value) or "(a table; see the spec)")
                   for name, value in spec.setup.items())
     return IntegrationDoc(
@@ -109,7 +113,23 @@ def describe_spec(spec: Spec) -> IntegrationDoc:
         setup=setup,
         syncs=tuple(_sync(spec, sync) for sync in spec.syncs.values()),
         actions=tuple(_action(spec, action) for action in spec.actions.values()),
+        limits=tuple(limits),
     )
+
+
+def creation_only_note(spec: Spec, sync_name: str) -> str | None:
+    """A sentence for `specsync plan`: the fields a sync maps that the target's API can set
+    only when a record is created (catalog `create_only`, or an object with no update),
+    so later changes to them never show up as updates. None when there are none."""
+    sync = spec.syncs.get(sync_name)
+    if sync is None:
+        return None
+    target = _Object(spec, sync.target_connection, sync.target_object)
+    names = [f.target for f in sync.fields if f.enabled and target.create_only(f.target)]
+    if not names:
+        return None
+    return (f"set when a record is created only ({target.system}'s API cannot change "
+            f"them later): {', '.join(names)}")
 
 
 def _raw(node: Any, *path: str) -> Any:
@@ -257,6 +277,8 @@ def _field_row(spec: Spec, f: FieldMap, source: _Object, target: _Object, raw: A
     required = f.required or target.required(f.target)
     if updates and target.create_only(f.target):
         comments.append(CREATE_ONLY.format(system=target.system))
+        if required:
+            comments.append(REQUIRED)
     elif f.on == "create":
         if required or target.external_id(f.target):
             comments.append(FIXED)

@@ -72,3 +72,5 @@ class IntegrationDoc:
     setup: tuple[tuple[str, str], ...]  # (name, value in words)
     syncs: tuple[SyncDoc, ...]
     actions: tuple[ActionDoc, ...]
+    # (system, sentences): what each system's real API cannot do (its Vendor.notes).
+    limits: tuple[tuple[str, tuple[str, ...]], ...] = ()

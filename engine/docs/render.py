@@ -72,6 +72,9 @@ def _md_rows(source: str, target: str, rows: Sequence[Row]) -> list[str]:
     return _md_table([source, target, "Comments"], ((r.source, r.target, r.comment) for r in rows))
 
 
+LIMITS_TITLE = "## What the systems' APIs cannot do"
+
+
 def render_markdown(doc: IntegrationDoc) -> str:
     """The integration as one Markdown page."""
     out = [f"# {doc.title}", "",
@@ -97,6 +100,10 @@ def render_markdown(doc: IntegrationDoc) -> str:
     if doc.setup:
         out += ["", "## Setup values", "",
                 *_md_table(["Setting", "Value"], ((f"`{n}`", v) for n, v in doc.setup))]
+    if doc.limits:
+        out += ["", LIMITS_TITLE]
+        for system, notes in doc.limits:
+            out += ["", f"### {system}", "", *(f"- {note}" for note in notes)]
     return "\n".join(out) + "\n"
 
 
@@ -157,5 +164,10 @@ def render_html(doc: IntegrationDoc) -> str:
         out.append("</section>")
     if doc.setup:
         out += ["<h2>Setup values</h2>", *_html_table(["Setting", "Value"], doc.setup)]
+    if doc.limits:
+        out.append(f"<h2>{_e(LIMITS_TITLE.removeprefix('## '))}</h2>")
+        for system, notes in doc.limits:
+            out += [f"<h3>{_e(system)}</h3>", "<ul>",
+                    *(f"<li>{_e(note)}</li>" for note in notes), "</ul>"]
     out += ["</body>", "</html>"]
     return "\n".join(out) + "\n"

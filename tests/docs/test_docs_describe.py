@@ -48,7 +48,10 @@ def test_required_comes_from_the_spec_or_the_target_catalog(doc: IntegrationDoc)
 
 def test_setup_only_rows_have_no_source(doc: IntegrationDoc) -> None:
     r = row(doc, "users", "Language")
-    assert r.source == "" and r.comment == "Configured during setup (setup.language_id = 2)"
+    # Cinode takes a user's language at creation only (its add model alone has it).
+    assert r.source == "" and r.comment == (
+        "Set when the record is created only: Cinode's API cannot change it later; "
+        "Configured during setup (setup.language_id = 2)")
 
 
 def test_setup_switch_tags_and_create_only(doc: IntegrationDoc) -> None:
@@ -64,7 +67,9 @@ def test_constants_and_combined_fields(doc: IntegrationDoc) -> None:
     assert row(doc, "users", "title").comment == 'Always "Consultant"'
     r = row(doc, "subcontractors", "Company Name")
     assert r.source == "Supplier Name, Supplier Organisation Number"
-    assert r.comment == 'Combined as "{0} ({1})"'
+    # Cinode cannot update a subcontractor at all: every row says so.
+    assert r.comment == ("Set when the record is created only: Cinode's API cannot change it "
+                         'later; Combined as "{0} ({1})"')
 
 
 def test_key_rows(doc: IntegrationDoc) -> None:
