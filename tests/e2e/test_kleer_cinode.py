@@ -12,6 +12,7 @@ event names and hands it to `run_sync(records=...)`; these tests do exactly that
 from __future__ import annotations
 
 import base64
+import dataclasses
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import date
@@ -24,6 +25,7 @@ from starlette.applications import Starlette
 
 from engine.adapters.base import Record
 from engine.adapters.ratelimit import RateBudgets
+from engine.cli import main as cli_main
 from engine.runner.app import build_app
 from engine.runner.inbox import InboxWorker
 from engine.sandbox.cinode import CinodeSandbox
@@ -33,6 +35,7 @@ from engine.sandbox.kleer import KleerSandbox
 from engine.sandbox.kleer.credentials import KleerCredentials
 from engine.sandbox.kleer.seed import DIMENSION_ENTRIES, SCHEDULES
 from engine.sandbox.platform import ManualClock, SandboxConfig
+from engine.sandbox.serve import serve_in_thread
 from engine.spec.load import load_spec
 from engine.spec.model import Spec
 from engine.state import SqliteStateStore, open_store
@@ -187,6 +190,7 @@ def world(world_factory: Any) -> World:
 # Worked out independently of the spec's templates: what the seed table says Cinode
 # should hold for a Kleer record.
 
+ACCESS_LEVELS = {"CompanyUser": 200, "TeamManager": 270, "CompanyManager": 300}
 ENTRY_NAMES = {e["id"]: e["name"] for entries in DIMENSION_ENTRIES.values() for e in entries}
 LEVELS = {s["id"]: s["level-of-employment"] for s in SCHEDULES}
 SPEC_SETUP = load_spec(SPEC).setup
@@ -237,6 +241,8 @@ def expected_user(world: World, user: dict[str, Any]) -> dict[str, Any]:
         "languageId": 1, "defaultCurrencyId": 1, "locationId": 1,
         "baseSalary": (contract["monthly-salary"] + 50) // 100,
         "taxTable": str(contract["tax-table"]), "status": 3, "tags": tags,
+        # Roles: the setup's access-level names as Cinode's AccessLevel values.
+        "permissions": [ACCESS_LEVELS[name] for name in SPEC_SETUP["roles"]],
     }
 
 
@@ -244,7 +250,7 @@ def cinode_user_view(user: dict[str, Any]) -> dict[str, Any]:
     view = {k: user.get(k) for k in (
         "firstName", "lastName", "companyUserEmail", "employmentNumber", "gender", "phone",
         "availabilityPercent", "languageId", "defaultCurrencyId", "locationId", "baseSalary",
-        "taxTable", "status")}
+        "taxTable", "status", "permissions")}
     view.update(dateOfBirth=day(user.get("dateOfBirth")),
                 employmentStartDate=day(user.get("employmentStartDate")),
                 employmentEndDate=day(user.get("employmentEndDate")), tags=tag_names(user))
@@ -272,11 +278,38 @@ async def test_users_sync_writes_the_users_table_then_nothing(world: World) -> N
         assert cinode_user_view(synced[str(user["id"])]) == expected_user(world, user), \
             user["id"]
 
+    # Roles went through PUT users/{id}/permissions, once per new user.
+    permissions = [e for e in world.cinode.requests if e.path.endswith("/permissions")]
+    assert [(e.method, e.status) for e in permissions] == [("PUT", 200)] * len(employees)
+
     world.cinode.requests.clear()
     again = await world.run("users")
     assert again.counts["skip"] == len(employees)
     assert again.counts["create"] == again.counts["update"] == 0
     assert _writes(world.cinode) == []
+
+
+async def test_roles_chosen_at_setup_become_cinode_access_levels(world: World) -> None:
+    """Seed row Users / Roles ("Configured during setup"): the setup names Cinode access
+    levels; each new user gets them through PUT users/{id}/permissions, and Cinode (the
+    sandbox) stores them and shows them as the user's roles."""
+    world.spec = dataclasses.replace(world.spec, setup={
+        **world.spec.setup, "roles": ["CompanyUser", "TeamManager"]})
+    report = await world.run("users")
+    assert report.outcome == "success", report.failures
+    synced = world.cinode_users()
+    assert synced and {tuple(u["permissions"]) for u in synced.values()} == {(200, 270)}
+    puts = [e for e in world.cinode.requests
+            if e.method == "PUT" and e.path.endswith("/permissions")]
+    assert len(puts) == len(synced) and {e.status for e in puts} == {200}
+    # Read back through the API, they are the user's roles, by name.
+    runtime = world.runtime()
+    try:
+        user = await runtime.adapter("cinode").get("users", str(next(iter(synced.values()))
+                                                                ["id"]))
+    finally:
+        await runtime.aclose()
+    assert user is not None and user["roles"] == ["CompanyUser", "TeamManager"]
 
 
 async def test_user_edge_cases_fail_the_record_not_the_run(world: World) -> None:
@@ -357,6 +390,23 @@ async def test_subcontractors_sync_writes_the_table_then_nothing(world_factory: 
     again = await world.run("subcontractors")
     assert again.counts["skip"] == len(expected_keys)
     assert _writes(world.cinode) == []
+
+
+async def test_a_subcontractor_changed_in_kleer_is_left_as_cinode_has_it(
+        world_factory: Any) -> None:
+    """Cinode cannot update a subcontractor: a later change in Kleer writes nothing."""
+    world = world_factory(100)
+    await world.run("subcontractors")
+    key, before = next(iter(world.cinode_subcontractors().items()))
+    await world.control(world.kleer, "PATCH", f"/_sandbox/records/user/{key}",
+                        {"phone": "+46 8 000 00 00", "name": "Nytt Namn"})
+    world.cinode.requests.clear()
+    report = await world.run("subcontractors")
+    assert report.outcome == "success", report.failures
+    assert report.counts["update"] == 0
+    assert _writes(world.cinode) == []
+    after = world.cinode_subcontractors()[key]
+    assert (after.get("phone"), after["lastName"]) == (before.get("phone"), before["lastName"])
 
 
 async def test_subcontractors_are_not_synced_as_employees(world: World) -> None:
@@ -615,3 +665,31 @@ async def _subscribe(world: World, credentials: dict[str, Any]) -> None:
                   "configurations": [{"entityType": 6, "actionType": 1}],
                   "credentials": [credentials]})
         assert response.status_code == 201, response.text
+
+
+# --------------------------------------------------------------------------- the CLI
+
+
+def test_plan_validate_and_docs_say_what_cinode_cannot_update(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """Subcontractors have no update in Cinode: `specsync plan` says which fields are set
+    at creation only, `validate` is quiet because the spec says `on: create`, and the
+    docs list what Cinode's API cannot do."""
+    config = SandboxConfig(records=40, rate_limits=False, seed=7)
+    kleer, cinode = KleerSandbox(config), CinodeSandbox(config)
+    with serve_in_thread(kleer.app) as kleer_url, serve_in_thread(cinode.app) as cinode_url:
+        env = {**sandbox_env(config), "KLEER_URL": kleer_url, "CINODE_URL": cinode_url,
+               "SPECSYNC_STATE": str(tmp_path / "state.db")}
+        for name, value in env.items():
+            monkeypatch.setenv(name, value)
+        assert cli_main(["plan", str(SPEC), "--sync", "subcontractors"]) == 0
+    out = capsys.readouterr().out
+    assert ("note: set when a record is created only (Cinode's API cannot change them "
+            "later): lastName, firstName, email, phone, gender, languageId") in out
+    assert cli_main(["validate", str(SPEC)]) == 0
+    assert "create-only" not in capsys.readouterr().out
+    assert cli_main(["docs", str(SPEC)]) == 0
+    docs = capsys.readouterr().out
+    assert "## What the systems' APIs cannot do" in docs
+    assert "Subcontractors cannot be updated" in docs
