@@ -103,6 +103,19 @@ async def test_check_authenticates_and_counts_users(cinode: Harness) -> None:
     assert f"{len(cinode.sandbox.users)} active users" in result.message
 
 
+async def test_check_probes_what_the_contract_leaves_open(cinode: Harness) -> None:
+    """`specsync check` says whether the project order holds, whether roles can be set
+    (CompanyAdmin) and which country ids are known."""
+    result = await cinode.adapter.check()
+    assert "sortBy 5 is newest-first" in result.message
+    assert "Roles can be set" in result.message
+    assert "Country ids known for: DK, FI, NO, SE" in result.message
+    owner = cinode.sandbox.owner_id
+    await cinode.control("PATCH", f"/records/users/{owner}", {"permissions": [200]})
+    result = await cinode.adapter.check()
+    assert result.ok and "Roles cannot be set" in result.message
+
+
 async def test_check_with_a_wrong_secret_says_so_without_the_secret() -> None:
     harness, client = await make_harness(secret="wrong-secret-value-123")
     async with client:

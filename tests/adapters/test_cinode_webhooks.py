@@ -51,3 +51,33 @@ def test_a_delivery_is_one_event_whose_key_survives_redelivery() -> None:
 def test_not_cinode_shape_is_malformed(body: bytes) -> None:
     with pytest.raises(MalformedRequestError):
         parse_event(body)
+
+
+@pytest.mark.parametrize(("entity", "action", "name", "obj"), [
+    pytest.param("CompanyProject", "Updated", "project.updated", "projects", id="names"),
+    pytest.param(6, 3, "project.updated", "projects", id="enum-numbers"),
+    pytest.param(5, 2, "customer.created", "customers", id="customer-created"),
+    pytest.param(3, 4, "user.deleted", "users", id="employee-deleted"),
+])
+def test_entity_and_action_as_names_or_as_the_contract_enums(entity: object, action: object,
+                                                            name: str, obj: str) -> None:
+    """The delivery's EntityType/ActionType are unconfirmed: Cinode's document has them
+    only as the configuration's integer enums (WebhookEntityType, ActionType)."""
+    body = json.dumps({"WebhookId": "w1", "EntityType": entity, "ActionType": action,
+                       "Payload": {"Id": 55001}}).encode()
+    [event] = parse_event(body)
+    assert (event.name, event.object, event.object_id) == (name, obj, "55001")
+
+
+def test_the_payload_a_real_receiver_reads_parses() -> None:
+    """The shape Thomas-Red/Cinode-AWS-Slack reads: WebhookId and a PascalCase Payload."""
+    body = json.dumps({
+        "WebhookId": "42a3a220-766c-eb11-8e13-000c29b4e92f", "EntityType": "CompanyProject",
+        "ActionType": "Updated", "Payload": {
+            "Id": 55123, "Title": "Backend team extension", "EstimatedValue": 1200000,
+            "Customer": {"Id": 9001, "Name": "Acme AB"}, "Currency": {"CurrencyCode": "SEK"},
+            "SalesManagers": [{"Id": 228236, "Fullname": "Sven Svensson"}],
+            "CurrentState": {"State": 30, "StateTitle": "Won"}}}).encode()
+    [event] = parse_event(body)
+    assert (event.name, event.object_id, event.occurred_at) == ("project.updated", "55123",
+                                                                None)
