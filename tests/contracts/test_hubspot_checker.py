@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
-from engine.sandbox.base import ManualClock, SandboxConfig
+from engine.sandbox.platform import ManualClock, SandboxConfig
 from engine.sandbox.hubspot import HubSpotSandbox
 from tests.contracts.hubspot import checker, derive
 from tests.contracts.recording import ContractTransport, Exchange, Ledger
