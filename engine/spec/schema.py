@@ -75,7 +75,8 @@ def _pattern_message(err: ValidationError) -> tuple[str, str, str | None]:
                 "write a number and a unit: 30s, 10m, 2h, 1d")
     if pattern.startswith("^[a-z][a-z0-9_]*\\.[a-z]"):
         return ("schema.object-ref", f"`{value}` is not `<connection>.<object>` ({where})",
-                "e.g. maconomy.jobs or cinode.projects")
+                "write a connection of this spec, a dot and an object of its adapter, "
+                "e.g. crm.companies")
     if pattern.startswith("^[0-9]+\\.[0-9]+"):
         return ("spec.version", f"version `{value}` is not a semantic version",
                 "write MAJOR.MINOR.PATCH, e.g. 1.0.0")
