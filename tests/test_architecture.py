@@ -43,7 +43,6 @@ LONG_MODULES = {
     "engine/sandbox/cinode/app.py": "the Cinode sandbox's routes",
     "engine/sandbox/hubspot/app.py": "the HubSpot sandbox's routes, webhooks and actions",
     "engine/sandbox/kleer/app.py": "the Kleer sandbox's routes",
-    "engine/sandbox/maconomy/app.py": "the Maconomy sandbox's routes",
 }
 
 
