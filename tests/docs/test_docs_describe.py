@@ -157,7 +157,7 @@ def test_docs_say_what_each_real_api_cannot_do() -> None:
     try:
         spec = load_spec(ROOT / "specs" / "maconomy-cinode")
         doc = describe_spec(spec)
-        assert doc.limits == (("Cinode", note),)
+        assert [limit for limit in doc.limits if limit[0] == "Cinode"] == [("Cinode", note)]
         assert f"- **Cinode:** {note}" in render_docs(spec, "md")
         assert "<li><strong>Cinode:</strong> Subcontractors" in render_docs(spec, "html")
     finally:
