@@ -177,6 +177,14 @@ async def test_check_says_when_a_listed_route_is_missing(snapshot) -> None:
     assert result.message == snapshot
 
 
+async def test_check_says_where_the_v1_api_was_looked_for(snapshot) -> None:
+    harness = make_harness(adapter_options={"v1_path": "/rest/containers/v1"})
+    async with harness.client:
+        result = await harness.adapter.check()
+    assert not result.ok
+    assert result.message == snapshot
+
+
 async def test_check_with_a_wrong_password_says_so_without_the_password() -> None:
     harness = make_harness(password="not-the-password-99")
     async with harness.client:

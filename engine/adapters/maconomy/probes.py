@@ -62,6 +62,9 @@ async def run_probes(adapter: MaconomyAdapter) -> CheckResult:
         if exc.status in (401, 403):
             report.say(f"Maconomy refused the user name or password for system {system!r} "
                        f"({exc.status}).", fails=True)
+        elif not exc.vendor_reason:  # the adapter's own finding, already in plain words
+            text = adapter.context.redactor.text(str(exc)).removeprefix("maconomy: ")
+            report.say(text[:1].upper() + text[1:] + ".", fails=True)
         else:
             report.say(f"Maconomy refused: {_reason(exc, adapter)}", fails=True)
         return report.result()

@@ -206,7 +206,7 @@ class Wire:
                 f"maconomy: this server has no v1 container resource at {path} "
                 f"({response.status_code}); set options.v1_path to where its "
                 "/containers/v1 API lives, or add filter_endpoint to options.unconfirmed "
-                "(`specsync check` says whether that works here)",
+                "and run `specsync check` again to see whether that works here",
                 status=response.status_code)
         container.resource = str(response.request.url)
         links = _json(response, "container resource").get("links") or {}
