@@ -313,6 +313,7 @@ async def test_full_read_in_one_big_page() -> None:
     assert [r["limit"] for r in harness.transport.filter_reads()] == ["5000", "5000"]
 
 
+@pytest.mark.scenario("S8")
 @pytest.mark.parametrize("action", ["delete", "create"])
 async def test_records_deleted_or_added_during_a_full_read_lose_nothing(
         maconomy: Harness, action: str) -> None:
@@ -331,6 +332,7 @@ async def test_records_deleted_or_added_during_a_full_read_lose_nothing(
     assert all(not r.get("restriction") for r in maconomy.transport.filter_reads())
 
 
+@pytest.mark.scenario("S8")
 @settings(max_examples=25, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.lists(st.tuples(st.sampled_from(["delete", "create"]), st.integers(0, 54)),
@@ -410,6 +412,7 @@ async def test_changed_since_falls_back_to_comparing_locally(
     assert len(restricted) == (1 if tenant.unfilterable == frozenset() else 0)
 
 
+@pytest.mark.scenario("S8")
 async def test_a_change_during_a_server_side_delta_read_loses_nothing() -> None:
     harness = make_harness(adapter_options={"unconfirmed": SERVER_DELTA})
     async with harness.client:
@@ -428,6 +431,40 @@ async def test_a_change_during_a_server_side_delta_read_loses_nothing() -> None:
     assert numbers.count(seen[2]["jobnumber"]) == 2 and seen[-1]["jobname"] == "Renamed"
     stamps = [r[CURSOR] for r in seen]
     assert stamps == sorted(stamps)
+
+
+@pytest.mark.scenario("S9")
+async def test_a_server_that_ignores_the_order_is_noticed_and_nothing_is_lost(
+        caplog: pytest.LogCaptureFixture) -> None:
+    harness = make_harness(tenant=MaconomySettings(ignore_orderby=True),
+                           adapter_options={"unconfirmed": SERVER_DELTA})
+    async with harness.client:
+        since = await changed(harness, [str(100_054 - i) for i in range(0, 30, 2)])
+        records = await collect(harness.adapter.read("customers", since=since,
+                                                     cursor_field=CURSOR))
+    assert sorted(r["customernumber"] for r in records) == sorted(
+        str(100_054 - i) for i in range(0, 30, 2))
+    assert "came out of the order asked for" in caplog.text
+    tail = [r[CURSOR] for r in records[10:]]  # after the first page: sorted here
+    assert tail == sorted(tail)
+
+
+@pytest.mark.scenario("S7")
+@pytest.mark.parametrize("unconfirmed", [[], SERVER_DELTA], ids=["local", "server"])
+async def test_identical_timestamps_across_page_boundaries_are_each_read_once(
+        unconfirmed: list[str]) -> None:
+    harness = make_harness(adapter_options={"unconfirmed": unconfirmed})
+    async with harness.client:
+        harness.clock.advance(60)
+        since = harness.clock.now()
+        same = [str(100_000 + i) for i in range(0, 50, 2)]  # 25 changes, one instant
+        for number in same:
+            await harness.control("PATCH", f"/records/customercard/{number}",
+                                  {"telephone": "08-1"})
+        records = await collect(harness.adapter.read("customers", since=since,
+                                                     cursor_field=CURSOR))
+    assert [r["customernumber"] for r in records] == same  # oldest first, then by key
+    assert {r[CURSOR] for r in records} == {since}
 
 
 @pytest.mark.parametrize("unconfirmed", [[], SERVER_DELTA], ids=["local", "server"])

@@ -84,7 +84,8 @@ record is read in key order and those whose `transactiontimestamp` is at or afte
 first, so a checkpoint never passes a record not yet seen; records without a timestamp
 are left out. With `transactiontimestamp_restriction` the server is asked for
 `transactiontimestamp >= timestamp(...)` ordered `+transactiontimestamp,+key` and records
-stream as they come; when the specification marks the field `unfilterable`, or the
+stream as they come (a server that ignores the order is noticed: the rest are sorted
+here, with a warning); when the specification marks the field `unfilterable`, or the
 server refuses the restriction (400), the read compares locally instead and says so in
 the log.
 
@@ -295,10 +296,20 @@ class MaconomyAdapter:
                 log.warning("maconomy: %s; changed-since reads of this connection compare "
                             "transactiontimestamp locally", blocked)
             else:
+                newest: tuple[Any, str] | None = None
                 async for rows in _chain(first, pages):
                     records = plan.records(rows)
                     if ordered:
                         for record in records:
+                            mark = (record.get(cursor), str(record.get(key)))
+                            if newest is not None and mark[0] is not None and mark < newest:
+                                log.warning("maconomy: %s records came out of the order "
+                                            "asked for (+%s,+%s); the rest are sorted here, "
+                                            "and a run stopped before the end may miss "
+                                            "changes a full run finds", obj, cursor, key)
+                                ordered = False  # said once; the rest are buffered
+                            elif mark[0] is not None:
+                                newest = mark
                             yield record
                     else:
                         buffered.extend(r for r in records if r.get(cursor) is not None)

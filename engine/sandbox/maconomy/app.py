@@ -355,6 +355,8 @@ class MaconomySandbox(Sandbox):
                              focus={"paneName": "filter", "fieldName": unknown[0]})
         try:
             order = parse_orderby(read.get("orderby"), container.fields)
+            if self.settings.ignore_orderby:
+                order = ()
             restriction = container.restriction(restriction_text)
         except RestrictionError as exc:
             focus = {"paneName": "filter"}

@@ -35,6 +35,7 @@ class MaconomySettings:
     rate_limit: int | None = None  # requests per rate_window, answered 429 over it
     rate_window: float = 60.0
     page_cache_mb: float = 96.0  # serialised filter answers kept until the next write
+    ignore_orderby: bool = False  # a faulty server answering in its own order (S9)
     # -- what this tenant offers beyond the confirmed contract (adapter option names)
     restriction_extended: bool = True  # and/not/<, <=, >, >=/like/numbers (F-R-EXTENDED)
     quote_doubling: bool = True  # '' inside a value (F-R-DOUBLING)
