@@ -382,6 +382,7 @@ async def test_project_internal_matching_updates_by_the_cinode_project_id(
 # --------------------------------------------------------------------------- delta sync
 
 
+@pytest.mark.scenario("S10")
 async def test_delta_runs_read_only_changes_with_an_overlap_window(world: World) -> None:
     """covers: "Each scheduled run pulls only records that have changed in Maconomy since
     the previous run, with a short overlap window ... Change detection relies on the
