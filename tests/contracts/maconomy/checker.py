@@ -32,7 +32,7 @@ Unconfirmed facts: a request relying on one (POST …/filter with limit/offset, 
 a body, timestamp(...), date(...), 'and'/'>=' …, quote doubling, the specification at
 {api}/containers/{s}/{c}, logout through /auth) is reported unless the test declared the
 matching connection option with `tests.contracts.maconomy.optin.allow_unconfirmed` (the
-option names are the keys of facts.json "options"; the adapter will take the same names,
+option names are the keys of facts.json "options"; the adapter takes the same names,
 so a test enables an option on the adapter and declares it here). Nothing travels on the
 wire to say so. Callers may also pass `enabled=` directly.
 

@@ -12,7 +12,7 @@ a request no real client sends):
     from tests.contracts.maconomy.optin import allow_unconfirmed, allow_from_options
 
     allow_unconfirmed("filter_endpoint", "timestamp_literal")   # names from facts.json
-    # or, with the adapter's own connection options (the proposed key "unconfirmed"):
+    # or, with the adapter's own connection options (its key "unconfirmed"):
     options = {"shortname": "acme", "unconfirmed": ["filter_endpoint"]}
     allow_from_options(options)
 
