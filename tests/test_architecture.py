@@ -41,7 +41,6 @@ LONG_MODULES = {
     # Vendor simulators: every route a faithful sandbox answers, with its validation.
     "engine/sandbox/hubspot/app.py": "the HubSpot sandbox's routes, webhooks and actions",
     "engine/sandbox/kleer/app.py": "the Kleer sandbox's routes",
-    "engine/sandbox/maconomy/app.py": "the Maconomy sandbox's routes",
 }
 
 

@@ -72,5 +72,6 @@ class IntegrationDoc:
     setup: tuple[tuple[str, str], ...]  # (name, value in words)
     syncs: tuple[SyncDoc, ...]
     actions: tuple[ActionDoc, ...]
-    # (system, sentences): what each system's real API cannot do (its Vendor.notes).
-    limits: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    # (system, sentence): what each system's real API cannot do, from its vendor package,
+    # so a reader learns the limits (create-only fields, missing routes) up front.
+    limits: tuple[tuple[str, str], ...] = ()

@@ -72,9 +72,6 @@ def _md_rows(source: str, target: str, rows: Sequence[Row]) -> list[str]:
     return _md_table([source, target, "Comments"], ((r.source, r.target, r.comment) for r in rows))
 
 
-LIMITS_TITLE = "## What the systems' APIs cannot do"
-
-
 def render_markdown(doc: IntegrationDoc) -> str:
     """The integration as one Markdown page."""
     out = [f"# {doc.title}", "",
@@ -101,9 +98,8 @@ def render_markdown(doc: IntegrationDoc) -> str:
         out += ["", "## Setup values", "",
                 *_md_table(["Setting", "Value"], ((f"`{n}`", v) for n, v in doc.setup))]
     if doc.limits:
-        out += ["", LIMITS_TITLE]
-        for system, notes in doc.limits:
-            out += ["", f"### {system}", "", *(f"- {note}" for note in notes)]
+        out += ["", "## What the real APIs cannot do", ""]
+        out += [f"- **{system}:** {_cell(note)}" for system, note in doc.limits]
     return "\n".join(out) + "\n"
 
 
@@ -165,9 +161,9 @@ def render_html(doc: IntegrationDoc) -> str:
     if doc.setup:
         out += ["<h2>Setup values</h2>", *_html_table(["Setting", "Value"], doc.setup)]
     if doc.limits:
-        out.append(f"<h2>{_e(LIMITS_TITLE.removeprefix('## '))}</h2>")
-        for system, notes in doc.limits:
-            out += [f"<h3>{_e(system)}</h3>", "<ul>",
-                    *(f"<li>{_e(note)}</li>" for note in notes), "</ul>"]
+        out += ["<h2>What the real APIs cannot do</h2>", "<ul>"]
+        out += [f"<li><strong>{_e(system)}:</strong> {_e(note)}</li>"
+                for system, note in doc.limits]
+        out.append("</ul>")
     out += ["</body>", "</html>"]
     return "\n".join(out) + "\n"

@@ -46,6 +46,7 @@ sys.path.insert(0, str(ROOT))
 
 def _env(urls: dict[str, str]) -> dict[str, str]:
     return {
+        "SPECSYNC_ALLOW_LOOPBACK": "1",
         "MACONOMY_URL": urls["maconomy"], "MACONOMY_USER": MaconomyCredentials().user,
         "MACONOMY_PASSWORD": MaconomyCredentials().password,
         "MACONOMY_SHORTNAME": MaconomyCredentials().shortname,
@@ -214,13 +215,13 @@ def _with_sandboxes(size: int, child_args: list[str],
                     cold: bool = False) -> tuple[str, int]:
     """Serve the sandboxes, seed the state, run this script as the engine's process."""
     from engine.sandbox.cinode import CinodeSandbox
-    from engine.sandbox.maconomy import MaconomySandbox
+    from engine.sandbox.maconomy import MaconomySandbox, MaconomySettings
     from engine.sandbox.platform import SandboxConfig
     from engine.sandbox.serve import serve_in_thread
 
-    config = SandboxConfig(records=size, rate_limits=False,
-                           options={"maconomy_page_cache_mb": 0} if cold else {})
-    with serve_in_thread(MaconomySandbox(config).app) as maconomy, \
+    config = SandboxConfig(records=size, rate_limits=False)
+    tenant = MaconomySettings(page_cache_mb=0) if cold else MaconomySettings()
+    with serve_in_thread(MaconomySandbox(config, settings=tenant).app) as maconomy, \
             serve_in_thread(CinodeSandbox(SandboxConfig(records=10, rate_limits=False)).app) \
             as cinode, tempfile.TemporaryDirectory() as tmp:
         env = _env({"maconomy": maconomy, "cinode": cinode})

@@ -13,8 +13,8 @@ from typing import Any
 import httpx
 import pytest
 
-from engine.sandbox.base import ManualClock, SandboxConfig
 from engine.sandbox.hubspot import HubSpotSandbox
+from engine.sandbox.platform import ManualClock, SandboxConfig
 from tests.contracts.hubspot import checker, derive
 from tests.contracts.recording import ContractTransport, Exchange, Ledger
 
@@ -258,7 +258,7 @@ async def test_a_live_exchange_through_the_contract_transport_is_checked() -> No
     transport = ContractTransport(httpx.ASGITransport(app=sandbox.app), "hubspot", ledger)
     async with httpx.AsyncClient(transport=transport, base_url="http://hubspot.test",
                                  headers={"authorization": "Bearer "
-                                          f"{sandbox.config.hubspot_token}"}) as client:
+                                          f"{sandbox.credentials.token}"}) as client:
         await client.get("/crm/v3/objects/companies", params={"limit": 2})
         await client.post(BATCH_READ, json={"properties": ["name"], "inputs": [{"id": "1"}]})
     listed, read = ledger.exchanges

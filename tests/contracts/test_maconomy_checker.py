@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -200,6 +201,16 @@ def test_a_token_must_come_from_an_answer_and_follow_rotation() -> None:
     assert has(check_request(search(body), history=later), "rotated", "F-AUTH-ROTATION")
     assert check_request(search(body, headers=authed({"Content-Type": CONTENT}, token="tok-2")),
                          history=later) == []
+
+
+def test_a_second_login_starts_a_session_and_rotates_no_other_token() -> None:
+    body = {"fields": ["jobnumber"]}
+    # Two connections, each with its own session: the second login hands out tok-2, and
+    # the first connection's token stays good however many requests follow.
+    history = [login(), login("tok-2")] + [
+        search(body, headers=authed({"Content-Type": CONTENT}, token="tok-2"))
+        for _ in range(checker.ROTATION_SLACK + 2)]
+    assert check_request(search(body), history=history) == []
 
 
 def test_x_cookie_needs_its_cookie() -> None:
@@ -424,3 +435,21 @@ def test_the_facts_file_is_consistent() -> None:
             assert facts[fact_id].get("option") == name, (name, fact_id)
     for entry in FACTS["adapter_relies_on_unconfirmed"]:
         assert all(f in facts for f in entry["facts"]), entry
+
+
+def test_the_adapter_takes_the_fact_options_and_its_docstring_cites_them() -> None:
+    import engine.adapters.maconomy.adapter as adapter_module
+    from engine.adapters.maconomy.options import UNCONFIRMED
+
+    facts = {f["id"]: f for f in FACTS["facts"]}
+    for name, (fact_id, _) in UNCONFIRMED.items():
+        assert name in FACTS["options"], name
+        assert fact_id in FACTS["options"][name]["facts"], (name, fact_id)
+        assert facts[fact_id]["status"] != "confirmed", fact_id
+    assert {e["option"] for e in FACTS["adapter_relies_on_unconfirmed"]} == set(UNCONFIRMED)
+    doc = adapter_module.__doc__ or ""
+    for name, (fact_id, _) in UNCONFIRMED.items():
+        assert f"`{name}`" in doc and fact_id in doc, name
+    # Every confirmed fact the adapter names is one facts.json holds.
+    named = set(re.findall(r"F-[A-Z0-9-]+[A-Z0-9]", doc))
+    assert named <= set(facts), named - set(facts)

@@ -691,5 +691,5 @@ def test_plan_validate_and_docs_say_what_cinode_cannot_update(
     assert "create-only" not in capsys.readouterr().out
     assert cli_main(["docs", str(SPEC)]) == 0
     docs = capsys.readouterr().out
-    assert "## What the systems' APIs cannot do" in docs
+    assert "## What the real APIs cannot do" in docs
     assert "Subcontractors cannot be updated" in docs

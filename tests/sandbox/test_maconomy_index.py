@@ -1,6 +1,7 @@
 """The Maconomy simulator's fast paths answer exactly as its general scan does.
 
-Delta reads (`transactiontimestamp >= t`, ordered by it then the key) come from a cursor
+Delta reads (`transactiontimestamp >= t`, ordered `+transactiontimestamp,+customernumber`)
+come from a cursor
 index instead of a scan and sort; filter answers are served from a cache until the next
 write. Both are checked against a brute-force evaluation of the same restriction over
 every live record, after random user changes, creations and deletions.
@@ -19,15 +20,15 @@ from hypothesis import strategies as st
 from engine.sandbox.maconomy import MaconomySandbox, compile_restriction, seed
 from engine.sandbox.platform import ManualClock, SandboxConfig
 
-FILTER = "/maconomy-api/containers/sandbox/customercard/filter"
+FILTER = "/containers/v1/sandbox/customercard/filter"
 BASIC = "Basic " + base64.b64encode(b"sandbox:sandbox-password").decode()
-ORDER = "transactiontimestamp, customernumber"
+ORDER = "+transactiontimestamp,+customernumber"
 RECORDS = 60
 
 
 def _literal(stamp: str) -> str:
-    """`2024-03-05T12:13:14.123` as `timestamp(2024, 3, 5, 12, 13, 14, 123)`."""
-    day, time = stamp.split("T")
+    """`2024-03-05 12:13:14.123` as `timestamp(2024, 3, 5, 12, 13, 14, 123)`."""
+    day, time = stamp.split(" ")
     hms, millis = time.split(".")
     parts = [*day.split("-"), *hms.split(":"), millis]
     return f"timestamp({', '.join(str(int(p)) for p in parts)})"
@@ -44,7 +45,7 @@ async def _read(client: httpx.AsyncClient, restriction: str, limit: int) -> list
     numbers: list[str] = []
     offset = 0
     while True:
-        response = await client.post(FILTER, headers={"Authorization": BASIC}, json={
+        response = await client.get(FILTER, headers={"Authorization": BASIC}, params={
             "restriction": restriction, "orderby": ORDER, "limit": limit, "offset": offset})
         assert response.status_code == 200, response.text
         page = [r["data"]["customernumber"]
@@ -67,7 +68,7 @@ async def _scenario(ops: list[Op], pick: int, strict: bool, extra: str | None,
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=sandbox.app),
                                  base_url="http://maconomy.test") as client:
         # A first delta read builds the index before anything changes.
-        await _read(client, f"transactiontimestamp >= {_literal('2000-01-01T00:00:00.000')}",
+        await _read(client, f"transactiontimestamp >= {_literal('2000-01-01 00:00:00.000')}",
                     limit)
         for op, index, seconds in ops:
             clock.advance(seconds)  # 0 leaves several changes on one timestamp: ties
@@ -115,7 +116,7 @@ async def test_a_delta_read_does_not_scan_every_record_again() -> None:
     container.light_factory = counting
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=sandbox.app),
                                  base_url="http://maconomy.test") as client:
-        await _read(client, f"transactiontimestamp >= {_literal('2000-01-01T00:00:00.000')}",
+        await _read(client, f"transactiontimestamp >= {_literal('2000-01-01 00:00:00.000')}",
                     100)
         assert calls["light"] == 500  # the index: every record once
         clock.advance(60)
@@ -130,10 +131,10 @@ async def test_a_write_invalidates_cached_answers() -> None:
     sandbox = MaconomySandbox(SandboxConfig(records=30, clock=clock))
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=sandbox.app),
                                  base_url="http://maconomy.test") as client:
-        body = {"restriction": "", "limit": 5, "offset": 10}
+        params = {"limit": 5, "offset": 10}
 
         async def names() -> list[str]:
-            response = await client.post(FILTER, headers={"Authorization": BASIC}, json=body)
+            response = await client.get(FILTER, headers={"Authorization": BASIC}, params=params)
             return [r["data"]["name1"] for r in response.json()["panes"]["filter"]["records"]]
 
         before = await names()

@@ -40,7 +40,8 @@ def test_exports_and_examples(snapshot) -> None:
                      "HUBSPOT_URL", "HUBSPOT_TOKEN", "HUBSPOT_CLIENT_SECRET"):
         assert required in names
     only = environment({"maconomy": URLS["maconomy"]}, sandboxes)
-    assert [k for k, _ in only] == ["MACONOMY_URL", "MACONOMY_USER", "MACONOMY_PASSWORD",
+    assert [k for k, _ in only] == ["SPECSYNC_ALLOW_LOOPBACK", "MACONOMY_URL", "MACONOMY_USER",
+                                    "MACONOMY_PASSWORD",
                                     "MACONOMY_SHORTNAME"]
 
 
@@ -77,9 +78,9 @@ def test_run_sandboxes_prints_working_exports_and_stops_on_ctrl_c() -> None:
         env = dict(re.findall(r"^export (\w+)=(.*)$", "".join(lines), re.M))
         assert lines[0].startswith("# specsync sandboxes: seed 3, 7 records each, faults: none")
         with httpx.Client() as client:
-            filtered = client.post(
-                f"{env['MACONOMY_URL']}/maconomy-api/containers/{env['MACONOMY_SHORTNAME']}"
-                "/customercard/filter", json={"limit": 100},
+            filtered = client.get(
+                f"{env['MACONOMY_URL']}/containers/v1/{env['MACONOMY_SHORTNAME']}"
+                "/customercard/filter", params={"limit": 100},
                 auth=(env["MACONOMY_USER"], env["MACONOMY_PASSWORD"]))
             assert filtered.json()["panes"]["filter"]["meta"]["rowCount"] == 7
             kleer = client.get(f"{env['KLEER_URL']}/v1/company/{env['KLEER_COMPANY_ID']}/client",

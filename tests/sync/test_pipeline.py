@@ -10,6 +10,7 @@ import httpx
 from engine.sandbox.platform import Faults
 from engine.state import open_store
 from engine.sync.pipeline import plan_sync, run_sync
+from tests.contracts.recording import current_ledger
 
 World = Any  # tests/sync/conftest.py builds it
 
@@ -41,6 +42,12 @@ async def test_second_run_writes_nothing_and_a_delta_run_writes_exactly_the_chan
     names = {c["identification"]: c["name"] for c in world.cinode_customers()}
     assert [names[n] for n in numbers] == ["Renamed 0 AB", "Renamed 1 AB", "Renamed 2 AB"]
     assert len(world.cinode_customers()) == 30
+    # As the spec says, Maconomy restricts the delta runs; without its options they
+    # compare transactiontimestamp here, with the same outcome.
+    restricted = [e for e in current_ledger().of("maconomy")
+                  if any(k == "restriction" and v.startswith("transactiontimestamp >=")
+                         for k, v in e.query)]
+    assert bool(restricted) == (world.delta == "server")
     await runtime.aclose()
 
 
@@ -117,7 +124,8 @@ async def test_a_storm_of_429s_and_5xx_completes(world_factory) -> None:
     await runtime.aclose()
 
 
-async def test_plan_shows_what_run_then_does(world: World, snapshot) -> None:
+async def test_plan_shows_what_run_then_does(world_factory, snapshot) -> None:
+    world = world_factory()
     runtime = world.runtime()
     await run_sync(runtime, "customers")
     numbers = sorted(c["customernumber"] for c in world.maconomy.customers.iter())

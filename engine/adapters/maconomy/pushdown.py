@@ -2,10 +2,12 @@
 
     MaconomyPushdown().render(rule) -> "closed=false and (jobtype='T&M' or jobtype='Fixed')"
 
-Restriction syntax: `field='value'` with `''` escaping, `and`/`or`/`not(...)`, numbers
-bare, `true`/`false` (quoting and and/or confirmed by mawkler/maconomy-cli; see the
-adapter docstring), dates as `date(YYYY, M, D)` (unconfirmed: one public client passes
-a zero-based month). No null tests, no substring tests, no datetimes: None.
+Restriction syntax: `field='value'`, `or` and parentheses are confirmed by real clients
+(facts F-R-QUOTE, F-R-OR-PAREN in tests/contracts/maconomy/facts.json); what else this
+renders is not: `and`/`not(...)`, numbers bare, `true`/`false` (F-R-EXTENDED), `''`
+escaping (F-R-DOUBLING), dates as `date(YYYY, M, D)` (F-R-DATE: one public client passes
+a zero-based month). The adapter sends none of these restrictions: reads apply sync
+filters locally. No null tests, no substring tests, no datetimes: None.
 """
 
 from __future__ import annotations

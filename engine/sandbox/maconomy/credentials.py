@@ -6,9 +6,9 @@ from dataclasses import dataclass, field
 
 __all__ = ["CURL_EXAMPLE", "MaconomyCredentials"]
 
-CURL_EXAMPLE = ('curl -s -u "$MACONOMY_USER:$MACONOMY_PASSWORD" -H "Content-Type: '
-                'application/json" -d \'{"restriction": "blocked = false", "limit": 2}\' '
-                '"$MACONOMY_URL/maconomy-api/containers/$MACONOMY_SHORTNAME/customercard/filter"')
+CURL_EXAMPLE = ('curl -s -u "$MACONOMY_USER:$MACONOMY_PASSWORD" -H "Accept: application/json" '
+                '"$MACONOMY_URL/containers/v1/$MACONOMY_SHORTNAME/customercard/filter'
+                '?restriction=region%3D%27north%27&limit=2"')
 
 
 @dataclass(frozen=True)

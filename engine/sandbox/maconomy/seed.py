@@ -14,8 +14,9 @@ simulator serves 100,000-record syncs:
 Maconomy customer `i` is independent of Kleer/HubSpot company `i` (the brief says so).
 Numbers: customers `100000 + i`, jobs `1000000 + i` (six and seven digits, so string
 order is numeric order up to 900,000 records). Dates are `YYYY-MM-DD`;
-`transactiontimestamp` is `YYYY-MM-DDTHH:MM:SS.fff` in UTC without a zone suffix
-(Maconomy servers print local time; the simulator's local time is UTC) [assumed].
+`transactiontimestamp` is `YYYY-MM-DD HH:MM:SS.fff`, as real answers print it (a space,
+no zone: MaconomyRestClient's recorded answers, fact F-RESP-VALUES); it is the server's
+local time, which for the simulator is UTC.
 `region`, `jobtype`, `active` and `budgetamount` are tenant-specific fields the seed
 documents filter and key on [assumed names].
 
@@ -116,8 +117,8 @@ def _mix(x: int) -> int:
 
 
 def format_timestamp(day: str, seconds: int, millis: int) -> str:
-    """`2024-03-05T12:13:14.123` from a `YYYY-MM-DD` day and a time of day."""
-    return f"{day}T{_HOURS_MINUTES[seconds // 60]}:{seconds % 60:02d}.{millis:03d}"
+    """`2024-03-05 12:13:14.123` from a `YYYY-MM-DD` day and a time of day."""
+    return f"{day} {_HOURS_MINUTES[seconds // 60]}:{seconds % 60:02d}.{millis:03d}"
 
 
 def _luhn_digits(d0: int, d1: int, d2: int, tail: int) -> int:
@@ -146,7 +147,7 @@ def _stamp(record: dict[str, Any], a: int) -> None:
     changed_day = _DAY_TEXT[changed]
     record["createddate"] = _DAY_TEXT[created]
     record["changeddate"] = changed_day
-    record["transactiontimestamp"] = (f"{changed_day}T{_HOURS_MINUTES[seconds // 60]}:"
+    record["transactiontimestamp"] = (f"{changed_day} {_HOURS_MINUTES[seconds // 60]}:"
                                       f"{_SIXTY[seconds % 60]}.{_MILLIS[millis]}")
     record["versionnumber"] = (a >> 59) % 30 + 1
 

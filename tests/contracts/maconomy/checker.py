@@ -32,7 +32,7 @@ Unconfirmed facts: a request relying on one (POST …/filter with limit/offset, 
 a body, timestamp(...), date(...), 'and'/'>=' …, quote doubling, the specification at
 {api}/containers/{s}/{c}, logout through /auth) is reported unless the test declared the
 matching connection option with `tests.contracts.maconomy.optin.allow_unconfirmed` (the
-option names are the keys of facts.json "options"; the adapter will take the same names,
+option names are the keys of facts.json "options"; the adapter takes the same names,
 so a test enables an option on the adapter and declares it here). Nothing travels on the
 wire to say so. Callers may also pass `enabled=` directly.
 
@@ -55,7 +55,12 @@ from urllib.parse import unquote, urlsplit
 from tests.contracts.maconomy.optin import enabled_options
 from tests.contracts.recording import Exchange, current_ledger
 
-__all__ = ["FACTS", "check_request", "check_response", "restriction_problems", "route_of"]
+__all__ = ["ENFORCED", "FACTS", "check_request", "check_response", "restriction_problems",
+           "route_of"]
+
+# The adapter and the sandbox keep this contract: a violation fails the test that sent it
+# (tests/conftest.py).
+ENFORCED = True
 
 FACTS: dict[str, Any] = json.loads(
     (Path(__file__).with_name("facts.json")).read_text(encoding="utf-8"))
@@ -371,14 +376,26 @@ def _check_content_type(exchange: Exchange, route: Route,
             f"{CONTAINERS_TYPE!r} ({_fact('F-CT-V2')})"]
 
 
-def _tokens(past: Sequence[Exchange]) -> list[tuple[int, str]]:
-    """(position, token) for each Maconomy-Reconnect handed out, in order."""
-    out = []
+def _tokens(past: Sequence[Exchange]) -> tuple[set[str], dict[str, int]]:
+    """(every token handed out in Maconomy-Reconnect, token -> position of the answer that
+    rotated it away).
+
+    A token is rotated away by an answer to a request made with it that hands out
+    another one (F-AUTH-ROTATION); a token handed out for credentials starts a new
+    session and retires no other (two connections may hold a session each).
+    """
+    issued: set[str] = set()
+    rotated: dict[str, int] = {}
     for index, earlier in enumerate(past):
         token = earlier.response_headers.get("maconomy-reconnect", "").strip()
-        if token and (not out or out[-1][1] != token):
-            out.append((index, token))
-    return out
+        if not token:
+            continue
+        issued.add(token)
+        scheme, _, used = earlier.headers.get("authorization", "").partition(" ")
+        used = used.strip()
+        if scheme.lower() == "x-reconnect" and used and used != token:
+            rotated.setdefault(used, index)
+    return issued, rotated
 
 
 def _check_auth(exchange: Exchange, route: Route, options: frozenset[str],
@@ -437,19 +454,16 @@ def _check_auth(exchange: Exchange, route: Route, options: frozenset[str],
         return problems
     if past is None:
         return problems
-    issued = _tokens(past)
-    positions = [i for i, (_, token) in enumerate(issued) if token == credential]
-    if not positions:
+    issued, rotated = _tokens(past)
+    if credential not in issued:
         problems.append(f"the X-Reconnect token was not handed out in a Maconomy-Reconnect "
                         f"answer header earlier in this session ({_fact('F-AUTH-RECONNECT')})")
         return problems
-    last = positions[-1]
-    if last + 1 < len(issued):
-        rotated_at = issued[last + 1][0]
-        if len(past) - rotated_at > ROTATION_SLACK:
-            problems.append(f"the X-Reconnect token is still used {len(past) - rotated_at} "
-                            f"requests after an answer rotated it; the newest "
-                            f"Maconomy-Reconnect replaces it ({_fact('F-AUTH-ROTATION')})")
+    if credential in rotated and len(past) - rotated[credential] > ROTATION_SLACK:
+        problems.append(f"the X-Reconnect token is still used "
+                        f"{len(past) - rotated[credential]} requests after an answer rotated "
+                        f"it; the newest Maconomy-Reconnect replaces it "
+                        f"({_fact('F-AUTH-ROTATION')})")
     return problems
 
 

@@ -12,7 +12,7 @@ a request no real client sends):
     from tests.contracts.maconomy.optin import allow_unconfirmed, allow_from_options
 
     allow_unconfirmed("filter_endpoint", "timestamp_literal")   # names from facts.json
-    # or, with the adapter's own connection options (the proposed key "unconfirmed"):
+    # or, with the adapter's own connection options (its key "unconfirmed"):
     options = {"shortname": "acme", "unconfirmed": ["filter_endpoint"]}
     allow_from_options(options)
 
@@ -61,8 +61,12 @@ def allow_unconfirmed(*options: str, ledger: Ledger | None = None) -> None:
 
 def allow_from_options(connection_options: Mapping[str, Any],
                        ledger: Ledger | None = None) -> None:
-    """`allow_unconfirmed` for the names in a connection's `options["unconfirmed"]`."""
-    allow_unconfirmed(*(connection_options.get("unconfirmed") or ()), ledger=ledger)
+    """`allow_unconfirmed` for the names in a connection's `options["unconfirmed"]` (a list,
+    or the comma-separated text a spec writes)."""
+    listed = connection_options.get("unconfirmed") or ()
+    if isinstance(listed, str):
+        listed = [name.strip() for name in listed.split(",") if name.strip()]
+    allow_unconfirmed(*listed, ledger=ledger)
 
 
 def enabled_options(ledger: Ledger | None = None) -> frozenset[str]:
