@@ -680,7 +680,7 @@ def test_plan_validate_and_docs_say_what_cinode_cannot_update(
     kleer, cinode = KleerSandbox(config), CinodeSandbox(config)
     with serve_in_thread(kleer.app) as kleer_url, serve_in_thread(cinode.app) as cinode_url:
         env = {**sandbox_env(config), "KLEER_URL": kleer_url, "CINODE_URL": cinode_url,
-               "SPECSYNC_STATE": str(tmp_path / "state.db")}
+               "SPECSYNC_STATE": str(tmp_path / "state.db"), "SPECSYNC_ALLOW_LOOPBACK": "1"}
         for name, value in env.items():
             monkeypatch.setenv(name, value)
         assert cli_main(["plan", str(SPEC), "--sync", "subcontractors"]) == 0
