@@ -67,7 +67,12 @@ Writes (see `bodies` for the bodies)
   revision it read; a 409 (a revision changed meanwhile, unconfirmed) re-reads and
   tries once more. `start-date` is deprecated and ignored (XSD): `start-invoice-date`.
 - Invoices are created only (Kleer certifies them in its UI; no update route in the
-  contract). Every row needs a product (`client-invoice-row.product`).
+  contract). Every row needs a product (`client-invoice-row.product`). An invoice or
+  agreement takes its client's address, e-mail, currency and terms (`GET /client/{id}`)
+  and, when the client names no currency, the company's `accounting-currency`
+  (`GET /info`, `company-information`).
+- Users are updated whole (`POST /user/{id}`: Aboard KleerService.cs, UpdateProfileAsync);
+  products through `PUT /product` and `POST /product/{id}` (unconfirmed).
 - No batch endpoints: one call per op.
 """
 
