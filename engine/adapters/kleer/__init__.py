@@ -15,8 +15,8 @@ from engine.adapters.kleer.adapter import KleerAdapter
 __all__ = ["VENDOR", "KleerAdapter"]
 
 NOTES = (
-    "Kleer's API has no way to close or reopen a client project: its schema says closing "
-    "is \"another operation\", and no public client shows it. A status change synced to "
+    "No public operation closes or reopens a client project: the schema says closing is "
+    "\"another operation\", and no real client shows it. A status change synced to "
     "Kleer fails the record (vendor.unsupported) until someone changes the project's "
     "status in Kleer.",
     "A client project's client, name and fixed-price setting can be set only when the "
@@ -24,13 +24,13 @@ NOTES = (
     "Client projects have no foreign-id: a key kept in Kleer (a Cinode project id, a "
     "HubSpot deal) goes in the required project number, which people in Kleer must not "
     "change.",
-    "Kleer invoices cannot be changed through the API once created; they are certified "
-    "in Kleer.",
-    "A user's phone exists only on the payroll contract; users without one "
+    "Invoices cannot be changed through the API once created; they are certified in "
+    "Kleer.",
+    "A user's phone exists only on the payroll contract: users without one "
     "(subcontractors, mostly) have no phone.",
-    "Kleer has no change timestamps and no webhooks: every read is a full read.",
-    "Routes no real client shows, and which `specsync check` probes by reading where it "
-    "can: GET /client/{id}, GET /client/agreement, GET /client/agreement/{id}, "
+    "No change timestamps and no webhooks: every read is a full read.",
+    "Routes no real client shows, which `specsync check` probes by reading where it can: "
+    "GET /client/{id}, GET /client/agreement, GET /client/agreement/{id}, "
     "GET /client/invoice/{id}, the invoice list's offset/limit paging, "
     "GET /payroll/schedule, GET /subcontractor; and the writes PUT /client-project, "
     "POST /client-project/{id}, PUT /client/agreement, POST /client/agreement/{id}, "
