@@ -23,7 +23,7 @@ from syrupy.extensions.json import JSONSnapshotExtension
 from syrupy.filters import props
 
 from engine.adapters.hubspot.signatures import sign_v1, sign_v2, sign_v3
-from engine.sandbox.hubspot import HubSpotSandbox, seed
+from engine.sandbox.hubspot import HubSpotSandbox, HubSpotSettings, seed
 from engine.sandbox.platform import Faults, ManualClock, SandboxConfig
 from engine.sandbox.platform.seed import company_for
 
@@ -42,9 +42,11 @@ def snapshot_json(snapshot: Any) -> Any:
 
 @pytest.fixture
 def make(clock: ManualClock, receiver_client: httpx.AsyncClient) -> Make:
-    def build(records: int = 20, **kwargs: Any) -> HubSpotSandbox:
+    def build(records: int = 20, settings: HubSpotSettings | None = None,
+              **kwargs: Any) -> HubSpotSandbox:
         kwargs.setdefault("webhook_client", receiver_client)
-        return HubSpotSandbox(SandboxConfig(clock=clock, records=records, **kwargs))
+        return HubSpotSandbox(SandboxConfig(clock=clock, records=records, **kwargs),
+                              settings=settings)
 
     return build
 
@@ -562,7 +564,7 @@ def test_every_adapter_catalog_field_exists_in_the_sandbox() -> None:
 
 
 async def test_custom_object_schema(hs: httpx.AsyncClient) -> None:
-    schema = (await hs.get("/crm/v3/schemas/agreements")).json()
+    schema = (await hs.get("/crm-object-schemas/v3/schemas/agreements")).json()
     assert schema["fullyQualifiedName"] == "p1_agreements"
     assert schema["objectTypeId"].startswith("2-")
     agreement = await create(hs, schema["objectTypeId"], name="Ramavtal",
@@ -580,7 +582,7 @@ async def test_associations_v4(hs: httpx.AsyncClient) -> None:
     put = await hs.put(f"{base}/default/companies/{company['id']}")
     assert put.status_code == 200
     rows = (await hs.get(f"{base}/companies")).json()["results"]
-    assert rows == [{"toObjectId": int(company["id"]), "associationTypes": [
+    assert rows == [{"toObjectId": company["id"], "associationTypes": [
         {"category": "HUBSPOT_DEFINED", "typeId": 341, "label": None}]}]
     back = (await hs.get(f"/crm/v4/objects/companies/{company['id']}/associations/deals"))
     assert back.json()["results"][0]["associationTypes"][0]["typeId"] == 342
@@ -610,16 +612,16 @@ async def test_associations_v4_batch(hs: httpx.AsyncClient) -> None:
     read = (await hs.post("/crm/v4/associations/invoices/line_items/batch/read",
                           json={"inputs": [{"id": invoice["id"]}]})).json()
     assert sorted(r["toObjectId"] for r in read["results"][0]["to"]) == \
-        sorted(int(i["id"]) for i in items)
+        sorted(i["id"] for i in items)
     default = await hs.post("/crm/v4/associations/line_items/deals/batch/associate/default",
                             json={"inputs": [{"from": {"id": items[0]["id"]},
                                               "to": {"id": "3000000000"}}]})
-    assert default.status_code == 201
+    assert default.status_code == 200
 
 
 async def test_generated_records_carry_associations(hs: httpx.AsyncClient) -> None:
     rows = (await hs.get("/crm/v4/objects/deals/3000000000/associations/companies")).json()
-    assert rows["results"][0]["toObjectId"] == 2000000001
+    assert rows["results"][0]["toObjectId"] == "2000000001"
     assert {t["typeId"] for t in rows["results"][0]["associationTypes"]} == {5, 341}
 
 
@@ -628,7 +630,7 @@ async def test_generated_records_carry_associations(hs: httpx.AsyncClient) -> No
 
 async def test_ten_second_limit_answers_429_with_headers(make: Make, clock: ManualClock,
                                                          snapshot_json: Any) -> None:
-    sandbox = make(options={"hubspot_burst_limit": 3})
+    sandbox = make(settings=HubSpotSettings(burst_limit=3))
     async with client_for(sandbox) as hs:
         ok = [await hs.get("/crm/v3/objects/companies") for _ in range(3)]
         assert [r.headers["X-HubSpot-RateLimit-Remaining"] for r in ok] == ["2", "1", "0"]
@@ -653,7 +655,8 @@ async def test_search_has_its_own_secondly_limit(hs: httpx.AsyncClient,
 
 
 async def test_rate_limits_can_be_switched_off(make: Make) -> None:
-    async with client_for(make(rate_limits=False, options={"hubspot_burst_limit": 1})) as hs:
+    async with client_for(make(rate_limits=False,
+                               settings=HubSpotSettings(burst_limit=1))) as hs:
         statuses = {(await hs.get("/crm/v3/objects/companies")).status_code for _ in range(3)}
     assert statuses == {200}
 
