@@ -13,8 +13,8 @@ from typing import Any
 import httpx
 import pytest
 
-from engine.sandbox.platform import ManualClock, SandboxConfig
 from engine.sandbox.hubspot import HubSpotSandbox
+from engine.sandbox.platform import ManualClock, SandboxConfig
 from tests.contracts.hubspot import checker, derive
 from tests.contracts.recording import ContractTransport, Exchange, Ledger
 
@@ -63,6 +63,13 @@ def test_route_of_names_the_most_specific_sdk_template() -> None:
     assert checker.route_of("GET", "/crm/v3/schemas") is None
     assert checker.route_of("GET", "/crm-object-schemas/v3/schemas") == \
         "GET /crm-object-schemas/v3/schemas"
+
+
+def test_sandbox_control_calls_are_not_hubspot_traffic() -> None:
+    control = exchange("PATCH", "/_sandbox/records/companies/2000000001",
+                       {"properties": {"name": "x"}}, answer={"id": "2000000001"})
+    assert checker.check_request(control) == checker.check_response(control) == []
+    assert checker.route_of("PATCH", "/_sandbox/records/companies/2000000001") is None
 
 
 def test_an_unknown_route_is_a_violation() -> None:
@@ -258,7 +265,7 @@ async def test_a_live_exchange_through_the_contract_transport_is_checked() -> No
     transport = ContractTransport(httpx.ASGITransport(app=sandbox.app), "hubspot", ledger)
     async with httpx.AsyncClient(transport=transport, base_url="http://hubspot.test",
                                  headers={"authorization": "Bearer "
-                                          f"{sandbox.config.hubspot_token}"}) as client:
+                                          f"{sandbox.credentials.token}"}) as client:
         await client.get("/crm/v3/objects/companies", params={"limit": 2})
         await client.post(BATCH_READ, json={"properties": ["name"], "inputs": [{"id": "1"}]})
     listed, read = ledger.exchanges
