@@ -881,6 +881,92 @@ async def test_control_subscription_with_target(hs: httpx.AsyncClient,
     assert [(e["propertyName"], e["objectTypeId"]) for e in events] == [("price", "0-7")]
 
 
+async def test_subscriptions_take_the_sdk_event_types_only(hs: httpx.AsyncClient) -> None:
+    key = {"hapikey": "hubspot-sandbox-developer-key"}
+    privacy = await hs.post("/webhooks/v3/1/subscriptions", params=key,
+                            json={"eventType": "contact.privacyDeletion"})
+    assert privacy.status_code == 201
+    assert set(privacy.json()) == {"id", "eventType", "active", "createdAt", "updatedAt"}
+    for body in ({"eventType": "project.creation"}, {"eventType": "product.associationChange"},
+                 {"subscriptionType": "company.creation"}):  # not the SDK's field name
+        assert (await hs.post("/webhooks/v3/1/subscriptions", params=key,
+                              json=body)).status_code == 400, body
+
+
+async def test_developer_routes_take_the_developer_key_not_a_token(hs: httpx.AsyncClient
+                                                                   ) -> None:
+    assert (await hs.get("/webhooks/v3/1/subscriptions")).status_code == 401
+    assert (await hs.get("/automation/v4/actions/1")).status_code == 401
+    assert (await hs.get("/webhooks/v3/1/subscriptions",
+                         params={"hapikey": "wrong"})).status_code == 401
+
+
+async def test_webhook_settings_need_throttling_and_echo_only_its_fields(
+        hs: httpx.AsyncClient) -> None:
+    key = {"hapikey": "hubspot-sandbox-developer-key"}
+    bare = await hs.put("/webhooks/v3/1/settings", params=key, json={"targetUrl": HOOK_URL})
+    assert bare.status_code == 400
+    put = await hs.put("/webhooks/v3/1/settings", params=key, json={
+        "targetUrl": HOOK_URL, "throttling": {"maxConcurrentRequests": 7}})
+    assert put.json()["throttling"] == {"maxConcurrentRequests": 7}
+    assert set(put.json()) == {"targetUrl", "throttling", "createdAt", "updatedAt"}
+
+
+async def test_merge_keeps_the_primary_and_moves_what_it_lacks(hs: httpx.AsyncClient,
+                                                               sandbox: HubSpotSandbox,
+                                                               receiver: Any) -> None:
+    await register(hs)
+    await hs.post("/_sandbox/webhooks/subscriptions", json={"eventType": "company.merge"})
+    primary = await create(hs, "companies", name="Kvar AB")
+    other = await create(hs, "companies", name="Borta AB", city="Visby",
+                         kleer_client_id="K-9")
+    deal = await create(hs, "deals", dealname="Affär")
+    await hs.put(f"/crm/v4/objects/companies/{other['id']}/associations/default/deals/"
+                 f"{deal['id']}")
+    merged = await hs.post("/crm/v3/objects/companies/merge", json={
+        "primaryObjectId": primary["id"], "objectIdToMerge": other["id"]})
+    assert merged.status_code == 200
+    props = merged.json()["properties"]
+    assert (merged.json()["id"], props["name"], props["city"], props["kleer_client_id"]) == \
+        (primary["id"], "Kvar AB", "Visby", "K-9")
+    assert (await hs.get(f"/crm/v3/objects/companies/{other['id']}")).status_code == 404
+    rows = (await hs.get(f"/crm/v4/objects/companies/{primary['id']}/associations/deals"))
+    assert [r["toObjectId"] for r in rows.json()["results"]] == [deal["id"]]
+    await sandbox.webhooks.drain()
+    [event] = [e for body in receiver.bodies() for e in body
+               if e["subscriptionType"] == "company.merge"]
+    assert (event["primaryObjectId"], event["mergedObjectIds"], event["newObjectId"],
+            event["numberOfPropertiesMoved"]) == (int(primary["id"]), [int(other["id"])],
+                                                  int(primary["id"]), 2)
+
+
+async def test_gdpr_delete_removes_a_contact_for_good(hs: httpx.AsyncClient) -> None:
+    contact = await create(hs, "contacts", email="glom@example.com")
+    gone = await hs.post("/crm/v3/objects/contacts/gdpr-delete",
+                         json={"objectId": contact["id"]})
+    assert gone.status_code == 204
+    for archived in ("false", "true"):
+        response = await hs.get(f"/crm/v3/objects/contacts/{contact['id']}",
+                                params={"archived": archived})
+        assert response.status_code == 404
+
+
+async def test_association_batch_archive_takes_a_list_of_targets(hs: httpx.AsyncClient
+                                                                ) -> None:
+    deal = await create(hs, "deals", dealname="Tre bolag")
+    companies = [await create(hs, "companies", name=f"Bolag {i}") for i in range(3)]
+    base = "/crm/v4/associations/deals/companies/batch"
+    await hs.post(f"{base}/create", json={"inputs": [
+        {"from": {"id": deal["id"]}, "to": {"id": c["id"]}, "types": [
+            {"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 341}]}
+        for c in companies]})
+    archived = await hs.post(f"{base}/archive", json={"inputs": [
+        {"from": {"id": deal["id"]}, "to": [{"id": c["id"]} for c in companies[:2]]}]})
+    assert archived.status_code == 204
+    read = (await hs.post(f"{base}/read", json={"inputs": [{"id": deal["id"]}]})).json()
+    assert [r["toObjectId"] for r in read["results"][0]["to"]] == [companies[2]["id"]]
+
+
 # --------------------------------------------------------------------------- workflow actions
 
 
