@@ -37,8 +37,8 @@ where it comes from ("unconfirmed" where neither the SDK nor HubSpot's guides sa
   search guide documents, `[{propertyName, direction}]` (the SDK types it `list[str]`,
   hubspot-api-python#236). A search never returns more than 10,000 results (the search
   guide, not the SDK), so before a window fills the read restarts at the last timestamp
-  it saw, skipping the records at that instant it already yielded. `limit` <= 200
-  [unconfirmed: the guide says 200; `options.search_window` lowers the window].
+  it saw, skipping the records at that instant it already yielded. `limit` is 200, the
+  guide's maximum (the SDK sets none); `options.search_window` lowers the window.
 - `find_external` by a unique property: `BatchApi.read` (`POST .../batch/read`,
   `BatchReadInputSimplePublicObjectId {idProperty, properties, propertiesWithHistory
   (required by the SDK: sent empty), inputs: [{id}]}`, <= 100 inputs) -> 200

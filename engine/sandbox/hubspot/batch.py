@@ -30,7 +30,7 @@ from engine.sandbox.hubspot.errors import (
     standard_error,
     validation,
 )
-from engine.sandbox.hubspot.gate import Gate
+from engine.sandbox.hubspot.gate import Gate, Handler
 from engine.sandbox.hubspot.records import Records
 from engine.sandbox.hubspot.seed import iso_ms
 from engine.sandbox.hubspot.store import ObjectStore
@@ -55,7 +55,7 @@ class Batch:
                       gate.api(self._endpoint(action, handler)), methods=["POST"])
                 for action, handler in actions.items()]
 
-    def _endpoint(self, action: str, handler: Callable[..., Outcome]) -> Any:
+    def _endpoint(self, action: str, handler: Callable[..., Outcome]) -> Handler:
         async def endpoint(request: Request) -> Response:
             store = self.records.object_store(request.path_params["objectType"])
             body = await read_json(request)
