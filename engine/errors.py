@@ -1,15 +1,30 @@
 """The runtime exception tree. Spec problems are `Diagnostic` values, not exceptions.
 
-SpecsyncError
- ├── SpecError            a spec failed to load or validate; carries every Diagnostic
- ├── RecordError          one record cannot be synced (bad value, vendor 4xx); recorded
- │                        with its reason and retried next run, never aborts a run
- ├── AdapterError         talking to a system failed
- │    ├── RetriableError  429, 5xx, timeouts, dropped connections: back off and retry
- │    ├── AmbiguousWriteError  a create was sent but its outcome is unknown: look it up
- │    └── FatalError      other 4xx, bad credentials, config: stop the sync
- ├── StateError           the state store refused (lease lost, migration mismatch)
- └── MalformedRequestError  a vendor's webhook or action request is not its shape (400)
+SpecsyncError                  every error specsync raises on purpose (the CLI prints it
+ |                             in one line; anything else is "internal error", a bug)
+ ├── SpecError                 a spec failed to load or validate; carries every Diagnostic
+ ├── MissingEnvironmentError   a connection's ${ENV} reference is not set
+ |                             (engine/spec/environment.py)
+ ├── TransformError            a template does not compile (engine/templates/problems.py)
+ ├── RuleError                 the filter language (engine/rules/errors.py)
+ |    ├── RuleSyntaxError      a filter does not parse
+ |    └── RuleSetupError       a filter names a setup value the spec lacks
+ ├── RecordError               one record cannot be synced (bad value, vendor 4xx); recorded
+ |                             with its reason and retried next run, never aborts a run
+ ├── AdapterError              talking to a system failed
+ |    ├── RetriableError       429, 5xx, timeouts, dropped connections: back off and retry
+ |    ├── AmbiguousWriteError  a create was sent but its outcome is unknown: look it up
+ |    └── FatalError           other 4xx, bad credentials, config: stop the sync
+ |         └── EgressError     a request to an address the egress policy refuses; nothing
+ |                             was sent (engine/adapters/egress.py)
+ ├── StateError                the state store refused (lease lost, migration mismatch)
+ ├── MalformedRequestError     a vendor's webhook or action request is not its shape (400)
+ └── DemoError                 `specsync demo` could not set its world up (engine/demo)
+
+Not in the tree, on purpose: control flow inside one module (the template fast path's
+`Bail`, `OmitSignal`, a pushdown's `NotExpressible`), and `ResourceLimitError`, which is
+Jinja's SecurityError so the sandbox treats it as one; both render paths turn it into a
+RecordError ("templates.too-large").
 """
 
 from __future__ import annotations

@@ -11,7 +11,12 @@ masks
 - token-looking query parameters and JSON keys (hapikey, access_token, token,
   refresh_token, password, client_secret, ...), as ``***``;
 - JWTs (``eyJ...``) and ``Bearer``/``Basic``/``X-Reconnect`` credentials in free text;
-- Swedish personnummer and samordningsnummer, as ``[personnummer]``.
+- Swedish personnummer and samordningsnummer, as ``[personnummer]``;
+- e-mail addresses, as ``[e-mail]``, and phone numbers, as ``[phone]``: international
+  numbers (``+46 70 555 55 55``, ``+4681234567``) and Swedish national ones that start
+  with 0 and have 8 to 11 digits (``070-555 55 55``, ``08-123 456 78``, ``0701234567``).
+  A bare digit run that does not start with 0 or + is left alone: record ids, amounts
+  and order numbers stay readable.
 
 Personnummer trade-off: a 10- or 12-digit run (``YYMMDD-NNNC``, ``YYYYMMDDNNNC``, ``-``
 or ``+`` separator) is masked only when its date part is plausible (month 01-12, day
@@ -41,8 +46,10 @@ from urllib.parse import quote
 import httpx
 
 __all__ = [
+    "EMAIL_MASK",
     "MASK",
     "PERSONNUMMER_MASK",
+    "PHONE_MASK",
     "RedactingFilter",
     "Redactor",
     "is_personnummer",
@@ -52,6 +59,8 @@ __all__ = [
 
 MASK = "***"
 PERSONNUMMER_MASK = "[personnummer]"
+EMAIL_MASK = "[e-mail]"
+PHONE_MASK = "[phone]"
 
 # Secrets shorter than this are ignored: masking every "a" or "42" in every log line
 # would make logs useless and a 3-character credential is not a credential.
@@ -121,6 +130,12 @@ _SCHEME_CREDENTIAL = re.compile(
 _JWT = re.compile(r"\beyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*")
 _PERSONNUMMER = re.compile(
     r"(?<!\d)(?P<century>18|19|20)?(?P<date>\d{6})(?P<sep>[-+]?)(?P<tail>\d{4})(?!\d)"
+)
+_EMAIL = re.compile(r"(?<![\w.%+-])[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*"
+                    r"\.[A-Za-z]{2,}(?![\w-])")
+_PHONE = re.compile(
+    r"(?<![\w+])(?:\+\d{1,3}[ -]?(?:\(0\)[ -]?)?\d(?:[ -]?\d){5,12}"  # +46 70 555 55 55
+    r"|0[1-9]\d{0,2}(?:[ -]?\d){5,9})(?![\w])"  # 070-555 55 55, 08-123 456 78
 )
 
 
@@ -210,7 +225,10 @@ class Redactor:
         text = _COOKIE_LINE.sub(_mask_value, text)
         text = _SCHEME_CREDENTIAL.sub(_mask_value, text)
         text = _KEY_VALUE.sub(_mask_value, text)
-        return _PERSONNUMMER.sub(_mask_personnummer, text)
+        text = _PERSONNUMMER.sub(_mask_personnummer, text)
+        if "@" in text:
+            text = _EMAIL.sub(EMAIL_MASK, text)
+        return _PHONE.sub(PHONE_MASK, text)
 
     def url(self, url: httpx.URL | str) -> str:
         """A URL safe to log: credential query values and userinfo masked, text rules applied."""

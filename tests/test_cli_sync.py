@@ -25,6 +25,7 @@ def sandboxes(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
     maconomy, cinode = MaconomySandbox(config), CinodeSandbox(config)
     with serve_in_thread(maconomy.app) as maconomy_url, serve_in_thread(cinode.app) as cinode_url:
         for name, value in {
+            "SPECSYNC_ALLOW_LOOPBACK": "1",
             "MACONOMY_URL": maconomy_url, "MACONOMY_USER": MaconomyCredentials().user,
             "MACONOMY_PASSWORD": MaconomyCredentials().password,
             "MACONOMY_SHORTNAME": MaconomyCredentials().shortname, "CINODE_URL": cinode_url,

@@ -127,7 +127,8 @@ def desks(toy: SimpleNamespace) -> Iterator[Desks]:
         api_key="escalation-api-key", webhook_secret="escalation-webhook-secret"))
     with serve_in_thread(support.app) as support_url, \
             serve_in_thread(escalation.app) as escalation_url:
-        env = _env(SUPPORT_URL=support_url, SUPPORT_API_KEY="support-api-key",
+        env = _env(SPECSYNC_ALLOW_LOOPBACK="1",
+                   SUPPORT_URL=support_url, SUPPORT_API_KEY="support-api-key",
                    SUPPORT_WEBHOOK_SECRET="support-webhook-secret",
                    ESCALATION_URL=escalation_url, ESCALATION_API_KEY="escalation-api-key")
         yield Desks(support=support, escalation=escalation, support_url=support_url,

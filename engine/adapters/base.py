@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 import httpx
 
 from engine.adapters.catalog import Catalog
+from engine.adapters.egress import EgressPolicy, GuardedTransport
 from engine.adapters.ratelimit import RateBudgets
 from engine.errors import MalformedRequestError, RecordError
 from engine.redact import Redactor
@@ -164,11 +165,19 @@ class Adapter(Protocol):
 
 
 def client_for(config: ConnectionConfig, transport: httpx.AsyncBaseTransport | None = None,
-               timeout: float = 30.0) -> httpx.AsyncClient:
-    """The httpx client an adapter gets: base URL, timeouts, an optional test transport."""
+               timeout: float = 30.0, policy: EgressPolicy | None = None) -> httpx.AsyncClient:
+    """The httpx client an adapter gets: base URL, timeouts, no redirects.
+
+    Real network traffic goes through `GuardedTransport` (engine/adapters/egress.py):
+    only the connection's own host, https, no private or metadata addresses. A transport
+    given here (an in-process test app) replaces the network and is used as it is.
+    """
+    if transport is None:
+        transport = GuardedTransport(httpx.AsyncHTTPTransport(), config.base_url,
+                                     policy or EgressPolicy())
     return httpx.AsyncClient(base_url=config.base_url, transport=transport,
                              timeout=httpx.Timeout(timeout, connect=10.0),
-                             headers={"User-Agent": "specsync/0.1"})
+                             follow_redirects=False, headers={"User-Agent": "specsync/0.1"})
 
 
 # ------------------------------------------------------------------ optional capabilities

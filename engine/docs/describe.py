@@ -48,7 +48,7 @@ class _Object:
     def __init__(self, spec: Spec, connection: str | None, obj: str | None) -> None:
         adapter = spec.connections[connection].adapter if connection else ""
         self.adapter = adapter
-        self.system = system_name(adapter) if adapter else ""
+        self.system = _system_label(spec, connection) if connection else ""
         catalog = default_registry().catalog(adapter) if adapter else None
         self.info: ObjectInfo | None = catalog.objects.get(obj) if catalog and obj else None
         self.name = obj or ""
@@ -90,11 +90,28 @@ class _Object:
         return bool(self.info and path in self.info.external_id_fields)
 
 
+def _system_label(spec: Spec, connection: str) -> str:
+    """The system's name; with its connection when two connections share a vendor."""
+    adapter = spec.connections[connection].adapter
+    shared = sum(1 for c in spec.connections.values() if c.adapter == adapter) > 1
+    return f"{system_name(adapter)} ({connection})" if shared else system_name(adapter)
+
+
+def _limits(spec: Spec) -> tuple[tuple[str, str], ...]:
+    """What each system's real API cannot do, as its vendor package says."""
+    out: list[tuple[str, str]] = []
+    for adapter in dict.fromkeys(c.adapter for c in spec.connections.values()):
+        vendor = default_registry().find(adapter)
+        if vendor is not None:
+            out.extend((vendor.title, note) for note in vendor.notes)
+    return tuple(out)
+
+
 def describe_spec(spec: Spec) -> IntegrationDoc:
     """The documentation model of a valid spec."""
     systems: list[str] = []
-    for connection in spec.connections.values():
-        name = system_name(connection.adapter)
+    for connection in spec.connections:
+        name = _system_label(spec, connection)
         if name not in systems:
             systems.append(name)
     setup = tuple((name, setup_value_words(value) or "(a table; see the spec)")
@@ -109,6 +126,7 @@ def describe_spec(spec: Spec) -> IntegrationDoc:
         setup=setup,
         syncs=tuple(_sync(spec, sync) for sync in spec.syncs.values()),
         actions=tuple(_action(spec, action) for action in spec.actions.values()),
+        limits=_limits(spec),
     )
 
 

@@ -72,3 +72,6 @@ class IntegrationDoc:
     setup: tuple[tuple[str, str], ...]  # (name, value in words)
     syncs: tuple[SyncDoc, ...]
     actions: tuple[ActionDoc, ...]
+    # (system, sentence): what each system's real API cannot do, from its vendor package,
+    # so a reader learns the limits (create-only fields, missing routes) up front.
+    limits: tuple[tuple[str, str], ...] = ()

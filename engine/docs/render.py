@@ -97,6 +97,9 @@ def render_markdown(doc: IntegrationDoc) -> str:
     if doc.setup:
         out += ["", "## Setup values", "",
                 *_md_table(["Setting", "Value"], ((f"`{n}`", v) for n, v in doc.setup))]
+    if doc.limits:
+        out += ["", "## What the real APIs cannot do", ""]
+        out += [f"- **{system}:** {_cell(note)}" for system, note in doc.limits]
     return "\n".join(out) + "\n"
 
 
@@ -157,5 +160,10 @@ def render_html(doc: IntegrationDoc) -> str:
         out.append("</section>")
     if doc.setup:
         out += ["<h2>Setup values</h2>", *_html_table(["Setting", "Value"], doc.setup)]
+    if doc.limits:
+        out += ["<h2>What the real APIs cannot do</h2>", "<ul>"]
+        out += [f"<li><strong>{_e(system)}:</strong> {_e(note)}</li>"
+                for system, note in doc.limits]
+        out.append("</ul>")
     out += ["</body>", "</html>"]
     return "\n".join(out) + "\n"

@@ -27,6 +27,7 @@ from typing import TextIO
 
 import uvicorn
 
+from engine.adapters.egress import ALLOW_LOOPBACK
 from engine.sandbox.platform import Clock, Faults, Sandbox, SandboxConfig, SystemClock
 
 __all__ = [
@@ -69,9 +70,14 @@ def build_sandboxes(config: SandboxConfig) -> tuple[dict[str, Sandbox], list[str
 
 def environment(urls: Mapping[str, str], sandboxes: Mapping[str, Sandbox]
                 ) -> list[tuple[str, str]]:
-    """The `export` variables for the running sandboxes (only vendors that run)."""
-    return [pair for name, sandbox in sandboxes.items() if name in urls
-            for pair in sandbox.environment(urls[name])]
+    """The `export` variables for the running sandboxes (only vendors that run).
+
+    The sandboxes speak plain http on loopback, which specsync refuses for real systems;
+    `SPECSYNC_ALLOW_LOOPBACK=1` is the operator's explicit permission for them.
+    """
+    pairs = [pair for name, sandbox in sandboxes.items() if name in urls
+             for pair in sandbox.environment(urls[name])]
+    return [(ALLOW_LOOPBACK, "1"), *pairs] if pairs else pairs
 
 
 def curl_examples(urls: Mapping[str, str], sandboxes: Mapping[str, Sandbox]) -> list[str]:

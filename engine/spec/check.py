@@ -11,12 +11,15 @@ import difflib
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from croniter import croniter
 
 from engine.adapters.catalog import Catalog, ObjectInfo
+from engine.adapters.egress import url_problem
 from engine.adapters.registry import AdapterRegistry, default_registry
 from engine.diagnostics import Diagnostic, Location, Severity
+from engine.spec.environment import ENV_REF
 from engine.spec.model import SETUP_REF
 from engine.spec.source import LoadedDocument, pointer_join
 
@@ -85,8 +88,28 @@ def _setup_refs(value: Any, pointer: str) -> Iterator[tuple[str, str]]:
             yield from _setup_refs(v, pointer_join(pointer, i))
 
 
+def _check_base_url(ctx: _Context, pointer: str, url: Any) -> Iterator[Diagnostic]:
+    """A literal base URL must be one specsync may send credentials to (egress policy)."""
+    if not isinstance(url, str) or not url:
+        return
+    if ENV_REF.fullmatch(url.strip()):
+        return  # resolved at run time, and checked then before any request
+    literal = ENV_REF.sub("example", url)
+    if ENV_REF.search(url) and literal.startswith("https://"):
+        problem = None if urlsplit(literal).hostname else "the URL names no host"
+    else:
+        problem = url_problem(literal)
+    if problem:
+        yield ctx.diag("spec.base-url", f"this base_url is not allowed: {problem}", pointer,
+                       "use the vendor's public https address, or an ${ENV} reference "
+                       "(local sandboxes: `specsync sandbox up` prints one)")
+
+
 def _check_connections(ctx: _Context) -> Iterator[Diagnostic]:
     for name, raw in (ctx.data.get("connections") or {}).items():
+        if isinstance(raw, dict) and "base_url" in raw:
+            yield from _check_base_url(ctx, pointer_join(pointer_join("/connections", name),
+                                                         "base_url"), raw["base_url"])
         if not isinstance(raw, dict) or not isinstance(raw.get("adapter"), str):
             continue
         if ctx.catalogs.get(name) is None:

@@ -7,15 +7,15 @@ pointer, where its key and value stand in the file. Filters and templates are
 strings inside YAML scalars: `ScalarSpan` maps a position inside such a string back
 to the file, for plain, quoted and block scalars, so a caret can point inside them.
 
-Hostile YAML is refused with a diagnostic, never a traceback or a hang: duplicate
-keys, more aliases than `MAX_ALIASES`, documents that expand past `MAX_NODES`
-(alias bombs, recursive aliases) and files larger than `MAX_BYTES`.
+Hostile YAML is refused with a located diagnostic, never a traceback or a hang:
+duplicate keys, more aliases than `MAX_ALIASES`, documents that expand past `MAX_NODES`
+(alias bombs, recursive aliases), nesting deeper than `MAX_DEPTH`, any explicit tag
+(`!!python/...` in every form) and files larger than `MAX_BYTES`.
 """
 
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,7 +23,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.constructor import DuplicateKeyError
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
-from ruamel.yaml.events import AliasEvent
+from ruamel.yaml.events import AliasEvent, CollectionEndEvent, CollectionStartEvent, NodeEvent
 from ruamel.yaml.scalarstring import (
     DoubleQuotedScalarString,
     FoldedScalarString,
@@ -36,6 +36,7 @@ from engine.diagnostics import Diagnostic, Location
 __all__ = [
     "MAX_ALIASES",
     "MAX_BYTES",
+    "MAX_DEPTH",
     "MAX_NODES",
     "LoadedDocument",
     "ScalarSpan",
@@ -47,6 +48,7 @@ __all__ = [
 MAX_BYTES = 2_000_000
 MAX_ALIASES = 200
 MAX_NODES = 200_000
+MAX_DEPTH = 64
 
 
 def pointer_join(pointer: str, part: str | int) -> str:
@@ -314,10 +316,42 @@ def _yaml() -> YAML:
     return y
 
 
-def _count_aliases(text: str) -> Iterator[int]:
+def _hostile(file: str, text: str) -> Diagnostic | None:
+    """The first shape no spec needs, found on the event stream before anything is built.
+
+    Parsing into events is iterative, so a deeply nested document is refused here (with
+    its position) instead of exhausting the recursive composer; an explicit tag (`!!str`,
+    `!!python/object/apply:...`, `!custom`) is refused before any constructor sees it.
+    """
+    aliases = depth = 0
     for event in _yaml().parse(io.StringIO(text)):
         if isinstance(event, AliasEvent):
-            yield 1
+            aliases += 1
+            if aliases > MAX_ALIASES:
+                return Diagnostic(
+                    "yaml.aliases",
+                    f"the document uses more than {MAX_ALIASES} aliases",
+                    _mark_location(file, event.start_mark),
+                    hint="anchors and aliases are for small reuse; repeated aliases can "
+                    "expand exponentially (an alias bomb)")
+        elif isinstance(event, CollectionStartEvent):
+            depth += 1
+            if depth > MAX_DEPTH:
+                return Diagnostic(
+                    "yaml.too-deep",
+                    f"lists and mappings are nested more than {MAX_DEPTH} levels deep",
+                    _mark_location(file, event.start_mark),
+                    hint="specs are shallow; flatten this value")
+        elif isinstance(event, CollectionEndEvent):
+            depth -= 1
+        tag = getattr(event, "tag", None)
+        if tag is not None and isinstance(event, NodeEvent):
+            shown = tag.replace("tag:yaml.org,2002:", "!!")
+            return Diagnostic(
+                "yaml.tag", f"YAML tags are not allowed in specs (found `{shown[:60]}`)",
+                _mark_location(file, event.start_mark),
+                hint="write the plain value; quote it if it should be text")
+    return None
 
 
 def _mark_location(file: str, mark: Any) -> Location:
@@ -336,15 +370,9 @@ def load_yaml(file: str, text: str) -> tuple[LoadedDocument | None, list[Diagnos
             hint="split the spec or move data (lookup tables) out of it",
         )]
     try:
-        aliases = sum(_count_aliases(text))
-        if aliases > MAX_ALIASES:
-            return None, [Diagnostic(
-                "yaml.aliases",
-                f"the document uses {aliases} aliases; at most {MAX_ALIASES} are allowed",
-                Location(file, 1, 1),
-                hint="anchors and aliases are for small reuse; repeated aliases can expand "
-                "exponentially (an alias bomb)",
-            )]
+        hostile = _hostile(file, text)
+        if hostile is not None:
+            return None, [hostile]
         node = _yaml().load(io.StringIO(text))
     except DuplicateKeyError as exc:
         return None, [Diagnostic(

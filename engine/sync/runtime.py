@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 
 from engine.adapters.base import Adapter, AdapterContext, ConnectionConfig, client_for
+from engine.adapters.egress import EgressPolicy
 from engine.adapters.ratelimit import RateBudgets
 from engine.adapters.registry import AdapterRegistry, default_registry
 from engine.errors import FatalError
@@ -101,7 +102,8 @@ class Runtime:
                 factory = self.registry.factory(config.adapter)
             except KeyError:
                 raise FatalError(f"no adapter `{config.adapter}` is installed") from None
-            client = client_for(config, self.transports.get(connection))
+            client = client_for(config, self.transports.get(connection),
+                                policy=EgressPolicy.from_environ(self.environ))
             self._clients.append(client)  # adapters use the client; the runtime owns it
             context = AdapterContext(budgets=self.budgets, redactor=self.redactor, now=self.clock)
             self._adapters[connection] = factory(config, client, context)

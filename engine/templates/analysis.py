@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from jinja2 import nodes
 
 from engine.templates.environment import ENV
-from engine.templates.limits import MAX_LOOP_DEPTH
+from engine.templates.limits import MAX_LOOP_DEPTH, MAX_REPEAT, MAX_RESULT_SIZE
 from engine.templates.problems import TemplateProblem
 from engine.templates.tokens import Token
 
@@ -210,8 +210,34 @@ class _Analyser:
             self.children(node)
         elif isinstance(node, nodes.Call):
             self.call(node)
+        elif isinstance(node, nodes.Mul):
+            self.repetition(node)
+            self.children(node)
         else:
             self.children(node)
+
+    def repetition(self, node: nodes.Mul) -> None:
+        """`x * N` with a literal N: repeating text or a list N times can exceed the size
+        budget, whatever the record holds, once N is that large; say so at validate."""
+        for count, other in ((node.right, node.left), (node.left, node.right)):
+            if not (isinstance(count, nodes.Const) and type(count.value) is int):
+                continue
+            repeats = (isinstance(other, nodes.Const) and isinstance(other.value, str)) or \
+                isinstance(other, (nodes.List, nodes.Tuple, nodes.Concat))
+            if not repeats:
+                return  # arithmetic, or a field whose type decides at run time
+            times = count.value
+            each = len(other.value) if isinstance(other, nodes.Const) and \
+                isinstance(other.value, str) else 1
+            if times * each > MAX_RESULT_SIZE or times > MAX_REPEAT:
+                self.problem(
+                    "templates.too-large",
+                    f"repeating a value {times} times can build more than "
+                    f"{MAX_RESULT_SIZE} characters, the size budget of a field",
+                    self.find("integer", str(times)),
+                    f"repeat at most {MAX_REPEAT} times; templates map values, they do "
+                    "not generate data")
+            return
 
     def children(self, node: nodes.Node) -> None:
         for child in node.iter_child_nodes():

@@ -24,8 +24,9 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from jinja2 import StrictUndefined, Undefined, pass_context, pass_eval_context
+from jinja2 import StrictUndefined, Undefined, nodes, pass_context, pass_eval_context
 from jinja2 import filters as jinja_filters
+from jinja2.compiler import CodeGenerator, Frame
 from jinja2.exceptions import SecurityError
 from jinja2.nodes import EvalContext
 from jinja2.runtime import Context
@@ -97,14 +98,73 @@ def _check_size(n: int) -> None:
         raise ResourceLimitError(f"the template would build more than {MAX_RESULT_SIZE} items")
 
 
+def size_of(value: Any, _depth: int = 0) -> int:
+    """What a value weighs against the size budget: characters of text, items of lists
+    and mappings, and what their items weigh. A list of 100,000 copies of one long text
+    weighs what its text form would: the budget counts what it could become."""
+    kind = type(value)
+    if kind is str:
+        return len(value)
+    if kind in _SCALARS or _depth > 20:
+        return 1
+    if isinstance(value, (list, tuple)):
+        return len(value) + sum(size_of(item, _depth + 1) for item in value
+                                if type(item) not in _SCALARS or type(item) is str)
+    if isinstance(value, Mapping):
+        return len(value) + sum(size_of(k, _depth + 1) + size_of(v, _depth + 1)
+                                for k, v in value.items())
+    return 1
+
+
+def checked_size(value: Any) -> Any:
+    """`value` when it is within the size budget; else ResourceLimitError.
+
+    Applied to every value that can grow beyond its operands (`+`, `~`, `join`), so an
+    intermediate never exceeds the budget on its way to a result.
+    """
+    kind = type(value)
+    if kind is str:
+        if len(value) > MAX_RESULT_SIZE:
+            raise ResourceLimitError(
+                f"the template would build text longer than {MAX_RESULT_SIZE} characters")
+    elif (kind is list or kind is tuple or kind is dict) and size_of(value) > MAX_RESULT_SIZE:
+        raise ResourceLimitError(
+            f"the template would build a value larger than {MAX_RESULT_SIZE} characters")
+    return value
+
+
+def capped_join(eval_ctx: EvalContext, value: Any, d: str = "", attribute: Any = None) -> str:
+    """Jinja's `join`, refusing before it builds text over the budget (a long separator
+    between many items multiplies)."""
+    items = list(value) if not isinstance(value, (str, list, tuple)) else value
+    if isinstance(items, (list, tuple)) and attribute is None:
+        parts = [item if type(item) is str else str(item) for item in items]
+        total = sum(map(len, parts)) + len(str(d)) * max(0, len(parts) - 1)
+        _check_join(total)
+        return str(d).join(parts)
+    text = _JINJA_JOIN(eval_ctx, items, d, attribute)
+    return checked_size(str(text))
+
+
+_JINJA_JOIN = jinja_filters.do_join
+
+
+def _check_join(total: int) -> None:
+    if total > MAX_RESULT_SIZE:
+        raise ResourceLimitError(
+            f"join would build text of {total} characters; the budget is {MAX_RESULT_SIZE}")
+
+
 def binop(operator: str, left: Any, right: Any) -> Any:
-    """`*`, `%` and `**` as templates may use them; the fast path calls this too."""
+    """`*`, `+`, `%` and `**` as templates may use them; the fast path calls this too."""
     if operator == "*":
         if isinstance(right, int) and isinstance(left, (str, list, tuple)):
-            _check_size(len(left) * right)
+            _check_size(size_of(left) * right)
         elif isinstance(left, int) and isinstance(right, (str, list, tuple)):
-            _check_size(len(right) * left)
+            _check_size(size_of(right) * left)
         return left * right
+    if operator == "+":
+        return checked_size(left + right)
     if operator == "%":
         if isinstance(left, str):
             raise SecurityError("`%` formatting of text is not allowed; join text with `~`")
@@ -124,11 +184,25 @@ def capped_range(*args: int) -> range:
     return rng
 
 
+class _BudgetCodeGenerator(CodeGenerator):
+    """Jinja's code generator, with every `~` concatenation checked against the budget."""
+
+    def visit_Concat(self, node: nodes.Concat, frame: Frame) -> None:
+        self.write("environment.checked_size(")
+        super().visit_Concat(node, frame)
+        self.write(")")
+
+
 class SpecsyncEnvironment(ImmutableSandboxedEnvironment):
-    intercepted_binops = frozenset({"*", "%", "**"})
+    intercepted_binops = frozenset({"*", "+", "%", "**"})
+    code_generator_class = _BudgetCodeGenerator
 
     def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
         return binop(operator, left, right)
+
+    @staticmethod
+    def checked_size(value: Any) -> Any:
+        return checked_size(value)
 
 
 def _with_context(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -157,6 +231,7 @@ def _build() -> SpecsyncEnvironment:
         undefined=StrictUndefined, autoescape=False, finalize=finalize, optimized=False
     )
     builtin = {name: jinja_filters.FILTERS[name] for name in BUILTIN_FILTERS}
+    builtin["join"] = pass_eval_context(capped_join)
     env.filters.clear()
     env.filters.update(builtin)
     env.filters.update({name: _jinja_callable(fn) for name, fn in FILTERS.items()})

@@ -12,7 +12,8 @@ Equal results by construction, not by imitation:
   sandbox's own checks) with an inlined shortcut that is exact for plain dicts, the same
   filter objects, the same `finalize` and `str` for printed values, the same
   StrictUndefined objects for missing names;
-- intercepted operators (`*`, `%`, `**`) call the same `binop` the sandbox calls;
+- intercepted operators (`*`, `%`, `**`, and `+` unless a side is a number) call the
+  same `binop` the sandbox calls;
 - both paths end in the same result checks and the same exception-to-RecordError map;
 - where a call could mean something else at run time (a record field shadowing a
   function), the generated code bails out to the sandbox for that record.
@@ -236,6 +237,11 @@ class _Codegen:
             return f"({left} * {right})"
         if type(node) in _INTERCEPTED:
             return f"BO({self.const(_INTERCEPTED[type(node)])}, {left}, {right})"
+        if type(node) is nodes.Add and not any(
+                isinstance(side, nodes.Const) and type(side.value) in (int, float)
+                for side in (node.left, node.right)):
+            # `+` of texts or lists is checked against the size budget, as in the sandbox
+            return f"BO({self.const('+')}, {left}, {right})"
         if type(node) in _ARITH:
             return f"({left} {_ARITH[type(node)]} {right})"
         raise _Unsupported(type(node).__name__)

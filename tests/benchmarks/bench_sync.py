@@ -46,6 +46,7 @@ sys.path.insert(0, str(ROOT))
 
 def _env(urls: dict[str, str]) -> dict[str, str]:
     return {
+        "SPECSYNC_ALLOW_LOOPBACK": "1",
         "MACONOMY_URL": urls["maconomy"], "MACONOMY_USER": MaconomyCredentials().user,
         "MACONOMY_PASSWORD": MaconomyCredentials().password,
         "MACONOMY_SHORTNAME": MaconomyCredentials().shortname,

@@ -314,7 +314,7 @@ async def test_checker_reads_exchanges_recorded_through_the_contract_transport()
         await client.get(f"{BASE}/client-project", params={"filter": "active"})
         await client.put(f"{BASE}/client-project",
                          json=project_writeable(**{"foreign-id": "x"}))
-    found = list(violations(ledger))
+    found = [problem for _, problem in violations(ledger)]
     assert found == [
         "answer 200 to GET /v1/company/4711/client-project: GET /client-project "
         "answer.client-project-readables[0].foreign-id: element 'foreign-id' is not "

@@ -141,3 +141,24 @@ def test_markdown_escapes_table_cells_and_html_escapes_everything() -> None:
 def test_unknown_format_is_refused() -> None:
     with pytest.raises(ValueError, match="not one of md, html"):
         render_docs(load_spec(SAMPLE), "pdf")
+
+
+def test_docs_say_what_each_real_api_cannot_do() -> None:
+    """A vendor package's notes reach the integration's docs, once per system."""
+    import dataclasses
+
+    from engine.adapters.registry import default_registry
+    from engine.docs.render import render_docs
+
+    registry = default_registry()
+    original = registry.vendor("cinode")
+    note = "Subcontractors have no update route: every field is set when one is created."
+    registry.register(dataclasses.replace(original, notes=(note,)))
+    try:
+        spec = load_spec(ROOT / "specs" / "maconomy-cinode")
+        doc = describe_spec(spec)
+        assert doc.limits == (("Cinode", note),)
+        assert f"- **Cinode:** {note}" in render_docs(spec, "md")
+        assert "<li><strong>Cinode:</strong> Subcontractors" in render_docs(spec, "html")
+    finally:
+        registry.register(original)

@@ -40,7 +40,8 @@ def test_exports_and_examples(snapshot) -> None:
                      "HUBSPOT_URL", "HUBSPOT_TOKEN", "HUBSPOT_CLIENT_SECRET"):
         assert required in names
     only = environment({"maconomy": URLS["maconomy"]}, sandboxes)
-    assert [k for k, _ in only] == ["MACONOMY_URL", "MACONOMY_USER", "MACONOMY_PASSWORD",
+    assert [k for k, _ in only] == ["SPECSYNC_ALLOW_LOOPBACK", "MACONOMY_URL", "MACONOMY_USER",
+                                    "MACONOMY_PASSWORD",
                                     "MACONOMY_SHORTNAME"]
 
 

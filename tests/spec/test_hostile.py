@@ -79,3 +79,36 @@ def test_json_and_github_formats(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert unknown["line"] == 27 and unknown["column"] == 5
     assert main(["validate", "--format", "github", str(broken)]) == 1
     assert capsys.readouterr().out.startswith("::error file=")
+
+
+@pytest.mark.parametrize("depth", [65, 2_000, 10_000])
+def test_deep_nesting_on_the_last_line_is_refused_where_it_starts(tmp_path: Path,
+                                                                  depth: int) -> None:
+    """Issue 11: 10,000 nested lists took 76 s and said 'maximum recursion depth' at 1:1."""
+    import time
+
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(VALID.read_text() + "extra: " + "[" * depth + "]" * depth + "\n")
+    started = time.perf_counter()
+    diags, _, _ = validate_paths([spec])
+    assert time.perf_counter() - started < 5
+    [diag] = diags
+    last_line = len(VALID.read_text().splitlines()) + 1
+    assert (diag.code, diag.location.line) == ("yaml.too-deep", last_line)
+
+
+@pytest.mark.parametrize("text", [
+    "specsync: !!python/object/apply:os.system [echo owned]\n",
+    "specsync: !!python/object/apply:os.system\n  - echo owned\n",
+    "specsync: !!python/name:os.system\n",
+    "specsync: 1\nsetup: !!map {a: 1}\n",
+    "specsync: 1\nsetup:\n  x: !custom 7\n",
+    "specsync: !<tag:yaml.org,2002:python/object/new:os.system> [x]\n",
+    "%TAG !p! tag:yaml.org,2002:python/\n---\nspecsync: !p!object/apply:os.system [x]\n",
+])
+def test_every_tag_form_is_refused_with_a_location(tmp_path: Path, text: str) -> None:
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(text)
+    diags, _, _ = validate_paths([spec])
+    assert [d.code for d in diags] == ["yaml.tag"]
+    assert diags[0].location.line >= 1

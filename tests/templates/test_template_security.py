@@ -128,6 +128,37 @@ def test_results_are_capped(template: str, code: str, fast: bool, ctx: RenderCon
     assert render_code(template, record, ctx, fast) == code
 
 
+@BOTH
+@pytest.mark.parametrize("template", [
+    pytest.param("{{ ([name] * 100) | join(name * 300) }}", id="join-separator-bomb"),
+    pytest.param("{{ ([name * 900] * 900) | join }}", id="join-of-long-items"),
+    pytest.param("{{ [name * 900] * 900 }}", id="list-of-long-texts"),
+    pytest.param("{{ ([name * 900] * 900) | string }}", id="text-form-of-a-big-list"),
+    pytest.param("{{ ([name * 900] * 90) ~ ([name * 900] * 90) }}", id="concat"),
+    pytest.param("{{ [big] + [big] + [big] }}", id="list-plus"),
+])
+def test_intermediate_values_count_against_the_budget(template: str, fast: bool,
+                                                      ctx: RenderContext) -> None:
+    """Issue 11: `([jobname] * 100000)|join(jobname * 300)` reached 2.7 GB in `plan`.
+
+    Every one of these is refused before the big value exists, in well under a second.
+    """
+    import time
+
+    record = {"name": "Konsultuppdrag", "big": "y" * (MAX_RESULT_SIZE // 2 + 1)}
+    started = time.perf_counter()
+    assert render_code(template, record, ctx, fast) == "templates.too-large"
+    assert time.perf_counter() - started < 1.0
+
+
+def test_a_literal_huge_repetition_is_a_validate_diagnostic() -> None:
+    assert compile_problems("{{ ([jobname] * 100000) | join(jobname * 300) }}") == {
+        "templates.too-large"}
+    assert compile_problems("{{ '-' * 200000 }}") == {"templates.too-large"}
+    compile_transform("{{ '-' * 40 }}")  # a ruler is fine
+    compile_transform("{{ price * 100000 }}")  # arithmetic is not repetition
+
+
 def test_template_text_is_capped() -> None:
     with pytest.raises(TransformError) as info:
         compile_transform("x" * (MAX_TEMPLATE_CHARS + 1))
