@@ -27,7 +27,7 @@ NOTES = (
     "options.agreements_object_type). specsync creates missing properties, never the "
     "object itself.",
     "Projects are HubSpot object type 0-970, which HubSpot's official SDK does not "
-    "cover: `specsync check` says whether the portal answers for it "
+    "cover: specsync check says whether the portal answers for it "
     "(options.projects_object_type names another type id).",
     "HubSpot webhooks are subscribed per property: each triggering property needs its "
     "own propertyChange subscription in the HubSpot app (projects through generic "
