@@ -37,12 +37,9 @@ LONG_MODULES = {
     # Code generation for the whitelisted Jinja node types, one emitter per node type.
     "engine/templates/fastpath.py": "common template shapes compiled to Python",
     # Vendor adapters: one vendor API's reads, writes and quirks in one class each.
-    "engine/adapters/hubspot/adapter.py": "HubSpot CRM objects, batch upserts, associations",
     "engine/adapters/cinode/adapter.py": "Cinode tokens, paged search, edit models",
     # Vendor simulators: every route a faithful sandbox answers, with its validation.
     "engine/sandbox/cinode/app.py": "the Cinode sandbox's routes",
-    "engine/sandbox/hubspot/app.py": "the HubSpot sandbox's routes, webhooks and actions",
-    "engine/sandbox/kleer/app.py": "the Kleer sandbox's routes",
 }
 
 

@@ -358,6 +358,44 @@ async def test_only_triggering_properties_start_the_inbound_sync(world: World) -
     await deployment.aclose()
 
 
+async def test_a_merge_in_hubspot_re_reads_the_survivor_and_deletions_start_nothing(
+        world: World) -> None:
+    runtime = world.runtime()
+    await run_sync(runtime, "companies")
+    kept = next(c for c in world.hubspot.records("companies")
+                if c["properties"].get("kleer_client_id") and
+                not c["properties"].get("address2"))
+    duplicate = world.hubspot.create_record(
+        world.hubspot.object_store("companies"), {"name": "Dubblett AB", "address2": "Box 12"},
+        source=("CRM_UI", "userId:1"))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=world.hubspot.app),
+                                 base_url="http://sandbox.test") as ui:
+        merged = await ui.post(f"/_sandbox/records/companies/{kept['id']}/merge",
+                               json={"objectIdToMerge": duplicate["id"]})
+        assert merged.status_code == 200, merged.text
+    # HubSpot's merge event: about the record that survives, which the runner re-reads.
+    merge = event(subscriptionType="company.merge", objectId=int(kept["id"]),
+                  primaryObjectId=int(kept["id"]), mergedObjectIds=[int(duplicate["id"])],
+                  newObjectId=int(kept["id"]), numberOfPropertiesMoved=1,
+                  changeSource="CRM_UI")
+    deployment = world.deployment()
+    assert deployment.triggered(world.spec.integration, "hubspot", merge) == [
+        "clients_inbound"]
+    company = await runtime.adapter("hubspot").get("companies", merge.object_id)
+    assert company is not None and company["address2"] == "Box 12"
+    report = await run_sync(runtime, "clients_inbound", trigger="webhook",
+                            records=_one(company))
+    assert report.outcome == "success" and written(report) == 1, report.counts
+    client = await runtime.adapter("kleer").get("clients", company["kleer_client_id"])
+    assert client is not None and client["address"]["address2"] == "Box 12"
+    # A deletion, a privacy deletion or the merged-away record start nothing.
+    for gone in (event(subscriptionType="company.deletion", objectId=int(duplicate["id"])),
+                 event(subscriptionType="contact.privacyDeletion", objectId=1000000001)):
+        assert deployment.triggered(world.spec.integration, "hubspot", gone) == []
+    await deployment.aclose()
+    await runtime.aclose()
+
+
 async def test_our_own_outbound_write_does_not_bounce_back(world: World) -> None:
     runtime = world.runtime()
     await run_sync(runtime, "companies")
