@@ -4,6 +4,8 @@ history, explain — what a newcomer types after `specsync sandbox up`."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -65,6 +67,17 @@ def test_check_plan_run_status_history_explain(sandboxes, capsys) -> None:
     assert main(["explain", SPEC, "customers", number]) == 0
     out = capsys.readouterr().out
     assert f"= '{number}'" in out and "last write: target" in out
+
+
+def test_plan_json_into_a_closed_pipe_is_quiet(sandboxes) -> None:
+    """`specsync plan SPEC --json | head`: no BrokenPipeError traceback, exit 141."""
+    with subprocess.Popen([sys.executable, "-m", "engine", "plan", SPEC, "--json"],
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as process:
+        assert process.stdout is not None and process.stderr is not None
+        process.stdout.close()  # the reader is gone before the plan is printed
+        err = process.stderr.read()
+        assert process.wait(timeout=120) == 141
+    assert err == ""
 
 
 def test_run_refuses_a_broken_spec_and_missing_environment(tmp_path: Path, capsys,
