@@ -1,7 +1,7 @@
 """The command line's core: a list of commands in, a parser and an exit code out.
 
     from engine.cli.core import run
-    sys.exit(run(COMMANDS, argv, version="specsync 0.1.0"))
+    sys.exit(run(COMMANDS, sys.argv[1:], version=lambda: "specsync 0.1.0"))
 
 A `Command` names itself, says what it does in one line, gives one example, adds its
 own arguments, and runs a handler that takes a typed arguments object: a frozen

@@ -12,7 +12,7 @@ from datetime import date, datetime
 from functools import cached_property
 from typing import Any, Final, Protocol
 
-__all__ = ["OMIT", "DerivedTables", "LinkResolver", "NoLinks", "Omit", "RenderContext"]
+__all__ = ["OMIT", "LinkResolver", "NoLinks", "Omit", "RenderContext"]
 
 
 class Omit:
@@ -57,42 +57,23 @@ class NoLinks:
         return None
 
 
-class DerivedTables:
-    """What template functions derive from setup tables, kept for one RenderContext.
-
-    `lookup` compares a table's keys as text and `select_tags` wants a set of names; both
-    would rebuild that for every record. Entries are keyed by the table object's id and
-    hold the table itself, so an id cannot be reused by another object while its entry
-    exists. Setup tables do not change while a context uses them (templates cannot change
-    anything). Owned by its context, so a run's tables are dropped with its context and
-    nothing is shared between runs or threads; each map is cleared when it passes
-    `LIMIT` entries (a table built per record, `select_tags(['a', 'b'])`, fills it).
-    """
-
-    LIMIT = 256
-    __slots__ = ("lookups", "tags")
-
-    def __init__(self) -> None:
-        self.lookups: dict[int, tuple[Any, dict[Any, Any]]] = {}
-        self.tags: dict[int, tuple[Any, frozenset[str]]] = {}
-
-    def __repr__(self) -> str:
-        return f"DerivedTables({len(self.lookups)} lookups, {len(self.tags)} tag sets)"
-
-
 @dataclass(frozen=True)
 class RenderContext:
     """Everything a render may depend on besides the record; `now` must be timezone-aware.
 
-    `tables` is this context's own cache of what functions derive from setup tables
-    (`DerivedTables`); a context is made per run or action and used by one thread.
+    `lookup_tables` and `tag_sets` are this context's own memory of what `lookup` and
+    `select_tags` derive from setup tables (engine.templates.functions.lookup). A
+    context is made per run or per action and used by one thread, so nothing there is
+    shared between runs or between the threads of `serve`.
     """
 
     setup: Mapping[str, Any] = field(default_factory=dict)
     links: LinkResolver = field(default_factory=NoLinks)
     now: datetime = field(default_factory=lambda: datetime.now().astimezone())
-    tables: DerivedTables = field(default_factory=DerivedTables, init=False, repr=False,
-                                  compare=False)
+    lookup_tables: dict[int, tuple[Any, dict[Any, Any]]] = field(
+        default_factory=dict, init=False, repr=False, compare=False)
+    tag_sets: dict[int, tuple[Any, frozenset[str]]] = field(
+        default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.now.tzinfo is None or self.now.utcoffset() is None:

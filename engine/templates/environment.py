@@ -139,7 +139,9 @@ def _with_context(fn: Callable[..., Any]) -> Callable[..., Any]:
 
     @pass_context
     def call(context: Context, *args: Any, **kwargs: Any) -> Any:
-        return fn(context.get(CONTEXT_KEY), *args, **kwargs)
+        # the names `template_vars` made are the context's parent (a derived context's
+        # parent holds them too); no template can assign this key, it is no identifier
+        return fn(context.parent[CONTEXT_KEY], *args, **kwargs)
 
     call.__name__ = call.__qualname__ = fn.__name__
     call.__doc__ = fn.__doc__

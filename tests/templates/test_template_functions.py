@@ -15,11 +15,11 @@ from engine.templates import RenderContext
 from engine.templates.functions.dates import date as date_filter
 from engine.templates.functions.dates import datetime as datetime_filter
 from engine.templates.functions.links import linked
-from engine.templates.functions.lookup import lookup, select_tags
+from engine.templates.functions.lookup import LIMIT, lookup, select_tags
 from engine.templates.functions.money import cents, to_cents
 from engine.templates.functions.numbers import to_float, to_int
 
-CTX = RenderContext()  # its DerivedTables serve every test below, as in a run
+CTX = RenderContext()  # its derived tables serve every test below, as in a run
 
 
 class TestLookup:
@@ -68,14 +68,14 @@ class TestLookup:
         table = {1: "a"}
         first, second = RenderContext(), RenderContext()
         assert lookup(first, 1, table) == "a"
-        assert list(first.tables.lookups) == [id(table)]
-        assert second.tables.lookups == {}
+        assert list(first.lookup_tables) == [id(table)]
+        assert second.lookup_tables == {}
 
     def test_derived_tables_stay_bounded(self) -> None:
         ctx = RenderContext()
-        for n in range(3 * ctx.tables.LIMIT):
+        for n in range(3 * LIMIT):
             assert select_tags(ctx, ["a"], ["a", str(n)]) == ["a"]  # a new list per call
-        assert len(ctx.tables.tags) <= ctx.tables.LIMIT + 1
+        assert len(ctx.tag_sets) <= LIMIT + 1
 
 
 class TestSelectTags:

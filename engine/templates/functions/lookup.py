@@ -6,8 +6,11 @@ whim and source systems send numbers as either: 30 and "30" both match. (30.0 do
 its text is "30.0".)
 
 Both are `@contextual`: what they derive from a setup table (keys by text, a set of tag
-names) is kept in the render context's own `DerivedTables`, not in a module global, so
-nothing is shared between runs or between the threads of `serve`.
+names) is kept in the render context (`RenderContext.lookup_tables`, `.tag_sets`), not
+in a module global, so nothing is shared between runs or between the threads of `serve`.
+Entries are keyed by the table object's id and hold the table itself, so an id cannot be
+reused by another object while its entry exists; setup tables do not change while a
+context uses them (templates cannot change anything).
 """
 
 from __future__ import annotations
@@ -31,11 +34,13 @@ class _Raise:
 
 _RAISE: Any = _Raise()
 D = TypeVar("D")
+# entries a context keeps per function; a table built per record (`select_tags(['a',
+# 'b'])`) would otherwise fill it for the length of a run
+LIMIT = 256
 
 
-def _remember(cache: dict[int, tuple[Any, D]], limit: int, table: Any, derived: D) -> D:
-    """Keep what was derived from `table` in the render context's own `DerivedTables`."""
-    if len(cache) > limit:
+def _remember(cache: dict[int, tuple[Any, D]], table: Any, derived: D) -> D:
+    if len(cache) > LIMIT:
         cache.clear()
     cache[id(table)] = (table, derived)
     return derived
@@ -67,8 +72,7 @@ def _keys(table: Mapping[Any, Any]) -> dict[Any, Any]:
 def lookup(ctx: RenderContext, value: Any, table: Mapping[Any, Any],
            default: Any = _RAISE) -> Any:
     """`table[value]`, keys compared as text; without `default` a miss is a record error."""
-    cache = ctx.tables.lookups
-    hit = cache.get(id(table))
+    hit = ctx.lookup_tables.get(id(table))
     if hit is not None and hit[0] is table:  # only mappings are remembered
         keys = hit[1]
     elif type(table) is not dict and not isinstance(table, Mapping):
@@ -76,7 +80,7 @@ def lookup(ctx: RenderContext, value: Any, table: Mapping[Any, Any],
             "lookup.table", f"lookup needs a mapping as its table, not {type(table).__name__}"
         )
     else:
-        keys = _remember(cache, ctx.tables.LIMIT, table, _keys(table))
+        keys = _remember(ctx.lookup_tables, table, _keys(table))
     kind = type(value)
     found = keys.get(value if kind is str or kind is int else str(value), _RAISE)
     if found is not _RAISE:
@@ -102,8 +106,7 @@ def _wanted(ctx: RenderContext, allowed: Iterable[Any]) -> Container[str]:
         return allowed  # type: ignore[return-value]
     if not isinstance(allowed, (list, tuple)):  # maybe a one-shot iterator: never remembered
         return {str(a) for a in allowed}
-    return _remember(ctx.tables.tags, ctx.tables.LIMIT, allowed,
-                     frozenset(str(a) for a in allowed))
+    return _remember(ctx.tag_sets, allowed, frozenset(str(a) for a in allowed))
 
 
 @contextual
@@ -116,7 +119,7 @@ def select_tags(ctx: RenderContext, categories: Any, allowed: Iterable[Any]) -> 
         return []
     if type(categories) is not list and isinstance(categories, (str, Mapping)):
         categories = [categories]
-    hit = ctx.tables.tags.get(id(allowed))
+    hit = ctx.tag_sets.get(id(allowed))
     wanted = hit[1] if hit is not None and hit[0] is allowed else _wanted(ctx, allowed)
     out: list[str] = []
     seen: set[str] = set()
