@@ -91,3 +91,14 @@ def test_run_refuses_a_broken_spec_and_missing_environment(tmp_path: Path, capsy
     assert main(["run", SPEC, "--quiet"]) == 1
     err = capsys.readouterr().err
     assert "MACONOMY_URL" in err and "Traceback" not in err
+
+
+def test_check_says_what_to_fix_in_plain_words(tmp_path: Path, capsys,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("MACONOMY_URL", "CINODE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("SPECSYNC_STATE", str(tmp_path / "state.db"))
+    assert main(["check", SPEC]) == 1
+    out = capsys.readouterr().out
+    assert "FAIL maconomy (maconomy): " in out and "MACONOMY_URL" in out
+    assert "Error:" not in out  # no Python class names

@@ -7,10 +7,12 @@ own message), not something a handler discovers later or, worse, passes on.
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import os
+import re
 from collections.abc import Callable
 
-__all__ = ["add_state_option", "count", "port", "state_url"]
+__all__ = ["add_state_option", "count", "host", "port", "state_url"]
 
 DEFAULT_STATE = ".specsync/state.db"
 
@@ -40,6 +42,23 @@ def port(text: str) -> int:
     if not 0 <= value <= 65535:
         raise argparse.ArgumentTypeError(f"a port is 0 to 65535, got {value}")
     return value
+
+
+_HOST_LABEL = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
+
+
+def host(text: str) -> str:
+    """An argparse type: an IP address or a host name to listen on (`256.1.1.1` is neither)."""
+    looks_numeric = all(part.isdigit() for part in text.split("."))
+    if ":" in text or looks_numeric:
+        try:
+            ipaddress.ip_address(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not an IP address") from None
+        return text
+    if len(text) > 253 or not all(_HOST_LABEL.fullmatch(p) for p in text.rstrip(".").split(".")):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a host name or IP address")
+    return text
 
 
 def add_state_option(parser: argparse.ArgumentParser) -> None:

@@ -6,7 +6,7 @@ import argparse
 from dataclasses import dataclass
 
 from engine.cli.core import UsageError, command, group
-from engine.cli.options import count
+from engine.cli.options import count, host
 
 __all__ = ["SANDBOX"]
 
@@ -28,7 +28,7 @@ def _up_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=1,
                    help="seed of the generated records: the same seed, the same data "
                    "(default 1)")
-    p.add_argument("--host", default="127.0.0.1",
+    p.add_argument("--host", type=host, default="127.0.0.1",
                    help="the address to listen on (default 127.0.0.1)")
 
 

@@ -6,7 +6,7 @@ import argparse
 from dataclasses import dataclass
 
 from engine.cli.core import command
-from engine.cli.options import add_state_option, port, state_url
+from engine.cli.options import add_state_option, host, port, state_url
 
 __all__ = ["SERVE"]
 
@@ -27,7 +27,7 @@ class ServeArgs:
 def _arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("specs", nargs="+", metavar="SPEC",
                    help="spec files or integration directories to serve")
-    p.add_argument("--host", default="127.0.0.1",
+    p.add_argument("--host", type=host, default="127.0.0.1",
                    help="the address to listen on (default 127.0.0.1; 0.0.0.0 for all)")
     p.add_argument("--port", type=port, default=8080, help="the port to listen on (default 8080)")
     p.add_argument("--public-url", metavar="URL",

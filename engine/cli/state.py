@@ -45,6 +45,9 @@ def status(args: StatusArgs) -> int:
         latest: dict[tuple[str, str], Run] = {}
         for run in store.list_runs(limit=500):
             latest.setdefault((run.integration, run.sync), run)
+        console = _console()
+        if not latest:
+            console.print("no runs yet: `specsync run SPEC` runs a spec's syncs once")
         table = Table(title="syncs")
         for column in ("integration", "sync", "last run", "outcome", "read", "written",
                        "failed", "links", "cursor", "failing now"):
@@ -58,8 +61,8 @@ def status(args: StatusArgs) -> int:
                           str(store.count_links(integration, sync)),
                           store.get_cursor(integration, sync) or "-",
                           str(len(store.failing_keys(integration, sync))))
-        console = _console()
-        console.print(table)
+        else:
+            console.print(table)
         failures = store.list_failures(limit=args.limit)
         if failures:
             failing = Table(title="failing records (retried every run)")
@@ -98,6 +101,7 @@ def _history_arguments(p: argparse.ArgumentParser) -> None:
 def history(args: HistoryArgs) -> int:
     from rich.table import Table
 
+    from engine.redact import Redactor
     from engine.state import open_store
 
     with open_store(state_url(args.state)) as store:
@@ -105,13 +109,25 @@ def history(args: HistoryArgs) -> int:
         for column in ("id", "integration", "sync", "started", "seconds", "outcome", "trigger",
                        "counts", "spec"):
             table.add_column(column)
-        for run in store.list_runs(args.integration, args.sync, limit=args.limit):
+        runs = store.list_runs(args.integration, args.sync, limit=args.limit)
+        for run in runs:
             counts = ", ".join(f"{k} {v}" for k, v in run.counts.items() if v)
             seconds = f"{run.duration.total_seconds():.1f}" if run.duration else "-"
             table.add_row(str(run.id), run.integration, run.sync,
                           run.started_at.strftime("%Y-%m-%d %H:%M:%S"), seconds, run.status,
                           run.trigger, counts, run.spec_hash[:10])
-        _console().print(table)
+    console = _console()
+    if not runs:
+        which = " ".join(f"{k} {v}" for k, v in (("of integration", args.integration),
+                                                  ("of sync", args.sync)) if v)
+        console.print(f"no runs yet{' ' + which if which else ''}")
+        return 0
+    console.print(table)
+    redact = Redactor()
+    for run in runs:
+        if run.error:  # why a run failed, which the table has no room for
+            console.print(f"run {run.id} ({run.integration}/{run.sync}) {run.status}: "
+                          f"{redact.text(run.error)}", markup=False, highlight=False)
     return 0
 
 

@@ -261,6 +261,8 @@ def _check_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def check(args: CheckArgs) -> int:
+    from engine.errors import SpecsyncError
+
     async def main() -> bool:
         ok = True
         async with _open_runtime(args.spec, args.state) as runtime:
@@ -268,6 +270,8 @@ def check(args: CheckArgs) -> int:
                 try:
                     result = await runtime.adapter(name).check()
                     good, message = result.ok, result.message
+                except SpecsyncError as exc:  # one the user can act on: its words only
+                    good, message = False, runtime.redactor.text(str(exc))
                 except Exception as exc:  # a check reports, it does not crash
                     good = False
                     message = runtime.redactor.text(f"{type(exc).__name__}: {exc}")

@@ -120,6 +120,10 @@ def test_version(capsys: pytest.CaptureFixture[str]) -> None:
                  id="faults-no-value"),
     pytest.param(["sandbox", "up", "--faults", "foo=1"], "unknown fault 'foo'",
                  id="faults-unknown"),
+    pytest.param(["sandbox", "up", "--host", "256.1.1.1"], "'256.1.1.1' is not an IP address",
+                 id="sandbox-host"),
+    pytest.param(["serve", "spec.yaml", "--host", "bad_host"], "is not a host name",
+                 id="serve-host"),
 ])
 def test_bad_arguments_are_usage_errors(argv: list[str], says: str, tmp_path: Path,
                                         capsys: pytest.CaptureFixture[str],
