@@ -140,8 +140,11 @@ def _with_context(fn: Callable[..., Any]) -> Callable[..., Any]:
     @pass_context
     def call(context: Context, *args: Any, **kwargs: Any) -> Any:
         # the names `template_vars` made are the context's parent (a derived context's
-        # parent holds them too); no template can assign this key, it is no identifier
-        return fn(context.parent[CONTEXT_KEY], *args, **kwargs)
+        # parent holds them too); no template can assign this key, it is no identifier.
+        # Without keywords the call skips building an empty mapping: this runs per call.
+        if kwargs:
+            return fn(context.parent[CONTEXT_KEY], *args, **kwargs)
+        return fn(context.parent[CONTEXT_KEY], *args)
 
     call.__name__ = call.__qualname__ = fn.__name__
     call.__doc__ = fn.__doc__
@@ -182,8 +185,8 @@ ENV: SpecsyncEnvironment = _build()
 
 def template_vars(record: Mapping[str, Any], ctx: RenderContext) -> dict[str, Any]:
     """The names a template sees; the reserved ones win over record fields."""
-    names = ENV.globals.copy()  # the proxy's copy is a plain dict, copied as fast
-    names.update(record)  # record fields shadow functions, as in Jinja
+    # record fields shadow functions, as in Jinja; `proxy | dict` is one C-level merge
+    names = ENV.globals | record if type(record) is dict else {**ENV.globals, **record}
     names["record"] = record
     names["setup"] = ctx.setup
     names["now"] = ctx.now
