@@ -7,7 +7,6 @@ own message), not something a handler discovers later or, worse, passes on.
 from __future__ import annotations
 
 import argparse
-import ipaddress
 import os
 import re
 from collections.abc import Callable
@@ -51,6 +50,8 @@ def host(text: str) -> str:
     """An argparse type: an IP address or a host name to listen on (`256.1.1.1` is neither)."""
     looks_numeric = all(part.isdigit() for part in text.split("."))
     if ":" in text or looks_numeric:
+        import ipaddress
+
         try:
             ipaddress.ip_address(text)
         except ValueError:
