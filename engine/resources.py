@@ -25,7 +25,11 @@ def schemas_dir() -> Path:
     raise FileNotFoundError("specsync schemas not found: neither engine/_schemas nor ./schemas")
 
 
-@cache
 def load_schema(name: str) -> dict[str, Any]:
-    """Load `schemas/<name>` (e.g. "spec.schema.json")."""
+    """Load `schemas/<name>` (e.g. "spec.schema.json"): a fresh dict, the caller's own.
+
+    Not cached here: a dict shared by every caller (and every thread) could be changed
+    by any of them. What is worth keeping is the validator built from it, and that is
+    kept where it is built (`engine.spec.schema.spec_validator`).
+    """
     return json.loads((schemas_dir() / name).read_text(encoding="utf-8"))

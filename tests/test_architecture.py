@@ -36,11 +36,6 @@ LONG_MODULES = {
     "engine/state/postgres.py": "the StateStore protocol on PostgreSQL",
     # Code generation for the whitelisted Jinja node types, one emitter per node type.
     "engine/templates/fastpath.py": "common template shapes compiled to Python",
-    # Vendor adapters: one vendor API's reads, writes and quirks in one class each.
-    "engine/adapters/hubspot/adapter.py": "HubSpot CRM objects, batch upserts, associations",
-    # Vendor simulators: every route a faithful sandbox answers, with its validation.
-    "engine/sandbox/hubspot/app.py": "the HubSpot sandbox's routes, webhooks and actions",
-    "engine/sandbox/kleer/app.py": "the Kleer sandbox's routes",
 }
 
 

@@ -4,6 +4,8 @@ history, explain — what a newcomer types after `specsync sandbox up`."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -68,6 +70,17 @@ def test_check_plan_run_status_history_explain(sandboxes, capsys) -> None:
     assert f"= '{number}'" in out and "last write: target" in out
 
 
+def test_plan_json_into_a_closed_pipe_is_quiet(sandboxes) -> None:
+    """`specsync plan SPEC --json | head`: no BrokenPipeError traceback, exit 141."""
+    with subprocess.Popen([sys.executable, "-m", "engine", "plan", SPEC, "--json"],
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as process:
+        assert process.stdout is not None and process.stderr is not None
+        process.stdout.close()  # the reader is gone before the plan is printed
+        err = process.stderr.read()
+        assert process.wait(timeout=120) == 141
+    assert err == ""
+
+
 def test_run_refuses_a_broken_spec_and_missing_environment(tmp_path: Path, capsys,
                                                            monkeypatch) -> None:
     broken = tmp_path / "spec.yaml"
@@ -79,3 +92,14 @@ def test_run_refuses_a_broken_spec_and_missing_environment(tmp_path: Path, capsy
     assert main(["run", SPEC, "--quiet"]) == 1
     err = capsys.readouterr().err
     assert "MACONOMY_URL" in err and "Traceback" not in err
+
+
+def test_check_says_what_to_fix_in_plain_words(tmp_path: Path, capsys,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("MACONOMY_URL", "CINODE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("SPECSYNC_STATE", str(tmp_path / "state.db"))
+    assert main(["check", SPEC]) == 1
+    out = capsys.readouterr().out
+    assert "FAIL maconomy (maconomy): " in out and "MACONOMY_URL" in out
+    assert "Error:" not in out  # no Python class names

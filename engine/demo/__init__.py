@@ -5,7 +5,8 @@ and the runner on loopback, runs every scheduled sync once, then makes real chan
 the sandboxes whose webhooks and workflow actions reach the real runner, and prints
 what happened. Modules: `servers` (uvicorn in the running loop), `world` (sandboxes,
 runner, shared state), `order` (which syncs, in which order), `subscribe` (pointing the
-sandboxes at the runner), `live` (the live events), `report` (the output), `command`.
+sandboxes at the runner), `live` (the live events), `report` (the output).
+The `specsync demo` command itself is in `engine.cli.demo`.
 """
 
 from __future__ import annotations

@@ -108,7 +108,7 @@ async def won_project(world: DemoWorld) -> LiveEvent:
                         {"currentState": 30})
     made, _ = await wait_for(
         lambda: next((p for p in _kleer(world, "client-project").iter()
-                      if p.get("foreign-id") == project_id), None),
+                      if p.get("number") == project_id), None),  # Kleer keeps the key there
         f"a Kleer client project for Cinode project {project_id}",
         why=lambda: last_run(world, integration, "projects"))
     return LiveEvent(f"Cinode project '{title}' marked Won -> Kleer client project "

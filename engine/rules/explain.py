@@ -26,8 +26,6 @@ from engine.rules.nodes import Compare, Is, Rule, iter_leaves
 
 __all__ = ["ClauseVerdict", "Explanation", "explain_rule"]
 
-_REDACTOR = Redactor()
-
 
 @dataclass(frozen=True)
 class ClauseVerdict:
@@ -47,7 +45,8 @@ class ClauseVerdict:
         """The value for people: repr'd, shortened, identity numbers masked."""
         if not self.present:
             return "(missing)"
-        text = _REDACTOR.text(repr(self.value))
+        # a Redactor of its own (no secrets: identity numbers, tokens), not a shared one
+        text = Redactor().text(repr(self.value))
         return text if len(text) <= 60 else text[:57] + "..."
 
 

@@ -14,6 +14,7 @@ nesting depth are capped before anything recurses over the tree.
 from __future__ import annotations
 
 import re
+import threading
 from datetime import date, datetime
 from functools import cache
 from pathlib import Path
@@ -63,6 +64,13 @@ _DURATION_HINT = ("a duration is a whole number and a unit: "
                   "d (days), h (hours), m (minutes), w (weeks)")
 
 
+# One parser for the process, built on first use. Lark builds each of its contextual
+# lexers' scanners lazily too, on the lexer object every parse shares, so parses take
+# turns: filters are parsed when a spec loads (validate, serve's start and SIGHUP
+# reload, explain), never per record, and a parse takes microseconds.
+_PARSE_LOCK = threading.Lock()
+
+
 @cache
 def _parser() -> Lark:
     return Lark.open(
@@ -87,7 +95,8 @@ def parse_rule(text: str) -> Rule:
         )
     if not text.strip():
         raise RuleSyntaxError("the filter is empty", 1, 1, 2, _CONDITION_HINT)
-    tree = _drive(text)
+    with _PARSE_LOCK:
+        tree = _drive(text)
     _check_nesting(tree)
     expr = _Builder(text).expr(tree)
     line, column = _end_of_text(text)

@@ -17,8 +17,11 @@ Exactly-once effect per execution (reliability.md, "Workflow actions"):
 - the idempotency key is integration + action + the execution id the vendor keeps
   across its retries, and `claim_action` is taken BEFORE any work: a duplicate or
   retried execution gets the stored answer and never writes again;
-- a create looks the target up first by the target's external-id field when the mapped
-  payload carries one, so a takeover after a crash adopts what the first try created;
+- a create first looks for its own link for the enrolled object (an earlier attempt or
+  execution that wrote and linked, whatever became of its answer), then looks the
+  target up by the target's external-id field when the mapped payload carries one, so a
+  takeover after a crash, or a retry after a lost answer, adopts what the first try
+  created; a record found that the target cannot update is taken as it is;
 - the written record is linked (origin "action") under the scope `action:<name>`, and,
   for each `then_sync` sync that reads the action's target and writes the enrolled
   object, under that sync with the enrolled object as its target, so the push-back
@@ -240,18 +243,21 @@ class ActionRunner:
             target_id = self._find(runtime, action, record, render, object_id)
             ops = [WriteOp("update", object_id, update, target_id)]
         else:
-            existing = await self._existing(target, info, obj, create)
+            existing = self._linked(runtime, scope, object_id) or \
+                await self._existing(target, info, obj, create)
             if existing is not None:
                 target_id = existing
-                ops = [WriteOp("update", object_id, update, existing)]
+                updatable = info is not None and "update" in info.operations and update
+                ops = [WriteOp("update", object_id, update, existing)] if updatable else []
             else:
                 ops = [WriteOp("create", object_id, create)]
-        result = (await target.write(obj, ops))[0]
-        if result.error is not None:
-            raise result.error
-        if result.ambiguous:
-            raise AmbiguousWriteError(f"the {target.name} write's outcome is unknown")
-        target_id = result.target_id or target_id
+        if ops:
+            result = (await target.write(obj, ops))[0]
+            if result.error is not None:
+                raise result.error
+            if result.ambiguous:
+                raise AmbiguousWriteError(f"the {target.name} write's outcome is unknown")
+            target_id = result.target_id or target_id
         if not target_id:
             raise AmbiguousWriteError(f"{target.name} did not say which record it wrote")
         store.commit_batch(BatchCommit(integration, scope, runtime.clock(), links=[
@@ -306,6 +312,14 @@ class ActionRunner:
             "first, or give its id")
 
     @staticmethod
+    def _linked(runtime: Runtime, scope: str, object_id: str) -> str | None:
+        """The record this action already wrote for the enrolled object (its own link)."""
+        link = runtime.store.get_links(runtime.spec.integration, scope,
+                                       [object_id]).get(object_id)
+        return link.target_id if link is not None and link.active and link.target_id \
+            else None
+
+    @staticmethod
     async def _existing(target: Any, info: Any, obj: str, payload: Mapping[str, Any]) -> \
             str | None:
         """The target record a create would duplicate, by an external-id field it writes."""
@@ -317,6 +331,8 @@ class ActionRunner:
                 continue
             found = await target.find_external(obj, field_name, [str(value)])
             record = found.get(str(value))
+            if isinstance(record, RecordError):
+                raise record  # e.g. more than one record holds the value
             if record is not None:
                 return str(record.get(info.id_field))
         return None

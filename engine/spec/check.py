@@ -304,10 +304,10 @@ def _field_rows(ctx: _Context, pointer: str, fields: Any, source: ObjectInfo | N
 
 def _check_required_targets(ctx: _Context, pointer: str, raw: Mapping[str, Any],
                             target: ObjectInfo, catalog: str) -> Iterator[Diagnostic]:
-    if "create" not in target.operations:
-        return
-    written = set((raw.get("fields") or {}).keys()) | set((raw.get("placement") or {}).keys())
     key = raw.get("key") or {}
+    if "create" not in target.operations or key.get("match") == "internal":
+        return  # internal matching only updates the record the key names: nothing is made
+    written = set((raw.get("fields") or {}).keys()) | set((raw.get("placement") or {}).keys())
     if key.get("target_field"):
         written.add(key["target_field"])
     missing = [f for f in target.required_fields() if f not in written]

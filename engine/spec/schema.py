@@ -30,6 +30,9 @@ __all__ = [
 SUPPORTED_FORMATS = (1,)
 
 
+# Built once and shared by every thread: a jsonschema validator is a frozen attrs
+# object over its own copy of the schema (nothing else holds it), and validating only
+# reads it; functools' cache stays consistent under concurrent first calls.
 @cache
 def spec_validator() -> Draft202012Validator:
     schema = load_schema("spec.schema.json")

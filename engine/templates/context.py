@@ -59,11 +59,21 @@ class NoLinks:
 
 @dataclass(frozen=True)
 class RenderContext:
-    """Everything a render may depend on besides the record; `now` must be timezone-aware."""
+    """Everything a render may depend on besides the record; `now` must be timezone-aware.
+
+    `lookup_tables` and `tag_sets` are this context's own memory of what `lookup` and
+    `select_tags` derive from setup tables (engine.templates.functions.lookup). A
+    context is made per run or per action and used by one thread, so nothing there is
+    shared between runs or between the threads of `serve`.
+    """
 
     setup: Mapping[str, Any] = field(default_factory=dict)
     links: LinkResolver = field(default_factory=NoLinks)
     now: datetime = field(default_factory=lambda: datetime.now().astimezone())
+    lookup_tables: dict[int, tuple[Any, dict[Any, Any]]] = field(
+        default_factory=dict, init=False, repr=False, compare=False)
+    tag_sets: dict[int, tuple[Any, frozenset[str]]] = field(
+        default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.now.tzinfo is None or self.now.utcoffset() is None:

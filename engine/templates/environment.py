@@ -2,8 +2,10 @@
 
 `ENV` is an `ImmutableSandboxedEnvironment(undefined=StrictUndefined, autoescape=False)`
 (a subclass only to intercept `*`, `%` and `**`). Its globals and filters are registered
-explicitly here: Jinja's defaults (`cycler`, `joiner`, `namespace`, `lipsum`, `dict`,
-`attr`, `format`, ...) are not available. Security comes from three layers:
+explicitly here, and its filters, globals and tests are read-only once built: every
+thread shares ENV, and nothing may add to what templates reach later. Jinja's defaults
+(`cycler`, `joiner`, `namespace`, `lipsum`, `dict`, `attr`, `format`, ...) are not
+available. Security comes from three layers:
 
 - the sandbox: no `_`-prefixed or internal attributes, no mutation of lists and dicts,
   `str.format` intercepted; a violation raises `SecurityError`;
@@ -22,6 +24,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from datetime import date, datetime
 from decimal import Decimal
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from jinja2 import StrictUndefined, Undefined, nodes, pass_context, pass_eval_context
@@ -210,7 +213,12 @@ def _with_context(fn: Callable[..., Any]) -> Callable[..., Any]:
 
     @pass_context
     def call(context: Context, *args: Any, **kwargs: Any) -> Any:
-        return fn(context.get(CONTEXT_KEY), *args, **kwargs)
+        # the names `template_vars` made are the context's parent (a derived context's
+        # parent holds them too); no template can assign this key, it is no identifier.
+        # Without keywords the call skips building an empty mapping: this runs per call.
+        if kwargs:
+            return fn(context.parent[CONTEXT_KEY], *args, **kwargs)
+        return fn(context.parent[CONTEXT_KEY], *args)
 
     call.__name__ = call.__qualname__ = fn.__name__
     call.__doc__ = fn.__doc__
@@ -238,6 +246,12 @@ def _build() -> SpecsyncEnvironment:
     env.globals.clear()
     env.globals["range"] = capped_range
     env.globals.update({name: _jinja_callable(fn) for name, fn in FUNCTIONS.items()})
+    # Read-only from here on: ENV is shared by every thread of `serve`, so what templates
+    # can reach is fixed once, here, and nothing can add to it later. Jinja only reads
+    # these three after construction.
+    env.filters = MappingProxyType(env.filters)  # type: ignore[assignment]
+    env.globals = MappingProxyType(env.globals)  # type: ignore[assignment]
+    env.tests = MappingProxyType(env.tests)  # type: ignore[assignment]
     return env
 
 
@@ -246,7 +260,8 @@ ENV: SpecsyncEnvironment = _build()
 
 def template_vars(record: Mapping[str, Any], ctx: RenderContext) -> dict[str, Any]:
     """The names a template sees; the reserved ones win over record fields."""
-    names = {**ENV.globals, **record}  # record fields shadow functions, as in Jinja
+    # record fields shadow functions, as in Jinja; `proxy | dict` is one C-level merge
+    names = ENV.globals | record if type(record) is dict else {**ENV.globals, **record}
     names["record"] = record
     names["setup"] = ctx.setup
     names["now"] = ctx.now

@@ -69,7 +69,6 @@ def _bail() -> Any:
 
 
 _DICT_ATTRS = frozenset(dir(dict))
-_EVAL_CONTEXT = EvalContext(ENV)
 _COMPARE = {"eq": "==", "ne": "!=", "gt": ">", "gteq": ">=", "lt": "<", "lteq": "<=",
             "in": "in", "notin": "not in"}
 _ARITH = {nodes.Add: "+", nodes.Sub: "-", nodes.Div: "/", nodes.FloorDiv: "//"}
@@ -88,6 +87,9 @@ class _Codegen:
             "BO": binop, "FIN": finalize_value, "BAIL": _bail, "SC": _SCALARS,
             "MAXR": MAX_RESULT_SIZE, "SJ": str_join, "SCN": _SCALARS - {str},
         }
+        # what Jinja hands a `pass_eval_context` filter (`join`); they only read it.
+        # One per compiled template, as Jinja makes one per render: never shared.
+        self.eval_context = EvalContext(ENV)
         self.prelude: list[str] = []
         self.names: dict[str, str] = {}
         self.temps = 0
@@ -450,7 +452,7 @@ class _Codegen:
         if pass_arg is _PassArg.environment:
             return self.const(fn), [self.const(ENV)]
         if pass_arg is _PassArg.eval_context:
-            return self.const(fn), [self.const(_EVAL_CONTEXT)]
+            return self.const(fn), [self.const(self.eval_context)]
         raise _Unsupported("needs the Jinja context")
 
     def e_Filter(self, node: nodes.Filter) -> str:
@@ -636,35 +638,53 @@ def call_method(obj: Any, *args: Any, **kwargs: Any) -> Any:
         return ENV.undefined(_UNDEFINED_BY_STOP)
 
 
-# Exact builtin types whose attributes the sandbox judges by type and name alone: for
-# these, "`obj.name` is a plain method the sandbox lets templates call" is a fact about
-# (type, name), learnt on first use by asking the sandbox itself.
-_BUILTIN_TYPES = frozenset({str, int, float, bool, list, tuple, dict})
-_PLAIN_METHODS: set[tuple[type, str]] = set()
 _UNDEFINED_BY_STOP = "value was undefined because a callable raised a StopIteration exception"
+# Exact builtin types whose attributes the sandbox judges by type and name alone, and one
+# value of each to ask it with.
+_BUILTIN_SAMPLES: tuple[Any, ...] = ("", 0, 0.0, False, [], (), {})
+
+
+def _is_plain_method(sample: Any, name: str) -> bool:
+    """Whether `sample.name` is a builtin method the sandbox lets templates call as is.
+
+    The sandbox's getattr and call checks for these types look at the type and the name
+    only (no instance attributes, no per-value rules), so one value of the type answers
+    for all: `call_attribute` skips the checks for exactly these pairs.
+    """
+    try:
+        method = ENV.getattr(sample, name)
+    except Exception:
+        return False
+    return (
+        isinstance(method, BuiltinMethodType)
+        and method.__self__ is sample
+        and ENV.is_safe_callable(method)
+        and _PassArg.from_obj(method) is None
+    )
+
+
+# Computed once, at import, from the sandbox itself; immutable afterwards, so the
+# threads of `serve` share it without a lock.
+_PLAIN_METHODS: frozenset[tuple[type, str]] = frozenset(
+    (type(sample), name)
+    for sample in _BUILTIN_SAMPLES
+    for name in dir(type(sample))
+    if _is_plain_method(sample, name)
+)
 
 
 def call_attribute(obj: Any, name: str, *args: Any, **kwargs: Any) -> Any:
     """`obj.name(*args)` as the sandbox does it: its getattr, then `call_method`.
 
     For a builtin type and a method the sandbox allows (`str.split`, `dict.get`), the
-    checks are skipped after the first time; their outcome cannot differ for that pair.
+    checks are skipped: their outcome cannot differ for that pair (`_PLAIN_METHODS`).
     """
     if (type(obj), name) in _PLAIN_METHODS:
         try:
             return getattr(obj, name)(*args, **kwargs)
         except StopIteration:
             return ENV.undefined(_UNDEFINED_BY_STOP)
-    method = ENV.getattr(obj, name)
-    if (
-        type(obj) in _BUILTIN_TYPES
-        and isinstance(method, BuiltinMethodType)
-        and method.__self__ is obj
-        and ENV.is_safe_callable(method)
-        and _PassArg.from_obj(method) is None
-    ):
-        _PLAIN_METHODS.add((type(obj), name))
-    return call_method(method, *args, **kwargs)
+    return call_method(ENV.getattr(obj, name), *args, **kwargs)
 
 
 def compile_fast(tree: nodes.Template, *, native: bool, slow: Render) -> Render | None:

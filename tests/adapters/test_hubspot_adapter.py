@@ -15,8 +15,14 @@ from typing import Any
 import httpx
 import pytest
 
-from engine.adapters.base import Adapter, AdapterContext, ConnectionConfig, WriteOp
-from engine.adapters.hubspot import HubSpotAdapter
+from engine.adapters.base import (
+    ActionOutcome,
+    Adapter,
+    AdapterContext,
+    ConnectionConfig,
+    WriteOp,
+)
+from engine.adapters.hubspot import VENDOR, HubSpotAdapter
 from engine.adapters.ratelimit import RateBudgets
 from engine.adapters.registry import AdapterRegistry
 from engine.adapters.retry import RetryPolicy
@@ -33,6 +39,7 @@ from tests.adapters.conformance import (
     assert_conforms,
     collect,
 )
+from tests.contracts.hubspot import checker
 from tests.contracts.recording import contract_transport
 
 TOKEN = "pat-test-token-8c2d41"
@@ -116,6 +123,22 @@ async def test_check_authenticates(hubspot) -> None:
     assert all(r.headers["authorization"] == f"Bearer {TOKEN}" for r in hubspot.transport.sent)
 
 
+async def test_check_probes_the_object_types_the_sdk_does_not_confirm(hubspot) -> None:
+    result = await hubspot.adapter.check()
+    assert "Projects (0-970): readable." in result.message
+    assert "Agreements (2-7000001): readable." in result.message
+    assert hubspot.calls("GET", "/crm-object-schemas/v3/schemas")
+
+
+async def test_check_says_plainly_when_an_object_type_is_missing() -> None:
+    harness = make(options={"projects_object_type": "0-999"})
+    async with harness.client:
+        result = await harness.adapter.check()
+    assert result.ok  # authenticated; the notes say what a spec cannot use
+    assert "HubSpot does not know object type '0-999' (400)" in result.message
+    assert "set options.projects_object_type" in result.message
+
+
 async def test_check_with_a_wrong_token_says_what_to_fix_without_leaking_it() -> None:
     harness = make(token="pat-wrong-token-0000")
     async with harness.client:
@@ -154,7 +177,7 @@ async def test_full_read_pages_to_the_end_asking_for_the_catalog_fields(hubspot)
     assert len({r["id"] for r in records}) == RECORDS
     pages = hubspot.calls("GET", "/crm/v3/objects/companies")
     assert len(pages) == 3
-    asked = set(pages[0].url.params["properties"].split(","))
+    asked = set(pages[0].url.params.get_list("properties"))  # repeated, as the SDK sends it
     assert {"name", "orgno", "kleer_client_id", "numberofemployees"} <= asked
     assert "associations" not in asked
     first = records[0]
@@ -171,7 +194,7 @@ async def test_agreements_resolve_their_custom_object_type_once(hubspot) -> None
     assert agreement["start_date"] == date(2024, 2, 1)
     assert agreement["invoice_interval_months"] == 3
     await collect(hubspot.adapter.read("agreements"))
-    assert len(hubspot.calls("GET", "/crm/v3/schemas")) == 1
+    assert len(hubspot.calls("GET", "/crm-object-schemas/v3/schemas")) == 1
     assert hubspot.calls("GET", "/crm/v3/objects/2-7000001")
 
 
@@ -179,7 +202,7 @@ async def test_agreements_object_type_can_be_configured() -> None:
     harness = make(records=5, options={"agreements_object_type": "p1_agreements"})
     async with harness.client:
         await collect(harness.adapter.read("agreements"))
-    assert not harness.calls("GET", "/crm/v3/schemas")
+    assert not harness.calls("GET", "/crm-object-schemas/v3/schemas")
     assert harness.calls("GET", "/crm/v3/objects/p1_agreements")
 
 
@@ -253,7 +276,11 @@ async def test_find_by_a_unique_property_uses_batch_read(hubspot) -> None:
                                                 ["40000005", "49999999"])
     assert list(found) == ["40000005"] and found["40000005"]["id"] == company(4)
     [read] = hubspot.calls("POST", "/batch/read")
-    assert json.loads(read.content)["idProperty"] == "kleer_client_id"
+    body = json.loads(read.content)
+    assert body["idProperty"] == "kleer_client_id"
+    assert body["propertiesWithHistory"] == []  # required by the SDK's model
+    assert checker.check_body("BatchReadInputSimplePublicObjectId", body,
+                              "hubspot.crm.companies") == []
     assert not hubspot.calls("POST", "/search")
 
 
@@ -483,3 +510,38 @@ async def test_a_429_burst_is_waited_out(hubspot) -> None:
     assert len(hubspot.time.sleeps) >= 3 and all(s >= 1 for s in hubspot.time.sleeps[:3])
 
 
+
+
+# ---------------------------------------------------------------------- workflow actions
+
+
+async def test_an_action_completion_goes_through_the_session_and_its_budget(hubspot) -> None:
+    definition = hubspot.sandbox.define_action({"actionUrl": "http://runner.test/a",
+                                                "objectTypes": ["COMPANY"]})
+    execution = await hubspot.sandbox.fire_action(definition["id"], company(1))
+    budget = hubspot.adapter.session.budget
+    before = budget.stats.acquired
+    body = VENDOR.actions.answer(ActionOutcome("succeeded", {
+        "kleer_client_id": 40000017, "created": date(2025, 3, 1), "nothing": None}))
+    await hubspot.adapter.complete_action(execution.callback_id, body)
+    [sent] = hubspot.calls("POST", f"/callbacks/{execution.callback_id}/complete")
+    assert json.loads(sent.content) == {"outputFields": {
+        "kleer_client_id": "40000017", "created": "2025-03-01",
+        "hs_execution_state": "SUCCESS"}}
+    assert checker.check_callback_completion(sent.content) == []
+    assert sent.headers["authorization"] == f"Bearer {TOKEN}"
+    assert hubspot.sandbox.executions[execution.callback_id].state == "SUCCESS"
+    assert budget.stats.acquired == before + 1  # the connection's shared rate budget
+
+
+async def test_a_completion_is_retried_on_429_with_retry_after(hubspot) -> None:
+    definition = hubspot.sandbox.define_action({"actionUrl": "http://runner.test/a",
+                                                "objectTypes": ["COMPANY"]})
+    execution = await hubspot.sandbox.fire_action(definition["id"], company(2))
+    hubspot.sandbox.set_faults(Faults(burst_429=2))
+    await hubspot.adapter.complete_action(
+        execution.callback_id, {"outputFields": {"hs_execution_state": "FAIL_CONTINUE",
+                                                 "errorMessage": "no such client"}})
+    assert [e.status for e in hubspot.sandbox.requests][-3:] == [429, 429, 204]
+    assert all(s >= 1 for s in hubspot.time.sleeps[-2:])
+    assert hubspot.sandbox.executions[execution.callback_id].state == "FAIL_CONTINUE"

@@ -7,21 +7,23 @@ time without a test ever sleeping.
 
 from __future__ import annotations
 
+import json
 import logging
 import random
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import date
 from typing import Any
 
 import httpx
 import pytest
+from syrupy.extensions.json import JSONSnapshotExtension
 
 from engine.adapters.base import Adapter, AdapterContext, ConnectionConfig, WriteOp
 from engine.adapters.kleer import KleerAdapter
 from engine.adapters.ratelimit import RateBudgets
 from engine.adapters.registry import AdapterRegistry
 from engine.adapters.retry import RetryPolicy
-from engine.errors import FatalError
+from engine.errors import FatalError, RecordError
 from engine.redact import Redactor
 from engine.sandbox.kleer import KleerSandbox, seed
 from engine.sandbox.kleer.credentials import KleerCredentials
@@ -41,7 +43,23 @@ RECORDS = 45
 
 
 class RecordingTransport(_RecordingTransport):
-    """The shared recorder, plus the Maconomy filter bodies it saw."""
+    """The shared recorder, with a hook: `before(request)` may act first (a person
+    changing the record in Kleer's UI) or answer instead of Kleer (a tenant without a
+    route)."""
+
+    before: Callable[[httpx.Request], Awaitable[httpx.Response | None]] | None = None
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if self.before is not None:
+            answer = await self.before(request)
+            if answer is not None:
+                self.sent.append(request)
+                return answer
+        return await super().handle_async_request(request)
+
+    def bodies(self, method: str, path: str = "") -> list[Any]:
+        return [json.loads(r.content) for r in self.sent
+                if r.method == method and r.url.path.endswith(path)]
 
 
 class Harness:
@@ -88,6 +106,11 @@ async def kleer() -> AsyncIterator[Harness]:
         yield harness
 
 
+@pytest.fixture
+def snapshot_json(snapshot):
+    return snapshot.use_extension(JSONSnapshotExtension)
+
+
 def _uid(index: int) -> int:
     return seed.base_id("user", index)
 
@@ -105,6 +128,27 @@ async def test_check_authenticates_and_names_the_company(kleer) -> None:
     result = await kleer.adapter.check()
     assert result.ok
     assert seed.COMPANY_INFO["name"] in result.message
+
+
+async def test_check_says_which_assumed_routes_this_tenant_confirmed(kleer, snapshot) -> None:
+    result = await kleer.adapter.check()
+    assert result.ok
+    assert result.message.replace(seed.COMPANY_INFO["name"], "<company>") == snapshot
+    # It only reads: a check never changes the books.
+    assert {r.method for r in kleer.transport.sent} == {"GET"}
+
+
+async def test_check_names_an_assumed_route_the_tenant_does_not_have(kleer) -> None:
+    async def no_schedules(request: httpx.Request) -> httpx.Response | None:
+        if request.url.path.endswith("/payroll/schedule"):
+            return httpx.Response(404, json={"message": "Not found"})
+        return None
+
+    kleer.transport.before = no_schedules
+    result = await kleer.adapter.check()
+    assert not result.ok
+    assert "Not there: GET /payroll/schedule (404)" in result.message
+    assert "GET /subcontractor" in result.message.split("Not there")[0]
 
 
 async def test_check_with_a_wrong_token_says_what_to_fix_without_leaking_it() -> None:
@@ -184,15 +228,30 @@ async def test_users_are_joined_with_their_payroll_contract(kleer) -> None:
 async def test_level_of_employment_comes_from_the_schedule_in_force(kleer) -> None:
     # Give user 0 a changed employment rate: 100 % until last year, 80 % from then on.
     await kleer.control("PATCH", f"/records/payroll/{_uid(0)}", {"schedules": [
-        {"schedule": {"id": 11}, "start-date": "2015-01-01", "end-date": "2023-12-31"},
-        {"schedule": {"id": 12}, "start-date": "2024-01-01"}]})
+        {"schedule": {"id": 11}, "start-date": "2015-01-01", "end-date": "2023-12-31",
+         "comment": ""},
+        {"schedule": {"id": 12}, "start-date": "2024-01-01", "comment": ""}]})
     await kleer.control("PATCH", f"/records/payroll/{_uid(1)}", {"schedules": [
-        {"schedule": {"id": 14}, "start-date": "2016-01-01"},
-        {"schedule": {"id": 11}, "start-date": "2030-01-01"}]})
+        {"schedule": {"id": 14}, "start-date": "2016-01-01", "comment": ""},
+        {"schedule": {"id": 11}, "start-date": "2030-01-01", "comment": ""}]})
     users = {r["id"]: r for r in await collect(kleer.adapter.read("users"))}
     assert users[_uid(0)]["payroll"]["level-of-employment"] == 80.0
     assert users[_uid(1)]["payroll"]["level-of-employment"] == 50.0  # future one ignored
     assert isinstance(users[_uid(2)]["payroll"]["level-of-employment"], float)
+
+
+async def test_a_users_categories_and_phone_are_kleers(kleer) -> None:
+    # A Kleer user has one dimension-entry and a dimensions distribution, and no phone:
+    # the payroll contract holds the phone.
+    entries = {e["id"]: e["name"] for es in seed.DIMENSION_ENTRIES.values() for e in es}
+    users = {r["id"]: r for r in await collect(kleer.adapter.read("users"))}
+    raw = kleer.sandbox.store["user"].get(_uid(0))
+    wanted = [entries[raw["dimension-entry"]["id"]],
+              *(entries[e["id"]] for e in raw["dimensions"])]
+    assert users[_uid(0)]["categories"] == list(dict.fromkeys(wanted))
+    assert "phone" not in users[_uid(0)]
+    assert users[_uid(0)]["payroll"]["phone"] == kleer.sandbox.store["payroll"].get(
+        _uid(0))["phone"]
 
 
 async def test_categories_are_the_names_of_dimension_entries(kleer) -> None:
@@ -302,30 +361,55 @@ async def test_find_clients_by_foreign_id_scans_once(kleer) -> None:
 
 # ---------------------------------------------------------------------- writes
 
+CLIENT = {"name": "Nya Kunden AB", "country-code": "SE", "payment-days": 20}
 
-async def test_create_then_update_a_client_round_trip(kleer) -> None:
-    payload = {"name": "Nya Kunden AB", "orgno": "556677-8899", "payment-days": 20,
+
+async def test_a_client_create_sends_the_whole_client_and_reads_the_created_id(
+        kleer, snapshot_json) -> None:
+    payload = {**CLIENT, "orgno": "556677-8899",
                "address": {"address1": "Storgatan 1", "zip-code": "11122",
                            "state": "Stockholm", "country": "Sverige"},
                "user": {"id": _uid(0)}, "categories": ["ignored: read-only"]}
     [created] = await kleer.adapter.write("clients", [
         WriteOp("create", "hs-900", payload, external_field="foreign-id")])
-    assert created.ok and created.created and created.target_id
-    put = [r for r in kleer.transport.sent if r.method == "PUT"][-1]
-    assert put.url.path == "/v1/company/1/client"
+    # Kleer answers {"id": n}: a successful create is never ambiguous.
+    assert created.ok and created.created
+    assert created.target_id == str(seed.base_id("client", RECORDS))
+    # Every required element of `client`, the unknown ones neutral.
+    [body] = kleer.transport.bodies("PUT", "/client")
+    assert body == snapshot_json
     record = await kleer.adapter.get("clients", created.target_id)
     assert record["name"] == "Nya Kunden AB" and record["payment-days"] == 20
     assert record["address"]["zip-code"] == "11122" and record["foreign-id"] == ""
+
+
+async def test_a_client_update_reads_the_client_and_posts_it_whole(kleer, snapshot_json) -> None:
+    target = seed.base_id("client", 2)
+    before = kleer.sandbox.store["client"].get(target)
     [updated] = await kleer.adapter.write("clients", [
-        WriteOp("update", "hs-900", {"name": "Nya Kunden Sverige AB", "foreign-id": "hs-900"},
-                target_id=created.target_id)])
-    assert updated.ok and not updated.created and updated.target_id == created.target_id
-    record = await kleer.adapter.get("clients", created.target_id)
-    assert record["name"] == "Nya Kunden Sverige AB" and record["foreign-id"] == "hs-900"
-    assert record["payment-days"] == 20  # fields not sent are left as they were
+        WriteOp("update", "hs-900", {"name": "Nya Kunden Sverige AB", "foreign-id": "hs-900",
+                                     "address": {"state": "Uppsala"}},
+                target_id=str(target))])
+    assert updated.ok and not updated.created and updated.target_id == str(target)
+    [body] = kleer.transport.bodies("POST", f"/client/{target}")
+    assert body == snapshot_json
+    after = kleer.sandbox.store["client"].get(target)
+    assert (after["name"], after["foreign-id"]) == ("Nya Kunden Sverige AB", "hs-900")
+    # Fields not mapped, and the address parts not sent, keep their values.
+    assert after["address"] == {**before["address"], "state": "Uppsala"}
+    assert after["payment-days"] == before["payment-days"]
+    assert after["dimension-entries"] == before["dimension-entries"]
 
 
-async def test_create_an_invoice_with_rows_and_typed_dates(kleer) -> None:
+async def test_a_client_without_country_or_terms_fails_before_anything_is_sent(kleer) -> None:
+    [result] = await kleer.adapter.write("clients", [
+        WriteOp("create", "x", {"name": "Utan Land AB", "payment-days": 30})])
+    assert result.error is not None and result.error.code == "field.required"
+    assert result.error.field == "country-code"
+    assert not kleer.transport.bodies("PUT")
+
+
+async def test_create_an_invoice_with_rows_and_typed_dates(kleer, snapshot_json) -> None:
     client = seed.base_id("client", 1)
     product = seed.base_id("product", 0)
     [result] = await kleer.adapter.write("invoices", [WriteOp("create", "deal-1", {
@@ -334,17 +418,147 @@ async def test_create_an_invoice_with_rows_and_typed_dates(kleer) -> None:
         "rows": [{"quantity": 2.0, "price": 150_000, "product": {"id": product},
                   "description": "Konsulttimme", "delivery-date": date(2025, 1, 9)}]})])
     assert result.ok, result.error
+    # The client's address, e-mail, currency and terms; the product's unit.
+    [body] = kleer.transport.bodies("PUT", "/client/invoice")
+    assert body == snapshot_json
     invoice = await kleer.adapter.get("invoices", result.target_id)
     assert invoice["invoice-date"] == date(2025, 1, 10)
     assert invoice["amount"] == 300_000  # cents, computed by Kleer
     assert invoice["po-nr"] == "" and invoice["foreign-id"] == "deal-1"
 
 
+async def test_an_invoice_row_without_a_product_fails_before_anything_is_sent(kleer) -> None:
+    [result] = await kleer.adapter.write("invoices", [WriteOp("create", "deal-2", {
+        "client-ref": {"id": seed.base_id("client", 1)}, "invoice-date": date(2025, 1, 10),
+        "rows": [{"quantity": 1, "price": 100, "description": "Utan produkt"}]})])
+    assert result.error is not None and result.error.code == "field.required"
+    assert "product" in result.error.message
+    assert not kleer.transport.bodies("PUT")
+
+
+async def test_a_client_project_keeps_its_key_in_the_number(kleer, snapshot_json) -> None:
+    client = seed.base_id("client", 1)
+    [made] = await kleer.adapter.write("client_projects", [WriteOp(
+        "create", "55001", {"name": "Kundportal", "client": {"id": client},
+                            "number": "55001", "budget-amount": 45_000_000},
+        external_field="number")])
+    assert made.ok and made.created
+    # No foreign-id, status or active: client-project-writeable has none of them.
+    [body] = kleer.transport.bodies("PUT", "/client-project")
+    assert body == snapshot_json
+    found = await kleer.adapter.find_external("client_projects", "number", ["55001", "x"])
+    assert list(found) == ["55001"]
+    project = found["55001"]
+    assert isinstance(project, dict) and project["id"] == int(made.target_id)
+    assert (project["status"], project["active"]) == ("Open", True)
+
+
+async def test_a_project_number_two_projects_hold_fails_the_lookup(kleer) -> None:
+    for index in (3, 4):
+        await kleer.control("PATCH", f"/records/client-project/"
+                                     f"{seed.base_id('client-project', index)}",
+                            {"number": "DUBBEL"})
+    found = await kleer.adapter.find_external("client_projects", "number", ["DUBBEL"])
+    error = found["DUBBEL"]
+    assert isinstance(error, RecordError) and error.code == "vendor.ambiguous"
+
+
+async def test_a_client_project_update_posts_the_whole_project(kleer, snapshot_json) -> None:
+    target = seed.base_id("client-project", 0)
+    before = await kleer.adapter.get("client_projects", str(target))
+    [result] = await kleer.adapter.write("client_projects", [WriteOp(
+        "update", "55001", {"comment": "Fas 2", "budget-amount": 100_000},
+        target_id=str(target))])
+    assert result.ok, result.error
+    # The readable project cut to client-project-writeable: no id, status or active,
+    # and not the create-only client.
+    [body] = kleer.transport.bodies("POST", f"/client-project/{target}")
+    assert body == snapshot_json
+    after = await kleer.adapter.get("client_projects", str(target))
+    assert (after["comment"], after["budget-amount"]) == ("Fas 2", 100_000)
+    assert {k: v for k, v in after.items() if k not in ("comment", "budget-amount")} == {
+        k: v for k, v in before.items() if k not in ("comment", "budget-amount")}
+
+
+async def test_a_project_status_change_fails_plainly_after_the_rest_is_written(
+        kleer, snapshot) -> None:
+    target = next(p["id"] for p in await collect(kleer.adapter.read("client_projects"))
+                  if p["status"] == "Open")
+    [result] = await kleer.adapter.write("client_projects", [WriteOp(
+        "update", "hs-1", {"status": "Closed", "comment": "Klart"}, target_id=str(target))])
+    assert result.error is not None and result.error.code == "vendor.unsupported"
+    assert result.error.field == "status"
+    assert result.error.message.replace(str(target), "<id>") == snapshot
+    after = await kleer.adapter.get("client_projects", str(target))
+    assert (after["status"], after["comment"]) == ("Open", "Klart")
+    # Once someone closed it in Kleer, the same write has nothing left to do.
+    await kleer.control("PATCH", f"/records/client-project/{target}", {"status": "Closed"})
+    kleer.transport.sent.clear()
+    [again] = await kleer.adapter.write("client_projects", [WriteOp(
+        "update", "hs-1", {"status": "Closed", "comment": "Klart"}, target_id=str(target))])
+    assert again.ok
+    assert not kleer.transport.bodies("POST")
+
+
+async def test_a_status_in_a_project_create_is_refused_before_anything_is_sent(kleer) -> None:
+    [result] = await kleer.adapter.write("client_projects", [WriteOp(
+        "create", "x", {"name": "X", "number": "X-1", "status": "Open"})])
+    assert result.error is not None and result.error.code == "vendor.unsupported"
+    assert not kleer.transport.bodies("PUT")
+
+
+def _live_agreement(kleer: Harness) -> dict[str, Any]:
+    return next(a for a in kleer.sandbox.store["agreement"].iter() if not a["deleted"])
+
+
+async def test_an_agreement_update_posts_the_whole_agreement_in_its_wrapper(
+        kleer, snapshot_json) -> None:
+    agreement = _live_agreement(kleer)
+    [result] = await kleer.adapter.write("agreements", [WriteOp(
+        "update", "deal-1", {"end-date": date(2031, 12, 31)},
+        target_id=str(agreement["id"]))])
+    assert result.ok, result.error
+    [body] = kleer.transport.bodies("POST", f"/client/agreement/{agreement['id']}")
+    assert body == snapshot_json
+    after = kleer.sandbox.store["agreement"].get(agreement["id"])
+    assert after["end-date"] == "2031-12-31"
+    assert after["revision-nr"] == agreement["revision-nr"] + 1
+    assert after["recurring-rows"] == agreement["recurring-rows"]
+
+
+async def test_an_agreement_changed_meanwhile_is_read_again_and_written_once_more(
+        kleer) -> None:
+    agreement = _live_agreement(kleer)
+    path = f"/client/agreement/{agreement['id']}"
+    bumped: list[bool] = []
+
+    async def someone_edits_first(request: httpx.Request) -> httpx.Response | None:
+        if request.method == "POST" and request.url.path.endswith(path) and not bumped:
+            bumped.append(True)  # a person saves the agreement in Kleer meanwhile
+            await kleer.control("PATCH", f"/records/agreement/{agreement['id']}",
+                                {"notes": "Ändrat i Kleer"})
+        return None
+
+    kleer.transport.before = someone_edits_first
+    [result] = await kleer.adapter.write("agreements", [WriteOp(
+        "update", "deal-1", {"recurring-rows": [
+            {"quantity": 3, "price": 490_000, "description": "Support"}]},
+        target_id=str(agreement["id"]))])
+    assert result.ok, result.error
+    posts = kleer.transport.bodies("POST", path)
+    assert len(posts) == 2
+    assert posts[1]["client-agreement"]["revision-nr"] == agreement["revision-nr"] + 1
+    after = kleer.sandbox.store["agreement"].get(agreement["id"])
+    assert after["notes"] == "Ändrat i Kleer"  # the other change is kept
+    assert [r["quantity"] for r in after["recurring-rows"]] == [3]
+    assert after["revision-nr"] == agreement["revision-nr"] + 2
+
+
 async def test_a_rejected_record_is_a_per_item_error_and_the_others_land(kleer) -> None:
-    ops = [WriteOp("create", "a", {"name": "Första AB", "foreign-id": "a"}),
-           WriteOp("create", "b", {"name": "Andra AB", "foreign-id": "b",
+    ops = [WriteOp("create", "a", {**CLIENT, "name": "Första AB", "foreign-id": "a"}),
+           WriteOp("create", "b", {**CLIENT, "name": "Andra AB", "foreign-id": "b",
                                    "user": {"id": 999}}),
-           WriteOp("create", "c", {"name": "Tredje AB", "foreign-id": "c"})]
+           WriteOp("create", "c", {**CLIENT, "name": "Tredje AB", "foreign-id": "c"})]
     results = await kleer.adapter.write("clients", ops)
     assert [r.key for r in results] == ["a", "b", "c"]
     assert results[0].ok and results[2].ok
@@ -358,6 +572,9 @@ async def test_a_rejected_record_is_a_per_item_error_and_the_others_land(kleer) 
 async def test_unsupported_operations_are_per_item_errors(kleer) -> None:
     results = await kleer.adapter.write("suppliers", [WriteOp("create", "s", {"name": "x"})])
     assert results[0].error is not None and results[0].error.code == "vendor.unsupported"
+    results = await kleer.adapter.write("invoices", [
+        WriteOp("update", "i", {"notes": "x"}, target_id="60000001")])
+    assert results[0].error is not None and results[0].error.code == "vendor.unsupported"
     results = await kleer.adapter.write("clients", [WriteOp("update", "c", {"name": "x"})])
     assert results[0].error is not None
 
@@ -365,7 +582,7 @@ async def test_unsupported_operations_are_per_item_errors(kleer) -> None:
 async def test_a_create_answered_with_a_server_error_is_ambiguous_not_retried(kleer) -> None:
     kleer.sandbox.set_faults(Faults(error_rate=1.0))
     [result] = await kleer.adapter.write("clients", [
-        WriteOp("create", "x", {"name": "Kanske AB", "foreign-id": "x"})])
+        WriteOp("create", "x", {**CLIENT, "name": "Kanske AB", "foreign-id": "x"})])
     assert result.ambiguous and not result.ok
     puts = [r for r in kleer.transport.sent if r.method == "PUT"]
     assert len(puts) == 1  # a create is never re-sent blindly

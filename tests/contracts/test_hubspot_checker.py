@@ -65,6 +65,13 @@ def test_route_of_names_the_most_specific_sdk_template() -> None:
         "GET /crm-object-schemas/v3/schemas"
 
 
+def test_sandbox_control_calls_are_not_hubspot_traffic() -> None:
+    control = exchange("PATCH", "/_sandbox/records/companies/2000000001",
+                       {"properties": {"name": "x"}}, answer={"id": "2000000001"})
+    assert checker.check_request(control) == checker.check_response(control) == []
+    assert checker.route_of("PATCH", "/_sandbox/records/companies/2000000001") is None
+
+
 def test_an_unknown_route_is_a_violation() -> None:
     [problem] = checker.check_request(exchange("GET", "/crm/v3/schemas"))
     assert "no API class of the SDK (hubspot-api-client" in problem

@@ -153,8 +153,10 @@ class World:
                 if c.get("identification")}
 
     def kleer_projects(self) -> dict[str, dict[str, Any]]:
-        return {p["foreign-id"]: p for p in self.kleer.store["client-project"].iter()
-                if p.get("foreign-id")}
+        """Kleer client projects by number: the Cinode project id they were made from
+        (Kleer projects have no foreign-id)."""
+        return {p["number"]: p for p in self.kleer.store["client-project"].iter()
+                if p["number"].isdigit() and int(p["number"]) > 50_000}
 
 
 async def _fetched(runtime: Runtime, ids: list[int]) -> AsyncIterator[Record]:
@@ -228,13 +230,15 @@ def expected_user(world: World, user: dict[str, Any]) -> dict[str, Any]:
     assert contract is not None
     words = user["name"].split()
     born, gender = birth_and_gender(contract["ssn"])
-    tags = [ENTRY_NAMES[e["id"]] for e in user.get("dimension-entries", [])
-            if ENTRY_NAMES[e["id"]] in SPEC_SETUP["user_tags"]]
+    # A Kleer user's categories: its dimension-entry and its dimensions distribution.
+    entries = [user["dimension-entry"], *user.get("dimensions", [])]
+    tags = list(dict.fromkeys(ENTRY_NAMES[e["id"]] for e in entries
+                              if ENTRY_NAMES[e["id"]] in SPEC_SETUP["user_tags"]))
     return {
         "firstName": " ".join(words[:-1]), "lastName": words[-1],
         "companyUserEmail": user["email"], "employmentNumber": str(user["internal-id"]),
         "gender": gender, "dateOfBirth": born,
-        "phone": user.get("phone") or contract.get("phone"),
+        "phone": contract["phone"],  # Kleer's user has none: the contract's
         "employmentStartDate": contract["employment-start-date"],
         "employmentEndDate": contract.get("employment-end-date"),
         "availabilityPercent": round(current_level(contract)),
@@ -376,7 +380,8 @@ async def test_subcontractors_sync_writes_the_table_then_nothing(world_factory: 
             assert (cinode["firstName"], cinode["lastName"]) == (" ".join(words[:-1]),
                                                                   words[-1])
             assert cinode["email"] == user["email"]
-            assert cinode.get("phone") == user.get("phone")
+            # Kleer keeps a phone on the payroll contract only, which they lack.
+            assert cinode.get("phone") is None
             assert cinode["gender"] == 0  # no payroll contract, so no SSN
             assert (cinode["languageId"], cinode["currencyId"], cinode["companyAddressId"]) \
                 == (1, 1, 1)
@@ -519,7 +524,7 @@ async def test_projects_follow_cinode_webhooks_while_won(world: World) -> None:
     assert report.counts["create"] == 1, report.failures
     made = world.kleer_projects()[str(project)]
     assert made["name"] == "Kundportal"
-    assert made["number"] == "P-2025-0042"
+    assert made["number"] == str(project)
     assert made["client"] == {"id": client["id"]}
     assert made["our-reference"] == {"id": manager_user}
     assert made["your-reference"] == "PO-77"
@@ -536,21 +541,23 @@ async def test_projects_follow_cinode_webhooks_while_won(world: World) -> None:
     assert again.counts["skip"] == 1
     assert _writes(world.kleer) == []
 
-    # Still Won: every change in Cinode follows, but Kleer's own status is kept.
+    # Still Won: every change in Cinode that Kleer's API can take follows; the name is
+    # set when the project is created only, and Kleer's own status is kept.
     await world.control(world.kleer, "PATCH",
                         f"/_sandbox/records/client-project/{made['_id']}",
-                        {"status": "Closed"})
-    await _move(world, project, title="Kundportal fas 2")
+                        {"status": "Closed", "active": False})
+    await _move(world, project, title="Kundportal fas 2", customerIdentifier="PO-78")
     report = await world.run("projects", project_ids=[project])
     assert report.counts["update"] == 1
     made = world.kleer_projects()[str(project)]
-    assert (made["name"], made["status"]) == ("Kundportal fas 2", "Closed")
+    assert (made["name"], made["your-reference"], made["status"]) == (
+        "Kundportal", "PO-78", "Closed")
 
     # Leaving Won (lost): no longer updated; the Kleer project stays as it was.
     await _move(world, project, currentState=40, title="Kundportal (förlorad)")
     report = await world.run("projects", project_ids=[project])
     assert report.counts["filtered"] == 1
-    assert world.kleer_projects()[str(project)]["name"] == "Kundportal fas 2"
+    assert world.kleer_projects()[str(project)]["your-reference"] == "PO-78"
 
 
 async def test_projects_in_selected_stages_of_several_pipelines(world: World) -> None:
@@ -565,16 +572,16 @@ async def test_projects_in_selected_stages_of_several_pipelines(world: World) ->
     assert (report.counts["create"], report.counts["filtered"]) == (2, 1)
     made = world.kleer_projects()
     assert {str(signed), str(contract)} == set(made)
-    # No identifier in Cinode: the Kleer number is the Cinode project id; no sales
-    # manager: our reference is left to Kleer.
+    # The Kleer number is the Cinode project id; no sales manager: our reference is left
+    # to Kleer.
     assert made[str(signed)]["number"] == str(signed)
     assert made[str(contract)]["client"] == {"id": client["id"]}
 
     # Moved out of the selected stage: left alone from then on.
-    await _move(world, contract, currentStageId=22, title="Ramavtal ändrat")
+    await _move(world, contract, currentStageId=22, description="Ändrad")
     report = await world.run("projects", project_ids=[contract])
     assert report.counts["filtered"] == 1
-    assert world.kleer_projects()[str(contract)]["name"] == "Avrop ramavtal"
+    assert world.kleer_projects()[str(contract)]["comment"] == ""
 
 
 async def test_project_of_a_customer_not_from_kleer_waits(world: World) -> None:

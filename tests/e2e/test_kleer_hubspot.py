@@ -37,7 +37,24 @@ from engine.state import open_store
 from engine.state.base import StateStore
 from engine.sync.pipeline import RunReport, run_sync
 from engine.sync.runtime import Runtime
-from tests.contracts.recording import contract_transport
+from tests.contracts.recording import contract_transport, current_ledger
+
+
+class LosingTransport(httpx.AsyncBaseTransport):
+    """Delivers every request, and loses the answer of the ones `lose` picks: the write
+    happened, the caller never hears of it (a dropped connection)."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport, lose: Any) -> None:
+        self.inner = inner
+        self.lose = lose
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        response = await self.inner.handle_async_request(request)
+        if self.lose(request):
+            await response.aread()
+            raise httpx.ReadError("the connection dropped before the answer",
+                                  request=request)
+        return response
 
 SPEC = Path(__file__).parents[2] / "specs" / "kleer-hubspot" / "spec.yaml"
 OUTBOUND = ("companies", "products", "invoices", "agreements", "projects",
@@ -341,6 +358,44 @@ async def test_only_triggering_properties_start_the_inbound_sync(world: World) -
     await deployment.aclose()
 
 
+async def test_a_merge_in_hubspot_re_reads_the_survivor_and_deletions_start_nothing(
+        world: World) -> None:
+    runtime = world.runtime()
+    await run_sync(runtime, "companies")
+    kept = next(c for c in world.hubspot.records("companies")
+                if c["properties"].get("kleer_client_id") and
+                not c["properties"].get("address2"))
+    duplicate = world.hubspot.create_record(
+        world.hubspot.object_store("companies"), {"name": "Dubblett AB", "address2": "Box 12"},
+        source=("CRM_UI", "userId:1"))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=world.hubspot.app),
+                                 base_url="http://sandbox.test") as ui:
+        merged = await ui.post(f"/_sandbox/records/companies/{kept['id']}/merge",
+                               json={"objectIdToMerge": duplicate["id"]})
+        assert merged.status_code == 200, merged.text
+    # HubSpot's merge event: about the record that survives, which the runner re-reads.
+    merge = event(subscriptionType="company.merge", objectId=int(kept["id"]),
+                  primaryObjectId=int(kept["id"]), mergedObjectIds=[int(duplicate["id"])],
+                  newObjectId=int(kept["id"]), numberOfPropertiesMoved=1,
+                  changeSource="CRM_UI")
+    deployment = world.deployment()
+    assert deployment.triggered(world.spec.integration, "hubspot", merge) == [
+        "clients_inbound"]
+    company = await runtime.adapter("hubspot").get("companies", merge.object_id)
+    assert company is not None and company["address2"] == "Box 12"
+    report = await run_sync(runtime, "clients_inbound", trigger="webhook",
+                            records=_one(company))
+    assert report.outcome == "success" and written(report) == 1, report.counts
+    client = await runtime.adapter("kleer").get("clients", company["kleer_client_id"])
+    assert client is not None and client["address"]["address2"] == "Box 12"
+    # A deletion, a privacy deletion or the merged-away record start nothing.
+    for gone in (event(subscriptionType="company.deletion", objectId=int(duplicate["id"])),
+                 event(subscriptionType="contact.privacyDeletion", objectId=1000000001)):
+        assert deployment.triggered(world.spec.integration, "hubspot", gone) == []
+    await deployment.aclose()
+    await runtime.aclose()
+
+
 async def test_our_own_outbound_write_does_not_bounce_back(world: World) -> None:
     runtime = world.runtime()
     await run_sync(runtime, "companies")
@@ -385,17 +440,50 @@ async def test_a_project_edit_in_hubspot_updates_the_kleer_project(world: World)
     project = projects[0]
     [raw] = world.hubspot_by("projects", "kleer_project_id", project["id"])
     await world.edit(world.hubspot.app, f"projects/{raw['id']}",
-                     {"hs_status": "COMPLETED", "hs_name": "Avslutat projekt"})
+                     {"hs_description": "Fas 2", "hs_name": "Nytt namn i HubSpot"})
     record = await runtime.adapter("hubspot").get("projects", raw["id"])
     assert record is not None
     report = await run_sync(runtime, "projects_inbound", trigger="webhook",
                             records=_one(record))
-    assert written(report) == 1, (report.counts, report.failures)
+    assert written(report) == 1 and not report.failures, (report.counts, report.failures)
     after = await kleer.get("client_projects", str(project["id"]))
     assert after is not None
-    assert (after["status"], after["active"], after["name"]) == (
-        "Closed", False, "Avslutat projekt")
-    assert after["client"] == project["client"]  # not a mapped field: untouched
+    assert after["comment"] == "Fas 2"
+    # Kleer sets a project's name when it is created only; the client is not mapped.
+    assert (after["name"], after["client"]) == (project["name"], project["client"])
+    await runtime.aclose()
+
+
+async def test_closing_a_project_in_hubspot_asks_for_it_in_kleer_and_then_settles(
+        world: World) -> None:
+    runtime = world.runtime()
+    await run_sync(runtime, "companies")
+    await run_sync(runtime, "projects")
+    kleer = runtime.adapter("kleer")
+    projects = [p async for p in kleer.read("client_projects") if p["status"] == "Open"]
+    project = projects[0]
+    [raw] = world.hubspot_by("projects", "kleer_project_id", project["id"])
+    await world.edit(world.hubspot.app, f"projects/{raw['id']}",
+                     {"hs_status": "COMPLETED", "hs_description": "Levererat"})
+    record = await runtime.adapter("hubspot").get("projects", raw["id"])
+    assert record is not None
+    report = await run_sync(runtime, "projects_inbound", trigger="webhook",
+                            records=_one(record))
+    # Kleer's API cannot close a project: the record fails plainly, the rest is written.
+    [failure] = report.failures
+    assert (failure.code, failure.key) == ("vendor.unsupported", str(project["id"]))
+    assert "change it in Kleer" in failure.reason and "Open to Closed" in failure.reason
+    after = await kleer.get("client_projects", str(project["id"]))
+    assert after is not None
+    assert (after["status"], after["comment"]) == ("Open", "Levererat")
+    # Someone closes it in Kleer: the retried record has nothing left to do.
+    await world.edit(world.kleer.app, f"client-project/{project['id']}",
+                     {"status": "Closed", "active": False})
+    world.kleer.requests.clear()
+    again = await run_sync(runtime, "projects_inbound", trigger="webhook",
+                           records=_one(record))
+    assert again.outcome == "success" and not again.failures, again.failures
+    assert [e.method for e in world.kleer.requests if e.method != "GET"] == []
     await runtime.aclose()
 
 
@@ -613,5 +701,156 @@ async def test_update_agreement_finds_the_agreement_a_deal_names_or_fails_plainl
             callback="ap-4"))
     assert failed.value.code == "action.not-linked"
     assert "create_agreement" in failed.value.message
+    await deployment.aclose()
+    await runtime.aclose()
+
+
+async def _agreement_from_a_deal(world: World, runner: ActionRunner, deployment: Deployment,
+                                 inputs: dict[str, Any]) -> tuple[dict[str, Any], str]:
+    deal = world.hubspot.create_record(world.hubspot.object_store("deals"), {
+        "dealname": "Acme – Support", "amount": "4900", "kleer_client_id": "40000002"})
+    await runner.run_action(
+        deployment, world.spec.integration, world.spec.actions["create_agreement"],
+        execution(deal["id"], "DEAL", inputs, callback=f"ap-create-{deal['id']}"))
+    return deal, str(deal["id"])
+
+
+def _posted_agreements(world: World) -> list[dict[str, Any]]:
+    """The bodies the adapter posted to update agreements, as Kleer received them."""
+    return [json.loads(e.body) for e in _kleer_exchanges(world)
+            if e.method == "POST" and "/client/agreement/" in e.path]
+
+
+def _kleer_exchanges(world: World) -> list[Any]:
+    return current_ledger().of("kleer")
+
+
+async def test_update_agreement_downgrade_lowers_the_rows_and_can_end_it_earlier(
+        world_factory: Any) -> None:
+    world = world_factory(clients=4, hubspot_companies=0)
+    runtime = world.runtime()
+    await run_sync(runtime, "companies")
+    runner, deployment = action_runner(world)
+    _, deal_id = await _agreement_from_a_deal(
+        world, runner, deployment, {"quantity": 2, "end_date": "2027-12-31"})
+    [created] = [a async for a in runtime.adapter("kleer").read("agreements")
+                 if a["foreign-id"] == f"hubspot-deal-{deal_id}"]
+    outputs = await runner.run_action(
+        deployment, world.spec.integration, world.spec.actions["update_agreement"],
+        execution(deal_id, "DEAL", {"change": "downgrade", "quantity": 1, "price": 3900,
+                                    "end_date": "2025-12-31"}, callback="ap-down"))
+    assert outputs["kleer_agreement_id"] == created["id"]
+    agreement = await runtime.adapter("kleer").get("agreements", str(created["id"]))
+    assert agreement is not None
+    assert [(r["quantity"], r["price"]) for r in agreement["recurring-rows"]] == [(1, 390000)]
+    assert agreement["end-date"] == date(2025, 12, 31)
+    assert agreement["revision-nr"] == created["revision-nr"] + 1
+    assert outputs["kleer_agreement_revision"] == agreement["revision-nr"]
+    # Kleer took the whole agreement in its update wrapper: what the action did not
+    # change went back as it was read.
+    [posted] = _posted_agreements(world)
+    whole = posted["client-agreement"]
+    assert (whole["id"], whole["revision-nr"], whole["client-ref"]) == (
+        created["id"], created["revision-nr"], {"id": 40000002})
+    assert whole["invoice-interval-months"] == created["invoice-interval-months"]
+    # Pushed back at once: the lower value, the earlier end, the new revision.
+    [pushed] = world.hubspot_by("agreements", "kleer_agreement_id", created["id"])
+    assert Decimal(pushed["properties"]["amount"]) == Decimal("3900")
+    assert pushed["properties"]["end_date"] == "2025-12-31"
+    assert pushed["properties"]["revision"] == str(agreement["revision-nr"])
+    [item] = world.hubspot_by("line_items", "kleer_line_item_id", f"{created['id']}-1")
+    assert Decimal(item["properties"]["quantity"]) == 1
+    assert world.associated("agreements", pushed["id"], "deals") == {deal_id}
+    await deployment.aclose()
+    await runtime.aclose()
+
+
+async def test_update_agreement_renewal_moves_the_end_date_and_keeps_the_rows(
+        world_factory: Any) -> None:
+    world = world_factory(clients=4, hubspot_companies=0)
+    runtime = world.runtime()
+    await run_sync(runtime, "companies")
+    runner, deployment = action_runner(world)
+    _, deal_id = await _agreement_from_a_deal(
+        world, runner, deployment, {"quantity": 3, "end_date": "2026-01-31"})
+    [created] = [a async for a in runtime.adapter("kleer").read("agreements")
+                 if a["foreign-id"] == f"hubspot-deal-{deal_id}"]
+    outputs = await runner.run_action(
+        deployment, world.spec.integration, world.spec.actions["update_agreement"],
+        execution(deal_id, "DEAL", {"change": "renewal", "end_date": "2027-01-31"},
+                  callback="ap-renew"))
+    agreement = await runtime.adapter("kleer").get("agreements", str(created["id"]))
+    assert agreement is not None
+    assert agreement["end-date"] == date(2027, 1, 31)
+    assert agreement["recurring-rows"] == created["recurring-rows"]
+    assert agreement["revision-nr"] == outputs["kleer_agreement_revision"] == \
+        created["revision-nr"] + 1
+    [posted] = _posted_agreements(world)
+    assert posted["client-agreement"]["recurring-rows"] == [
+        {k: v for k, v in row.items() if v is not None} for row in created["recurring-rows"]]
+    [pushed] = world.hubspot_by("agreements", "kleer_agreement_id", created["id"])
+    assert pushed["properties"]["end_date"] == "2027-01-31"
+    assert pushed["properties"]["revision"] == str(agreement["revision-nr"])
+    assert Decimal(pushed["properties"]["amount"]) == Decimal("14700")  # 3 x 4900, kept
+    await deployment.aclose()
+    await runtime.aclose()
+
+
+async def test_a_retried_create_project_after_a_lost_answer_makes_exactly_one_project(
+        world_factory: Any) -> None:
+    world = world_factory(clients=4, hubspot_companies=0)
+    runtime = world.runtime()
+    await run_sync(runtime, "companies")
+    deal = world.hubspot.create_record(world.hubspot.object_store("deals"), {
+        "dealname": "Acme – Molnmigrering", "amount": "850000",
+        "kleer_client_id": "40000003"})
+    lost: list[str] = []
+
+    def lose_the_first_create(request: httpx.Request) -> bool:
+        if request.method == "PUT" and request.url.path.endswith("/client-project") \
+                and not lost:
+            lost.append(request.url.path)
+            return True
+        return False
+
+    deployment = Deployment.from_specs([world.spec], world.store, environ=world.environ,
+                                       transports={
+        "kleer": LosingTransport(contract_transport(world.kleer), lose_the_first_create),
+        "hubspot": contract_transport(world.hubspot)})
+    runner = ActionRunner(RunnerContext(deployment=deployment, store=world.store),
+                          stale_after=0.0)
+    protocol = HubSpotActions()
+    action = world.spec.actions["create_project"]
+    the_execution = execution(deal["id"], "DEAL", {}, callback="ap-lost-1")
+
+    def projects() -> list[dict[str, Any]]:
+        return [p for p in world.kleer.store["client-project"].iter()
+                if p["number"] == f"HS-{deal['id']}"]
+
+    # Kleer created the project, but its answer was lost: the outcome is unknown, so
+    # the runner answers 503 and HubSpot retries the same execution.
+    first = await runner.execute(deployment, world.spec.integration, action, protocol,
+                                 the_execution)
+    assert first.status_code == 503 and lost
+    assert len(projects()) == 1
+    # The retry looks the project up by the key Kleer keeps (its number) and adopts it.
+    second = await runner.execute(deployment, world.spec.integration, action, protocol,
+                                  the_execution)
+    assert second.status_code == 200, second.body
+    outputs = json.loads(second.body)["outputFields"]
+    [project] = projects()
+    assert outputs["kleer_project_id"] == project["_id"]
+    assert [e.method for e in _kleer_exchanges(world)].count("PUT") == 1
+    # Another execution for the same deal (the workflow enrols it again) finds the
+    # action's own link: still one project.
+    third = await runner.execute(deployment, world.spec.integration, action, protocol,
+                                 execution(deal["id"], "DEAL", {}, callback="ap-lost-2"))
+    assert third.status_code == 200
+    assert json.loads(third.body)["outputFields"]["kleer_project_id"] == project["_id"]
+    assert len(projects()) == 1
+    assert [e.method for e in _kleer_exchanges(world)].count("PUT") == 1
+    # The project reached HubSpot associated with the deal (its number says which).
+    [pushed] = world.hubspot_by("projects", "kleer_project_id", project["_id"])
+    assert world.associated("projects", pushed["id"], "deals") == {deal["id"]}
     await deployment.aclose()
     await runtime.aclose()

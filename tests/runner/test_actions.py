@@ -24,6 +24,8 @@ from engine.state import open_store
 from engine.state.base import BatchCommit, Link
 from engine.sync.runtime import Runtime
 from engine.templates import RenderContext
+from tests.contracts.hubspot import checker
+from tests.contracts.recording import current_ledger
 from tests.runner.conftest import RUNNER_URL, SPEC, Harness
 
 ACTION_URL = f"{RUNNER_URL}/actions/mirror/create_customer"
@@ -51,8 +53,10 @@ async def test_an_execution_creates_one_record_and_pushes_it_on(harness: Harness
     [record] = created_for(harness, company["id"])
     assert record["name"] == company["properties"]["name"]
     assert record["description"] == "Enterprise"
-    assert attempt["response"] == {"outputFields": {
-        "crm_customer_id": record["id"], "hs_execution_state": "SUCCESS"}}
+    assert attempt["response"] == {"outputFields": {  # strings, as the SDK's model says
+        "crm_customer_id": str(record["id"]), "hs_execution_state": "SUCCESS"}}
+    assert checker.check_action_execution(execution.payload) == []
+    assert checker.check_action_answer(attempt["response"]) == []
     # then_sync ran at once for the written record: crm -> delivery.
     assert [c["name"] for c in harness.delivery.customers
             if c.get("identification") == str(record["id"])] == [record["name"]]
@@ -92,7 +96,8 @@ async def test_a_new_execution_for_the_same_company_adopts_by_external_id(
     assert one.callback_id != two.callback_id
     [record] = created_for(harness, company["id"])
     assert record["description"] == "B"
-    assert two.attempts[0]["response"]["outputFields"]["crm_customer_id"] == record["id"]
+    assert two.attempts[0]["response"]["outputFields"]["crm_customer_id"] == \
+        str(record["id"])
 
 
 async def test_slow_work_answers_block_and_completes_by_callback(harness: Harness) -> None:
@@ -102,12 +107,18 @@ async def test_slow_work_answers_block_and_completes_by_callback(harness: Harnes
                                                   input_fields={"segment": "Later"})
     assert execution.attempts[0]["response"] == {"outputFields": {
         "hs_execution_state": "BLOCK"}}
+    assert checker.check_action_answer(execution.attempts[0]["response"]) == []
     await asyncio.gather(*harness.runner.actions.tasks)
     [record] = created_for(harness, company["id"])
     [completion] = execution.completions
     assert completion["hs_execution_state"] == "SUCCESS"
-    assert completion["crm_customer_id"] == record["id"]
+    assert completion["crm_customer_id"] == str(record["id"])
     assert execution.state == "SUCCESS"
+    # The completion went through the workflow connection's adapter (the contract
+    # transport of the harness), as CallbacksApi.complete takes it.
+    [sent] = [e for e in current_ledger().of("hubspot")
+              if e.path.endswith(f"/callbacks/{execution.callback_id}/complete")]
+    assert checker.check_callback_completion(sent.body) == []
 
 
 async def test_an_execution_claimed_by_another_process_is_not_run_twice(

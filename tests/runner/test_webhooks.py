@@ -11,6 +11,7 @@ import pytest
 from engine.adapters.hubspot.signatures import sign_v3
 from engine.runner.app import build_app
 from engine.state import SqliteStateStore
+from tests.contracts.hubspot import checker
 from tests.runner.conftest import (
     CRM_SECRET,
     DELIVERY_SECRET,
@@ -120,6 +121,27 @@ async def test_a_real_hubspot_delivery_is_verified_and_stored(harness: Harness) 
     assert deliveries[0].json()[0]["subscriptionType"] == "company.propertyChange"
     claimed = harness.store.inbox_claim("t", 10, harness.clock.now(), 5)
     assert [json.loads(e.payload)["property_name"] for e in claimed] == ["name"]
+
+
+async def test_every_documented_hubspot_event_kind_in_one_delivery(harness: Harness) -> None:
+    """HubSpot's documented kinds (checker.example_events) in one delivery: accepted
+    whole; what a companies sync can use is stored, the rest ignored, and nothing that
+    is a deletion (privacy deletions included) starts a sync."""
+    events = checker.example_events()
+    assert checker.check_webhook_events(events) == []
+    response = await post_hubspot(harness, json.dumps(events).encode())
+    assert response.status_code == 200, response.text
+    assert response.json() == {"stored": 5, "duplicates": 0, "ignored": 6}
+    claimed = harness.store.inbox_claim("t", 20, harness.clock.now(), 5)
+    stored = sorted((p["event_id"], p["name"], p["object_id"]) for p in
+                    (json.loads(e.payload) for e in claimed))
+    assert stored == [
+        ("1001", "company.creation", "2000000001"),
+        ("1002", "company.propertyChange", "2000000001"),
+        ("1004", "company.restore", "2000000002"),
+        ("1005", "company.merge", "2000000003"),  # the surviving record is re-read
+        ("1006", "company.associationChange", "2000000001"),
+    ]
 
 
 async def test_cinode_deliveries_with_header_and_basic_credentials(harness: Harness) -> None:

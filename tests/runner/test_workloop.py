@@ -162,7 +162,7 @@ async def test_workflow_actions_run_on_the_work_loop(harness: Harness) -> None:
     [attempt] = execution.attempts
     assert attempt["status"] == 200, attempt
     [record] = created_for(harness, company["id"])
-    assert attempt["response"]["outputFields"]["crm_customer_id"] == record["id"]
+    assert attempt["response"]["outputFields"]["crm_customer_id"] == str(record["id"])
     assert crm.threads == {"specsync-work"}
     # A body over the bound is refused by the action handler itself (read only so far).
     assert (too_large.status_code, streamed.status_code) == (413, 413)

@@ -23,7 +23,7 @@ from syrupy.extensions.json import JSONSnapshotExtension
 from syrupy.filters import props
 
 from engine.adapters.hubspot.signatures import sign_v1, sign_v2, sign_v3
-from engine.sandbox.hubspot import HubSpotSandbox, seed
+from engine.sandbox.hubspot import HubSpotSandbox, HubSpotSettings, seed
 from engine.sandbox.platform import Faults, ManualClock, SandboxConfig
 from engine.sandbox.platform.seed import company_for
 
@@ -42,9 +42,11 @@ def snapshot_json(snapshot: Any) -> Any:
 
 @pytest.fixture
 def make(clock: ManualClock, receiver_client: httpx.AsyncClient) -> Make:
-    def build(records: int = 20, **kwargs: Any) -> HubSpotSandbox:
+    def build(records: int = 20, settings: HubSpotSettings | None = None,
+              **kwargs: Any) -> HubSpotSandbox:
         kwargs.setdefault("webhook_client", receiver_client)
-        return HubSpotSandbox(SandboxConfig(clock=clock, records=records, **kwargs))
+        return HubSpotSandbox(SandboxConfig(clock=clock, records=records, **kwargs),
+                              settings=settings)
 
     return build
 
@@ -562,7 +564,7 @@ def test_every_adapter_catalog_field_exists_in_the_sandbox() -> None:
 
 
 async def test_custom_object_schema(hs: httpx.AsyncClient) -> None:
-    schema = (await hs.get("/crm/v3/schemas/agreements")).json()
+    schema = (await hs.get("/crm-object-schemas/v3/schemas/agreements")).json()
     assert schema["fullyQualifiedName"] == "p1_agreements"
     assert schema["objectTypeId"].startswith("2-")
     agreement = await create(hs, schema["objectTypeId"], name="Ramavtal",
@@ -580,7 +582,7 @@ async def test_associations_v4(hs: httpx.AsyncClient) -> None:
     put = await hs.put(f"{base}/default/companies/{company['id']}")
     assert put.status_code == 200
     rows = (await hs.get(f"{base}/companies")).json()["results"]
-    assert rows == [{"toObjectId": int(company["id"]), "associationTypes": [
+    assert rows == [{"toObjectId": company["id"], "associationTypes": [
         {"category": "HUBSPOT_DEFINED", "typeId": 341, "label": None}]}]
     back = (await hs.get(f"/crm/v4/objects/companies/{company['id']}/associations/deals"))
     assert back.json()["results"][0]["associationTypes"][0]["typeId"] == 342
@@ -610,16 +612,16 @@ async def test_associations_v4_batch(hs: httpx.AsyncClient) -> None:
     read = (await hs.post("/crm/v4/associations/invoices/line_items/batch/read",
                           json={"inputs": [{"id": invoice["id"]}]})).json()
     assert sorted(r["toObjectId"] for r in read["results"][0]["to"]) == \
-        sorted(int(i["id"]) for i in items)
+        sorted(i["id"] for i in items)
     default = await hs.post("/crm/v4/associations/line_items/deals/batch/associate/default",
                             json={"inputs": [{"from": {"id": items[0]["id"]},
                                               "to": {"id": "3000000000"}}]})
-    assert default.status_code == 201
+    assert default.status_code == 200
 
 
 async def test_generated_records_carry_associations(hs: httpx.AsyncClient) -> None:
     rows = (await hs.get("/crm/v4/objects/deals/3000000000/associations/companies")).json()
-    assert rows["results"][0]["toObjectId"] == 2000000001
+    assert rows["results"][0]["toObjectId"] == "2000000001"
     assert {t["typeId"] for t in rows["results"][0]["associationTypes"]} == {5, 341}
 
 
@@ -628,7 +630,7 @@ async def test_generated_records_carry_associations(hs: httpx.AsyncClient) -> No
 
 async def test_ten_second_limit_answers_429_with_headers(make: Make, clock: ManualClock,
                                                          snapshot_json: Any) -> None:
-    sandbox = make(options={"hubspot_burst_limit": 3})
+    sandbox = make(settings=HubSpotSettings(burst_limit=3))
     async with client_for(sandbox) as hs:
         ok = [await hs.get("/crm/v3/objects/companies") for _ in range(3)]
         assert [r.headers["X-HubSpot-RateLimit-Remaining"] for r in ok] == ["2", "1", "0"]
@@ -653,7 +655,8 @@ async def test_search_has_its_own_secondly_limit(hs: httpx.AsyncClient,
 
 
 async def test_rate_limits_can_be_switched_off(make: Make) -> None:
-    async with client_for(make(rate_limits=False, options={"hubspot_burst_limit": 1})) as hs:
+    async with client_for(make(rate_limits=False,
+                               settings=HubSpotSettings(burst_limit=1))) as hs:
         statuses = {(await hs.get("/crm/v3/objects/companies")).status_code for _ in range(3)}
     assert statuses == {200}
 
@@ -876,6 +879,92 @@ async def test_control_subscription_with_target(hs: httpx.AsyncClient,
     await sandbox.webhooks.drain()
     events = [e for b in receiver.bodies() for e in b]
     assert [(e["propertyName"], e["objectTypeId"]) for e in events] == [("price", "0-7")]
+
+
+async def test_subscriptions_take_the_sdk_event_types_only(hs: httpx.AsyncClient) -> None:
+    key = {"hapikey": "hubspot-sandbox-developer-key"}
+    privacy = await hs.post("/webhooks/v3/1/subscriptions", params=key,
+                            json={"eventType": "contact.privacyDeletion"})
+    assert privacy.status_code == 201
+    assert set(privacy.json()) == {"id", "eventType", "active", "createdAt", "updatedAt"}
+    for body in ({"eventType": "project.creation"}, {"eventType": "product.associationChange"},
+                 {"subscriptionType": "company.creation"}):  # not the SDK's field name
+        assert (await hs.post("/webhooks/v3/1/subscriptions", params=key,
+                              json=body)).status_code == 400, body
+
+
+async def test_developer_routes_take_the_developer_key_not_a_token(hs: httpx.AsyncClient
+                                                                   ) -> None:
+    assert (await hs.get("/webhooks/v3/1/subscriptions")).status_code == 401
+    assert (await hs.get("/automation/v4/actions/1")).status_code == 401
+    assert (await hs.get("/webhooks/v3/1/subscriptions",
+                         params={"hapikey": "wrong"})).status_code == 401
+
+
+async def test_webhook_settings_need_throttling_and_echo_only_its_fields(
+        hs: httpx.AsyncClient) -> None:
+    key = {"hapikey": "hubspot-sandbox-developer-key"}
+    bare = await hs.put("/webhooks/v3/1/settings", params=key, json={"targetUrl": HOOK_URL})
+    assert bare.status_code == 400
+    put = await hs.put("/webhooks/v3/1/settings", params=key, json={
+        "targetUrl": HOOK_URL, "throttling": {"maxConcurrentRequests": 7}})
+    assert put.json()["throttling"] == {"maxConcurrentRequests": 7}
+    assert set(put.json()) == {"targetUrl", "throttling", "createdAt", "updatedAt"}
+
+
+async def test_merge_keeps_the_primary_and_moves_what_it_lacks(hs: httpx.AsyncClient,
+                                                               sandbox: HubSpotSandbox,
+                                                               receiver: Any) -> None:
+    await register(hs)
+    await hs.post("/_sandbox/webhooks/subscriptions", json={"eventType": "company.merge"})
+    primary = await create(hs, "companies", name="Kvar AB")
+    other = await create(hs, "companies", name="Borta AB", city="Visby",
+                         kleer_client_id="K-9")
+    deal = await create(hs, "deals", dealname="Affär")
+    await hs.put(f"/crm/v4/objects/companies/{other['id']}/associations/default/deals/"
+                 f"{deal['id']}")
+    merged = await hs.post("/crm/v3/objects/companies/merge", json={
+        "primaryObjectId": primary["id"], "objectIdToMerge": other["id"]})
+    assert merged.status_code == 200
+    props = merged.json()["properties"]
+    assert (merged.json()["id"], props["name"], props["city"], props["kleer_client_id"]) == \
+        (primary["id"], "Kvar AB", "Visby", "K-9")
+    assert (await hs.get(f"/crm/v3/objects/companies/{other['id']}")).status_code == 404
+    rows = (await hs.get(f"/crm/v4/objects/companies/{primary['id']}/associations/deals"))
+    assert [r["toObjectId"] for r in rows.json()["results"]] == [deal["id"]]
+    await sandbox.webhooks.drain()
+    [event] = [e for body in receiver.bodies() for e in body
+               if e["subscriptionType"] == "company.merge"]
+    assert (event["primaryObjectId"], event["mergedObjectIds"], event["newObjectId"],
+            event["numberOfPropertiesMoved"]) == (int(primary["id"]), [int(other["id"])],
+                                                  int(primary["id"]), 2)
+
+
+async def test_gdpr_delete_removes_a_contact_for_good(hs: httpx.AsyncClient) -> None:
+    contact = await create(hs, "contacts", email="glom@example.com")
+    gone = await hs.post("/crm/v3/objects/contacts/gdpr-delete",
+                         json={"objectId": contact["id"]})
+    assert gone.status_code == 204
+    for archived in ("false", "true"):
+        response = await hs.get(f"/crm/v3/objects/contacts/{contact['id']}",
+                                params={"archived": archived})
+        assert response.status_code == 404
+
+
+async def test_association_batch_archive_takes_a_list_of_targets(hs: httpx.AsyncClient
+                                                                ) -> None:
+    deal = await create(hs, "deals", dealname="Tre bolag")
+    companies = [await create(hs, "companies", name=f"Bolag {i}") for i in range(3)]
+    base = "/crm/v4/associations/deals/companies/batch"
+    await hs.post(f"{base}/create", json={"inputs": [
+        {"from": {"id": deal["id"]}, "to": {"id": c["id"]}, "types": [
+            {"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 341}]}
+        for c in companies]})
+    archived = await hs.post(f"{base}/archive", json={"inputs": [
+        {"from": {"id": deal["id"]}, "to": [{"id": c["id"]} for c in companies[:2]]}]})
+    assert archived.status_code == 204
+    read = (await hs.post(f"{base}/read", json={"inputs": [{"id": deal["id"]}]})).json()
+    assert [r["toObjectId"] for r in read["results"][0]["to"]] == [companies[2]["id"]]
 
 
 # --------------------------------------------------------------------------- workflow actions

@@ -15,9 +15,11 @@ from engine.templates import RenderContext
 from engine.templates.functions.dates import date as date_filter
 from engine.templates.functions.dates import datetime as datetime_filter
 from engine.templates.functions.links import linked
-from engine.templates.functions.lookup import lookup, select_tags
+from engine.templates.functions.lookup import LIMIT, lookup, select_tags
 from engine.templates.functions.money import cents, to_cents
 from engine.templates.functions.numbers import to_float, to_int
+
+CTX = RenderContext()  # its derived tables serve every test below, as in a run
 
 
 class TestLookup:
@@ -26,26 +28,26 @@ class TestLookup:
     @pytest.mark.parametrize(("value", "expected"), [(10, "BV=10"), ("10", "BV=10"),
                                                      (30, "BV=30"), ("30", "BV=30")])
     def test_keys_compare_as_text(self, value: Any, expected: str) -> None:
-        assert lookup(value, self.TABLE) == expected
+        assert lookup(CTX, value, self.TABLE) == expected
 
     def test_default(self) -> None:
-        assert lookup(45, self.TABLE, "BV=?") == "BV=?"
-        assert lookup(45, self.TABLE, None) is None
+        assert lookup(CTX, 45, self.TABLE, "BV=?") == "BV=?"
+        assert lookup(CTX, 45, self.TABLE, None) is None
 
     def test_missing_without_default(self) -> None:
         with pytest.raises(RecordError) as info:
-            lookup(45, self.TABLE)
+            lookup(CTX, 45, self.TABLE)
         assert info.value.code == "lookup.missing"
         assert "45" in info.value.message and "10, 30" in info.value.message
 
     def test_personal_numbers_are_not_echoed(self) -> None:
         with pytest.raises(RecordError) as info:
-            lookup("19880320-0016", self.TABLE)
+            lookup(CTX, "19880320-0016", self.TABLE)
         assert "0016" not in info.value.message
 
     def test_table_must_be_a_mapping(self) -> None:
         with pytest.raises(RecordError) as info:
-            lookup(1, ["a"])  # type: ignore[arg-type]
+            lookup(CTX, 1, ["a"])  # type: ignore[arg-type]
         assert info.value.code == "lookup.table"
 
     keys = st.one_of(st.integers(-20, 20), st.sampled_from(["1", "01", "+1", "-0", "x", " 2"]),
@@ -55,28 +57,41 @@ class TestLookup:
     @given(st.dictionaries(keys, st.integers(), max_size=6), keys)
     def test_equals_a_lookup_by_text(self, table: dict[Any, int], value: Any) -> None:
         by_text = {str(k): v for k, v in table.items()}
-        assert lookup(value, table, "none") == by_text.get(str(value), "none")
-        assert lookup(value, dict(table), "none") == by_text.get(str(value), "none")
+        assert lookup(CTX, value, table, "none") == by_text.get(str(value), "none")
+        assert lookup(CTX, value, dict(table), "none") == by_text.get(str(value), "none")
 
     def test_a_changed_table_is_not_served_from_the_cache(self) -> None:
-        assert lookup(1, {1: "a"}) == "a"
-        assert lookup(1, {1: "b"}) == "b"
+        assert lookup(CTX, 1, {1: "a"}) == "a"
+        assert lookup(CTX, 1, {1: "b"}) == "b"
+
+    def test_derived_tables_belong_to_their_context(self) -> None:
+        table = {1: "a"}
+        first, second = RenderContext(), RenderContext()
+        assert lookup(first, 1, table) == "a"
+        assert list(first.lookup_tables) == [id(table)]
+        assert second.lookup_tables == {}
+
+    def test_derived_tables_stay_bounded(self) -> None:
+        ctx = RenderContext()
+        for n in range(3 * LIMIT):
+            assert select_tags(ctx, ["a"], ["a", str(n)]) == ["a"]  # a new list per call
+        assert len(ctx.tag_sets) <= LIMIT + 1
 
 
 class TestSelectTags:
     def test_keeps_configured_names_in_order_once(self) -> None:
         categories = ["Silver", {"name": "Gold"}, "Partner", "Gold", {"id": 3}, None]
-        assert select_tags(categories, ["Partner", "Gold"]) == ["Gold", "Partner"]
+        assert select_tags(CTX, categories, ["Partner", "Gold"]) == ["Gold", "Partner"]
 
     def test_empty_and_single(self) -> None:
-        assert select_tags(None, ["a"]) == []
-        assert select_tags("a", ["a"]) == ["a"]
-        assert select_tags(["a"], []) == []
+        assert select_tags(CTX, None, ["a"]) == []
+        assert select_tags(CTX, "a", ["a"]) == ["a"]
+        assert select_tags(CTX, ["a"], []) == []
 
     @settings(max_examples=200, deadline=None)
     @given(st.lists(st.sampled_from("abcdef")), st.sets(st.sampled_from("abcdef")))
     def test_properties(self, categories: list[str], allowed: set[str]) -> None:
-        out = select_tags(categories, allowed)
+        out = select_tags(CTX, categories, allowed)
         assert set(out) == set(categories) & allowed
         assert len(out) == len(set(out))
         assert out == sorted(out, key=categories.index)

@@ -9,9 +9,15 @@ that is the idempotency key.
 The answer is `{"outputFields": {..., "hs_execution_state": STATE}}` with STATE
 SUCCESS, FAIL_CONTINUE (with `errorMessage`) or BLOCK; a BLOCKed execution is completed
 later through `POST /automation/v4/actions/callbacks/{callbackId}/complete`
-(`CallbackCompletionRequest {outputFields}` in the SDK's automation.actions models),
-sent through the workflow connection's adapter so it has the HTTP session's retries,
-rate budget and redaction.
+(`CallbacksApi.complete`, body `CallbackCompletionRequest {outputFields: dict[str,
+str]}` in the SDK's `hubspot.automation.actions`), sent through the workflow
+connection's adapter (`HubSpotAdapter.complete_action`) so it has the HTTP session's
+retries, rate budget and redaction. Output values are strings in both, as the SDK's
+`dict[str, str]` says: numbers and dates as `engine.values.to_wire_text` writes them,
+lists and objects as JSON; an output without a value is left out. The request's
+fields are those of HubSpot's custom workflow actions guide ("Execution"); `inputFields`
+is read, and `fields` (its older name) when it is absent [unconfirmed: whether v4 still
+sends `fields`].
 """
 
 from __future__ import annotations
@@ -23,10 +29,18 @@ from typing import Any
 from engine.adapters.base import ActionExecution, ActionOutcome, InboundRequest
 from engine.adapters.hubspot.signatures import check_v2, check_v3
 from engine.errors import MalformedRequestError
+from engine.values import to_wire_text
 
-__all__ = ["HubSpotActions", "execution_id"]
+__all__ = ["HubSpotActions", "execution_id", "output_text"]
 
 _STATES = {"succeeded": "SUCCESS", "failed": "FAIL_CONTINUE", "pending": "BLOCK"}
+
+
+def output_text(value: Any) -> str:
+    """One output field's value as HubSpot takes it: a string."""
+    if isinstance(value, Mapping | list | tuple):
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
+    return to_wire_text(value)
 
 
 def execution_id(execution: Mapping[str, Any]) -> str:
@@ -68,7 +82,8 @@ class HubSpotActions:
             inputs=dict(inputs) if isinstance(inputs, dict) else {})
 
     def answer(self, outcome: ActionOutcome) -> dict[str, Any]:
-        outputs = dict(outcome.outputs)
+        outputs = {str(name): output_text(value) for name, value in outcome.outputs.items()
+                   if value is not None}
         if outcome.error is not None:
             outputs["errorMessage"] = outcome.error
         outputs["hs_execution_state"] = _STATES[outcome.state]

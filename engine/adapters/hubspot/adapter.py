@@ -1,57 +1,76 @@
 """HubSpot CRM (v3 objects, v4 associations) for a private app.
 
-Facts this adapter is built on (apis.md section 2):
+The contract is HubSpot's official SDK, `hubspot-api-client` 12 (its API classes name
+every path and verb, its models are generated from HubSpot's OpenAPI documents;
+tests/contracts/hubspot/routes.json lists them). Each fact this adapter relies on, and
+where it comes from ("unconfirmed" where neither the SDK nor HubSpot's guides say it):
 
-- Auth is a private-app token as `Authorization: Bearer`; it does not expire, so a 401
-  is a configuration problem (FatalError), not a refresh signal. 190 requests per 10 s
-  per portal by default (`config.rate_limit` overrides); the budget also learns the
-  `X-HubSpot-RateLimit-*` headers.
-- Records are `{id, properties}` with every property a string. The adapter flattens
-  properties beside `id` and converts them to the catalog's types (and back with
-  `engine.values.to_wire_text`). Reads ask for exactly the catalog's fields
-  (`properties=`) and page with the `after` cursor (100 per page).
-- Changed-since reads search on the cursor property (`hs_lastmodifieddate`) with GTE
-  and an ascending sort. A search never returns more than 10,000 results, so before a
-  window fills the read restarts at the last timestamp it saw, skipping the records
-  at that instant it already yielded.
-- Object types: standard names, projects as `0-970`, and agreements as a custom object
-  whose type id comes from `options["agreements_object_type"]` or the schemas API.
-- `find_external` is `batch/read` with `idProperty` when the property is unique, else
-  a search with `IN`.
-- Writes are batches of up to 100, chosen by what the op knows:
-  - an update with a target id is `batch/update` by that id, never an upsert: the
-    record may not hold the external value yet (a company a workflow enrolled before
-    it had a `kleer_client_id`), and an upsert on that value would then create a
-    second record or collide on another unique property. The external field goes in
-    the properties (the op's key when the payload lacks it), so the record becomes
-    findable by it from then on;
-  - an update without a target id is `batch/update` with `idProperty` (it never
-    creates);
-  - a create is `batch/upsert` on the op's external field when that is a unique
-    property (safe to retry: keyed), else `batch/create` (with an
-    `objectWriteTraceId` per input, so a 207 names the failed ones).
-  HubSpot refuses a whole upsert/update batch for one bad record (400/409); the
-  adapter then bisects the batch, so the good records land and each bad one gets its
-  own error in about log2(batch) extra calls. A 207 (missing ids, per-input errors)
-  gives each op its own result.
-- Custom properties a write needs (e.g. `kleer_client_id`) are created once through
-  the properties API when missing, unique when they are the catalog's external id
-  fields; the property list is read once per object and remembered.
-- The write-only `associations` payload field (`{"companies": "<id>"}`) is written
-  after the records exist through v4 batch associations, with the default type ids of
-  apis.md 2.2 where known and HubSpot's "default" association otherwise.
-- Webhook signature checks (v1, v2, v3) are pure helpers at the bottom, used by the
-  webhook runner.
+- Auth: a private-app token as `Authorization: Bearer` (`auth_settings = ["oauth2"]` in
+  every CRM API class: a bearer token). It does not expire, so a 401 is a configuration
+  problem (FatalError), not a refresh signal. Rate limit 190 requests per 10 s per
+  portal for private apps, and the `X-HubSpot-RateLimit-*` headers the budget learns
+  from: HubSpot's API usage guidelines, not the SDK (`config.rate_limit` overrides).
+- Records: `SimplePublicObject {id, properties: dict[str, str], createdAt, updatedAt,
+  archived, propertiesWithHistory}` (hubspot.crm.objects models): every property value
+  a string or null. The adapter flattens properties beside `id` and converts them to
+  the catalog's types (and back with `engine.values.to_wire_text`).
+- Object types: the standard names in paths (`hubspot.crm.companies`, `.deals`,
+  `.products`, `.line_items`, `.commerce.invoices`: `/crm/v3/objects/<name>`); anything
+  else through the generic `hubspot.crm.objects` routes (`/crm/v3/objects/{objectType}`).
+  Projects are object type `0-970` [unconfirmed: the SDK has no projects module; override
+  with `options.projects_object_type`, probed by `check()`]. Agreements are a custom
+  object: `options.agreements_object_type`, else looked up once with
+  `hubspot.crm.schemas CoreApi.get_all` (`GET /crm-object-schemas/v3/schemas` ->
+  `CollectionResponseObjectSchemaNoPaging`, `ObjectSchema.objectTypeId`,
+  `fullyQualifiedName`, `name`).
+- Full reads: `BasicApi.get_page` (`GET /crm/v3/objects/<type>`, query `limit` (100),
+  `after`, `properties` repeated as the SDK sends it (collection format `multi`)) ->
+  `CollectionResponseSimplePublicObjectWithAssociationsForwardPaging`, next page at
+  `paging.next.after` (`ForwardPaging.next: NextPage`).
+- Get by id: `BasicApi.get_by_id` -> `SimplePublicObjectWithAssociations`; 404 means
+  absent.
+- Changed-since reads: `SearchApi.do_search` (`POST .../search`,
+  `PublicObjectSearchRequest {filterGroups: [{filters: [Filter {propertyName, operator:
+  GTE, value: str}]}], sorts, properties, limit, after: str}`) ->
+  `CollectionResponseWithTotalSimplePublicObjectForwardPaging {total}`, on the cursor
+  property (`hs_lastmodifieddate`) ascending. `sorts` is sent in the form HubSpot's CRM
+  search guide documents, `[{propertyName, direction}]` (the SDK types it `list[str]`,
+  hubspot-api-python#236). A search never returns more than 10,000 results (the search
+  guide, not the SDK), so before a window fills the read restarts at the last timestamp
+  it saw, skipping the records at that instant it already yielded. `limit` is 200, the
+  guide's maximum (the SDK sets none); `options.search_window` lowers the window.
+- `find_external` by a unique property: `BatchApi.read` (`POST .../batch/read`,
+  `BatchReadInputSimplePublicObjectId {idProperty, properties, propertiesWithHistory
+  (required by the SDK: sent empty), inputs: [{id}]}`, <= 100 inputs) -> 200
+  `BatchResponseSimplePublicObject` or 207 `...WithErrors` for ids not found. By a
+  property that is not unique: a search with `Filter.operator` IN and `values`.
+- Writes (see `writes`): `BatchApi.update`, `.upsert`, `.create` (<= 100 inputs), 207
+  per-input errors as `StandardError.context` `ids` / `objectWriteTraceId`; then v4
+  associations (`hubspot.crm.associations.v4 BatchApi.create` / `.create_default`).
+- Properties: `hubspot.crm.properties CoreApi.get_all` (read once per object,
+  `Property.hasUniqueValue`, `groupName`, `hubspotDefined`); a property a write needs
+  that the portal lacks (e.g. `kleer_client_id`) is made with `CoreApi.create`
+  (`PropertyCreate {name, label, type, fieldType, groupName, hasUniqueValue,
+  description}`), unique when it is one of the catalog's external id fields; a 409
+  (made meanwhile) is read back with `CoreApi.get_by_name`.
+- Workflow actions: a BLOCKed execution is completed with `CallbacksApi.complete`
+  (`POST /automation/v4/actions/callbacks/{callbackId}/complete`,
+  `CallbackCompletionRequest {outputFields: dict[str, str]}`) through this adapter's
+  session (`complete_action`), so it has the session's retries, rate budget and
+  redaction (see `actions`).
+- Webhook events and signatures: see `webhooks` and `signatures`.
+
+`check()` authenticates, then probes what the SDK does not confirm on the live portal:
+that the projects object type answers, and that the agreements custom object exists.
 """
 
 from __future__ import annotations
 
 import asyncio
-import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
@@ -61,13 +80,13 @@ from engine.adapters.base import (
     ConnectionConfig,
     Record,
     WriteOp,
-    WriteResult,
 )
 from engine.adapters.catalog import Catalog, ObjectInfo
-from engine.adapters.http import HttpSession, vendor_reason
+from engine.adapters.http import HttpSession
+from engine.adapters.hubspot.writes import BATCH_LIMIT, DEFAULT_ASSOCIATION_TYPES, Writes
 from engine.adapters.retry import RetryPolicy
-from engine.errors import AmbiguousWriteError, FatalError, RecordError
-from engine.values import coerce, to_wire_text
+from engine.errors import FatalError
+from engine.values import coerce
 
 __all__ = [
     "DEFAULT_ASSOCIATION_TYPES",
@@ -78,48 +97,19 @@ DEFAULT_RATE_LIMIT = (190, 10.0)
 LIST_LIMIT = 100
 SEARCH_LIMIT = 200
 SEARCH_WINDOW = 10_000
-BATCH_LIMIT = 100
 
 Sleep = Callable[[float], Awaitable[object]]
 
-# Catalog object -> the objectType HubSpot's paths take (agreements are resolved).
+# Catalog object -> the objectType HubSpot's paths take (agreements are looked up);
+# `options.<object>_object_type` overrides any of them.
 _OBJECT_TYPES = {"companies": "companies", "deals": "deals", "products": "products",
                  "line_items": "line_items", "invoices": "invoices", "projects": "0-970"}
-
-#: HubSpot-defined default association type ids (apis.md 2.2): (from, to) -> id.
-DEFAULT_ASSOCIATION_TYPES: dict[tuple[str, str], int] = {
-    ("companies", "contacts"): 280, ("contacts", "companies"): 279,
-    ("deals", "companies"): 341, ("companies", "deals"): 342,
-    ("deals", "line_items"): 19, ("line_items", "deals"): 20,
-    ("invoices", "deals"): 175, ("invoices", "contacts"): 177,
-    ("invoices", "companies"): 179, ("companies", "invoices"): 180,
-    ("invoices", "line_items"): 409, ("line_items", "invoices"): 410,
-    ("subscriptions", "companies"): 297, ("companies", "subscriptions"): 298,
-    ("subscriptions", "line_items"): 301, ("line_items", "subscriptions"): 302,
-    ("subscriptions", "deals"): 299, ("quotes", "line_items"): 67,
-    ("orders", "companies"): 509,
-}
+_SCHEMAS = "/crm-object-schemas/v3/schemas"
 
 # Catalog type -> (HubSpot property type, fieldType) for properties the adapter creates.
 _PROPERTY_TYPES = {"string": ("string", "text"), "integer": ("number", "number"),
                    "number": ("number", "number"), "date": ("date", "date"),
                    "datetime": ("datetime", "date"), "boolean": ("bool", "booleancheckbox")}
-
-# Statuses that refuse a batch for its content (bisect), not for our configuration.
-_REFUSED = (400, 409)
-_PROPERTY_IN_MESSAGE = re.compile(
-    r"""(?:"name"\s*:\s*"|[Pp]roperty\s+["']|propertyName['"]?\s*[:=]\s*\[?["'])([a-z0-9_]+)""")
-
-
-@dataclass
-class _Pending:
-    """One op being written: where its result goes and what it sends."""
-
-    index: int
-    op: WriteOp
-    properties: dict[str, str]
-    id_value: str | None = None  # what HubSpot knows the record by: external value or id
-
 
 def _catalog() -> Catalog:
     """This vendor's catalog (catalog.json beside this module), read once by its Vendor."""
@@ -128,7 +118,7 @@ def _catalog() -> Catalog:
     return VENDOR.catalog
 
 
-class HubSpotAdapter:
+class HubSpotAdapter(Writes):
     """The HubSpot system; see the module docstring. One instance per connection."""
 
     name = "hubspot"
@@ -178,9 +168,10 @@ class HubSpotAdapter:
         return info
 
     async def check(self) -> CheckResult:
+        """Authenticate, then probe the object types the SDK does not confirm."""
         try:
             await self.session.request("GET", "/crm/v3/objects/companies",
-                                       params={"limit": 1, "properties": "name"})
+                                       params={"limit": 1, "properties": ["name"]})
         except FatalError as exc:
             if exc.status == 401:
                 return CheckResult(False, "HubSpot refused the private app token (401): "
@@ -192,7 +183,38 @@ class HubSpotAdapter:
         except Exception as exc:  # a check reports; it never raises
             return CheckResult(False, f"HubSpot is unreachable: {type(exc).__name__}: "
                                       f"{self.context.redactor.text(str(exc))}")
-        return CheckResult(True, "Authenticated with HubSpot; companies are readable.")
+        notes = [await self._probe("projects"), await self._probe("agreements")]
+        return CheckResult(True, "Authenticated with HubSpot; companies are readable. "
+                           + " ".join(notes))
+
+    async def _probe(self, obj: str) -> str:
+        """One sentence on whether `obj`'s object type answers on this portal."""
+        name = obj.capitalize()
+        try:
+            object_type = await self._type(obj)
+        except FatalError as exc:
+            if exc.status is not None:
+                return (f"{name}: HubSpot refused to list custom object schemas "
+                        f"({exc.status}): {exc.vendor_reason}")
+            return (f"{name}: the portal has no custom object {obj!r}; create it (POST "
+                    f"{_SCHEMAS}) or set options.{obj}_object_type before syncing {obj}.")
+        except Exception as exc:  # a probe reports; it never raises
+            return (f"{name}: not checked ({type(exc).__name__}: "
+                    f"{self.context.redactor.text(str(exc))}).")
+        try:
+            await self.session.request("GET", f"/crm/v3/objects/{object_type}",
+                                       params={"limit": 1})
+        except FatalError as exc:
+            if exc.status == 403:
+                return (f"{name} ({object_type}): the token lacks the scope to read them "
+                        f"(403); syncs of {obj} fail until it has it.")
+            return (f"{name}: HubSpot does not know object type {object_type!r} "
+                    f"({exc.status}); set options.{obj}_object_type to the portal's, or "
+                    f"leave {obj} out of the spec.")
+        except Exception as exc:  # a probe reports; it never raises
+            return (f"{name}: not checked ({type(exc).__name__}: "
+                    f"{self.context.redactor.text(str(exc))}).")
+        return f"{name} ({object_type}): readable."
 
     def total(self, obj: str) -> int | None:
         """HubSpot's search `total` from the last changed-since read of `obj`."""
@@ -211,24 +233,25 @@ class HubSpotAdapter:
         is harmless, so the POST counts as idempotent.
         """
         await self.session.request(
-            "POST", f"/automation/v4/actions/callbacks/{callback_id}/complete",
-            json=dict(body), idempotent=True)
+            "POST", f"/automation/v4/actions/callbacks/{quote(callback_id, safe='')}"
+            "/complete", json=dict(body), idempotent=True)
 
     # ------------------------------------------------------------------ metadata
 
     async def _type(self, obj: str) -> str:
-        """The objectType for `obj`'s paths; agreements are looked up once."""
-        if obj in _OBJECT_TYPES:
-            return _OBJECT_TYPES[obj]
+        """The objectType for `obj`'s paths: configured, standard, or (custom objects)
+        looked up once in the portal's schemas."""
         if obj in self._types:
             return self._types[obj]
         configured = self.config.options.get(f"{obj}_object_type")
         if configured:
             self._types[obj] = str(configured)
             return self._types[obj]
+        if obj in _OBJECT_TYPES:
+            return _OBJECT_TYPES[obj]
         async with self._lock:
             if obj not in self._types:
-                response = await self.session.request("GET", "/crm/v3/schemas")
+                response = await self.session.request("GET", _SCHEMAS)
                 for schema in response.json().get("results") or []:
                     fqn = str(schema.get("fullyQualifiedName") or "")
                     if schema.get("name") == obj or fqn.endswith(f"_{obj}"):
@@ -237,7 +260,7 @@ class HubSpotAdapter:
                 else:
                     raise FatalError(
                         f"hubspot: the portal has no custom object {obj!r}; create it "
-                        f"(POST /crm/v3/schemas) or set options.{obj}_object_type")
+                        f"(POST {_SCHEMAS}) or set options.{obj}_object_type")
         return self._types[obj]
 
     async def _property_map(self, obj: str) -> dict[str, dict[str, Any]]:
@@ -315,7 +338,7 @@ class HubSpotAdapter:
     async def _read_all(self, obj: str, info: ObjectInfo) -> AsyncIterator[Record]:
         path = f"/crm/v3/objects/{await self._type(obj)}"
         params: dict[str, Any] = {"limit": LIST_LIMIT,
-                                  "properties": ",".join(self._read_properties(info))}
+                                  "properties": self._read_properties(info)}
         while True:
             data = (await self.session.request("GET", path, params=params)).json()
             for raw in data.get("results") or []:
@@ -401,7 +424,7 @@ class HubSpotAdapter:
         info = self._object(obj)
         response = await self.session.request(
             "GET", f"/crm/v3/objects/{await self._type(obj)}/{target_id}",
-            params={"properties": ",".join(self._read_properties(info))}, expected=(404,))
+            params={"properties": self._read_properties(info)}, expected=(404,))
         if response.status_code == 404:
             return None
         return self._record(info, response.json())
@@ -424,6 +447,7 @@ class HubSpotAdapter:
                 response = await self.session.request(
                     "POST", f"/crm/v3/objects/{object_type}/batch/read", idempotent=True,
                     json={"idProperty": field_name, "properties": properties,
+                          "propertiesWithHistory": [],
                           "inputs": [{"id": v} for v in chunk]})
                 raws = response.json().get("results") or []
             else:
@@ -452,300 +476,3 @@ class HubSpotAdapter:
             after = ((data.get("paging") or {}).get("next") or {}).get("after")
             if not after:
                 return
-
-    # ------------------------------------------------------------------ writes
-
-    def _wire_properties(self, info: ObjectInfo, op: WriteOp) -> dict[str, str]:
-        out: dict[str, str] = {}
-        for name, value in op.payload.items():
-            field = info.fields.get(name)
-            if name == "associations" or "." in name or (field and field.read_only):
-                continue
-            if value is None and op.kind == "create":
-                continue
-            out[name] = to_wire_text(value)  # None -> "" clears the property
-        return out
-
-    @staticmethod
-    def _external_value(info: ObjectInfo, op: WriteOp) -> str | None:
-        """The op's external id as HubSpot stores it: the payload's value, else the key
-        (the engine keys external matches by that value). None without a writable
-        external field."""
-        name = op.external_field
-        if not name or (name in info.fields and info.fields[name].read_only):
-            return None
-        value = op.payload.get(name)
-        return to_wire_text(value) if value not in (None, "") else op.key
-
-    async def write(self, obj: str, ops: Sequence[WriteOp]) -> list[WriteResult]:
-        info = self._object(obj)
-        results: list[WriteResult | None] = [None] * len(ops)
-        live = [op for op in ops if op.kind != "delete"]
-        if live:
-            await self._ensure_properties(obj, info, live)
-        upserts: dict[str, list[_Pending]] = {}
-        creates: list[_Pending] = []
-        # Updates by record id (None) or by a unique property (idProperty).
-        updates: dict[str | None, list[_Pending]] = {}
-        for index, op in enumerate(ops):
-            if op.kind == "delete":
-                results[index] = WriteResult(op.key, op.target_id, error=RecordError(
-                    "vendor.unsupported", "the integration does not delete HubSpot records"))
-                continue
-            pending = _Pending(index, op, self._wire_properties(info, op))
-            field = op.external_field
-            external = self._external_value(info, op)
-            unique = field is not None and external is not None and \
-                await self._is_unique(obj, field)
-            if op.kind == "update" or op.target_id:
-                if field is not None and external is not None:
-                    pending.properties[field] = external  # findable by its key from now on
-                if op.target_id:
-                    pending.id_value = op.target_id
-                    updates.setdefault(None, []).append(pending)
-                elif unique:
-                    pending.id_value = external
-                    updates.setdefault(field, []).append(pending)
-                else:
-                    results[index] = WriteResult(op.key, None, error=RecordError(
-                        "vendor.unsupported", "an update needs the target id or a unique "
-                        "external id property"))
-            elif field is not None and unique:
-                pending.id_value = external
-                pending.properties.pop(field, None)
-                upserts.setdefault(field, []).append(pending)
-            else:
-                creates.append(pending)
-        object_type = await self._type(obj)
-        for id_property, items in upserts.items():
-            for chunk in _distinct_chunks(items):
-                await self._bisect(chunk, results, lambda c, p=id_property: self._upsert(
-                    object_type, p, c, results))
-        for start in range(0, len(creates), BATCH_LIMIT):
-            await self._bisect(creates[start:start + BATCH_LIMIT], results,
-                               lambda c: self._create(object_type, c, results))
-        for by, items in updates.items():
-            for chunk in _distinct_chunks(items):
-                await self._bisect(chunk, results, lambda c, p=by: self._update(
-                    object_type, p, c, results))
-        await self._associate(obj, ops, results)
-        return [r if r is not None else WriteResult(op.key, op.target_id, error=RecordError(
-            "vendor.rejected", "HubSpot answered without this record")) for r, op in
-                zip(results, ops, strict=True)]
-
-    async def _bisect(self, items: list[_Pending], results: list[WriteResult | None],
-                      send: Callable[[list[_Pending]], Awaitable[RecordError | None]]
-                      ) -> None:
-        """Send `items`; if HubSpot refuses the whole batch, halve it until each bad
-        record stands alone with its own error."""
-        if not items:
-            return
-        refused = await send(items)
-        if refused is None:
-            return
-        if len(items) == 1:
-            item = items[0]
-            results[item.index] = WriteResult(item.op.key, item.op.target_id, error=refused)
-            return
-        middle = len(items) // 2
-        await self._bisect(items[:middle], results, send)
-        await self._bisect(items[middle:], results, send)
-
-    async def _batch(self, object_type: str, action: str, inputs: list[dict[str, Any]],
-                     *, idempotent: bool) -> httpx.Response:
-        return await self.session.request(
-            "POST", f"/crm/v3/objects/{object_type}/batch/{action}",
-            json={"inputs": inputs}, idempotent=idempotent, expected=_REFUSED)
-
-    async def _upsert(self, object_type: str, id_property: str, items: list[_Pending],
-                      results: list[WriteResult | None]) -> RecordError | None:
-        response = await self._batch(object_type, "upsert", [
-            {"idProperty": id_property, "id": item.id_value, "properties": item.properties}
-            for item in items], idempotent=True)
-        if response.status_code in _REFUSED:
-            return self._rejection(response)
-        data = response.json()
-        by_value = {str((r.get("properties") or {}).get(id_property)): r
-                    for r in data.get("results") or []}
-        failed = self._errors_by(data, "ids")
-        self._fill(results, items, lambda i: by_value.get(str(i.id_value)),
-                   lambda i: failed.get(str(i.id_value)))
-        return None
-
-    async def _create(self, object_type: str, items: list[_Pending],
-                      results: list[WriteResult | None]) -> RecordError | None:
-        try:
-            response = await self._batch(object_type, "create", [
-                {"properties": item.properties, "objectWriteTraceId": str(item.index)}
-                for item in items], idempotent=False)
-        except AmbiguousWriteError:
-            for item in items:
-                results[item.index] = WriteResult(item.op.key, None, ambiguous=True)
-            return None
-        if response.status_code in _REFUSED:
-            return self._rejection(response)
-        data = response.json()
-        raws = data.get("results") or []
-        by_trace = {str(r.get("objectWriteTraceId")): r for r in raws
-                    if r.get("objectWriteTraceId") is not None}
-        if not by_trace and len(raws) == len(items):
-            by_trace = {str(i.index): r for i, r in zip(items, raws, strict=True)}
-        failed = self._errors_by(data, "objectWriteTraceId")
-        self._fill(results, items, lambda i: by_trace.get(str(i.index)),
-                   lambda i: failed.get(str(i.index)), created=True)
-        return None
-
-    async def _update(self, object_type: str, id_property: str | None,
-                      items: list[_Pending], results: list[WriteResult | None]
-                      ) -> RecordError | None:
-        """`batch/update` by record id, or by a unique property (`idProperty`)."""
-        extra = {"idProperty": id_property} if id_property else {}
-        response = await self._batch(object_type, "update", [
-            {"id": item.id_value, **extra, "properties": item.properties} for item in items],
-            idempotent=True)
-        if response.status_code in _REFUSED:
-            return self._rejection(response)
-        data = response.json()
-        raws = data.get("results") or []
-        by_value = {str(r.get("id") if id_property is None else
-                        (r.get("properties") or {}).get(id_property)): r for r in raws}
-        failed = self._errors_by(data, "ids")
-        self._fill(results, items, lambda i: by_value.get(str(i.id_value)),
-                   lambda i: failed.get(str(i.id_value)))
-        return None
-
-    @staticmethod
-    def _fill(results: list[WriteResult | None], items: list[_Pending],
-              result_of: Callable[[_Pending], Any],
-              error_of: Callable[[_Pending], RecordError | None], *, created: bool = False
-              ) -> None:
-        """One result per item: the record HubSpot answered with, else its error."""
-        for item in items:
-            raw = result_of(item)
-            if raw is not None:
-                results[item.index] = WriteResult(item.op.key, str(raw["id"]),
-                                                  created=bool(raw.get("new", created)))
-            else:
-                results[item.index] = WriteResult(item.op.key, item.op.target_id, error=(
-                    error_of(item) or RecordError("vendor.rejected",
-                                                  "HubSpot answered without this record")))
-
-    def _errors_by(self, data: Mapping[str, Any], key: str) -> dict[str, RecordError]:
-        """A 207's errors keyed by the context values (`ids`, `objectWriteTraceId`)."""
-        out: dict[str, RecordError] = {}
-        for error in data.get("errors") or []:
-            if not isinstance(error, Mapping):
-                continue
-            message = self.context.redactor.text(str(error.get("message") or "rejected"))
-            record_error = RecordError("vendor.rejected", message,
-                                       field=_property_named(error))
-            for value in (error.get("context") or {}).get(key) or []:
-                out[str(value)] = record_error
-        return out
-
-    def _rejection(self, response: httpx.Response) -> RecordError:
-        reason = vendor_reason(response, self.context.redactor) or \
-            f"HubSpot answered {response.status_code}"
-        try:
-            body = response.json()
-        except ValueError:
-            body = {}
-        return RecordError("vendor.rejected", reason,
-                           field=_property_named(body) if isinstance(body, Mapping) else None)
-
-    async def _associate(self, obj: str, ops: Sequence[WriteOp],
-                         results: list[WriteResult | None]) -> None:
-        """Write the `associations` payload field of every op that landed."""
-        pairs: dict[str, list[tuple[int, str, str]]] = {}
-        for index, op in enumerate(ops):
-            links = op.payload.get("associations")
-            result = results[index]
-            if not isinstance(links, Mapping) or result is None or not result.ok:
-                continue
-            for to_obj, targets in links.items():
-                for target in targets if isinstance(targets, list | tuple) else [targets]:
-                    if target not in (None, ""):
-                        assert result.target_id is not None
-                        pairs.setdefault(to_obj, []).append((index, result.target_id,
-                                                             str(target)))
-        for to_obj, items in pairs.items():
-            for start in range(0, len(items), BATCH_LIMIT):
-                chunk = items[start:start + BATCH_LIMIT]
-                for index, error in (await self._link(obj, to_obj, chunk)).items():
-                    done = results[index]
-                    assert done is not None
-                    results[index] = WriteResult(done.key, done.target_id, error=error,
-                                                 created=done.created)
-
-    async def _link(self, obj: str, to_obj: str, items: list[tuple[int, str, str]]
-                    ) -> dict[int, RecordError]:
-        """Associate each (from, to) pair; the errors by op index."""
-        field = f"associations.{to_obj}"
-        if to_obj not in self._catalog.objects and to_obj != "contacts":
-            return {index: RecordError("vendor.rejected", f"cannot associate with "
-                                       f"{to_obj!r}: not a HubSpot object", field=field)
-                    for index, _, _ in items}
-        from_type = await self._type(obj)
-        to_type = await self._type(to_obj) if to_obj != "contacts" else "contacts"
-        type_id = DEFAULT_ASSOCIATION_TYPES.get((obj, to_obj))
-        if type_id is not None:
-            action = "create"
-            types = [{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": type_id}]
-            inputs = [{"from": {"id": a}, "to": {"id": b}, "types": types}
-                      for _, a, b in items]
-        else:
-            action = "associate/default"  # HubSpot picks the default type for the pair
-            inputs = [{"from": {"id": a}, "to": {"id": b}} for _, a, b in items]
-        response = await self.session.request(
-            "POST", f"/crm/v4/associations/{from_type}/{to_type}/batch/{action}",
-            json={"inputs": inputs}, idempotent=True, expected=(400, 404))
-        errors: dict[int, RecordError] = {}
-        if response.status_code in (400, 404):
-            if len(items) == 1:
-                reason = vendor_reason(response, self.context.redactor)
-                return {items[0][0]: RecordError("vendor.rejected", f"written, but not "
-                                                 f"associated: {reason}", field=field)}
-            middle = len(items) // 2
-            return {**await self._link(obj, to_obj, items[:middle]),
-                    **await self._link(obj, to_obj, items[middle:])}
-        failed = self._errors_by(response.json(), "ids")
-        for index, a, b in items:
-            error = failed.get(b) or failed.get(a)
-            if error is not None:
-                errors[index] = RecordError("vendor.rejected", f"written, but not associated "
-                                            f"with {to_obj} {b}: {error.message}", field=field)
-        return errors
-
-
-def _distinct_chunks(items: list[_Pending]) -> list[list[_Pending]]:
-    """Batches of at most 100 in which no id value (external value or record id)
-    repeats (HubSpot refuses a batch with duplicate ids); a repeat goes to a later
-    batch, keeping op order."""
-    chunks: list[list[_Pending]] = []
-    last: dict[str | None, int] = {}  # value -> the chunk that last took it
-    for item in items:
-        for n in range(last.get(item.id_value, -1) + 1, len(chunks)):
-            if len(chunks[n]) < BATCH_LIMIT:
-                break
-        else:
-            n = len(chunks)
-            chunks.append([])
-        chunks[n].append(item)
-        last[item.id_value] = n
-    return chunks
-
-
-def _property_named(error: Mapping[str, Any]) -> str | None:
-    """The property a HubSpot error is about, from its context or its message."""
-    context = error.get("context")
-    if isinstance(context, Mapping):
-        names = context.get("propertyName")
-        if isinstance(names, list) and names:
-            return str(names[0])
-    for detail in error.get("errors") or []:
-        if isinstance(detail, Mapping):
-            name = _property_named(detail)
-            if name:
-                return name
-    match = _PROPERTY_IN_MESSAGE.search(str(error.get("message") or ""))
-    return match.group(1) if match else None

@@ -7,10 +7,13 @@
 
 Checks work on the raw body bytes, compare in constant time, and return None when the
 request is genuine or a short reason (for logs and the 401 body; never the secret, never
-the body). The v3 timestamp must lie within five minutes of our clock on either side:
-the SDK only rejects old ones, which leaves replays with a future timestamp open
-(reliability.md S25); a timestamp that is not a plain epoch-milliseconds number (400
-digits, say) is refused before any arithmetic.
+the body). The three algorithms are the SDK's
+`hubspot.utils.signature.Signature.get_signature` (tests/sandbox/
+test_hubspot_sdk_contract.py checks HubSpot's documented test vector against both). The
+v3 timestamp must lie within five minutes of our clock on either side: the SDK only
+rejects old ones, which leaves replays with a future timestamp open (reliability.md
+S25); a timestamp that is not a plain epoch-milliseconds number (400 digits, say) is
+refused before any arithmetic.
 
 The URI is the full URL as HubSpot called it, query string included. HubSpot's v3 guide
 asks to URL-decode a fixed set of characters first; senders differ in what they sign, so

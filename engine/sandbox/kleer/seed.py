@@ -1,8 +1,10 @@
 """Generated Kleer data: users, payroll contracts, suppliers, clients, invoices, ...
 
-Records come out in Kleer's JSON shape (kebab-case element names of the XSD, money in
-cents, `YYYY-MM-DD` dates, references as `{"id": n}`). Kleer has no timestamps on any
-of these objects, so none are generated. Two records carry a private `_id` key that
+Records come out in Kleer's JSON shape, complete for their readable XSD type (every
+required element present, nothing the type does not declare; kebab-case element names,
+money in cents, `YYYY-MM-DD` dates, references as `{"id": n}`, repeated elements as
+arrays under their plural, wrappers as bare arrays). Kleer has no timestamps on any of
+these objects, so none are generated. Two records carry a private `_id` key that
 the simulator strips before answering: payroll contracts (keyed by their user's id)
 and client projects (whose public `id` is wrapped, `{"id": {"id": n}}`).
 
@@ -48,8 +50,11 @@ __all__ = [
     "CONTRACT_POSITIONS",
     "DIMENSIONS",
     "DIMENSION_ENTRIES",
+    "EMPTY_ADDRESS",
     "ID_BASE",
     "NO_CONTRACT_POSITIONS",
+    "PAYROLL_DEFAULTS",
+    "SALES_ACCOUNT",
     "SCHEDULES",
     "SUBCONTRACTOR_POSITIONS",
     "USER_DOMAIN",
@@ -100,12 +105,11 @@ def base_index(kind: str, record_id: Any) -> int | None:
     return index if 0 <= index < _RANGE else None
 
 
+#: `company-information` (GET /info): all that element holds.
 COMPANY_INFO: dict[str, Any] = {
     "name": "Konsultbolaget i Sverige AB", "orgno": "556900-1236",
-    "vat-nr": "SE556900123601", "currency": "SEK", "country-code": "SE",
-    "address": {"address1": "Kungsgatan 12", "address2": "", "zip-code": "111 43",
-                "state": "Stockholm", "country": "Sverige"},
-    "email": "ekonomi@konsultbolaget.se", "phone": "08-123 456 78",
+    "accounting-currency": "SEK", "bankgiro": 56781234,
+    "supplier-invoice-email": "leverantorsfakturor@konsultbolaget.se",
 }
 
 # --------------------------------------------------------------------------- lookups
@@ -136,16 +140,15 @@ def _entries() -> dict[int, list[dict[str, Any]]]:
 #: dimension id -> its entries.
 DIMENSION_ENTRIES: dict[int, list[dict[str, Any]]] = _entries()
 
-#: `payroll-fixed-schedule-readable`s: employment rate is `level-of-employment` (percent).
+#: `payroll-fixed-schedule-readable`s: employment rate is `level-of-employment` (percent,
+#: assumed: the XSD says only xs:decimal).
 SCHEDULES: list[dict[str, Any]] = [
-    {"id": 11, "name": "Heltid 40 h", "hours-per-week": 40.0, "days-per-week": 5,
-     "level-of-employment": 100.0},
-    {"id": 12, "name": "Deltid 80 %", "hours-per-week": 32.0, "days-per-week": 4,
-     "level-of-employment": 80.0},
-    {"id": 13, "name": "Deltid 75 %", "hours-per-week": 30.0, "days-per-week": 5,
-     "level-of-employment": 75.0},
-    {"id": 14, "name": "Deltid 50 %", "hours-per-week": 20.0, "days-per-week": 5,
-     "level-of-employment": 50.0},
+    {"id": sid, "name": name, "description": "", "hours-per-week": hours,
+     "days-per-week": days, "level-of-employment": level, "usage-count": 0,
+     "editable": False, "intervals": []}
+    for sid, name, hours, days, level in (
+        (11, "Heltid 40 h", 40.0, 5, 100.0), (12, "Deltid 80 %", 32.0, 4, 80.0),
+        (13, "Deltid 75 %", 30.0, 5, 75.0), (14, "Deltid 50 %", 20.0, 5, 50.0))
 ]
 
 _PRODUCTS = (
@@ -264,7 +267,11 @@ def _employment(seed: int, j: int) -> tuple[date, date | None]:
 
 
 def user_record(seed: int, index: int, counts: KleerCounts) -> dict[str, Any]:
-    """User `index`: an employee or subcontractor; staff who have left are inactive."""
+    """User `index`: an employee or subcontractor; staff who have left are inactive.
+
+    A `user` has no phone (the payroll contract has one) and one `dimension-entry` (the
+    cost centre) plus a `dimensions` distribution (competences).
+    """
     person = person_for(seed, index, domain=USER_DOMAIN, namespace="kleer-user")
     rng = fast_rng(seed, "kleer-user-extra", index)
     active = rng.random() >= 0.05
@@ -273,19 +280,17 @@ def user_record(seed: int, index: int, counts: KleerCounts) -> dict[str, Any]:
         end = _employment(seed, contract)[1]
         if end is not None and end < _REFERENCE_DATE:
             active = False
-    entries = [_ref(rng.choice(DIMENSION_ENTRIES[1])["id"])]
+    cost_centre = _ref(rng.choice(DIMENSION_ENTRIES[1])["id"])
+    competences: list[dict[str, int]] = []
     for _ in range(rng.randint(0, 2)):
         entry = _ref(rng.choice(DIMENSION_ENTRIES[3])["id"])
-        if entry not in entries:
-            entries.append(entry)
-    record: dict[str, Any] = {
+        if entry not in competences:
+            competences.append(entry)
+    return {
         "id": base_id("user", index), "foreign-id": "", "internal-id": 100 + index,
         "name": person.full_name, "email": person.email, "active": active,
+        "dimension-entry": cost_centre, "dimensions": competences,
     }
-    if rng.random() < 0.8:
-        record["phone"] = person.phone
-    record["dimension-entries"] = entries
-    return record
 
 
 def payroll_record(seed: int, j: int, counts: KleerCounts) -> dict[str, Any]:
@@ -298,15 +303,15 @@ def payroll_record(seed: int, j: int, counts: KleerCounts) -> dict[str, Any]:
     ssn = pnr.short() if rng.random() < 0.3 else pnr.long()
     start, end = _employment(seed, j)
     schedule = SCHEDULES[0] if rng.random() < 0.75 else rng.choice(SCHEDULES[1:])
-    schedules = [{"schedule": _ref(schedule["id"]), "start-date": _d(start), "end-date": "",
-                  "comment": ""}]
+    schedules: list[dict[str, Any]] = [{"schedule": _ref(schedule["id"]),
+                                        "start-date": _d(start), "comment": ""}]
     if rng.random() < 0.15:  # the employment rate changed once
         change = date_between(rng, start, _REFERENCE_DATE)
         first = rng.choice(SCHEDULES)
         schedules = [{"schedule": _ref(first["id"]), "start-date": _d(start),
                       "end-date": _d(change - timedelta(days=1)), "comment": ""},
                      {"schedule": _ref(schedule["id"]), "start-date": _d(change),
-                      "end-date": "", "comment": "Ändrad omfattning"}]
+                      "comment": "Ändrad omfattning"}]
     record: dict[str, Any] = {
         "_id": base_id("user", user),
         "user": _ref(base_id("user", user)),
@@ -317,16 +322,36 @@ def payroll_record(seed: int, j: int, counts: KleerCounts) -> dict[str, Any]:
         "tax-table": rng.choice((29, 30, 31, 32, 33, 34)), "tax-table-column": 1,
         "clearing-nr": f"{rng.randint(3000, 9999)}",
         "account-nr": f"{rng.randrange(10**9):09d}",
+        "tax-percentage": 0, "one-time-tax-percentage": 30,
         "employment-start-date": _d(start),
+        "travel-reimbursement-per-mile": 2500, "expense-allowance": False,
+        "fuel-benefit": False,
         "monthly-salary-type": "Current",
         "monthly-salary": rng.randrange(64, 170) * 50_000,
+        "monthly-salary-yearly-pension": 0,
         "hourly-salary": 0,
+        **PAYROLL_DEFAULTS,
+        "manager-user": _ref(base_id("user", 0)),
         "schedules": schedules,
-        "dimension-entries": [],
+        "vacation-entitlements": [{"start-date": _d(start), "entitlement": 25}],
     }
+    record["full-history-monthly-salaries"] = [
+        {"monthly-salary": record["monthly-salary"], "monthly-salary-start-date": _d(start)}]
     if end is not None:
         record["employment-end-date"] = _d(end)
     return record
+
+
+#: What a payroll contract holds when nobody entered it (readable elements the XSD
+#: requires; the sandbox also fills them in on a contract created through the API).
+PAYROLL_DEFAULTS: dict[str, Any] = {
+    "variable-salary-type": "Disabled", "variable-salary-payout-type": "Current",
+    "variable-salary-input-type": "Self", "variable-salary-description": "",
+    "variable-salery-tax-type": "Normal",
+    "variable-salery-provision-vacation-percentage": 0, "provision": False,
+    "month-report-strategy": "DontCreate", "workplace-number": "",
+    "dimension-entries": [], "children": [],
+}
 
 
 def supplier_record(seed: int, index: int, counts: KleerCounts) -> dict[str, Any]:
@@ -338,8 +363,8 @@ def supplier_record(seed: int, index: int, counts: KleerCounts) -> dict[str, Any
         "address": {"address1": company.address.street, "address2": "",
                     "zip-code": company.address.zip, "state": company.address.city,
                     "country": "Sverige"},
-        "email": company.email, "plusgiro": "",
-        "bankgiro": f"{rng.randint(100, 9999)}-{rng.randrange(10000):04d}",
+        "email": company.email, "plusgiro": 0,
+        "bankgiro": rng.randint(100, 9999) * 10_000 + rng.randrange(10000),
         "swedish-bank-account": "", "iban": "", "country-code": "SE",
     }
     if index % 5 != 4:
@@ -379,8 +404,9 @@ def client_record(seed: int, index: int, counts: KleerCounts) -> dict[str, Any]:
         "vat-nr": company.vat, "dimension-entries": entries,
         "active": rng.random() >= 0.08,
     }
-    if rng.random() < 0.9:
-        record["user"] = _ref(_our_reference_user(rng, counts))
+    # Our reference: a user, or {"id": 0} for none (0 is "not set": Orneholm
+    # Models/ClientInvoiceCreate.cs, the client's required `user` element).
+    record["user"] = _ref(_our_reference_user(rng, counts) if rng.random() < 0.9 else 0)
     return record
 
 
@@ -389,8 +415,10 @@ def product_record(seed: int, index: int, counts: KleerCounts) -> dict[str, Any]
     rng = fast_rng(seed, "kleer-product", index)
     if index >= len(_PRODUCTS):
         name = f"{name} {index // len(_PRODUCTS) + 1}"
+    # `ean` is a required xs:long: goods carry one, services 0.
+    ean = 7_350_000_000_000 + index if kind == "Goods" else 0
     return {"id": base_id("product", index), "foreign-id": "", "name": name, "type": kind,
-            "unit": unit, "price": rng.randrange(low // 100, high // 100) * 100, "ean": "",
+            "unit": unit, "price": rng.randrange(low // 100, high // 100) * 100, "ean": ean,
             "vat-percentage": 25.0, "dimension-entries": []}
 
 
@@ -421,10 +449,19 @@ def _row(rng: Any, seed: int, counts: KleerCounts, when: date | None) -> dict[st
         rng.randint(1, 3))
     row: dict[str, Any] = {"quantity": quantity, "price": product["price"], "vat": 0.25,
                            "product": _ref(product["id"]), "unit": product["unit"],
-                           "description": product["name"]}
+                           "description": product["name"], "account-nr": SALES_ACCOUNT}
     if when is not None:
         row["delivery-date"] = _d(when)
     return row
+
+
+#: The account Kleer derives an invoice row's `account-nr` from when its product names
+#: none (Swedish BAS "sales of services, 25 % VAT").
+SALES_ACCOUNT = 3041
+
+#: An address with nothing in it (every part of `address` is required).
+EMPTY_ADDRESS: dict[str, str] = {"address1": "", "address2": "", "zip-code": "",
+                                 "state": "", "country": ""}
 
 
 def _invoice_head(seed: int, index: int) -> tuple[date, bool, bool]:
@@ -469,7 +506,8 @@ def invoice_record(seed: int, index: int, counts: KleerCounts) -> dict[str, Any]
                             "zip-code": company.address.zip, "state": company.address.city,
                             "country": "Sverige"},
         "invoice-email": company.email,
-        "delivery-date": "",
+        "delivery-name": "", "delivery-address": dict(EMPTY_ADDRESS), "delivery-email": "",
+        "delivery-date": _d(invoice_date),
         "invoice-date": _d(invoice_date),
         "due-date": _d(invoice_date + timedelta(days=company.payment_days)),
         "amount": amount, "vat": vat, "currency": company.currency,
@@ -501,16 +539,17 @@ def agreement_record(seed: int, index: int, counts: KleerCounts) -> dict[str, An
                                    "Konsultavtal löpande")),
         "start-date": _d(start), "start-invoice-date": _d(start),
         "next-invoice-date": _d(next_invoice),
-        "end-date": _d(start + timedelta(days=365 * rng.randint(1, 3))) if ends else "",
+        "end-date": _d(start + timedelta(days=365 * rng.randint(1, 3))) if ends else None,
         "your-reference": _contact_name(seed, client_index),
-        "our-reference": _ref(_our_reference_user(rng, counts)),
+        "our-reference": _ref(_our_reference_user(rng, counts)), "approver": None,
         "currency": company.currency, "payment-days": company.payment_days,
         "invoice-interval-months": interval,
         "invoice-day": rng.choice(("INVOICE_AT_START", "PAY_AT_START", "INVOICE_AT_END")),
         "po-nr": "", "agreement-nr": f"A{1000 + index}", "subscription-nr": "",
-        "notes": "", "deleted": False,
+        "notes": "", "deleted": False, "first-invoice-rows": [],
         "recurring-rows": [{k: v for k, v in _row(rng, seed, counts, None).items()
-                            if k != "vat"} for _ in range(rng.randint(1, 2))],
+                            if k not in ("vat", "account-nr")}
+                           for _ in range(rng.randint(1, 2))],
     }
 
 
@@ -532,7 +571,9 @@ def client_project_record(seed: int, index: int, counts: KleerCounts) -> dict[st
         "currency-type": company.currency, "active": status != "Closed",
         "your-reference": _contact_name(seed, client_index),
         "our-reference": _ref(_our_reference_user(rng, counts)),
-        "comment": "", "foreign-id": "", "status": status,
+        "comment": "", "budget-hours": 0, "budget-amount": 0,
+        "incoming-invoiced-amount": 0, "incoming-invoiced-vat-amount": 0,
+        "all-activities": True, "all-users": True, "status": status,
     }
     if status != "Draft":
         record["opening-date"] = _d(opening)

@@ -39,7 +39,10 @@ def parse_date(value: Any) -> dt.date:
     return parse_datetime(value).date()
 
 
-@lru_cache(maxsize=4096)  # the same dates recur across records; strftime is slow
+# The same dates recur across records and strftime is slow. Shared by every thread:
+# functools' cache stays consistent under concurrent calls (at worst two threads compute
+# one entry), and its keys and values are immutable text.
+@lru_cache(maxsize=4096)
 def _format_date_text(value: str, fmt: str | None) -> str:
     day = parse_date(value)
     return day.isoformat() if fmt is None else day.strftime(fmt)

@@ -4,15 +4,25 @@
 compared as text, because YAML setup tables have string or integer keys at the author's
 whim and source systems send numbers as either: 30 and "30" both match. (30.0 does not:
 its text is "30.0".)
+
+Both are `@contextual`: what they derive from a setup table (keys by text, a set of tag
+names) is kept in the render context (`RenderContext.lookup_tables`, `.tag_sets`), not
+in a module global, so nothing is shared between runs or between the threads of `serve`.
+Entries are keyed by the table object's id and hold the table itself, so an id cannot be
+reused by another object while its entry exists; setup tables do not change while a
+context uses them (templates cannot change anything).
 """
 
 from __future__ import annotations
 
 from collections.abc import Container, Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from engine.errors import RecordError
-from engine.templates.functions.base import safe_value_repr
+from engine.templates.functions.base import contextual, safe_value_repr
+
+if TYPE_CHECKING:
+    from engine.templates.context import RenderContext
 
 __all__ = ["lookup", "select_tags"]
 
@@ -23,17 +33,14 @@ class _Raise:
 
 
 _RAISE: Any = _Raise()
-# Setup tables live as long as a run and are read for every record: what is derived from
-# one is kept, keyed by the table object itself (held in the entry, so its id cannot be
-# reused by another object while the entry exists). Setup tables are never changed
-# while a run uses them; templates cannot change anything.
-_CACHE: dict[int, tuple[Any, dict[Any, Any]]] = {}  # lookup tables by text (`_keys`)
-_TAGS: dict[int, tuple[Any, frozenset[str]]] = {}  # allowed tag names
-_CACHE_SIZE = 256
+D = TypeVar("D")
+# entries a context keeps per function; a table built per record (`select_tags(['a',
+# 'b'])`) would otherwise fill it for the length of a run
+LIMIT = 256
 
 
-def _remember(cache: dict[int, tuple[Any, Any]], table: Any, derived: Any) -> Any:
-    if len(cache) > _CACHE_SIZE:
+def _remember(cache: dict[int, tuple[Any, D]], table: Any, derived: D) -> D:
+    if len(cache) > LIMIT:
         cache.clear()
     cache[id(table)] = (table, derived)
     return derived
@@ -61,9 +68,11 @@ def _keys(table: Mapping[Any, Any]) -> dict[Any, Any]:
     return keys
 
 
-def lookup(value: Any, table: Mapping[Any, Any], default: Any = _RAISE) -> Any:
+@contextual
+def lookup(ctx: RenderContext, value: Any, table: Mapping[Any, Any],
+           default: Any = _RAISE) -> Any:
     """`table[value]`, keys compared as text; without `default` a miss is a record error."""
-    hit = _CACHE.get(id(table))
+    hit = ctx.lookup_tables.get(id(table))
     if hit is not None and hit[0] is table:  # only mappings are remembered
         keys = hit[1]
     elif type(table) is not dict and not isinstance(table, Mapping):
@@ -71,7 +80,7 @@ def lookup(value: Any, table: Mapping[Any, Any], default: Any = _RAISE) -> Any:
             "lookup.table", f"lookup needs a mapping as its table, not {type(table).__name__}"
         )
     else:
-        keys = _remember(_CACHE, table, _keys(table))
+        keys = _remember(ctx.lookup_tables, table, _keys(table))
     kind = type(value)
     found = keys.get(value if kind is str or kind is int else str(value), _RAISE)
     if found is not _RAISE:
@@ -92,18 +101,16 @@ def _tag_name(item: Any) -> str | None:
     return None if item is None else str(item)
 
 
-def _wanted(allowed: Iterable[Any]) -> Container[str]:
+def _wanted(ctx: RenderContext, allowed: Iterable[Any]) -> Container[str]:
     if type(allowed) in (set, frozenset):
         return allowed  # type: ignore[return-value]
     if not isinstance(allowed, (list, tuple)):  # maybe a one-shot iterator: never remembered
         return {str(a) for a in allowed}
-    hit = _TAGS.get(id(allowed))
-    if hit is not None and hit[0] is allowed:
-        return hit[1]
-    return _remember(_TAGS, allowed, frozenset(str(a) for a in allowed))  # type: ignore[no-any-return]
+    return _remember(ctx.tag_sets, allowed, frozenset(str(a) for a in allowed))
 
 
-def select_tags(categories: Any, allowed: Iterable[Any]) -> list[str]:
+@contextual
+def select_tags(ctx: RenderContext, categories: Any, allowed: Iterable[Any]) -> list[str]:
     """Names among `categories` that are in `allowed`, in source order, each once.
 
     Categories may be strings or mappings with a `name` (Kleer sends both shapes).
@@ -112,8 +119,8 @@ def select_tags(categories: Any, allowed: Iterable[Any]) -> list[str]:
         return []
     if type(categories) is not list and isinstance(categories, (str, Mapping)):
         categories = [categories]
-    hit = _TAGS.get(id(allowed))
-    wanted = hit[1] if hit is not None and hit[0] is allowed else _wanted(allowed)
+    hit = ctx.tag_sets.get(id(allowed))
+    wanted = hit[1] if hit is not None and hit[0] is allowed else _wanted(ctx, allowed)
     out: list[str] = []
     seen: set[str] = set()
     for item in categories:

@@ -38,8 +38,11 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-__all__ = ["body_problems", "check_request", "check_response", "contract", "route",
-           "route_of", "summary"]
+__all__ = ["ENFORCED", "body_problems", "check_request", "check_response", "contract",
+           "route", "route_of", "summary"]
+
+#: The adapter's and the sandbox's traffic keeps the contract: a violation fails its test.
+ENFORCED = True
 
 CONTRACT_FILE = Path(__file__).with_name("contract.json")
 PREFIX = re.compile(r"^/v1/company/(?P<company>[^/]+)(?P<rest>/.*)?$")

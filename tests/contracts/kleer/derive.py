@@ -19,7 +19,12 @@ which is kept while the XSD's sha256 is unchanged unless --date says otherwise):
   itself required), repeated (maxOccurs > 1 anywhere on its way), nillable; choice groups;
   attributes; simple types as base built-in plus enumeration and patterns.
 
---check exits 1 when contract.json (or the XSD copy) differs from what would be derived.
+It also writes engine/sandbox/kleer/xsd.json: the `elements` and `types` alone, which the
+Kleer sandbox validates request bodies with and shapes its answers by (the sandbox is
+shipped in the package, so it cannot read tests/).
+
+--check exits 1 when contract.json, xsd.json or the XSD copy differ from what would be
+derived.
 """
 
 from __future__ import annotations
@@ -38,6 +43,7 @@ import xmlschema
 HERE = Path(__file__).resolve().parent
 LOCAL_XSD = HERE / "kleer-v1.xsd"
 CONTRACT = HERE / "contract.json"
+SANDBOX_MODEL = HERE.parents[2] / "engine" / "sandbox" / "kleer" / "xsd.json"
 # shared/vendor/kleer-v1.xsd beside the repository (or beside a folder holding it)
 SHARED_XSD = next((p / "shared" / "vendor" / "kleer-v1.xsd" for p in HERE.parents[2:]
                    if (p / "shared" / "vendor" / "kleer-v1.xsd").exists()),
@@ -218,6 +224,20 @@ def render(contract: dict[str, Any]) -> str:
     return json.dumps(contract, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
 
 
+def render_model(contract: dict[str, Any]) -> str:
+    """The sandbox's copy: elements and types, one type per line (diffs stay readable)."""
+    lines = ['{"source": ' + json.dumps(contract["source"], sort_keys=True) + ",",
+             '"elements": ' + json.dumps(contract["elements"], sort_keys=True) + ",",
+             '"types": {']
+    types = contract["types"]
+    for n, name in enumerate(sorted(types)):
+        comma = "," if n < len(types) - 1 else ""
+        lines.append(json.dumps(name) + ": " + json.dumps(types[name], sort_keys=True,
+                                                           ensure_ascii=False) + comma)
+    lines.append("}}")
+    return "\n".join(lines) + "\n"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--xsd", type=Path, default=None)
@@ -240,12 +260,15 @@ def main(argv: list[str] | None = None) -> int:
             problems.append(f"{LOCAL_XSD.name} differs from {source}")
         if not CONTRACT.exists() or CONTRACT.read_text() != text:
             problems.append(f"{CONTRACT.name} is not what derive.py makes from {source}")
+        if not SANDBOX_MODEL.exists() or SANDBOX_MODEL.read_text() != render_model(contract):
+            problems.append(f"{SANDBOX_MODEL.name} is not what derive.py makes from {source}")
         for problem in problems:
             print(problem, file=sys.stderr)
         return 1 if problems else 0
     if source.resolve() != LOCAL_XSD.resolve():
         shutil.copyfile(source, LOCAL_XSD)
     CONTRACT.write_text(text)
+    SANDBOX_MODEL.write_text(render_model(contract))
     print(f"wrote {CONTRACT.name}: {len(contract['routes'])} routes, "
           f"{len(contract['elements'])} elements, {len(contract['types'])} types; "
           f"XSD sha256 {sha[:12]}, derived {when}")

@@ -1,0 +1,138 @@
+"""Commands that read the state store only: `status` and `history`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from engine.cli.core import command
+from engine.cli.options import add_state_option, count, state_url
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from engine.state import Run
+
+__all__ = ["HISTORY", "STATUS"]
+
+
+def _console() -> Console:
+    from rich.console import Console
+
+    return Console(width=None if sys.stdout.isatty() else 160)
+
+
+@dataclass(frozen=True)
+class StatusArgs:
+    limit: int
+    state: str | None
+
+
+def _status_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--limit", type=count(0), default=20, metavar="N",
+                   help="failing records to list (default 20)")
+    add_state_option(p)
+
+
+def status(args: StatusArgs) -> int:
+    from rich.table import Table
+
+    from engine.state import open_store
+
+    with open_store(state_url(args.state)) as store:
+        latest: dict[tuple[str, str], Run] = {}
+        for run in store.list_runs(limit=500):
+            latest.setdefault((run.integration, run.sync), run)
+        console = _console()
+        if not latest:
+            console.print("no runs yet: `specsync run SPEC` runs a spec's syncs once")
+        table = Table(title="syncs")
+        for column in ("integration", "sync", "last run", "outcome", "read", "written",
+                       "failed", "links", "cursor", "failing now"):
+            table.add_column(column)
+        for (integration, sync), run in sorted(latest.items()):
+            counts = run.counts
+            written = sum(counts.get(k, 0) for k in ("create", "update", "adopt"))
+            table.add_row(integration, sync, run.started_at.strftime("%Y-%m-%d %H:%M:%S"),
+                          run.status, str(counts.get("read", 0)), str(written),
+                          str(counts.get("error", 0)),
+                          str(store.count_links(integration, sync)),
+                          store.get_cursor(integration, sync) or "-",
+                          str(len(store.failing_keys(integration, sync))))
+        else:
+            console.print(table)
+        failures = store.list_failures(limit=args.limit)
+        if failures:
+            failing = Table(title="failing records (retried every run)")
+            for column in ("integration", "sync", "key", "code", "attempts", "message"):
+                failing.add_column(column)
+            for f in failures:
+                failing.add_row(f.integration, f.sync, f.source_key, f.code, str(f.attempts),
+                                f.message[:100])
+            console.print(failing)
+    return 0
+
+
+STATUS = command(
+    "status", help="each sync's last run, counts, links, cursor and failing records",
+    example="specsync status --state postgresql://specsync@db/specsync",
+    args=StatusArgs, handler=status, arguments=_status_arguments,
+)
+
+
+@dataclass(frozen=True)
+class HistoryArgs:
+    integration: str | None
+    sync: str | None
+    limit: int
+    state: str | None
+
+
+def _history_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--integration", metavar="NAME", help="only runs of this integration")
+    p.add_argument("--sync", metavar="NAME", help="only runs of syncs with this name")
+    p.add_argument("--limit", type=count(1), default=30, metavar="N",
+                   help="runs to show, newest first (default 30)")
+    add_state_option(p)
+
+
+def history(args: HistoryArgs) -> int:
+    from rich.table import Table
+
+    from engine.redact import Redactor
+    from engine.state import open_store
+
+    with open_store(state_url(args.state)) as store:
+        table = Table(title="runs, newest first")
+        for column in ("id", "integration", "sync", "started", "seconds", "outcome", "trigger",
+                       "counts", "spec"):
+            table.add_column(column)
+        runs = store.list_runs(args.integration, args.sync, limit=args.limit)
+        for run in runs:
+            counts = ", ".join(f"{k} {v}" for k, v in run.counts.items() if v)
+            seconds = f"{run.duration.total_seconds():.1f}" if run.duration else "-"
+            table.add_row(str(run.id), run.integration, run.sync,
+                          run.started_at.strftime("%Y-%m-%d %H:%M:%S"), seconds, run.status,
+                          run.trigger, counts, run.spec_hash[:10])
+    console = _console()
+    if not runs:
+        which = " ".join(f"{k} {v}" for k, v in (("of integration", args.integration),
+                                                  ("of sync", args.sync)) if v)
+        console.print(f"no runs yet{' ' + which if which else ''}")
+        return 0
+    console.print(table)
+    redact = Redactor()
+    for run in runs:
+        if run.error:  # why a run failed, which the table has no room for
+            console.print(f"run {run.id} ({run.integration}/{run.sync}) {run.status}: "
+                          f"{redact.text(run.error)}", markup=False, highlight=False)
+    return 0
+
+
+HISTORY = command(
+    "history", help="recent runs, newest first",
+    example="specsync history --integration maconomy-cinode --sync projects --limit 10",
+    args=HistoryArgs, handler=history, arguments=_history_arguments,
+)
