@@ -9,6 +9,7 @@ import httpx
 
 from engine.sandbox.platform import Faults
 from engine.state import open_store
+from engine.sync.changes import ChangeKind
 from engine.sync.pipeline import plan_sync, run_sync
 
 World = Any  # tests/sync/conftest.py builds it
@@ -130,7 +131,8 @@ async def test_plan_shows_what_run_then_does(world: World, snapshot) -> None:
     for kind in ("create", "update", "adopt", "deactivate", "delete"):
         assert report.counts[kind] == shown["counts"][kind], kind
     after = await plan_sync(runtime, "customers")
-    assert [c for c in after.changes if c.kind not in ("skip", "filtered")] == []
+    assert [c for c in after.changes
+            if c.kind not in (ChangeKind.SKIP, ChangeKind.FILTERED)] == []
     await runtime.aclose()
 
 
