@@ -75,9 +75,11 @@ async def plan_sync(runtime: Runtime, sync_name: str, *, full: bool = False,
     job = SyncJob(runtime, sync_name)
     integration, name = job.integration, job.sync.name
     plan = Plan(integration, name)
-    cursor, fingerprint = await job.astore.run(
-        lambda store: (store.get_cursor(integration, name), store.get_fingerprint(integration,
-                                                                                 name)))
+
+    def position(state: StateStore) -> tuple[str | None, str | None]:
+        return state.get_cursor(integration, name), state.get_fingerprint(integration, name)
+
+    cursor, fingerprint = await job.astore.run(position)
     since = job.reader.window(full, cursor=cursor, stored_fingerprint=fingerprint,
                               fingerprint=job.fingerprint)
     if records is not None:
