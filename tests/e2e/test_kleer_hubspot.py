@@ -839,7 +839,7 @@ async def test_a_retried_create_project_after_a_lost_answer_makes_exactly_one_pr
     assert second.status_code == 200, second.body
     outputs = json.loads(second.body)["outputFields"]
     [project] = projects()
-    assert outputs["kleer_project_id"] == project["_id"]
+    assert outputs["kleer_project_id"] == str(project["_id"])  # outputs are text
     assert [e.method for e in _kleer_exchanges(world)].count("PUT") == 1
     # Another execution for the same deal (the workflow enrols it again) finds the
     # action's own link: still one project.
