@@ -846,7 +846,7 @@ async def test_a_retried_create_project_after_a_lost_answer_makes_exactly_one_pr
     third = await runner.execute(deployment, world.spec.integration, action, protocol,
                                  execution(deal["id"], "DEAL", {}, callback="ap-lost-2"))
     assert third.status_code == 200
-    assert json.loads(third.body)["outputFields"]["kleer_project_id"] == project["_id"]
+    assert json.loads(third.body)["outputFields"]["kleer_project_id"] == str(project["_id"])
     assert len(projects()) == 1
     assert [e.method for e in _kleer_exchanges(world)].count("PUT") == 1
     # The project reached HubSpot associated with the deal (its number says which).
