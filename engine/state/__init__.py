@@ -14,6 +14,7 @@ from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from engine.errors import StateError
+from engine.state.asyncstore import AsyncStateStore
 from engine.state.base import (
     ActionRecord,
     BatchCommit,
@@ -31,6 +32,7 @@ from engine.state.sqlite import SqliteStateStore
 __all__ = [
     "DEFAULT_PATH",
     "ActionRecord",
+    "AsyncStateStore",
     "BatchCommit",
     "FailedRecord",
     "InboxEvent",

@@ -7,7 +7,10 @@ metadata. Everything a sync owns is scoped by (integration, sync).
 
 The interface is synchronous on purpose: it is called once per batch of ~100
 records, an embedded SQLite call takes microseconds, and a sync API keeps the
-SQLite and PostgreSQL implementations simple and obviously transactional.
+SQLite and PostgreSQL implementations simple and obviously transactional. Async
+code does not call it on its event loop (a commit's fsync, a PostgreSQL round trip
+would hold every other task up): it awaits `AsyncStateStore` (asyncstore.py), which
+runs the same calls in order on a thread of its own.
 
 Times are `datetime`s passed in by the caller (inject the clock); aware values are
 used as given, naive ones are taken as local time. Values read back are aware UTC.

@@ -1,9 +1,13 @@
 """What a sync decides for each source record: the values `plan` shows and `run` applies.
 
-A `Change` is one record's fate in one run: create, update, skip (nothing changed),
-deactivate or delete (it left the filter), filtered (never matched), or error (recorded
-and retried next run). `Plan` is the serialisable list of them with counts, so a plan can
-be snapshot-tested and compared with what a run did.
+A `Change` is one record's fate in one run, its `ChangeKind`: create, update, adopt (an
+existing target found by lookup), skip (nothing changed), deactivate or delete (it left
+the filter), filtered (never matched), or error (recorded and retried next run). `Plan` is
+the serialisable list of them with counts, so a plan can be snapshot-tested and compared
+with what a run did.
+
+`ChangeKind` is a `StrEnum`: a kind equals, hashes and prints as its string, so run counts,
+the state store and JSON keep the words they always had; `to_dict` writes plain strings.
 """
 
 from __future__ import annotations
@@ -13,15 +17,40 @@ from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any, Literal
+from enum import StrEnum
+from typing import Any
 
 import orjson
 
-__all__ = ["KINDS", "Change", "FieldChange", "Plan", "payload_hash"]
+from engine.errors import RecordError
 
-Kind = Literal["create", "update", "skip", "adopt", "deactivate", "delete", "filtered", "error"]
-KINDS: tuple[str, ...] = ("create", "update", "adopt", "deactivate", "delete", "skip", "filtered",
-                          "error")
+__all__ = ["KINDS", "Change", "ChangeKind", "FieldChange", "Plan", "diff_fields",
+           "payload_hash"]
+
+
+class ChangeKind(StrEnum):
+    """What a run does with one source record."""
+
+    CREATE = "create"
+    UPDATE = "update"
+    ADOPT = "adopt"  # an existing target found by external id or `adopt_by`: linked, not created
+    DEACTIVATE = "deactivate"  # it left the filter: the `deactivate` fields are written
+    DELETE = "delete"  # it left the filter and the sync deletes
+    SKIP = "skip"  # what would be written equals what was last written
+    FILTERED = "filtered"  # the filter does not select it (and nothing is linked to undo)
+    ERROR = "error"  # recorded with its reason and retried next run
+
+    @property
+    def writes(self) -> bool:
+        """Whether the kind sends something to the target (an adopt may send nothing)."""
+        return self in _WRITING
+
+
+_WRITING = frozenset({ChangeKind.CREATE, ChangeKind.UPDATE, ChangeKind.ADOPT,
+                      ChangeKind.DEACTIVATE, ChangeKind.DELETE})
+_QUIET = frozenset({ChangeKind.SKIP, ChangeKind.FILTERED})  # counted, never listed in a plan
+
+KINDS: tuple[ChangeKind, ...] = tuple(ChangeKind)  # the order plans list their counts in
 
 _HASH_OPTIONS = orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS
 
@@ -60,7 +89,7 @@ class FieldChange:
 
 @dataclass(frozen=True)
 class Change:
-    kind: Kind
+    kind: ChangeKind
     key: str
     target_id: str | None = None
     payload: Mapping[str, Any] = field(default_factory=dict)
@@ -72,7 +101,7 @@ class Change:
 
     @classmethod
     def skip(cls, key: str, target_id: str | None, source_id: str | None) -> Change:
-        """`Change("skip", key, target_id, source_id=source_id)`, built for the hot path.
+        """`Change(ChangeKind.SKIP, key, target_id, source_id=source_id)`, for the hot path.
 
         A no-change reconcile makes one per record; filling the instance dict directly
         costs half of the frozen dataclass's `__init__` (nine `object.__setattr__`).
@@ -82,8 +111,16 @@ class Change:
                                source_id=source_id)
         return change
 
+    @classmethod
+    def failure(cls, key: str, error: RecordError, source_id: str | None = None) -> Change:
+        """The error change of a record that failed: the error's code, its message and
+        the field it concerns."""
+        where = f" (field {error.field})" if error.field else ""
+        return cls(ChangeKind.ERROR, key, code=error.code, reason=f"{error.message}{where}",
+                   source_id=source_id)
+
     def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"kind": self.kind, "key": self.key}
+        out: dict[str, Any] = {"kind": str(self.kind), "key": self.key}  # a plain str
         if self.target_id is not None:
             out["target_id"] = self.target_id
         if self.fields:
@@ -96,7 +133,7 @@ class Change:
 
 
 _SKIP_DEFAULTS: dict[str, Any] = {
-    "kind": "skip", "fields": (), "reason": "", "code": "", "hash": ""}
+    "kind": ChangeKind.SKIP, "fields": (), "reason": "", "code": "", "hash": ""}
 
 
 @dataclass
@@ -113,11 +150,11 @@ class Plan:
             self.changes.append(change)
 
     def to_dict(self) -> dict[str, Any]:
-        visible = [c for c in self.changes if c.kind not in ("skip", "filtered")]
+        visible = [c for c in self.changes if c.kind not in _QUIET]
         return {
             "integration": self.integration,
             "sync": self.sync,
-            "counts": {k: self.counts.get(k, 0) for k in KINDS},
+            "counts": {k.value: self.counts.get(k, 0) for k in KINDS},
             "changes": [c.to_dict() for c in sorted(visible, key=lambda c: (c.kind, c.key))],
             "truncated": self.truncated,
         }

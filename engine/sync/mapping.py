@@ -33,8 +33,9 @@ from engine.values import coerce
 __all__ = ["CompiledField", "Mapper"]
 
 
-_NATIVE = {"string": str, "integer": int, "number": (int, float), "boolean": bool,
-           "list": list, "object": dict}
+_NATIVE: dict[str, type | tuple[type, ...]] = {
+    "string": str, "integer": int, "number": (int, float), "boolean": bool, "list": list,
+    "object": dict}
 # Exact types that already fit a target type: checked inline by `Mapper.map`, so the
 # common case (a template that produced the right type) costs no call at all.
 _EXACT: dict[str, frozenset[type]] = {

@@ -4,12 +4,16 @@
 client (a test or the demo may hand in a transport per connection, e.g. an ASGI transport
 to a sandbox), shares one rate budget per credential across every sync using it, and
 gives templates a `linked()` that reads other syncs' links from the state store.
+
+Async code reaches the store through `runtime.astore` (an `AsyncStateStore` on a thread
+of its own, made on first use and stopped by `aclose`), never by calling it on the loop.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -24,7 +28,9 @@ from engine.errors import FatalError
 from engine.redact import Redactor
 from engine.spec.environment import resolve_connection
 from engine.spec.model import Spec
-from engine.state.base import StateStore
+from engine.state.asyncstore import AsyncStateStore
+from engine.state.base import Link, StateStore
+from engine.sync.lease import Host
 
 __all__ = ["Runtime", "StoreLinks", "utc_now"]
 
@@ -33,30 +39,89 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+def _target_of(link: Link | None) -> str | None:
+    return link.target_id if link and link.active else None
+
+
+def _source_of(link: Link | None) -> str | None:
+    return link.source_key if link and link.active else None
+
+
 class StoreLinks:
-    """`linked('sync')` for templates: target ids other syncs wrote, cached per run."""
+    """`linked('sync')` for templates: target ids other syncs wrote, cached per run.
+
+    A link not cached yet is read from the store when a template asks for it. Async code
+    must not wait for the store like that, so the pipeline probes first: renders a
+    batch's templates `probing()` (a link not cached reads as None and is noted), loads
+    the noted links in one trip (`load_missing`), and then renders for real from cache.
+    """
 
     def __init__(self, store: StateStore, integration: str):
         self.store = store
         self.integration = integration
         self._cache: dict[tuple[str, str], str | None] = {}
         self._reverse: dict[tuple[str, str], str | None] = {}
+        self._probing = False
+        self._missing: set[tuple[str, str]] = set()
+        self._missing_reverse: set[tuple[str, str]] = set()
 
     def linked(self, sync: str, key: Any) -> str | None:
         text = str(key)
         slot = (sync, text)
         if slot not in self._cache:
+            if self._probing:
+                self._missing.add(slot)
+                return None
             link = self.store.get_links(self.integration, sync, [text]).get(text)
-            self._cache[slot] = link.target_id if link and link.active else None
+            self._cache[slot] = _target_of(link)
         return self._cache[slot]
 
     def source_of(self, sync: str, target_id: Any) -> str | None:
         text = str(target_id)
         slot = (sync, text)
         if slot not in self._reverse:
+            if self._probing:
+                self._missing_reverse.add(slot)
+                return None
             link = self.store.link_for_target(self.integration, sync, text)
-            self._reverse[slot] = link.source_key if link and link.active else None
+            self._reverse[slot] = _source_of(link)
         return self._reverse[slot]
+
+    @contextmanager
+    def probing(self) -> Iterator[None]:
+        """Within the block, links not cached read as None and are noted for `load_missing`."""
+        self._probing = True
+        try:
+            yield
+        finally:
+            self._probing = False
+
+    async def load_missing(self, store: AsyncStateStore) -> int:
+        """Read the links noted while probing, in one trip; how many were noted."""
+        wanted, reverse = self._missing, self._missing_reverse
+        if not wanted and not reverse:
+            return 0
+        self._missing, self._missing_reverse = set(), set()
+        by_sync: dict[str, list[str]] = {}
+        for sync, key in sorted(wanted):
+            by_sync.setdefault(sync, []).append(key)
+        integration = self.integration
+
+        def read(state: StateStore) -> tuple[dict[str, dict[str, Link]],
+                                             dict[tuple[str, str], Link | None]]:
+            found = {sync: state.get_links(integration, sync, keys)
+                     for sync, keys in by_sync.items()}
+            pointed = {slot: state.link_for_target(integration, *slot)
+                       for slot in sorted(reverse)}
+            return found, pointed
+
+        found, pointed = await store.run(read)
+        for sync, keys in by_sync.items():
+            for key in keys:
+                self._cache[(sync, key)] = _target_of(found[sync].get(key))
+        for slot, link in pointed.items():
+            self._reverse[slot] = _source_of(link)
+        return len(wanted) + len(reverse)
 
     def prefetch(self, sync: str, keys: list[str]) -> None:
         """Load many links in one query (a batch of projects naming their customers)."""
@@ -66,7 +131,7 @@ class StoreLinks:
         found = self.store.get_links(self.integration, sync, wanted)
         for key in wanted:
             link = found.get(key)
-            self._cache[(sync, key)] = link.target_id if link and link.active else None
+            self._cache[(sync, key)] = _target_of(link)
 
     def forget(self) -> None:
         self._cache.clear()
@@ -83,6 +148,8 @@ class Runtime:
     budgets: RateBudgets = field(default_factory=RateBudgets)
     redactor: Redactor = field(default_factory=Redactor)
     clock: Callable[[], datetime] = utc_now
+    host: Host | None = None  # who holds sync leases; None: this process (Host.local())
+    _astore: AsyncStateStore | None = field(default=None, init=False, repr=False)
     _adapters: dict[str, Adapter] = field(default_factory=dict, init=False, repr=False)
     _configs: dict[str, ConnectionConfig] = field(default_factory=dict, init=False, repr=False)
     _clients: list[httpx.AsyncClient] = field(default_factory=list, init=False, repr=False)
@@ -112,7 +179,19 @@ class Runtime:
     def links(self) -> StoreLinks:
         return StoreLinks(self.store, self.spec.integration)
 
+    @property
+    def astore(self) -> AsyncStateStore:
+        """The state store for async code (its calls run on a thread of their own)."""
+        if self._astore is None or self._astore.store is not self.store:
+            if self._astore is not None:
+                self._astore.shutdown()  # the store was swapped: its thread is not needed
+            self._astore = AsyncStateStore(self.store)
+        return self._astore
+
     async def aclose(self) -> None:
+        if self._astore is not None:
+            await self._astore.aclose()
+            self._astore = None
         for adapter in self._adapters.values():
             await adapter.aclose()
         self._adapters.clear()

@@ -839,14 +839,14 @@ async def test_a_retried_create_project_after_a_lost_answer_makes_exactly_one_pr
     assert second.status_code == 200, second.body
     outputs = json.loads(second.body)["outputFields"]
     [project] = projects()
-    assert outputs["kleer_project_id"] == project["_id"]
+    assert outputs["kleer_project_id"] == str(project["_id"])  # outputs are text
     assert [e.method for e in _kleer_exchanges(world)].count("PUT") == 1
     # Another execution for the same deal (the workflow enrols it again) finds the
     # action's own link: still one project.
     third = await runner.execute(deployment, world.spec.integration, action, protocol,
                                  execution(deal["id"], "DEAL", {}, callback="ap-lost-2"))
     assert third.status_code == 200
-    assert json.loads(third.body)["outputFields"]["kleer_project_id"] == project["_id"]
+    assert json.loads(third.body)["outputFields"]["kleer_project_id"] == str(project["_id"])
     assert len(projects()) == 1
     assert [e.method for e in _kleer_exchanges(world)].count("PUT") == 1
     # The project reached HubSpot associated with the deal (its number says which).

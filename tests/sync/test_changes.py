@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.sync.changes import Change, Plan
+from engine.sync.changes import Change, ChangeKind, Plan
 
 ids = st.none() | st.text(max_size=12)
 
@@ -18,7 +18,7 @@ ids = st.none() | st.text(max_size=12)
 def test_skip_equals_the_dataclass_constructor(key: str, target_id: str | None,
                                                source_id: str | None) -> None:
     fast = Change.skip(key, target_id, source_id)
-    slow = Change("skip", key, target_id, source_id=source_id)
+    slow = Change(ChangeKind.SKIP, key, target_id, source_id=source_id)
     assert fast == slow and repr(fast) == repr(slow)
     assert dataclasses.asdict(fast) == dataclasses.asdict(slow)
     assert fast.to_dict() == slow.to_dict()
@@ -27,7 +27,7 @@ def test_skip_equals_the_dataclass_constructor(key: str, target_id: str | None,
 def test_skip_changes_are_frozen_and_do_not_share_payloads() -> None:
     first, second = Change.skip("a", "1", None), Change.skip("b", "2", None)
     with pytest.raises(dataclasses.FrozenInstanceError):
-        first.kind = "update"  # type: ignore[misc]
+        first.kind = ChangeKind.UPDATE  # type: ignore[misc]
     assert first.payload == {} and first.payload is not second.payload
     plan = Plan("i", "s")
     plan.add(first)

@@ -9,6 +9,7 @@ import httpx
 
 from engine.sandbox.platform import Faults
 from engine.state import open_store
+from engine.sync.changes import ChangeKind
 from engine.sync.pipeline import plan_sync, run_sync
 from tests.contracts.recording import current_ledger
 
@@ -138,7 +139,8 @@ async def test_plan_shows_what_run_then_does(world_factory, snapshot) -> None:
     for kind in ("create", "update", "adopt", "deactivate", "delete"):
         assert report.counts[kind] == shown["counts"][kind], kind
     after = await plan_sync(runtime, "customers")
-    assert [c for c in after.changes if c.kind not in ("skip", "filtered")] == []
+    assert [c for c in after.changes
+            if c.kind not in (ChangeKind.SKIP, ChangeKind.FILTERED)] == []
     await runtime.aclose()
 
 

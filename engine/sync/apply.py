@@ -1,0 +1,166 @@
+"""Apply: write what `decide` chose, then commit the batch's links, failures and cursor.
+
+Writes go to the adapter in one call per batch (it splits them into what one API call
+can carry) and come back one result per record: a rejected record never fails the
+others. A create whose outcome is unknown (sent, no answer) is looked up by external id
+before anything else: found, it is linked; not found, it is sent once more; with no
+way to look it up, it is recorded as failed, to be looked up before the next attempt.
+
+Each batch's links, failures and cursor are committed in ONE transaction, after its
+writes, fenced by the sync's lease. A batch that wrote and failed nothing only moves the
+cursor: that may wait (a cursor committed late is re-read, never lost), so it is
+committed at most once a second instead of paying a durable commit per batch.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal
+
+from engine.adapters.base import Adapter, WriteOp, WriteResult
+from engine.spec.model import Sync
+from engine.state.asyncstore import AsyncStateStore
+from engine.state.base import BatchCommit, FailedRecord, Link, LinkOrigin
+from engine.sync.changes import Change, ChangeKind
+from engine.sync.lease import SyncLease
+from engine.sync.match import TargetMatcher
+
+__all__ = ["Applied", "Checkpoints", "Writer"]
+
+COMMIT_INTERVAL = 1.0  # seconds a cursor-only checkpoint may wait
+
+# What each kind of change sends: an adopt or deactivate updates the target.
+_WRITE_KIND: dict[ChangeKind, Literal["create", "update", "delete"]] = {
+    ChangeKind.CREATE: "create", ChangeKind.UPDATE: "update", ChangeKind.ADOPT: "update",
+    ChangeKind.DEACTIVATE: "update", ChangeKind.DELETE: "delete"}
+_ORIGIN: dict[ChangeKind, LinkOrigin] = {ChangeKind.ADOPT: "adopted",
+                                         ChangeKind.CREATE: "created"}
+
+
+@dataclass
+class Applied:
+    """What one batch's writes leave to commit and report."""
+
+    links: list[Link] = field(default_factory=list)
+    failures: list[FailedRecord] = field(default_factory=list)  # to record in the store
+    failed: list[Change] = field(default_factory=list)  # the same, as errors to report
+
+    def fail(self, change: Change) -> None:
+        self.failures.append(FailedRecord(change.key, change.code, change.reason))
+        self.failed.append(change)
+
+
+class Writer:
+    """Writes the changes of one sync's batches to its target."""
+
+    def __init__(self, sync: Sync, target: Adapter, matcher: TargetMatcher) -> None:
+        self.sync = sync
+        self.target = target
+        self.matcher = matcher
+        self.external_field = matcher.external_field
+
+    async def apply(self, changes: Sequence[Change]) -> Applied:
+        """Write what `decide` chose; the links and failures to commit, and the failures."""
+        applied = Applied()
+        ops: list[WriteOp] = []
+        pending: list[Change] = []
+        for change in changes:
+            kind = change.kind
+            if kind is ChangeKind.ERROR:
+                applied.fail(change)
+            elif kind is ChangeKind.ADOPT and not change.payload:
+                # Found as it should be: linked without a write.
+                applied.links.append(Link(change.key, change.target_id or "", change.hash,
+                                          origin="adopted"))
+            elif kind.writes:
+                ops.append(WriteOp(_WRITE_KIND[kind], change.key, change.payload,
+                                   change.target_id, self.external_field))
+                pending.append(change)
+        if ops:
+            results = await self.target.write(self.sync.target_object, ops)
+            for change, result in zip(pending, results, strict=True):
+                settled = await self._settle(change, result)
+                if isinstance(settled, Link):
+                    applied.links.append(settled)
+                else:
+                    applied.fail(settled)
+        return applied
+
+    async def _settle(self, change: Change, result: WriteResult,
+                      retried: bool = False) -> Link | Change:
+        """The link a write made, or the failure to record (resolving an unknown outcome)."""
+        # `change.hash` is empty for deactivate and delete: a later match writes again.
+        if result.ambiguous:
+            # Sent, no answer: the record may exist. Look it up rather than send it again.
+            found = await self.matcher.lookup([change.key]) if self.external_field else {}
+            record = found.get(change.key)
+            if isinstance(record, dict) and self.matcher.target_info is not None:
+                target_id = self.matcher.target_id(record)
+                return Link(change.key, target_id or "", change.hash, origin="created")
+            if self.external_field and not retried and change.kind is ChangeKind.CREATE:
+                # The lookup says it did not land: sending it once more is not blind.
+                [again] = await self.target.write(self.sync.target_object, [WriteOp(
+                    "create", change.key, change.payload, None, self.external_field)])
+                return await self._settle(change, again, retried=True)
+            return Change(ChangeKind.ERROR, change.key, change.target_id,
+                          code="write.ambiguous",
+                          reason="the write was sent but its outcome is unknown; it is looked "
+                          "up by external id before the next attempt",
+                          source_id=change.source_id)
+        if result.error is not None:
+            return Change.failure(change.key, result.error, change.source_id)
+        target_id = result.target_id or change.target_id or ""
+        return Link(change.key, target_id, change.hash,
+                    origin=_ORIGIN.get(change.kind, "created"),
+                    active=change.kind not in (ChangeKind.DEACTIVATE, ChangeKind.DELETE))
+
+
+class Checkpoints:
+    """Commits a run's batches: links, failures and cursor together, fenced by the lease.
+
+    `ordered` says the cursor may be committed with each batch (a delta read, in cursor
+    order); otherwise it is committed only by `finish`, once everything was read.
+    """
+
+    def __init__(self, store: AsyncStateStore, integration: str, sync: str, *,
+                 lease: SyncLease, run_id: int, clock: Callable[[], datetime],
+                 ordered: bool, cursor: str | None,
+                 monotonic: Callable[[], float] = time.monotonic) -> None:
+        self.store = store
+        self.integration = integration
+        self.sync = sync
+        self.lease = lease
+        self.run_id = run_id
+        self.clock = clock
+        self.ordered = ordered
+        self.committed_cursor = cursor
+        self.monotonic = monotonic
+        self._last = monotonic()
+
+    async def batch(self, applied: Applied, resolved: Sequence[str],
+                    cursor: str | None) -> None:
+        """Commit a batch when it changed something, or its cursor has waited long enough;
+        then renew the lease (StateError if another runner has taken it over)."""
+        if not (applied.links or applied.failures or resolved
+                or self.monotonic() - self._last > COMMIT_INTERVAL):
+            return
+        await self.store.commit_batch(BatchCommit(
+            self.integration, self.sync, self.clock(), links=applied.links,
+            failures=applied.failures, resolved=resolved,
+            cursor=cursor if self.ordered else None, lease=self.lease.token,
+            run_id=self.run_id))
+        if self.ordered:
+            self.committed_cursor = cursor
+        self._last = self.monotonic()
+        await self.lease.renew()
+
+    async def finish(self, cursor: str | None) -> None:
+        """Commit the cursor the whole read reached, if no batch carried it yet."""
+        if cursor != self.committed_cursor:
+            await self.store.commit_batch(BatchCommit(
+                self.integration, self.sync, self.clock(), cursor=cursor,
+                lease=self.lease.token, run_id=self.run_id))
+            self.committed_cursor = cursor

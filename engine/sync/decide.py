@@ -1,0 +1,304 @@
+"""Decide: what to do with each record of a batch. Reads state and target, never writes.
+
+For every record, in order: its key (one record per key per batch), the filter, the
+mapped payload and its hash, then against the sync's links:
+
+- linked, same hash as last written                       -> skip
+- linked, payload changed                                 -> update
+- not linked, found in the target (external id, adopt_by) -> adopt
+- not linked, not found                                   -> create
+- not selected by the filter, linked                      -> deactivate, delete or filtered
+  (as `on_unmatched` says); not linked                    -> filtered
+- no key, a field that cannot be mapped, a lookup error   -> error (recorded, retried)
+
+Most records of a reconcile are decided at once (a skip needs only the link). Those that
+need the target (a lookup, or the old record a plan shows) wait as a `Decision` until the
+batch's lookups are done; the changes still come out in the records' order.
+
+Templates that call `linked()` read other syncs' links. Those are loaded for the whole
+batch before deciding, in one trip to the store (see `StoreLinks.probing`), so no
+template waits for the store on the event loop.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, cast
+
+from engine.adapters.base import Record
+from engine.adapters.catalog import ObjectInfo
+from engine.errors import RecordError
+from engine.spec.model import Sync
+from engine.state.asyncstore import AsyncStateStore
+from engine.state.base import Link, StateStore
+from engine.sync.changes import Change, ChangeKind, FieldChange, diff_fields, payload_hash
+from engine.sync.mapping import Mapper
+from engine.sync.match import TargetMatcher, id_text
+from engine.sync.runtime import StoreLinks
+from engine.templates import RenderContext, Transform, build_key, compile_transform
+
+__all__ = ["Decider", "Decision", "Keyed"]
+
+Keyed = tuple[str | RecordError, Record]  # a record with its key, or why it has none
+
+_PROBE_ROUNDS = 8  # a link read from a link: each round may uncover the next one
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """A selected record whose change needs the target first.
+
+    The record is mapped and hashed; what it becomes waits for the batch's target
+    lookups (no link yet: adopt or create) or, in a plan, for the target's current record
+    (an update shown old -> new). `Decider.decide` turns each into a `Change`.
+    """
+
+    key: str
+    record: Record
+    source_id: str | None
+    update: dict[str, Any]
+    create_only: dict[str, Any]
+    hash: str
+    link: Link | None = None  # the link of an update; None while unlinked
+
+
+def _uses_links(transform: Transform) -> bool:
+    return "linked" in transform.functions or "linked_source" in transform.functions
+
+
+class Decider:
+    """Decides the batches of one sync (see the module docstring)."""
+
+    def __init__(self, sync: Sync, *, integration: str, mapper: Mapper,
+                 predicate: Callable[[Mapping[str, Any]], bool] | None, ctx: RenderContext,
+                 links: StoreLinks, matcher: TargetMatcher, store: AsyncStateStore,
+                 source_info: ObjectInfo | None, target_info: ObjectInfo | None) -> None:
+        self.sync = sync
+        self.integration = integration
+        self.mapper = mapper
+        self.predicate = predicate
+        self.ctx = ctx
+        self.links = links
+        self.matcher = matcher
+        self.store = store
+        self.target_info = target_info
+        self.id_field = source_info.id_field if source_info else None
+        self.external_field = matcher.external_field
+        self.deactivate: dict[str, Transform] = {
+            name: compile_transform(value) for name, value in sync.deactivate.items()}
+        # The templates that read links, by the records they render for.
+        self._linked_fields = [f.transform for f in (*mapper.fields, *mapper.placement)
+                               if _uses_links(f.transform)] + \
+            [t for t in matcher.adopt_by.values() if _uses_links(t)]
+        self._linked_deactivate = [t for t in self.deactivate.values() if _uses_links(t)]
+
+    # -- keys ---------------------------------------------------------------------------
+    def key_of(self, record: Mapping[str, Any]) -> str:
+        key = self.sync.key
+        return build_key(key.components, key.separator, record)
+
+    def last_per_key(self, batch: Sequence[Record]) -> list[Keyed]:
+        """Each record with its key (or why it has none), one record per key in a batch
+        (the last read): two writes of one key in one batch would both see "no link
+        yet" and create twice."""
+        key = self.sync.key
+        components, separator = key.components, key.separator
+        pairs: list[Keyed] = []
+        by_key: dict[str, Record] = {}
+        keyless = 0
+        for record in batch:
+            try:
+                text = build_key(components, separator, record)
+            except RecordError as exc:
+                pairs.append((exc, record))
+                keyless += 1
+                continue
+            pairs.append((text, record))
+            by_key[text] = record
+        if len(by_key) + keyless == len(batch):
+            return pairs  # no key twice: the read order
+        return [*by_key.items(), *[p for p in pairs if isinstance(p[0], RecordError)]]
+
+    # -- deciding -----------------------------------------------------------------------
+    async def decide(self, batch: Sequence[Record], *, with_old: bool) -> list[Change]:
+        """One change per record (per key) of the batch: errors of records without a key
+        or payload first, then the others, each in read order."""
+        keyed = self.last_per_key(batch)
+        if self._linked_fields or self._linked_deactivate:
+            await self._load_links(keyed)
+        links = await self.store.get_links(self.integration, self.sync.name,
+                                           [k for k, _ in keyed if isinstance(k, str)])
+        early: list[Change] = []  # no key, or no payload
+        later: list[Change | Decision] = []
+        unlinked: list[Decision] = []
+        waiting = False
+        id_field, predicate, ctx = self.id_field, self.predicate, self.ctx
+        map_record = self.mapper.map
+        skip = Change.skip
+        for key, record in keyed:
+            source_id = id_text(record.get(id_field)) if id_field else None
+            if isinstance(key, RecordError):
+                # A record the filter rejects needs no key: it is not synced at all.
+                if predicate is not None and not predicate(record):
+                    early.append(Change(ChangeKind.FILTERED, f"#{source_id}", None,
+                                        source_id=source_id,
+                                        reason="the filter does not select it"))
+                else:
+                    early.append(Change.failure(f"#{source_id}", key, source_id))
+                continue
+            link = links.get(key)
+            if predicate is not None and not predicate(record):
+                later.append(self._unmatched(record, key, link, source_id))
+                continue
+            try:
+                update, create_only = map_record(record, ctx)
+            except RecordError as exc:
+                early.append(Change.failure(key, exc, source_id))
+                continue
+            new_hash = payload_hash(update)
+            if link is not None:
+                if link.active and link.hash == new_hash:
+                    later.append(skip(key, link.target_id, source_id))
+                elif with_old:
+                    later.append(Decision(key, record, source_id, update, create_only,
+                                          new_hash, link))
+                    waiting = True
+                else:
+                    later.append(Change(ChangeKind.UPDATE, key, link.target_id, update,
+                                        diff_fields({}, update), source_id=source_id,
+                                        hash=new_hash))
+                continue
+            decision = Decision(key, record, source_id, update, create_only, new_hash)
+            later.append(decision)
+            unlinked.append(decision)
+            waiting = True
+        if waiting:
+            early.extend(await self._settle(later, unlinked))
+        else:
+            early.extend(cast(list[Change], later))  # nothing waits: all are changes
+        return early
+
+    async def _settle(self, items: list[Change | Decision], unlinked: list[Decision]
+                      ) -> list[Change]:
+        """The changes of the records that waited for the target, in their places."""
+        keys = [d.key for d in unlinked]
+        existing = await self.matcher.lookup(keys) if keys else {}
+        if self.matcher.adopt_by and keys:
+            missing = {key for key in keys if existing.get(key) is None}
+            existing.update(await self.matcher.adopt_lookup(
+                [(d.key, d.record) for d in unlinked if d.key in missing]))
+        owners = await self._owners(existing)
+        settled: list[Change] = []
+        for item in items:
+            if isinstance(item, Change):
+                settled.append(item)
+            elif item.link is not None:
+                old = await self.matcher.current(item.link.target_id)
+                settled.append(Change(ChangeKind.UPDATE, item.key, item.link.target_id,
+                                      item.update, self._diff(old, item.update),
+                                      source_id=item.source_id, hash=item.hash))
+            else:
+                settled.append(self._match(item, existing.get(item.key), owners))
+        return settled
+
+    async def _owners(self, existing: Mapping[str, Record | RecordError]) -> dict[str, Link]:
+        """The links already pointing at the target records found, in one trip."""
+        ids = sorted({target_id for found in existing.values()
+                      if found is not None and not isinstance(found, RecordError)
+                      and (target_id := self.matcher.target_id(found))})
+        if not ids:
+            return {}
+        integration, sync = self.integration, self.sync.name
+
+        def owners(state: StateStore) -> dict[str, Link]:
+            found = {tid: state.link_for_target(integration, sync, tid) for tid in ids}
+            return {tid: link for tid, link in found.items() if link is not None}
+
+        return await self.store.run(owners)
+
+    def _match(self, item: Decision, found: Record | RecordError | None,
+               owners: Mapping[str, Link]) -> Change:
+        """An unlinked record: adopt what the lookup found, else create it."""
+        key, source_id, update = item.key, item.source_id, item.update
+        if isinstance(found, RecordError):
+            return Change.failure(key, found, source_id)
+        if found is not None:
+            target_id = self.matcher.target_id(found)
+            owner = owners.get(target_id) if target_id else None
+            if owner is not None and owner.source_key != key:
+                return Change(
+                    ChangeKind.ERROR, key, target_id, code="key.adopt-conflict",
+                    source_id=source_id,
+                    reason=f"the {self.sync.target_object} record {target_id} that matches "
+                    f"it already belongs to {owner.source_key}; two source records share "
+                    "the lookup value, so neither is adopted twice (fix the data)")
+            if self.external_field and self.matcher.adopt_by:
+                # Adopted by another field: the target learns our key too.
+                update = {**update, self.external_field: key}
+            fields = self._diff(found, update)
+            return Change(ChangeKind.ADOPT, key, target_id, update if fields else {}, fields,
+                          source_id=source_id, hash=item.hash)
+        try:
+            payload = self.mapper.create_from(item.record, self.ctx, update, item.create_only)
+        except RecordError as exc:
+            return Change.failure(key, exc, source_id)
+        if self.external_field:
+            payload[self.external_field] = key
+        return Change(ChangeKind.CREATE, key, None, payload, diff_fields(None, payload),
+                      source_id=source_id, hash=item.hash)
+
+    def _unmatched(self, record: Record, key: str, link: Link | None,
+                   source_id: str | None) -> Change:
+        """A record the filter does not select: undo its link as `on_unmatched` says."""
+        behaviour = self.sync.on_unmatched
+        if link is None or not link.active or behaviour == "ignore":
+            return Change(ChangeKind.FILTERED, key, link.target_id if link else None,
+                          source_id=source_id, reason="the filter does not select it")
+        if behaviour == "delete":
+            return Change(ChangeKind.DELETE, key, link.target_id, source_id=source_id,
+                          reason="it stopped matching the filter")
+        try:
+            payload = {name: t.render(record, self.ctx) for name, t in self.deactivate.items()}
+        except RecordError as exc:
+            return Change.failure(key, exc, source_id)
+        return Change(ChangeKind.DEACTIVATE, key, link.target_id, payload,
+                      diff_fields({}, payload), source_id=source_id,
+                      reason="it stopped matching the filter")
+
+    def _diff(self, old: Record | None, new: Mapping[str, Any]) -> tuple[FieldChange, ...]:
+        """Field changes against the target's current record; fields the target cannot
+        read back (write-only, resolved by the adapter) show their old value as unknown."""
+        changes = diff_fields(old, new)
+        if old is None or self.target_info is None:
+            return changes
+        info = self.target_info
+        unreadable = {c.field for c in changes if c.field not in old and
+                      (field := info.field(c.field)) is not None and field.write_only}
+        return tuple(FieldChange(c.field, "(not readable)", c.new) if c.field in unreadable
+                     else c for c in changes)
+
+    # -- links other syncs wrote ----------------------------------------------------------
+    async def _load_links(self, keyed: Sequence[Keyed]) -> None:
+        """Load the links the batch's templates will ask for, a trip to the store per round.
+
+        Each round renders the templates that call `linked()` with the links known so far;
+        the ones it asked for and did not find are read. A link whose key comes from
+        another link needs a second round; a record is then decided from cache alone.
+        """
+        complete, ctx, predicate = self.mapper.complete, self.ctx, self.predicate
+        for _ in range(_PROBE_ROUNDS):
+            with self.links.probing():
+                for key, record in keyed:
+                    if isinstance(key, RecordError):
+                        continue
+                    selected = predicate is None or predicate(record)
+                    renders = self._linked_fields if selected else self._linked_deactivate
+                    full = complete(record) if selected else record
+                    for transform in renders:
+                        try:  # noqa: SIM105 (per record: cheaper than contextlib.suppress)
+                            transform.render(full, ctx)
+                        except RecordError:
+                            pass  # a link read as None may fail the render: no matter
+            if not await self.links.load_missing(self.store):
+                return
