@@ -11,6 +11,7 @@ ones, so every process of the cluster draws from one budget per credential.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -49,7 +50,31 @@ def queue_config(state_url: str | None, **options: Any) -> QueueConfig:
         else:
             kept.append((key, value))
     dsn = urlunsplit(parts._replace(query=urlencode(kept)))
-    return QueueConfig(dsn=dsn, schema=schema, **options)
+    return QueueConfig(dsn=dsn, schema=schema, **{**tuning(os.environ), **options})
+
+
+_TUNING = {"SPECSYNC_QUEUE_TICK_SECONDS": ("tick_seconds", int),
+           "SPECSYNC_QUEUE_STALL_SECONDS": ("stall_seconds", float),
+           "SPECSYNC_QUEUE_HEARTBEAT_SECONDS": ("heartbeat_seconds", float),
+           "SPECSYNC_QUEUE_COALESCE_SECONDS": ("coalesce_seconds", float),
+           "SPECSYNC_QUEUE_POLL_SECONDS": ("poll_seconds", float)}
+
+
+def tuning(environ: Mapping[str, str]) -> dict[str, Any]:
+    """Queue timings an operator may set through the environment (see QueueConfig)."""
+    found: dict[str, Any] = {}
+    for variable, (name, kind) in _TUNING.items():
+        text = environ.get(variable)
+        if not text:
+            continue
+        try:
+            value = kind(text)
+        except ValueError:
+            raise StateError(f"{variable}={text!r} is not a number") from None
+        if value <= 0:
+            raise StateError(f"{variable} must be positive, got {text}")
+        found[name] = value
+    return found
 
 
 class QueueingStore:

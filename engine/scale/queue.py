@@ -76,6 +76,9 @@ class QueueConfig:
     tick_seconds: int = 5           # how often serve's tick looks for due schedules
     stall_seconds: float = 30.0     # a worker silent this long has died: its jobs go back
     heartbeat_seconds: float = 5.0
+    # A job held back by its lock is fetched at the next poll (no notification announces
+    # that a lock was released): this bounds the wait behind a finished run.
+    poll_seconds: float = 1.0
 
     def __repr__(self) -> str:  # never the DSN: it may carry a password
         return f"QueueConfig(schema={self.schema!r}, tick={self.tick_seconds}s)"

@@ -44,6 +44,7 @@ async def schedule_worker(cluster: Cluster, specs: Any, stop: asyncio.Event) -> 
                     queues=[SCHEDULE_QUEUE], concurrency=1, name="specsync-schedule",
                     additional_context={"specsync": tasks}, install_signal_handlers=False,
                     update_heartbeat_interval=cluster.config.heartbeat_seconds,
+                    fetch_job_polling_interval=cluster.config.poll_seconds,
                     stalled_worker_timeout=cluster.config.stall_seconds))
                 stopper = asyncio.ensure_future(stop.wait())
                 await asyncio.wait({runner, stopper}, return_when=asyncio.FIRST_COMPLETED)

@@ -65,6 +65,7 @@ async def work(cluster: Cluster, *, concurrency: int = 2, name: str | None = Non
                     install_signal_handlers=False,
                     shutdown_graceful_timeout=grace_seconds,
                     update_heartbeat_interval=cluster.config.heartbeat_seconds,
+                    fetch_job_polling_interval=cluster.config.poll_seconds,
                     stalled_worker_timeout=cluster.config.stall_seconds))
                 stopper = asyncio.ensure_future(stop.wait())
                 await asyncio.wait({runner, stopper}, return_when=asyncio.FIRST_COMPLETED)
