@@ -79,8 +79,11 @@ def overlapping(found: list[Run]) -> list[tuple[int, int]]:
     """Pairs of runs whose [started, finished] intervals overlap."""
     spans = sorted((r.started_at, r.finished_at, r.id) for r in found)
     pairs = []
-    for (_, end, a), (start, _, b) in zip(spans, spans[1:], strict=False):
-        assert end is not None, f"run {a} never finished"
-        if start < end:
-            pairs.append((a, b))
+    latest: tuple[Any, int] | None = None  # the end reaching furthest so far, its run
+    for start, end, run_id in spans:
+        assert end is not None, f"run {run_id} never finished"
+        if latest is not None and start < latest[0]:
+            pairs.append((latest[1], run_id))
+        if latest is None or end > latest[0]:
+            latest = (end, run_id)
     return pairs
