@@ -19,7 +19,8 @@ the state store (links, cursors, runs, inbox sources), in metrics and logs, and 
 webhook URL (`/webhooks/acme:maconomy-cinode/cinode`). Without a tenants file the scope
 is the integration's own name, exactly as in the embedded mode, so a store moved from
 SQLite keeps every link. A tenant's environment is its own: a variable it does not give
-is missing for it, never borrowed from the process or another tenant.
+is missing for it, never borrowed from the process or another tenant (only the process's
+own `SPECSYNC_*` settings, such as the egress policy, hold for every tenant).
 """
 
 from __future__ import annotations
@@ -209,6 +210,9 @@ def tenant_deployment(specs: Iterable[Spec], tenants: Iterable[Tenant], store: S
     redactor = redactor or Redactor()
     scoped: dict[str, Spec] = {}
     runtimes: dict[str, Runtime] = {}
+    # The process's own settings (egress policy: SPECSYNC_ALLOW_LOOPBACK, ...) hold for
+    # every tenant; credentials never come from here.
+    policy = {k: v for k, v in os.environ.items() if k.startswith("SPECSYNC_")}
     for tenant in tenants:
         names = tenant.integrations if tenant.integrations is not None else tuple(by_name)
         for integration in names:
@@ -219,7 +223,7 @@ def tenant_deployment(specs: Iterable[Spec], tenants: Iterable[Tenant], store: S
             spec = tenant_spec(by_name[integration], tenant)
             scoped[spec.integration] = spec
             runtimes[spec.integration] = Runtime(
-                spec, store, environ=dict(tenant.environment),
+                spec, store, environ={**policy, **tenant.environment},
                 transports=dict(transports or {}), budgets=budgets, redactor=redactor,
                 clock=clock)
     return TenantDeployment(scoped, runtimes, {})

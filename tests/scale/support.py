@@ -29,10 +29,11 @@ def maconomy_cinode_env(maconomy: str, cinode: str) -> dict[str, str]:
 
 def request_runs(spec: str, state: str, environ: dict[str, str],
                  wanted: list[tuple[str, str]], *, seconds: float = 0.0,
-                 every: float = 0.2, trigger: str = "manual") -> int:
+                 every: float = 0.2, trigger: str = "manual", tenants: str | None = None
+                 ) -> int:
     """Ask for runs the way a server does (Queued work defers their jobs), again and
     again for `seconds`; returns how many requests were made."""
-    cluster = open_cluster([spec], state_url=state, environ=environ)
+    cluster = open_cluster([spec], state_url=state, environ=environ, tenants=tenants)
 
     async def defer() -> int:
         work = Queued(cluster.store, RunnerContext(cluster.deployment, cluster.store))
