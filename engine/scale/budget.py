@@ -150,13 +150,16 @@ class SharedRateBudget(RateBudget):
         await self._locked(step)
 
 
-_HEADERS = ("x-ratelimit-", "x-hubspot-ratelimit-", "retry-after", "x-daily-requests-left")
-
-
 def _teaches(status: int, headers: Mapping[str, str]) -> bool:
+    """Whether a response carries anything a budget learns from (rate-limit headers, as
+    `RateBudget.observe` reads them, Retry-After, a daily quota)."""
     if status in (429, 503):
         return True
-    return any(name.lower().startswith(_HEADERS) for name in headers)
+    for name in headers:
+        lower = name.lower()
+        if "ratelimit" in lower or "requests-left" in lower or lower == "retry-after":
+            return True
+    return False
 
 
 class SharedRateBudgets(RateBudgets):

@@ -70,7 +70,7 @@ def distributed_app(spec_paths: list[str], *, state_url: str | None,
                            environ=environ, transports=transports, redactor=redactor,
                            **queue_options)
     store = QueueingStore(cluster.store, cluster.config)
-    app = build_app(deployment=cluster.deployment, store=store,  # type: ignore[arg-type]
+    app = build_app(deployment=cluster.deployment, store=store,
                     redactor=redactor, public_url=public_url, schedule=False, inbox=False,
                     grace_seconds=grace_seconds)
     inner = app.router.lifespan_context

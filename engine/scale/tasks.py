@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from procrastinate import App, JobContext
@@ -58,7 +58,8 @@ class TryLater(Exception):
 class _Later(BaseRetryStrategy):
     def get_retry_decision(self, *, exception: BaseException, job: Job) -> RetryDecision | None:
         if isinstance(exception, TryLater):
-            return RetryDecision(retry_in={"seconds": exception.seconds})
+            return RetryDecision(retry_at=datetime.now(UTC) + timedelta(
+                seconds=exception.seconds))
         return None
 
 

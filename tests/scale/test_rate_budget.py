@@ -4,7 +4,8 @@ Four tenants of maconomy-cinode, each with its own Maconomy and Cinode sandbox (
 their records never meet), all on ONE Cinode credential. The vendor counts that
 credential's requests together: a shared limiter in front of the four Cinode sandboxes
 plays that, 40 requests per fixed 2-second window as Cinode documents, with Cinode's
-`x-ratelimit-*` headers, and answers 429 past it. Four `specsync worker` processes run the tenants' first (writing) runs at once.
+`x-ratelimit-*` headers, and answers 429 past it. Four `specsync worker` processes run
+the tenants' first (writing) runs at once.
 """
 
 from __future__ import annotations
