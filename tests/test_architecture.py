@@ -22,7 +22,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).parents[1]
 ENGINE = ROOT / "engine"
-GENERIC = ("runner", "rules", "sync", "spec", "docs")
+GENERIC = ("runner", "rules", "sync", "spec", "docs", "scale")
 VENDOR_NAMES = re.compile(r"hubspot|cinode|kleer|maconomy", re.IGNORECASE)
 MAX_LINES = 600
 

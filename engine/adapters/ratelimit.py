@@ -22,8 +22,10 @@ and when the vendor says nothing is left it waits until the window resets instea
 sending a request that will be refused. Waits are counted for metrics. Clock and sleep
 are injectable so tests run on a fake clock and never sleep.
 
-The `Budget` protocol is the small seam a distributed budget (PostgreSQL advisory locks,
-Redis) implements later: `acquire()`, `observe()`, `key`, `stats`.
+The `Budget` protocol is the small seam a distributed budget implements: `acquire()`,
+`observe()`, `key`, `stats`. engine/scale/budget.py keeps one budget per credential in
+PostgreSQL for every worker of a cluster, computed by this same code (`snapshot`,
+`restore`, `wait_at`, `take_at`, `learn_at`) on the database's clock.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ import hashlib
 import time
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from engine.adapters.retry import parse_retry_after
 from engine.errors import RetriableError
@@ -143,6 +145,9 @@ class RateBudget:
         self._vendor_window_end = 0.0
         self._lock = asyncio.Lock()
         self._stats = BudgetStats()
+        # Seconds added to every window: a shared budget's acquisitions and the requests'
+        # arrival at the vendor are apart by a few ms, which a full window must absorb.
+        self.margin = 0.0
 
     def __repr__(self) -> str:
         w = self._configured
@@ -165,6 +170,41 @@ class RateBudget:
         yield from self._learned.values()
 
     def _wait_needed(self, now: float) -> float:
+        return self.wait_at(now)
+
+    # -- the budget's state, for a shared store (engine/scale/budget.py) --------------
+    def snapshot(self) -> dict[str, Any]:
+        """Everything the budget knows, as JSON-able values (times on its own clock)."""
+        return {"limit": self._configured.limit, "sent": list(self._sent),
+                "blocked_until": self._blocked_until,
+                "vendor_remaining": self._vendor_remaining,
+                "vendor_window_end": self._vendor_window_end,
+                "learned": {k: [w.limit, w.per_seconds] for k, w in self._learned.items()}}
+
+    def restore(self, state: Mapping[str, Any]) -> None:
+        """Take over a `snapshot` (another process's view of the same credential)."""
+        if not state:
+            return
+        self._configured.limit = min(self._configured.limit,
+                                     int(state.get("limit") or self._configured.limit))
+        self._sent = [float(t) for t in state.get("sent", ())]
+        self._blocked_until = float(state.get("blocked_until", 0.0))
+        remaining = state.get("vendor_remaining")
+        self._vendor_remaining = None if remaining is None else float(remaining)
+        self._vendor_window_end = float(state.get("vendor_window_end", 0.0))
+        self._learned = {k: _Window(int(v[0]), float(v[1]))
+                         for k, v in (state.get("learned") or {}).items()}
+
+    def take_at(self, now: float) -> None:
+        """Record one acquisition at `now` (the caller checked `wait_at(now) <= 0`)."""
+        self._trim(now)
+        self._sent.append(now)
+        if self._vendor_remaining is not None:
+            self._vendor_remaining -= 1
+        self._stats.acquired += 1
+
+    def wait_at(self, now: float) -> float:
+        """Seconds from `now` until one more request may go (<= 0: at once)."""
         wait = self._blocked_until - now
         if self._vendor_remaining is not None:
             if now >= self._vendor_window_end:
@@ -177,7 +217,7 @@ class RateBudget:
             if in_window >= window.limit:
                 # The oldest acquisition that must leave the window before we may go.
                 oldest = self._sent[len(self._sent) - window.limit]
-                wait = max(wait, oldest + window.per_seconds - now)
+                wait = max(wait, oldest + window.per_seconds + self.margin - now)
         return wait
 
     def _trim(self, now: float) -> None:
@@ -204,11 +244,7 @@ class RateBudget:
                 wait = max(wait, _MIN_WAIT)
                 await self._sleep(wait)
                 waited += wait
-            self._trim(now)
-            self._sent.append(now)
-            if self._vendor_remaining is not None:
-                self._vendor_remaining -= 1
-            self._stats.acquired += 1
+            self.take_at(now)
             if waited:
                 self._stats.waits += 1
                 self._stats.waited_seconds += waited
@@ -216,7 +252,10 @@ class RateBudget:
 
     async def observe(self, status: int, headers: Mapping[str, str]) -> None:
         """Learn limits, remaining counts and resets from one response."""
-        now = self._clock()
+        self.learn_at(self._clock(), status, headers)
+
+    def learn_at(self, now: float, status: int, headers: Mapping[str, str]) -> None:
+        """`observe` at a given moment of the budget's clock."""
         # Cinode: the vendor's limit caps ours (never raises it: a lower configured limit
         # leaves headroom for other apps on the same account).
         vendor_limit = _number(headers, "x-ratelimit-limit")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from engine.cli import demo, sandbox, serve, spec, state, sync
+from engine.cli import demo, sandbox, scale, serve, spec, state, sync
 from engine.cli.core import Command, run
 
 __all__ = ["COMMANDS", "main", "version"]
@@ -25,6 +25,8 @@ COMMANDS: tuple[Command, ...] = (
     state.HISTORY,
     sync.EXPLAIN,
     serve.SERVE,
+    scale.WORKER,
+    scale.STATE,
     sandbox.SANDBOX,
     demo.DEMO,
 )

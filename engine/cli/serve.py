@@ -22,6 +22,8 @@ class ServeArgs:
     json_logs: bool
     log_level: str
     state: str | None
+    distributed: bool
+    tenants: str | None
 
 
 def _arguments(p: argparse.ArgumentParser) -> None:
@@ -35,6 +37,12 @@ def _arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json-logs", action="store_true", help="one JSON object per log line")
     p.add_argument("--log-level", default="INFO", type=str.upper, choices=LOG_LEVELS,
                    help="the least severe log level written (default INFO)")
+    p.add_argument("--distributed", action="store_true",
+                   help="only receive and schedule: `specsync worker` processes run the "
+                   "syncs (needs a postgresql:// state store)")
+    p.add_argument("--tenants", metavar="FILE",
+                   help="a tenants file: many customers from the same specs (implies "
+                   "--distributed)")
     add_state_option(p)
 
 
@@ -45,7 +53,8 @@ def serve(args: ServeArgs) -> int:
 
     return asyncio.run(serve_specs(args.specs, host=args.host, port=args.port,
                                    state_url=state_url(args.state), json_logs=args.json_logs,
-                                   log_level=args.log_level, public_url=args.public_url))
+                                   log_level=args.log_level, public_url=args.public_url,
+                                   distributed=args.distributed, tenants=args.tenants))
 
 
 SERVE = command(

@@ -7,6 +7,8 @@
 - SIGTERM / SIGINT stop accepting requests; runs and the inbox batch in flight get
   `grace_seconds` to finish (events of a batch cut short are claimed again after their
   lease; a run cut short leaves committed batches committed, the cursor never ahead).
+- `distributed` (or a tenants file): this process only receives and schedules; sync
+  runs and inbox batches are procrastinate jobs for `specsync worker` (engine/scale).
 - Logs are structured (logfmt, or JSON with `json_logs`); every resolved secret is
   added to the redactor, and personal identity numbers are masked in every line.
 - Webhooks are answered on uvicorn's loop; schedules, the inbox worker and workflow
@@ -74,6 +76,8 @@ async def serve(
     public_url: str | None = None,
     grace_seconds: float = 30.0,
     on_ready: Callable[[int], None] | None = None,
+    distributed: bool = False,
+    tenants: str | None = None,
 ) -> int:
     """Run until SIGTERM/SIGINT; returns the process exit status."""
     redactor = configure_logging(log_level, json=json_logs)
@@ -84,14 +88,25 @@ async def serve(
     if count == 0:
         print("no specs to serve", file=sys.stderr)
         return 1
-    store = open_store(state_url)
-    try:
-        app = build_app(spec_paths, store=store, redactor=redactor, public_url=public_url,
-                        grace_seconds=grace_seconds)
-    except SpecError as exc:
-        store.close()
-        _print_problems(exc.diagnostics, exc.sources)
-        return 1
+    if distributed or tenants:  # receive and schedule; workers run (engine/scale)
+        from engine.scale.serve import distributed_app
+
+        try:
+            app = distributed_app(spec_paths, state_url=state_url, tenants=tenants,
+                                  redactor=redactor, public_url=public_url,
+                                  grace_seconds=grace_seconds)
+        except SpecError as exc:
+            _print_problems(exc.diagnostics, exc.sources)
+            return 1
+    else:
+        store = open_store(state_url)
+        try:
+            app = build_app(spec_paths, store=store, redactor=redactor,
+                            public_url=public_url, grace_seconds=grace_seconds)
+        except SpecError as exc:
+            store.close()
+            _print_problems(exc.diagnostics, exc.sources)
+            return 1
     runner: Runner = app.state.runner_control
     _register_secrets(runner, redactor)
     prefer_responsiveness()  # the receiver shares the GIL with the work loop's thread

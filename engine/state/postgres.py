@@ -194,6 +194,13 @@ class PostgresStateStore:
             with conn.transaction(), conn.cursor() as cur:
                 yield cur
 
+    @contextmanager
+    def transaction(self) -> Iterator[psycopg.Cursor[Any]]:
+        """One transaction on the store's connection, for work that must commit with state
+        (engine/scale defers its jobs in it); errors become StateError, as everywhere."""
+        with self._write() as cur:
+            yield cur
+
     def _read(self, query: str, params: Sequence[Any] | Mapping[str, Any] = ()) -> list[Any]:
         with self._lock, self._errors():
             return self._connection().execute(query, params).fetchall()  # type: ignore[arg-type]
@@ -509,31 +516,43 @@ class PostgresStateStore:
     def inbox_put_many(
         self, items: Sequence[tuple[str, str, bytes]], *, received_at: datetime
     ) -> list[bool]:
+        with self._write() as cur:
+            return self.insert_events(cur, items, received_at=received_at)
+
+    @staticmethod
+    def insert_events(
+        cur: psycopg.Cursor[Any], items: Sequence[tuple[str, str, bytes]], *,
+        received_at: datetime
+    ) -> list[bool]:
+        """`inbox_put_many` inside a transaction the caller holds (see `transaction`)."""
         at = aware(received_at)
         stored: list[bool] = []
-        with self._write() as cur:
-            for source, event_id, payload in items:
-                cur.execute(
-                    "INSERT INTO inbox (source, event_id, payload, received_at)"
-                    " VALUES (%s, %s, %s, %s) ON CONFLICT (source, event_id) DO NOTHING",
-                    (source, event_id, payload, at))
-                stored.append(cur.rowcount == 1)
+        for source, event_id, payload in items:
+            cur.execute(
+                "INSERT INTO inbox (source, event_id, payload, received_at)"
+                " VALUES (%s, %s, %s, %s) ON CONFLICT (source, event_id) DO NOTHING",
+                (source, event_id, payload, at))
+            stored.append(cur.rowcount == 1)
         return stored
 
     def inbox_claim(
-        self, worker: str, limit: int, now: datetime, lease_seconds: float
+        self, worker: str, limit: int, now: datetime, lease_seconds: float,
+        *, source: str | None = None,
     ) -> list[InboxEvent]:
+        """As the protocol says; `source` claims only that source's events (a worker of
+        engine/scale processes one source per job)."""
         at = aware(now)
         with self._write() as cur:
             cur.execute(
                 "WITH due AS (SELECT id FROM inbox WHERE status <> 'done' AND ("
                 "   (status = 'pending' AND (not_before IS NULL OR not_before <= %(at)s))"
                 "   OR (status = 'claimed' AND lease_until <= %(at)s))"
+                "   AND (%(source)s::text IS NULL OR source = %(source)s)"
                 "  ORDER BY received_at, id LIMIT %(n)s FOR UPDATE SKIP LOCKED)"
                 " UPDATE inbox SET status = 'claimed', claimed_by = %(w)s,"
                 " lease_until = %(until)s, attempts = inbox.attempts + 1"
                 f" FROM due WHERE inbox.id = due.id RETURNING {_INBOX_COLUMNS}",
-                {"at": at, "n": limit, "w": worker,
+                {"at": at, "n": limit, "w": worker, "source": source,
                  "until": at + timedelta(seconds=lease_seconds)},
             )
             rows = cur.fetchall()
