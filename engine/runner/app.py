@@ -37,10 +37,12 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import Message
 
+from engine.adapters.base import Record
 from engine.adapters.ratelimit import RateBudgets
 from engine.redact import Redactor
 from engine.runner.actions import ActionRunner, receive_action
 from engine.runner.context import RunnerContext
+from engine.runner.control import RunControl
 from engine.runner.deployment import Deployment
 from engine.runner.inbox import InboxWorker
 from engine.runner.metrics import CONTENT_TYPE, RunnerMetrics
@@ -49,7 +51,7 @@ from engine.runner.webhooks import receive_webhook
 from engine.runner.workloop import WorkLoop
 from engine.state import open_store
 from engine.state.base import StateStore
-from engine.sync.pipeline import run_sync
+from engine.sync.pipeline import RunReport, run_sync
 from engine.sync.runtime import utc_now
 
 __all__ = ["Runner", "build_app"]
@@ -74,6 +76,7 @@ class Runner:
         if self.worker is not None:
             ctx.wake_inbox = self._wake_worker
         self.actions = ActionRunner(ctx)
+        self.control = RunControl(self)
         self.retired: list[Deployment] = []
         self.work: WorkLoop | None = None  # while started: where background work runs
         self._stop = asyncio.Event()
@@ -81,17 +84,29 @@ class Runner:
         self._wake_sent = False
 
     async def run_scheduled(self, integration: str, sync: str) -> None:
+        await self.run_now(integration, sync, trigger="schedule")
+
+    async def run_now(self, integration: str, sync: str, *, trigger: str,
+                      records: AsyncIterator[Record] | None = None) -> RunReport:
+        """Run a sync here and now (the caller holds its gate), shown on the progress
+        board while it runs, counted in the metrics, and logged."""
         runtime = self.ctx.deployment.runtimes[integration]
+        live = self.ctx.progress.begin(runtime, sync, trigger=trigger)
         try:
-            report = await run_sync(runtime, sync, trigger="schedule")
+            report = await run_sync(runtime, sync, trigger=trigger, records=records,
+                                    progress=live.update)
         except Exception:
-            self.ctx.metrics.runs.labels(integration, sync, "schedule", "failed").inc()
+            self.ctx.metrics.runs.labels(integration, sync, trigger, "failed").inc()
             raise
-        self.ctx.metrics.observe_run(integration, sync, "schedule", report.outcome,
+        finally:
+            self.ctx.progress.end(live)
+            self.ctx.run_finished(integration, sync)
+        self.ctx.metrics.observe_run(integration, sync, trigger, report.outcome,
                                      report.counts)
-        log.info("scheduled run finished", extra={
+        log.info("%s run finished", trigger, extra={
             "integration": integration, "sync": sync, "run_id": report.run_id,
             "outcome": report.outcome, **{f"n_{k}": v for k, v in report.counts.items() if v}})
+        return report
 
     def reload(self) -> Deployment:
         """Load the specs again and swap them in; work in flight finishes on the old ones.
@@ -194,6 +209,7 @@ class Runner:
         if self.scheduler is not None:
             pending.extend(self.scheduler.tasks.values())
         pending.extend(self.actions.tasks)
+        pending.extend(self.control.tasks)
         if pending:
             _, late = await asyncio.wait(pending, timeout=grace_seconds)
             for task in late:
