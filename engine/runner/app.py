@@ -26,15 +26,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Mapping
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 from starlette.types import Message
 
 from engine.adapters.base import Record
@@ -53,6 +53,9 @@ from engine.state import open_store
 from engine.state.base import StateStore
 from engine.sync.pipeline import RunReport, run_sync
 from engine.sync.runtime import utc_now
+
+if TYPE_CHECKING:
+    from engine.console.settings import ConsoleSettings
 
 __all__ = ["Runner", "build_app"]
 
@@ -78,6 +81,9 @@ class Runner:
         self.actions = ActionRunner(ctx)
         self.control = RunControl(self)
         self.retired: list[Deployment] = []
+        # More background work for the work loop (the console's alert monitor): each is
+        # called with the stop event and runs until it is set.
+        self.background: list[Callable[[asyncio.Event], Coroutine[Any, Any, None]]] = []
         self.work: WorkLoop | None = None  # while started: where background work runs
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
@@ -169,6 +175,9 @@ class Runner:
         if self.worker is not None:
             self._tasks.append(loop.create_task(self.worker.run(self._stop),
                                                 name="specsync-inbox"))
+        for work in self.background:
+            self._tasks.append(loop.create_task(work(self._stop),
+                                                name=f"specsync-{work.__qualname__}"))
 
     async def execute(self, handler: Callable[[Request], Any], request: Request) -> Response:
         """Run a request handler that does background work (a workflow action) where
@@ -294,12 +303,14 @@ def build_app(
     inbox: bool = True,
     inbox_options: Mapping[str, Any] | None = None,
     grace_seconds: float = 30.0,
+    console: ConsoleSettings | None = None,
 ) -> Starlette:
     """The runner app for these specs (or a ready `deployment`) and state store.
 
     `transports` maps connection names to httpx transports (tests: ASGI transports to
     sandboxes). `schedule`/`inbox` switch the background tasks off for tests that drive
-    them by hand through `app.state.runner_control`.
+    them by hand through `app.state.runner_control`. `console` turns on the operator
+    console under /console (when it names a secret) and alerts (when it names a webhook).
     """
     owns_store = store is None
     if store is None:
@@ -347,13 +358,27 @@ def build_app(
         finally:
             await runner.stop(grace_seconds)
 
-    app = Starlette(routes=[
+    routes: list[BaseRoute] = [
         Route("/webhooks/{integration}/{connection}", receive_webhook, methods=["POST"]),
         Route("/actions/{integration}/{action}", _action, methods=["POST"]),
         Route("/healthz", _healthz, methods=["GET"]),
         Route("/readyz", _readyz, methods=["GET"]),
         Route("/metrics", _metrics, methods=["GET"]),
-    ], lifespan=lifespan)
+    ]
+    if console is not None:
+        from engine.console import AlertMonitor, Console  # only when asked for
+
+        if console.console_on:
+            routes.extend(Console(runner, console, public_url=public_url).routes())
+        if console.alerts_on:
+            monitor = AlertMonitor(ctx, console, public_url=public_url)
+            ctx.run_finished = monitor.poke
+            runner.background.append(monitor.run)
+            app_monitor: AlertMonitor | None = monitor
+        else:
+            app_monitor = None
+    app = Starlette(routes=routes, lifespan=lifespan)
     app.state.runner = ctx
     app.state.runner_control = runner
+    app.state.alerts = app_monitor if console is not None else None
     return app
