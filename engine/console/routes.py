@@ -39,6 +39,7 @@ from engine.console.auth import (
     same_origin,
 )
 from engine.console.render import SECURITY_HEADERS, Renderer, zone_of
+from engine.console.privacy import masked
 from engine.console.settings import ConsoleSettings
 from engine.console.views import overview, record_url, sync_page
 from engine.redact import Redactor
@@ -280,7 +281,7 @@ class Console:
         return self._page(request, "record.html", principal=principal, integration=integration,
                           sync=sync, definition=definition, key=key, found=found,
                           problem=problem, failure=failure, target_url=url,
-                          redact=self.redact.text, quote=quote,
+                          redact=self.redact.text, quote=quote, mask=masked,
                           notice=NOTICES.get(request.query_params.get("notice", "")))
 
     async def progress_api(self, request: Request, principal: Principal) -> Response:
