@@ -38,8 +38,8 @@ from engine.console.auth import (
     Principal,
     same_origin,
 )
-from engine.console.render import SECURITY_HEADERS, Renderer, zone_of
 from engine.console.privacy import masked
+from engine.console.render import SECURITY_HEADERS, Renderer, zone_of
 from engine.console.settings import ConsoleSettings
 from engine.console.views import overview, record_url, sync_page
 from engine.redact import Redactor
