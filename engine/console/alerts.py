@@ -245,6 +245,12 @@ class AlertMonitor:
         except Exception:
             log.exception("alert delivery round failed; trying again")
 
+    async def aclose(self) -> None:
+        """Close the HTTP client (`run` does it when it stops)."""
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+
     async def run(self, stop: asyncio.Event) -> None:
         """Evaluate and deliver every `alert_interval` seconds (or when poked) until stop."""
         self._loop = asyncio.get_running_loop()
@@ -264,6 +270,4 @@ class AlertMonitor:
                     await asyncio.gather(*waiters, return_exceptions=True)
         finally:
             self._wake = None
-            if self._client is not None:
-                await self._client.aclose()
-                self._client = None
+            await self.aclose()
