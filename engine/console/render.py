@@ -98,7 +98,17 @@ class Renderer:
         def ago(moment: datetime | None, now: datetime) -> str:
             return _relative(moment, now)
 
+        def cursor(value: str | None) -> Markup | str:
+            """A cursor that is a time, in the operator's zone; any other as it is."""
+            if not value:
+                return "–"
+            try:
+                moment = datetime.fromisoformat(value)
+            except ValueError:
+                return value
+            return _time(moment if moment.tzinfo else moment.replace(tzinfo=UTC), zone)
+
         body = self.env.get_template(template).render(
-            **context, when=when, ago=ago, zone_name=zone_name or "UTC",
+            **context, when=when, ago=ago, cursor=cursor, zone_name=zone_name or "UTC",
             zone_known=zone_name is not None, escape=escape)
         return HTMLResponse(body, status_code=status_code, headers=SECURITY_HEADERS)

@@ -33,6 +33,8 @@
     });
     var label = document.getElementById("zone");
     if (label) { label.textContent = zone; }
+    var pending = document.getElementById("zone-pending");
+    if (pending) { pending.remove(); }
   }
 
   /* Live progress: poll while the page shows syncs; reload when a run we showed ends. */
