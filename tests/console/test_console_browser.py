@@ -137,6 +137,10 @@ def test_an_operator_finds_a_rejected_record_fixes_it_and_retries(
     local = started.astimezone(__import__("zoneinfo").ZoneInfo(ZONE))
     assert local.strftime("%Y-%m-%d %H:%M:%S") in row.inner_text()
     assert unlabelled_controls(page) == []
+    page.keyboard.press("Tab")  # the keyboard's first stop skips the header
+    assert page.evaluate("document.activeElement.textContent") == "Skip to content"
+    page.keyboard.press("Enter")
+    assert page.evaluate("document.activeElement.id") == "main"
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / "overview.png"))
 
