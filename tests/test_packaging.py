@@ -22,6 +22,9 @@ def test_wheel_carries_schemas_and_catalogs(tmp_path: Path) -> None:
         rel = schema.relative_to(ROOT / "schemas").as_posix()
         assert f"engine/_schemas/{rel}" in names
     assert "engine/rules/grammar.lark" in names
+    # the console's templates and static files (no build step: served as they are)
+    assert {"engine/console/templates/base.html", "engine/console/static/console.js",
+            "engine/console/static/console.css"} <= names
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
     text = zipfile.ZipFile(wheel).read(entry_points).decode()
     assert "specsync = engine.cli:main" in text and "[specsync.adapters]" in text

@@ -6,7 +6,7 @@ import argparse
 from dataclasses import dataclass
 
 from engine.cli.core import command
-from engine.cli.options import add_state_option, host, port, state_url
+from engine.cli.options import add_state_option, count, host, port, state_url
 
 __all__ = ["SERVE"]
 
@@ -24,6 +24,10 @@ class ServeArgs:
     state: str | None
     distributed: bool
     tenants: str | None
+    console_operator: str
+    console_viewer: str
+    alert_webhook: str
+    alert_failing: int
 
 
 def _arguments(p: argparse.ArgumentParser) -> None:
@@ -44,17 +48,43 @@ def _arguments(p: argparse.ArgumentParser) -> None:
                    help="a tenants file: many customers from the same specs (implies "
                    "--distributed)")
     add_state_option(p)
+    console = p.add_argument_group(
+        "console and alerts", "The operator console at /console and alerts to a Slack- or "
+        "Teams-compatible webhook. Secrets are environment references, never literal.")
+    console.add_argument("--console-operator", metavar="REF",
+                         default="${SPECSYNC_CONSOLE_OPERATOR}",
+                         help="the operator role's password or token (default "
+                         "${SPECSYNC_CONSOLE_OPERATOR}; the console is off while unset)")
+    console.add_argument("--console-viewer", metavar="REF",
+                         default="${SPECSYNC_CONSOLE_VIEWER}",
+                         help="the read-only role's password or token (default "
+                         "${SPECSYNC_CONSOLE_VIEWER})")
+    console.add_argument("--alert-webhook", metavar="REF", default="${SPECSYNC_ALERT_WEBHOOK}",
+                         help="the incoming-webhook URL alerts are posted to (default "
+                         "${SPECSYNC_ALERT_WEBHOOK}; no alerts while unset)")
+    console.add_argument("--alert-failing", metavar="N", type=count(1), default=10,
+                         help="failing records in one sync that raise an alert (default 10)")
 
 
 def serve(args: ServeArgs) -> int:
     import asyncio
+    import sys
 
+    from engine.console.settings import ConsoleConfigError, ConsoleSettings
     from engine.runner.serve import serve as serve_specs
 
+    try:
+        console = ConsoleSettings.from_environ(
+            operator=args.console_operator, viewer=args.console_viewer,
+            alert_webhook=args.alert_webhook, failing_threshold=args.alert_failing)
+    except ConsoleConfigError as exc:
+        print(f"specsync serve: {exc}", file=sys.stderr)
+        return 2
     return asyncio.run(serve_specs(args.specs, host=args.host, port=args.port,
                                    state_url=state_url(args.state), json_logs=args.json_logs,
                                    log_level=args.log_level, public_url=args.public_url,
-                                   distributed=args.distributed, tenants=args.tenants))
+                                   distributed=args.distributed, tenants=args.tenants,
+                                   console=console))
 
 
 SERVE = command(
@@ -63,5 +93,6 @@ SERVE = command(
     args=ServeArgs, handler=serve, arguments=_arguments,
     description="Serve webhooks at /webhooks/<integration>/<connection>, workflow actions "
     "at /actions/<integration>/<action>, /healthz, /readyz and /metrics, and run each "
-    "sync on its schedule. SIGHUP reloads the specs; SIGTERM stops gracefully.",
+    "sync on its schedule; the operator console at /console when a console secret is set. "
+    "SIGHUP reloads the specs; SIGTERM stops gracefully.",
 )

@@ -315,43 +315,31 @@ def _explain_arguments(p: argparse.ArgumentParser) -> None:
 
 
 async def _explain(runtime: Runtime, sync_name: str, wanted: str) -> int:
-    from engine.errors import RecordError
-    from engine.redact import Redactor
-    from engine.rules import explain_rule, parse_rule
-    from engine.sync.pipeline import SyncJob
+    from engine.sync.explain import explain_record
 
-    spec, store, redact = runtime.spec, runtime.store, Redactor()
-    job = SyncJob(runtime, sync_name)
-    sync = job.sync
-    source_id = job.source_id_for(wanted)
-    record = await job.source.get(sync.source_object, source_id) if source_id else None
-    print(f"{spec.integration}/{sync.name}: {sync.source_connection}.{sync.source_object}"
+    sync = runtime.spec.syncs[sync_name]
+    found = await explain_record(runtime, sync_name, wanted)
+    print(f"{found.integration}/{sync.name}: {sync.source_connection}.{sync.source_object}"
           f" -> {sync.target_connection}.{sync.target_object}")
-    if record is None:
-        print(f"  no source record for key {wanted!r} (looked up id {source_id!r})")
+    if not found.found:
+        print(f"  no source record for key {wanted!r} (looked up id {found.source_id!r})")
         return 1
-    try:
-        key = job.key_of(record)
-        print(f"  key: {' + '.join(sync.key.components)} joined by "
-              f"{sync.key.separator!r} = {key!r} ({sync.key.match} match)")
-    except RecordError as exc:
-        print(f"  key: cannot be built: [{exc.code}] {exc.message}")
-        key = wanted
-    if sync.filter:
-        explanation = explain_rule(parse_rule(sync.filter), record, setup=spec.setup,
-                                   clock=runtime.clock)
+    if found.key_error:
+        print(f"  key: cannot be built: {found.key_error}")
+    else:
+        print(f"  key: {found.key_parts} = {found.key!r} ({found.key_match} match)")
+    if found.filter is not None:
         print("  filter:")
-        print(explanation.render())
+        print(found.filter.render())
     print("  fields:")
-    complete = job.mapper.complete(record)
-    for compiled in (*job.mapper.fields, *job.mapper.placement):
-        when = " (on create)" if compiled.create_only else ""
-        try:
-            value = compiled.render(complete, job.ctx)
-            print(f"    {compiled.target}{when} = {redact.text(_show(value))}")
-        except RecordError as exc:
-            print(f"    {compiled.target}{when}: error [{exc.code}] {redact.text(exc.message)}")
-    link = store.get_links(spec.integration, sync.name, [key]).get(key)
+    for field in found.fields:
+        when = " (on create)" if field.create_only else ""
+        if field.value is not None:
+            value = field.value if len(field.value) <= 80 else field.value[:77] + "..."
+            print(f"    {field.target}{when} = {value}")
+        else:
+            print(f"    {field.target}{when}: error [{field.error_code}] {field.error}")
+    link = found.link
     if link is None:
         print("  last write: none (no link yet; a run would look the target up by "
               f"{sync.key.target_field or 'id'} and create or adopt it)")
@@ -359,10 +347,9 @@ async def _explain(runtime: Runtime, sync_name: str, wanted: str) -> int:
         at = link.updated_at.isoformat() if link.updated_at else "?"
         print(f"  last write: target {link.target_id}, {link.origin}, hash "
               f"{link.hash[:12]}, at {at}{'' if link.active else ' (inactive)'}")
-    for failure in store.list_failures(spec.integration, sync.name, limit=1000):
-        if failure.source_key == key:
-            print(f"  failing: [{failure.code}] {failure.message} "
-                  f"({failure.attempts} attempts)")
+    failure = found.failure
+    if failure is not None:
+        print(f"  failing: [{failure.code}] {failure.message} ({failure.attempts} attempts)")
     return 0
 
 

@@ -26,21 +26,23 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Mapping
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 from starlette.types import Message
 
+from engine.adapters.base import Record
 from engine.adapters.ratelimit import RateBudgets
 from engine.redact import Redactor
 from engine.runner.actions import ActionRunner, receive_action
 from engine.runner.context import RunnerContext
+from engine.runner.control import RunControl
 from engine.runner.deployment import Deployment
 from engine.runner.inbox import InboxWorker
 from engine.runner.metrics import CONTENT_TYPE, RunnerMetrics
@@ -49,8 +51,11 @@ from engine.runner.webhooks import receive_webhook
 from engine.runner.workloop import WorkLoop
 from engine.state import open_store
 from engine.state.base import StateStore
-from engine.sync.pipeline import run_sync
+from engine.sync.pipeline import RunReport, run_sync
 from engine.sync.runtime import utc_now
+
+if TYPE_CHECKING:
+    from engine.console.settings import ConsoleSettings
 
 __all__ = ["Runner", "build_app"]
 
@@ -74,24 +79,40 @@ class Runner:
         if self.worker is not None:
             ctx.wake_inbox = self._wake_worker
         self.actions = ActionRunner(ctx)
+        self.control = RunControl(self)
         self.retired: list[Deployment] = []
+        # More background work for the work loop (the console's alert monitor): each is
+        # called with the stop event and runs until it is set.
+        self.background: list[Callable[[asyncio.Event], Coroutine[Any, Any, None]]] = []
         self.work: WorkLoop | None = None  # while started: where background work runs
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._wake_sent = False
 
     async def run_scheduled(self, integration: str, sync: str) -> None:
+        await self.run_now(integration, sync, trigger="schedule")
+
+    async def run_now(self, integration: str, sync: str, *, trigger: str,
+                      records: AsyncIterator[Record] | None = None) -> RunReport:
+        """Run a sync here and now (the caller holds its gate), shown on the progress
+        board while it runs, counted in the metrics, and logged."""
         runtime = self.ctx.deployment.runtimes[integration]
+        live = self.ctx.progress.begin(runtime, sync, trigger=trigger)
         try:
-            report = await run_sync(runtime, sync, trigger="schedule")
+            report = await run_sync(runtime, sync, trigger=trigger, records=records,
+                                    progress=live.update)
         except Exception:
-            self.ctx.metrics.runs.labels(integration, sync, "schedule", "failed").inc()
+            self.ctx.metrics.runs.labels(integration, sync, trigger, "failed").inc()
             raise
-        self.ctx.metrics.observe_run(integration, sync, "schedule", report.outcome,
+        finally:
+            self.ctx.progress.end(live)
+            self.ctx.run_finished(integration, sync)
+        self.ctx.metrics.observe_run(integration, sync, trigger, report.outcome,
                                      report.counts)
-        log.info("scheduled run finished", extra={
+        log.info("%s run finished", trigger, extra={
             "integration": integration, "sync": sync, "run_id": report.run_id,
             "outcome": report.outcome, **{f"n_{k}": v for k, v in report.counts.items() if v}})
+        return report
 
     def reload(self) -> Deployment:
         """Load the specs again and swap them in; work in flight finishes on the old ones.
@@ -154,6 +175,9 @@ class Runner:
         if self.worker is not None:
             self._tasks.append(loop.create_task(self.worker.run(self._stop),
                                                 name="specsync-inbox"))
+        for work in self.background:
+            self._tasks.append(loop.create_task(work(self._stop),
+                                                name=f"specsync-{work.__qualname__}"))
 
     async def execute(self, handler: Callable[[Request], Any], request: Request) -> Response:
         """Run a request handler that does background work (a workflow action) where
@@ -194,6 +218,7 @@ class Runner:
         if self.scheduler is not None:
             pending.extend(self.scheduler.tasks.values())
         pending.extend(self.actions.tasks)
+        pending.extend(self.control.tasks)
         if pending:
             _, late = await asyncio.wait(pending, timeout=grace_seconds)
             for task in late:
@@ -278,12 +303,14 @@ def build_app(
     inbox: bool = True,
     inbox_options: Mapping[str, Any] | None = None,
     grace_seconds: float = 30.0,
+    console: ConsoleSettings | None = None,
 ) -> Starlette:
     """The runner app for these specs (or a ready `deployment`) and state store.
 
     `transports` maps connection names to httpx transports (tests: ASGI transports to
     sandboxes). `schedule`/`inbox` switch the background tasks off for tests that drive
-    them by hand through `app.state.runner_control`.
+    them by hand through `app.state.runner_control`. `console` turns on the operator
+    console under /console (when it names a secret) and alerts (when it names a webhook).
     """
     owns_store = store is None
     if store is None:
@@ -331,13 +358,27 @@ def build_app(
         finally:
             await runner.stop(grace_seconds)
 
-    app = Starlette(routes=[
+    routes: list[BaseRoute] = [
         Route("/webhooks/{integration}/{connection}", receive_webhook, methods=["POST"]),
         Route("/actions/{integration}/{action}", _action, methods=["POST"]),
         Route("/healthz", _healthz, methods=["GET"]),
         Route("/readyz", _readyz, methods=["GET"]),
         Route("/metrics", _metrics, methods=["GET"]),
-    ], lifespan=lifespan)
+    ]
+    if console is not None:
+        from engine.console import AlertMonitor, Console  # only when asked for
+
+        if console.console_on:
+            routes.extend(Console(runner, console, public_url=public_url).routes())
+        if console.alerts_on:
+            monitor = AlertMonitor(ctx, console, public_url=public_url)
+            ctx.run_finished = monitor.poke
+            runner.background.append(monitor.run)
+            app_monitor: AlertMonitor | None = monitor
+        else:
+            app_monitor = None
+    app = Starlette(routes=routes, lifespan=lifespan)
     app.state.runner = ctx
     app.state.runner_control = runner
+    app.state.alerts = app_monitor if console is not None else None
     return app

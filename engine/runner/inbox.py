@@ -13,6 +13,9 @@ SIGKILL, leaves them to be claimed again when the lease runs out), then:
    with `not_before`). After `max_attempts` an event is dropped with an error in the
    log: the scheduled delta run is the safety net that picks the change up.
 
+The events of a sync an operator paused are held: given back, due again after
+`hold_seconds`, never dropped for it (a held round does not count as a failed attempt).
+
 A batch is claimed, and settled, in store transactions of at most `chunk_size` events:
 the webhook receiver shares the store, and every delivery waiting to be stored would
 wait out one long transaction (a 5,000-event claim held it for ~200 ms).
@@ -131,6 +134,7 @@ class InboxWorker:
                  batch_size: int = 500, lease_seconds: float = 120.0, max_attempts: int = 10,
                  backoff_seconds: float = 5.0, max_backoff_seconds: float = 3600.0,
                  idle_seconds: float = 1.0, chunk_size: int = 250,
+                 hold_seconds: float = 30.0,
                  sleep: Callable[[float], Awaitable[object]] = asyncio.sleep) -> None:
         self.ctx = ctx
         self.worker_id = worker_id or _worker_id()
@@ -141,6 +145,7 @@ class InboxWorker:
         self.backoff = backoff_seconds
         self.max_backoff = max_backoff_seconds
         self.idle_seconds = idle_seconds
+        self.hold = timedelta(seconds=hold_seconds)
         self.sleep = sleep
         self._wake = asyncio.Event()
         self.reads = 0  # source reads made, for tests and logs
@@ -196,7 +201,12 @@ class InboxWorker:
                 owners[(integration, sync)].append(row.id)
 
         failed: dict[int, str] = {}
+        held: set[int] = set()
+        paused = await asyncio.to_thread(ctx.store.paused_syncs) if groups else {}
         for (integration, sync), by_record in groups.items():
+            if (integration, sync) in paused:
+                held.update(owners[(integration, sync)])
+                continue
             try:
                 await self._sync(deployment, integration, sync, by_record)
             except Exception as exc:
@@ -207,7 +217,9 @@ class InboxWorker:
                                    "error": message})
                 for event_id in owners[(integration, sync)]:
                     failed[event_id] = message
-        await self._settle(claimed, done, failed)
+        for event_id in held:
+            failed.setdefault(event_id, "held: the sync is paused")
+        await self._settle(claimed, done, failed, held)
         return len(claimed)
 
     async def _claim(self) -> list[InboxEvent]:
@@ -223,7 +235,8 @@ class InboxWorker:
         return claimed
 
     async def _settle(self, claimed: Sequence[InboxEvent], done: list[int],
-                      failed: Mapping[int, str]) -> None:
+                      failed: Mapping[int, str], held: set[int] | frozenset[int] = frozenset()
+                      ) -> None:
         store = self.ctx.store
         now = self.ctx.clock()
         outcomes: Counter[tuple[str, str, str]] = Counter()
@@ -235,6 +248,9 @@ class InboxWorker:
                 if row.id not in settled:
                     done.append(row.id)
                 outcomes[(integration, connection, "processed")] += 1
+                continue
+            if row.id in held and failed[row.id].startswith("held"):
+                retries.append((row.id, failed[row.id], now + self.hold))
                 continue
             outcomes[(integration, connection, "failed")] += 1
             if row.attempts >= self.max_attempts:
@@ -280,11 +296,15 @@ class InboxWorker:
                 records.append(record)
             if not records:
                 return
+            live = self.ctx.progress.begin(runtime, sync_name, trigger="webhook")
             try:
                 report = await run_sync(runtime, sync_name, trigger="webhook",
-                                        records=_iterate(records))
+                                        records=_iterate(records), progress=live.update)
             except Exception:
                 self.ctx.metrics.runs.labels(integration, sync_name, "webhook", "failed").inc()
                 raise
+            finally:
+                self.ctx.progress.end(live)
+                self.ctx.run_finished(integration, sync_name)
         self.ctx.metrics.observe_run(integration, sync_name, "webhook", report.outcome,
                                      report.counts)

@@ -12,7 +12,10 @@ run for yet, and keeps these promises (reliability.md S4):
 - a sync that never ran is due at once (its newest passed slot has not been run);
 - a run refused because another holds the sync (StateError) is retried shortly and its
   slot is not recorded; any other failure records the slot (the next slot tries again,
-  and failing records are retried by every run anyway).
+  and failing records are retried by every run anyway);
+- a sync an operator paused (`StateStore.set_paused`) does not run: each slot that
+  passes meanwhile is recorded as run and as skipped (`skipped_key`), so resuming waits
+  for the next slot instead of catching up.
 
 Time is injected (`clock`, `sleep`) so tests drive it without sleeping.
 """
@@ -115,6 +118,11 @@ class ScheduledSync:
     def meta_key(self) -> str:
         return f"runner.last_slot.{self.sync}"
 
+    @property
+    def skipped_key(self) -> str:
+        """Where the last slot skipped while paused is kept (the console shows it)."""
+        return f"runner.skipped_slot.{self.sync}"
+
 
 RunSync = Callable[[str, str], Awaitable[object]]
 
@@ -182,8 +190,13 @@ class Scheduler:
     def tick(self) -> list[asyncio.Task[None]]:
         """Start every due sync that is not already running; return the started tasks."""
         started = []
-        for job, slot in self.due(self.clock()):
+        due = self.due(self.clock())
+        paused = self.store.paused_syncs() if due else {}
+        for job, slot in due:
             name = (job.integration, job.sync)
+            if name in paused:
+                self._skip(job, slot)
+                continue
             if name in self.tasks or self.gate.busy(*name):
                 continue  # still running: the slot stays due and runs once afterwards
             task = asyncio.get_running_loop().create_task(
@@ -191,6 +204,12 @@ class Scheduler:
             self.tasks[name] = task
             started.append(task)
         return started
+
+    def _skip(self, job: ScheduledSync, slot: datetime) -> None:
+        log.info("scheduled run of %s/%s skipped: the sync is paused", job.integration,
+                 job.sync, extra={"slot": slot.isoformat()})
+        self.store.set_meta(job.integration, job.skipped_key, slot.isoformat())
+        self.store.set_meta(job.integration, job.meta_key, slot.isoformat())
 
     async def _run(self, job: ScheduledSync, slot: datetime) -> None:
         name = (job.integration, job.sync)

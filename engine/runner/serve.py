@@ -27,6 +27,7 @@ from typing import Any
 
 import uvicorn
 
+from engine.console.settings import ConsoleSettings
 from engine.diagnostics import Severity, render_text
 from engine.errors import SpecError
 from engine.logs import configure_logging
@@ -57,6 +58,26 @@ def _register_secrets(runner: Runner, redactor: Any) -> None:
                 log.error("connection %s/%s: %s", runtime.spec.integration, name, exc)
 
 
+def _announce_console(console: ConsoleSettings | None, host: str, public_url: str | None,
+                      redactor: Any) -> None:
+    if console is None:
+        return
+    redactor.add(console.operator_secret, console.viewer_secret, console.alert_webhook)
+    if not console.console_on:
+        log.info("the console is off: set SPECSYNC_CONSOLE_OPERATOR (and "
+                 "SPECSYNC_CONSOLE_VIEWER for read-only access) to turn it on")
+    else:
+        roles = [r for r, s in (("operator", console.operator_secret),
+                                ("viewer", console.viewer_secret)) if s]
+        log.info("the console is at /console", extra={"roles": roles})
+        loopback = host in ("127.0.0.1", "::1", "localhost")
+        if not loopback and not (public_url or "").startswith("https://"):
+            log.warning("the console is served over plain http: its session cookie cannot "
+                        "be Secure; put it behind https and pass --public-url https://...")
+    if console.alerts_on:
+        log.info("alerts are on", extra={"failing_threshold": console.failing_threshold})
+
+
 def server_config(app: Any, *, host: str, port: int, grace_seconds: float,
                   log_level: str | None = None) -> uvicorn.Config:
     """How `serve` runs the app under uvicorn (the webhook benchmark uses it too)."""
@@ -78,6 +99,7 @@ async def serve(
     on_ready: Callable[[int], None] | None = None,
     distributed: bool = False,
     tenants: str | None = None,
+    console: ConsoleSettings | None = None,
 ) -> int:
     """Run until SIGTERM/SIGINT; returns the process exit status."""
     redactor = configure_logging(log_level, json=json_logs)
@@ -102,13 +124,15 @@ async def serve(
         store = open_store(state_url)
         try:
             app = build_app(spec_paths, store=store, redactor=redactor,
-                            public_url=public_url, grace_seconds=grace_seconds)
+                            public_url=public_url, grace_seconds=grace_seconds,
+                            console=console)
         except SpecError as exc:
             store.close()
             _print_problems(exc.diagnostics, exc.sources)
             return 1
     runner: Runner = app.state.runner_control
     _register_secrets(runner, redactor)
+    _announce_console(console, host, public_url, redactor)
     prefer_responsiveness()  # the receiver shares the GIL with the work loop's thread
 
     server = uvicorn.Server(server_config(app, host=host, port=port,

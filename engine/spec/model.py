@@ -61,6 +61,7 @@ class Connection:
     rate_limit: tuple[int, timedelta] | None
     webhooks: Mapping[str, Any]
     pointer: str
+    record_url: str | None = None  # the record in the system's web app: {object}, {id}
 
 
 @dataclass(frozen=True)
@@ -215,6 +216,7 @@ def build_spec(path: str, data: Mapping[str, Any], content_hash: str) -> Spec:
             rate_limit=(rl["requests"], parse_duration(rl["per"])) if rl else None,
             webhooks=dict(raw.get("webhooks") or {}),
             pointer=pointer_join("/connections", name),
+            record_url=raw.get("record_url"),
         )
     syncs = {}
     for name, raw in (data.get("syncs") or {}).items():

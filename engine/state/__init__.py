@@ -17,14 +17,17 @@ from engine.errors import StateError
 from engine.state.asyncstore import AsyncStateStore
 from engine.state.base import (
     ActionRecord,
+    AuditEntry,
     BatchCommit,
     FailedRecord,
     InboxEvent,
+    Incident,
     LeaseToken,
     Link,
     RecordFailure,
     Run,
     StateStore,
+    SyncPause,
     sync_lease_name,
 )
 from engine.state.sqlite import SqliteStateStore
@@ -33,15 +36,18 @@ __all__ = [
     "DEFAULT_PATH",
     "ActionRecord",
     "AsyncStateStore",
+    "AuditEntry",
     "BatchCommit",
     "FailedRecord",
     "InboxEvent",
+    "Incident",
     "LeaseToken",
     "Link",
     "RecordFailure",
     "Run",
     "SqliteStateStore",
     "StateStore",
+    "SyncPause",
     "open_store",
     "sync_lease_name",
 ]

@@ -30,19 +30,22 @@ from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from itertools import islice
-from typing import ParamSpec, TypeVar
+from typing import Literal, ParamSpec, TypeVar
 
 from engine.state.base import (
     ActionRecord,
     ActionStatus,
+    AuditEntry,
     BatchCommit,
     InboxEvent,
+    Incident,
     LeaseToken,
     Link,
     RecordFailure,
     Run,
     RunOutcome,
     StateStore,
+    SyncPause,
 )
 
 __all__ = ["AsyncStateStore"]
@@ -218,6 +221,62 @@ class AsyncStateStore:
 
     async def set_meta(self, integration: str, key: str, value: str | None) -> None:
         await self._call(self.store.set_meta, integration, key, value)
+
+    # -- operator controls (the console) ------------------------------------------------
+    async def set_paused(self, integration: str, sync: str, paused: bool, *, by: str,
+                         at: datetime, reason: str | None = None) -> None:
+        await self._call(self.store.set_paused, integration, sync, paused, by=by, at=at,
+                         reason=reason)
+
+    async def paused_syncs(self) -> dict[tuple[str, str], SyncPause]:
+        return await self._call(self.store.paused_syncs)
+
+    async def get_failure(self, integration: str, sync: str, source_key: str
+                          ) -> RecordFailure | None:
+        return await self._call(self.store.get_failure, integration, sync, source_key)
+
+    async def acknowledge_failure(self, integration: str, sync: str, source_key: str, *,
+                                  by: str, at: datetime) -> bool:
+        return await self._call(self.store.acknowledge_failure, integration, sync, source_key,
+                                by=by, at=at)
+
+    async def failure_counts(self) -> dict[tuple[str, str], tuple[int, int]]:
+        return await self._call(self.store.failure_counts)
+
+    async def append_audit(self, entry: AuditEntry) -> int:
+        return await self._call(self.store.append_audit, entry)
+
+    async def list_audit(self, integration: str | None = None, sync: str | None = None,
+                         limit: int = 50) -> list[AuditEntry]:
+        return await self._call(self.store.list_audit, integration, sync, limit)
+
+    # -- alert incidents ------------------------------------------------------------------
+    async def open_incident(self, key: str, kind: str, integration: str, sync: str,
+                            summary: str, *, at: datetime) -> bool:
+        return await self._call(self.store.open_incident, key, kind, integration, sync,
+                                summary, at=at)
+
+    async def clear_incident(self, key: str, *, at: datetime) -> bool:
+        return await self._call(self.store.clear_incident, key, at=at)
+
+    async def open_incidents(self) -> list[Incident]:
+        return await self._call(self.store.open_incidents)
+
+    async def list_incidents(self, limit: int = 50) -> list[Incident]:
+        return await self._call(self.store.list_incidents, limit)
+
+    async def claim_notifications(self, now: datetime, lease_seconds: float, limit: int = 20
+                                  ) -> list[Incident]:
+        return await self._call(self.store.claim_notifications, now, lease_seconds, limit)
+
+    async def notification_sent(self, incident_id: int, phase: Literal["open", "clear"], *,
+                                at: datetime) -> None:
+        await self._call(self.store.notification_sent, incident_id, phase, at=at)
+
+    async def notification_failed(self, incident_id: int, error: str, *,
+                                  retry_at: datetime) -> None:
+        await self._call(self.store.notification_failed, incident_id, error,
+                         retry_at=retry_at)
 
     # -- lifecycle ------------------------------------------------------------------------
     async def schema_version(self) -> int:

@@ -26,9 +26,11 @@ from typing import Literal, Protocol, runtime_checkable
 __all__ = [
     "ActionRecord",
     "ActionStatus",
+    "AuditEntry",
     "BatchCommit",
     "FailedRecord",
     "InboxEvent",
+    "Incident",
     "LeaseToken",
     "Link",
     "LinkOrigin",
@@ -37,6 +39,7 @@ __all__ = [
     "RunOutcome",
     "RunStatus",
     "StateStore",
+    "SyncPause",
     "sync_lease_name",
 ]
 
@@ -99,6 +102,10 @@ class RecordFailure:
     run_id: int | None
     integration: str = ""
     sync: str = ""
+    # An operator acknowledged it (the console's "resolve"): still retried every run, no
+    # longer counted towards alerts; a failure with another code clears the mark.
+    acknowledged_by: str | None = None
+    acknowledged_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -183,6 +190,65 @@ class ActionRecord:
     created_at: datetime
     updated_at: datetime
     fresh: bool = False
+
+
+@dataclass(frozen=True)
+class SyncPause:
+    """A sync an operator paused: no schedule, webhook or console run starts it."""
+
+    integration: str
+    sync: str
+    by: str
+    at: datetime
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """One operator action, kept for good (the audit log is append-only).
+
+    `actor` is who did it (the name given at login), `role` the role they held,
+    `outcome` what came of it ("done", "refused: ...").
+    """
+
+    at: datetime
+    actor: str
+    role: str
+    action: str
+    outcome: str
+    integration: str | None = None
+    sync: str | None = None
+    source_key: str | None = None
+    detail: str | None = None
+    id: int | None = None  # given by the store
+
+
+@dataclass(frozen=True)
+class Incident:
+    """An alert condition from the moment it holds until it clears (one notification at
+    each end). `key` names the condition; one incident per key is open at a time."""
+
+    id: int
+    key: str
+    kind: str
+    integration: str
+    sync: str
+    summary: str
+    opened_at: datetime
+    cleared_at: datetime | None = None
+    open_sent_at: datetime | None = None
+    clear_sent_at: datetime | None = None
+    attempts: int = 0
+    last_error: str | None = None
+
+    @property
+    def pending_phase(self) -> Literal["open", "clear"] | None:
+        """The notification still owed: the opening first, then the clearing."""
+        if self.open_sent_at is None:
+            return "open"
+        if self.cleared_at is not None and self.clear_sent_at is None:
+            return "clear"
+        return None
 
 
 @runtime_checkable
@@ -361,6 +427,67 @@ class StateStore(Protocol):
 
     def set_meta(self, integration: str, key: str, value: str | None) -> None:
         """Set a small value; None deletes it."""
+        ...
+
+    # -- operator controls (the console) ---------------------------------------------
+    def set_paused(self, integration: str, sync: str, paused: bool, *, by: str,
+                   at: datetime, reason: str | None = None) -> None:
+        """Pause or resume a sync (runs in progress finish; no new one starts)."""
+        ...
+
+    def paused_syncs(self) -> dict[tuple[str, str], SyncPause]:
+        """The syncs paused now, by (integration, sync)."""
+        ...
+
+    def get_failure(self, integration: str, sync: str, source_key: str
+                    ) -> RecordFailure | None: ...
+
+    def acknowledge_failure(self, integration: str, sync: str, source_key: str, *,
+                            by: str, at: datetime) -> bool:
+        """Mark a failing record seen by an operator; False if it is not failing."""
+        ...
+
+    def failure_counts(self) -> dict[tuple[str, str], tuple[int, int]]:
+        """(failing, of which acknowledged) per (integration, sync) with failures."""
+        ...
+
+    def append_audit(self, entry: AuditEntry) -> int:
+        """Keep an operator action; returns its id. Entries are never changed."""
+        ...
+
+    def list_audit(self, integration: str | None = None, sync: str | None = None,
+                   limit: int = 50) -> list[AuditEntry]:
+        """Newest first."""
+        ...
+
+    # -- alert incidents -----------------------------------------------------------------
+    def open_incident(self, key: str, kind: str, integration: str, sync: str, summary: str,
+                      *, at: datetime) -> bool:
+        """Open an incident unless one with this key is open; True if this call opened it."""
+        ...
+
+    def clear_incident(self, key: str, *, at: datetime) -> bool:
+        """Clear the open incident of this key; True if there was one."""
+        ...
+
+    def open_incidents(self) -> list[Incident]: ...
+
+    def list_incidents(self, limit: int = 50) -> list[Incident]:
+        """Newest first, open and cleared."""
+        ...
+
+    def claim_notifications(self, now: datetime, lease_seconds: float, limit: int = 20
+                            ) -> list[Incident]:
+        """Incidents owing a notification and due, claimed for `lease_seconds` (another
+        process sharing the store does not send them meanwhile); oldest first."""
+        ...
+
+    def notification_sent(self, incident_id: int, phase: Literal["open", "clear"], *,
+                          at: datetime) -> None: ...
+
+    def notification_failed(self, incident_id: int, error: str, *,
+                            retry_at: datetime) -> None:
+        """A delivery failed: count the attempt and try again from `retry_at`."""
         ...
 
     # -- lifecycle -----------------------------------------------------------------

@@ -46,6 +46,8 @@ from engine.state.base import (
     RunOutcome,
 )
 from engine.state.migrations import latest_version, load_migrations
+from engine.state.postgres_operator import FAILURE_COLUMNS as _FAILURE_COLUMNS
+from engine.state.postgres_operator import PostgresOperatorState, failure_row
 
 __all__ = ["PostgresStateStore"]
 
@@ -57,9 +59,6 @@ _LINK_COLUMNS = "source_key, target_id, hash, origin, active, updated_at"
 _RUN_COLUMNS = (
     "id, integration, sync, status, spec_hash, git_commit, trigger, started_at, finished_at,"
     " counts, error"
-)
-_FAILURE_COLUMNS = (
-    "source_key, code, message, attempts, first_seen, last_seen, run_id, integration, sync"
 )
 _INBOX_COLUMNS = (
     "inbox.id, inbox.source, inbox.event_id, inbox.payload, inbox.received_at,"
@@ -92,13 +91,6 @@ def _run(row: Sequence[Any]) -> Run:
     )
 
 
-def _failure(row: Sequence[Any]) -> RecordFailure:
-    return RecordFailure(
-        row[0], row[1], row[2], row[3], row[4].astimezone(UTC), row[5].astimezone(UTC), row[6],
-        row[7], row[8],
-    )
-
-
 def _event(row: Sequence[Any]) -> InboxEvent:
     return InboxEvent(
         id=row[0],
@@ -125,7 +117,7 @@ def _action(row: Sequence[Any], fresh: bool) -> ActionRecord:
     )
 
 
-class PostgresStateStore:
+class PostgresStateStore(PostgresOperatorState):
     """State in PostgreSQL. `PostgresStateStore("postgresql://u@host/db", schema="specsync")`."""
 
     def __init__(self, dsn: str, *, schema: str = "specsync", connect_timeout: int = 10) -> None:
@@ -341,7 +333,12 @@ class PostgresStateStore:
                 " ON CONFLICT (integration, sync, source_key) DO UPDATE SET"
                 " code = excluded.code, message = excluded.message,"
                 " attempts = failures.attempts + 1, last_seen = excluded.last_seen,"
-                " run_id = coalesce(excluded.run_id, failures.run_id)",
+                " run_id = coalesce(excluded.run_id, failures.run_id),"
+                # another reason is news: an operator's acknowledgement no longer holds
+                " acknowledged_by = CASE WHEN failures.code = excluded.code"
+                "  THEN failures.acknowledged_by END,"
+                " acknowledged_at = CASE WHEN failures.code = excluded.code"
+                "  THEN failures.acknowledged_at END",
                 [(*scope, f.source_key, f.code, f.message, at, at, batch.run_id)
                  for f in batch.failures],
             )
@@ -492,7 +489,7 @@ class PostgresStateStore:
             " ORDER BY last_seen DESC, integration, sync, source_key LIMIT %(n)s",
             {"i": integration, "s": sync, "n": limit},
         )
-        return [_failure(row) for row in rows]
+        return [failure_row(row) for row in rows]
 
     # -- webhook inbox ---------------------------------------------------------------------
     def inbox_put(

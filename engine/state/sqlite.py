@@ -46,6 +46,8 @@ from engine.state.base import (
     RunOutcome,
 )
 from engine.state.migrations import latest_version, load_migrations, sqlite_statements
+from engine.state.sqlite_operator import FAILURE_COLUMNS as _FAILURE_COLUMNS
+from engine.state.sqlite_operator import SqliteOperatorState, failure_row
 
 __all__ = ["SqliteStateStore"]
 
@@ -56,9 +58,6 @@ _LINK_COLUMNS = "source_key, target_id, hash, origin, active, updated_at"
 _RUN_COLUMNS = (
     "id, integration, sync, status, spec_hash, git_commit, trigger, started_at, finished_at,"
     " counts, error"
-)
-_FAILURE_COLUMNS = (
-    "source_key, code, message, attempts, first_seen, last_seen, run_id, integration, sync"
 )
 _INBOX_COLUMNS = (
     "id, source, event_id, payload, received_at, attempts, last_error, claimed_by, lease_until"
@@ -82,13 +81,6 @@ def _run(row: Sequence[Any]) -> Run:
         finished_at=None if row[8] is None else from_epoch(row[8]),
         counts=load_json(row[9]) or {},
         error=row[10],
-    )
-
-
-def _failure(row: Sequence[Any]) -> RecordFailure:
-    return RecordFailure(
-        row[0], row[1], row[2], row[3], from_epoch(row[4]), from_epoch(row[5]), row[6],
-        row[7], row[8],
     )
 
 
@@ -118,7 +110,7 @@ def _action(row: Sequence[Any], fresh: bool) -> ActionRecord:
     )
 
 
-class SqliteStateStore:
+class SqliteStateStore(SqliteOperatorState):
     """State in one SQLite file. `SqliteStateStore(".specsync/state.db")`.
 
     ":memory:" works too (tests, one process), without durability.
@@ -314,7 +306,12 @@ class SqliteStateStore:
                 " ON CONFLICT (integration, sync, source_key) DO UPDATE SET"
                 " code = excluded.code, message = excluded.message,"
                 " attempts = failures.attempts + 1, last_seen = excluded.last_seen,"
-                " run_id = coalesce(excluded.run_id, failures.run_id)",
+                " run_id = coalesce(excluded.run_id, failures.run_id),"
+                # another reason is news: an operator's acknowledgement no longer holds
+                " acknowledged_by = CASE WHEN failures.code = excluded.code"
+                "  THEN failures.acknowledged_by END,"
+                " acknowledged_at = CASE WHEN failures.code = excluded.code"
+                "  THEN failures.acknowledged_at END",
                 ((*scope, f.source_key, f.code, f.message, at, at, batch.run_id)
                  for f in batch.failures),
             )
@@ -424,7 +421,7 @@ class SqliteStateStore:
             " ORDER BY last_seen DESC, integration, sync, source_key LIMIT ?",
             (integration, integration, sync, sync, limit),
         )
-        return [_failure(row) for row in rows]
+        return [failure_row(row) for row in rows]
 
     # -- webhook inbox ---------------------------------------------------------------------
     def inbox_put(

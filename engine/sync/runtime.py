@@ -22,7 +22,7 @@ import httpx
 
 from engine.adapters.base import Adapter, AdapterContext, ConnectionConfig, client_for
 from engine.adapters.egress import EgressPolicy
-from engine.adapters.ratelimit import RateBudgets
+from engine.adapters.ratelimit import RateBudget, RateBudgets
 from engine.adapters.registry import AdapterRegistry, default_registry
 from engine.errors import FatalError
 from engine.redact import Redactor
@@ -138,6 +138,27 @@ class StoreLinks:
         self._reverse.clear()
 
 
+class _NotingBudgets(RateBudgets):
+    """The shared budgets, noting which ones one connection's adapter draws from (the
+    console shows a running sync's request rate against them)."""
+
+    def __init__(self, shared: RateBudgets, noted: list[RateBudget]) -> None:
+        self.shared = shared
+        self.noted = noted
+
+    def for_credential(self, key: str, limit: int, per_seconds: float) -> RateBudget:
+        budget = self.shared.for_credential(key, limit, per_seconds)
+        if budget not in self.noted:
+            self.noted.append(budget)
+        return budget
+
+    def __iter__(self) -> Iterator[RateBudget]:
+        return iter(self.shared)
+
+    def __len__(self) -> int:
+        return len(self.shared)
+
+
 @dataclass
 class Runtime:
     spec: Spec
@@ -152,6 +173,8 @@ class Runtime:
     _astore: AsyncStateStore | None = field(default=None, init=False, repr=False)
     _adapters: dict[str, Adapter] = field(default_factory=dict, init=False, repr=False)
     _configs: dict[str, ConnectionConfig] = field(default_factory=dict, init=False, repr=False)
+    _budgets_of: dict[str, list[RateBudget]] = field(default_factory=dict, init=False,
+                                                     repr=False)
     _clients: list[httpx.AsyncClient] = field(default_factory=list, init=False, repr=False)
 
     def config(self, connection: str) -> ConnectionConfig:
@@ -172,9 +195,15 @@ class Runtime:
             client = client_for(config, self.transports.get(connection),
                                 policy=EgressPolicy.from_environ(self.environ))
             self._clients.append(client)  # adapters use the client; the runtime owns it
-            context = AdapterContext(budgets=self.budgets, redactor=self.redactor, now=self.clock)
+            noted = self._budgets_of.setdefault(connection, [])
+            context = AdapterContext(budgets=_NotingBudgets(self.budgets, noted),
+                                     redactor=self.redactor, now=self.clock)
             self._adapters[connection] = factory(config, client, context)
         return self._adapters[connection]
+
+    def budgets_of(self, connection: str) -> list[RateBudget]:
+        """The rate budgets a connection's adapter draws from (none before it is built)."""
+        return list(self._budgets_of.get(connection, ()))
 
     def links(self) -> StoreLinks:
         return StoreLinks(self.store, self.spec.integration)

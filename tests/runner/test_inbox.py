@@ -114,6 +114,27 @@ async def test_a_sync_held_elsewhere_is_retried_with_backoff(harness: Harness) -
     assert harness.store.inbox_depth() == 0
 
 
+async def test_events_of_a_paused_sync_are_held_not_dropped(harness: Harness) -> None:
+    customer = next(iter(harness.crm.customers))
+    await cinode_event(harness, customer["id"], "2025-01-15T09:00:01Z")
+    harness.store.set_paused("mirror", "crm_to_delivery", True, by="alice (operator)",
+                             at=harness.clock.now())
+    worker = harness.worker(hold_seconds=30, max_attempts=2)
+    for _ in range(4):  # held round after round, past max_attempts: never dropped
+        assert await worker.process_once() == 1
+        assert delivered(harness, customer["id"]) == []
+        assert harness.store.inbox_depth() == 1
+        assert await worker.process_once() == 0  # not before the hold is over
+        harness.clock.advance(31)
+    assert harness.store.list_runs("mirror", "crm_to_delivery") == []
+
+    harness.store.set_paused("mirror", "crm_to_delivery", False, by="alice (operator)",
+                             at=harness.clock.now())
+    assert await worker.process_once() == 1
+    assert len(delivered(harness, customer["id"])) == 1
+    assert harness.store.inbox_depth() == 0
+
+
 async def test_our_own_write_coming_back_is_not_written_back(harness: Harness) -> None:
     await subscribe_both(harness)
     worker = harness.worker()
