@@ -3,7 +3,8 @@ Maconomy and Cinode sandboxes: what an operator on call does, click by click.
 
 Each test serves its own runner (uvicorn on loopback, the work loop running) over fresh
 sandboxes; every adapter request still goes through the contract transports. The
-screenshots linked from the README are written here (docs/console/*.png).
+screenshots linked from the README are written here (docs/console/*.png, with
+SPECSYNC_SCREENSHOTS=docs; elsewhere they go to a temporary folder).
 """
 
 from __future__ import annotations
