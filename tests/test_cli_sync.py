@@ -39,7 +39,7 @@ def sandboxes(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
         yield maconomy, cinode
 
 
-def test_check_plan_run_status_history_explain(sandboxes, capsys) -> None:
+def test_check_plan_run_status_history_explain(sandboxes, capsys, tmp_path: Path) -> None:
     _, cinode = sandboxes
     assert main(["check", SPEC]) == 0
     out = capsys.readouterr().out
@@ -49,6 +49,7 @@ def test_check_plan_run_status_history_explain(sandboxes, capsys) -> None:
     [plan] = json.loads(capsys.readouterr().out)
     assert plan["counts"]["create"] == 12 and plan["counts"]["update"] == 0
     assert not [c for c in cinode.customers.iter() if c.get("identification")]  # no writes
+    assert not (tmp_path / "state.db").exists()  # check and plan only read: nothing created
 
     assert main(["run", SPEC, "--quiet"]) == 0
     out = capsys.readouterr().out
@@ -92,6 +93,16 @@ def test_run_refuses_a_broken_spec_and_missing_environment(tmp_path: Path, capsy
     assert main(["run", SPEC, "--quiet"]) == 1
     err = capsys.readouterr().err
     assert "MACONOMY_URL" in err and "Traceback" not in err
+
+
+def test_run_with_a_state_path_it_cannot_create_says_so(tmp_path: Path, capsys,
+                                                         monkeypatch) -> None:
+    (tmp_path / "a-file").write_text("")
+    for state in ("/proc/x.db", str(tmp_path / "a-file" / "state.db")):
+        assert main(["run", SPEC, "--quiet", "--state", state]) == 1
+        err = capsys.readouterr().err
+        assert "specsync: error: cannot create the " in err and state in err
+        assert "internal error" not in err and "Traceback" not in err
 
 
 def test_check_says_what_to_fix_in_plain_words(tmp_path: Path, capsys,

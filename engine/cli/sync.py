@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from engine.spec.model import Spec
+    from engine.state import StateStore
     from engine.sync.changes import Plan
     from engine.sync.pipeline import RunReport
     from engine.sync.runtime import Runtime
@@ -47,15 +48,26 @@ def _sync_names(spec: Spec, name: str | None) -> list[str]:
     return [name]
 
 
+def _open_store(state: str | None, *, read_only: bool) -> StateStore:
+    """The state store; a command that only reads gets an empty one in memory when the
+    file does not exist (nothing ran yet), rather than creating it by looking."""
+    from engine.state import SqliteStateStore, StoreNotFoundError, open_store
+
+    try:
+        return open_store(state_url(state), create=not read_only)
+    except StoreNotFoundError:
+        return SqliteStateStore(":memory:")
+
+
 @asynccontextmanager
-async def _open_runtime(spec_path: str, state: str | None) -> AsyncIterator[Runtime]:
+async def _open_runtime(spec_path: str, state: str | None, *,
+                        read_only: bool = False) -> AsyncIterator[Runtime]:
     """The spec loaded, its state store open, a Runtime over both; all closed at the end."""
     from engine.spec.load import load_spec
-    from engine.state import open_store
     from engine.sync.runtime import Runtime
 
     spec = load_spec(spec_path)
-    with open_store(state_url(state)) as store:
+    with _open_store(state, read_only=read_only) as store:
         runtime = Runtime(spec=spec, store=store)
         try:
             yield runtime
@@ -133,7 +145,7 @@ def plan(args: PlanArgs) -> int:
         from engine.docs.describe import creation_only_note
         from engine.sync.pipeline import plan_sync
 
-        async with _open_runtime(args.spec, args.state) as runtime:
+        async with _open_runtime(args.spec, args.state, read_only=True) as runtime:
             names = _sync_names(runtime.spec, args.sync)
             # Fields the target's API can set at creation only: never planned as updates.
             notes.update((name, creation_only_note(runtime.spec, name)) for name in names)
@@ -271,7 +283,7 @@ def check(args: CheckArgs) -> int:
 
     async def main() -> bool:
         ok = True
-        async with _open_runtime(args.spec, args.state) as runtime:
+        async with _open_runtime(args.spec, args.state, read_only=True) as runtime:
             for name, connection in runtime.spec.connections.items():
                 try:
                     result = await runtime.adapter(name).check()
@@ -368,7 +380,7 @@ async def _explain(runtime: Runtime, sync_name: str, wanted: str) -> int:
 
 def explain(args: ExplainArgs) -> int:
     async def main() -> int:
-        async with _open_runtime(args.spec, args.state) as runtime:
+        async with _open_runtime(args.spec, args.state, read_only=True) as runtime:
             [name] = _sync_names(runtime.spec, args.sync)
             return await _explain(runtime, name, args.key)
 
