@@ -12,11 +12,16 @@ from collections.abc import Mapping
 
 from engine.adapters.base import ConnectionConfig
 from engine.errors import SpecsyncError
+from engine.redact import fixed
 from engine.spec.model import Connection
 
 __all__ = ["ENV_REF", "MissingEnvironmentError", "resolve_connection", "resolve_text", "secrets_of"]
 
 ENV_REF = re.compile(r"\$\{([A-Z][A-Z0-9_]*)\}")
+
+
+_SET_THEM = fixed("set them (e.g. from `specsync sandbox up`, or your secret store) and "
+                  "run again")
 
 
 class MissingEnvironmentError(SpecsyncError):
@@ -25,7 +30,7 @@ class MissingEnvironmentError(SpecsyncError):
         listing = ", ".join(names)
         super().__init__(
             f"connection `{connection}` needs the environment variable(s) {listing}; "
-            "set them (e.g. from `specsync sandbox up`, or your secret store) and run again"
+            + _SET_THEM
         )
 
 
