@@ -50,12 +50,12 @@ import httpx
 
 __all__ = [
     "EMAIL_MASK",
-    "fixed",
     "MASK",
     "PERSONNUMMER_MASK",
     "PHONE_MASK",
     "RedactingFilter",
     "Redactor",
+    "fixed",
     "is_personnummer",
     "is_sensitive_header",
     "is_sensitive_key",

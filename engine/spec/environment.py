@@ -25,12 +25,12 @@ _SET_THEM = fixed("set them (e.g. from `specsync sandbox up`, or your secret sto
 
 
 class MissingEnvironmentError(SpecsyncError):
-    def __init__(self, names: list[str], connection: str):
+    def __init__(self, names: list[str], connection: str, *, what: str = ""):
         self.names = names
         listing = ", ".join(names)
         super().__init__(
-            f"connection `{connection}` needs the environment variable(s) {listing}; "
-            + _SET_THEM
+            f"connection `{connection}` needs the environment variable(s) {listing}"
+            f"{f' for its {what}' if what else ''}; " + _SET_THEM
         )
 
 
