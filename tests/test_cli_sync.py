@@ -48,6 +48,9 @@ def test_check_plan_run_status_history_explain(sandboxes, capsys, tmp_path: Path
     assert main(["plan", SPEC, "--sync", "customers", "--json"]) == 0
     [plan] = json.loads(capsys.readouterr().out)
     assert plan["counts"]["create"] == 12 and plan["counts"]["update"] == 0
+    cinode_load = {c["connection"]: c for c in plan["estimate"]["connections"]}["cinode"]
+    assert cinode_load["writes"] == 12 and cinode_load["per_second"] == 20
+    assert plan["estimate"]["seconds"] > 0
     assert not [c for c in cinode.customers.iter() if c.get("identification")]  # no writes
     assert not (tmp_path / "state.db").exists()  # check and plan only read: nothing created
 
@@ -58,7 +61,9 @@ def test_check_plan_run_status_history_explain(sandboxes, capsys, tmp_path: Path
     assert len(created) == 12
 
     assert main(["plan", SPEC]) == 0
-    assert "0 to create, 0 to update" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "0 to create, 0 to update" in out
+    assert "  estimate: a run sends at least " in out and "None" not in out
 
     assert main(["status"]) == 0
     assert "maconomy-cinode" in capsys.readouterr().out

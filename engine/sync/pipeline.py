@@ -134,6 +134,8 @@ async def run_sync(runtime: Runtime, sync_name: str, *, full: bool = False,
                                                                         failing)
         async for batch in batches(stream, job.batch_size):
             counts["read"] += len(batch)
+            if progress is not None:  # read, before the writes that may take a while
+                progress(counts)
             newest = cursor.scan(batch)
             changes = await job.decider.decide(batch, with_old=False)
             applied = await job.writer.apply(changes)
