@@ -1,8 +1,8 @@
 from __future__ import annotations
 
 import io
-import re
 import logging
+import re
 
 import httpx
 import pytest
