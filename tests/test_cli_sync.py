@@ -54,6 +54,15 @@ def test_check_plan_run_status_history_explain(sandboxes, capsys, tmp_path: Path
     assert not [c for c in cinode.customers.iter() if c.get("identification")]  # no writes
     assert not (tmp_path / "state.db").exists()  # check and plan only read: nothing created
 
+    # before any run: the projects link to the customers the same plan creates
+    assert main(["plan", SPEC, "--json"]) == 0
+    customers, projects = json.loads(capsys.readouterr().out)
+    assert customers["counts"]["create"] == 12
+    assert projects["counts"]["create"] > 0 and projects["counts"].get("error", 0) == 0
+    ids = {f["new"] for c in projects["changes"] for f in c["fields"]
+           if f["field"] == "customerId"}
+    assert ids and all(i.startswith("(new in customers: ") for i in ids)
+
     assert main(["run", SPEC, "--quiet"]) == 0
     out = capsys.readouterr().out
     assert "customers" in out and "projects" in out and "success" in out

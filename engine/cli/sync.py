@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from engine.state import StateStore
     from engine.sync.changes import Plan
     from engine.sync.pace import RunEstimate
+    from engine.sync.planned import PlannedLinks
     from engine.sync.pipeline import RunReport
     from engine.sync.runtime import Runtime
 
@@ -93,6 +94,7 @@ def _show(value: object) -> str:
 
 
 _WRITES = ("create", "update", "adopt", "deactivate", "delete")
+_UNREADABLE = "(not readable)"  # engine.sync.decide's old value of a write-only field
 _MARKS = {"create": "+", "update": "~", "adopt": "=", "deactivate": "-", "delete": "-",
           "error": "!"}
 
@@ -113,9 +115,18 @@ def render_plan(plan: Plan) -> str:
         lines.append(f"  {_MARKS.get(change.kind, '?')} {change.kind} {change.key}{target}")
         if change.kind == "error":
             lines.append(f"      [{change.code}] {redact.text(change.reason)}")
-        for f in change.fields:
+        # A field the target cannot read back is sent with every update and cannot be
+        # compared: one line for those, so they do not bury the change that caused it.
+        fields = [f for f in change.fields if f.old != _UNREADABLE]
+        unreadable = [f.field for f in change.fields if f.old == _UNREADABLE]
+        if not fields:
+            fields, unreadable = list(change.fields), []
+        for f in fields:
             old = "" if change.kind == "create" else f"{redact.text(_show(f.old))} -> "
             lines.append(f"      {f.field}: {old}{redact.text(_show(f.new))}")
+        if unreadable:
+            lines.append(f"      also sent (the target cannot read it back to compare): "
+                         f"{', '.join(unreadable)}")
     if plan.truncated:
         lines.append("  (more changes than shown; the counts cover every record)")
     return "\n".join(lines)
@@ -140,8 +151,8 @@ def _plan_arguments(p: argparse.ArgumentParser) -> None:
     add_state_option(p)
 
 
-async def _plan_with_estimate(runtime: Runtime, name: str, *, full: bool
-                              ) -> tuple[Plan, RunEstimate]:
+async def _plan_with_estimate(runtime: Runtime, name: str, *, full: bool,
+                              links: PlannedLinks) -> tuple[Plan, RunEstimate]:
     """The plan of one sync, and what a run of it asks of each connection: the requests
     planning sent (a run reads and looks up the same) plus the writes it would add."""
     from engine.sync.pace import estimate_run, request_meter
@@ -152,7 +163,8 @@ async def _plan_with_estimate(runtime: Runtime, name: str, *, full: bool
     meters = [m for m in (request_meter(runtime, c) for c in dict.fromkeys((source, target)))
               if m is not None]
     before = {m.connection: m.sent() for m in meters}
-    plan = await plan_sync(runtime, name, full=full)
+    plan = await plan_sync(runtime, name, full=full, links=links)
+    links.expect(plan)  # a later sync linking to these records finds them
     measured = {m.connection: m.sent() - before[m.connection] for m in meters}
     max_batch = runtime.adapter(target).max_batch(sync.target_object)
     return plan, estimate_run(plan, source=source, target=target, measured=measured,
@@ -164,12 +176,15 @@ def plan(args: PlanArgs) -> int:
 
     async def main() -> list[tuple[Plan, RunEstimate]]:
         from engine.docs.describe import creation_only_note
+        from engine.sync.planned import PlannedLinks
 
         async with _open_runtime(args.spec, args.state, read_only=True) as runtime:
             names = _sync_names(runtime.spec, args.sync)
             # Fields the target's API can set at creation only: never planned as updates.
             notes.update((name, creation_only_note(runtime.spec, name)) for name in names)
-            return [await _plan_with_estimate(runtime, name, full=args.full)
+            # one for all: a sync's plan sees the links the syncs planned before it make
+            links = PlannedLinks(runtime.store, runtime.spec.integration)
+            return [await _plan_with_estimate(runtime, name, full=args.full, links=links)
                     for name in names]
 
     plans = _run_async(main)

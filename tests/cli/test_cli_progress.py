@@ -81,3 +81,18 @@ def test_a_failed_records_code_is_printed_not_taken_for_markup() -> None:
     text = out.getvalue()
     assert "failed projects west_1000002: [links.missing] sync 'customers'" in text
     assert "[bold]not markup[/]" in text
+
+
+def test_a_plans_unreadable_fields_do_not_bury_the_real_change(snapshot) -> None:
+    from engine.cli.sync import render_plan
+    from engine.sync.changes import Change, ChangeKind, FieldChange, Plan
+
+    plan = Plan("maconomy-cinode", "customers")
+    plan.add(Change(ChangeKind.UPDATE, "100000", "9051", {"description": "x"}, (
+        FieldChange("description", "100000 - Nordvik", "100000 = Nordvik"),
+        FieldChange("invoiceAddress", "(not readable)", {"city": "Lund"}))), keep=True)
+    plan.add(Change(ChangeKind.UPDATE, "100001", "9052", {"invoiceAddress": {}}, (
+        FieldChange("invoiceAddress", "(not readable)", {"city": "Malmö"}),)), keep=True)
+    text = render_plan(plan)
+    assert "invoiceAddress: \"(not readable)\"" not in text.split("~ update 100001")[0]
+    assert text == snapshot
