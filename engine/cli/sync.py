@@ -25,8 +25,8 @@ if TYPE_CHECKING:
     from engine.state import StateStore
     from engine.sync.changes import Plan
     from engine.sync.pace import RunEstimate
-    from engine.sync.planned import PlannedLinks
     from engine.sync.pipeline import RunReport
+    from engine.sync.planned import PlannedLinks
     from engine.sync.runtime import Runtime
 
 __all__ = ["CHECK", "EXPLAIN", "PLAN", "RUN", "render_plan"]
