@@ -120,7 +120,7 @@ def test_uvicorns_colour_copy_of_the_message_is_left_out(root_logging: None,
                                                          json_lines: bool) -> None:
     stream = io.StringIO()
     configure_logging("INFO", json=json_lines, stream=stream)
-    logging.getLogger("uvicorn.error").info(
+    logging.getLogger("tests.like_uvicorn").info(  # uvicorn adds color_message so
         "Started server process [%d]", 42,
         extra={"color_message": "Started server process [\x1b[36m%d\x1b[0m]"})
     line = stream.getvalue()

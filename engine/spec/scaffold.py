@@ -52,7 +52,8 @@ class Scaffold:
 def _object(registry: AdapterRegistry, ref: str, role: str) -> tuple[str, str, ObjectInfo]:
     adapter, dot, obj = ref.partition(".")
     if not dot or not adapter or not obj:
-        raise ScaffoldError(f"{role} must be ADAPTER.OBJECT, e.g. maconomy.customers; got {ref!r}")
+        raise ScaffoldError(f"{role} must be ADAPTER.OBJECT (an adapter, a dot, one of its "
+                            f"objects); got {ref!r}")
     catalog = registry.catalog(adapter) if registry.find(adapter) is not None else None
     if catalog is None:
         raise ScaffoldError(f"no adapter `{adapter}`; installed: {', '.join(registry.names())}")
