@@ -98,11 +98,13 @@ class RunProgress:
         self._written = _Rate()
         self._requests = _Rate()
         self._started = clock()
+        self._updated = self._started
         self._sample(self._started)
 
     def update(self, counts: Mapping[str, int]) -> None:
         self._counts = dict(counts)
-        self._sample(self._clock())
+        self._updated = self._clock()
+        self._sample(self._updated)
 
     def _sample(self, now: float) -> None:
         counts = self._counts
@@ -126,7 +128,8 @@ class RunProgress:
         if done_rate is None and done and now - self._started >= 1.0:
             done_rate = done / (now - self._started)
         if total is not None and done_rate:
-            eta = max(0, total - done) / done_rate
+            # counts move a batch at a time: between batches the ETA counts down
+            eta = max(0.0, max(0, total - done) / done_rate - (now - self._updated))
         return ProgressState(
             read=read, done=done, written=sum(counts.get(k, 0) for k in _WRITES),
             total=total, written_per_second=self._written.per_second(),

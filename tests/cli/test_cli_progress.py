@@ -96,3 +96,15 @@ def test_a_plans_unreadable_fields_do_not_bury_the_real_change(snapshot) -> None
     text = render_plan(plan)
     assert "invoiceAddress: \"(not readable)\"" not in text.split("~ update 100001")[0]
     assert text == snapshot
+
+
+def test_the_eta_counts_down_between_batches() -> None:
+    clock = Clock()
+    progress = RunProgress("s", total=lambda: 1000, clock=clock)
+    for second in (10, 20):
+        clock.now = float(second)
+        progress.update({"read": 10 * second, "create": 10 * second})
+    first = progress.state().eta_seconds
+    clock.now = 25.0  # no batch finished since
+    later = progress.state().eta_seconds
+    assert first == 80.0 and later == 75.0
