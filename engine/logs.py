@@ -58,9 +58,15 @@ class _ContextFilter(logging.Filter):
         return True
 
 
+# Extras other libraries add that only repeat the message: uvicorn's `color_message` is
+# the message again with ANSI colour escapes, noise in a log file or a JSON line.
+_REPEATS = frozenset({"color_message"})
+
+
 def _fields(record: logging.LogRecord) -> dict[str, Any]:
     extras = {
-        k: v for k, v in vars(record).items() if k not in _RECORD_ATTRS and not k.startswith("_")
+        k: v for k, v in vars(record).items()
+        if k not in _RECORD_ATTRS and k not in _REPEATS and not k.startswith("_")
     }
     ordered = {k: extras.pop(k) for k in _CONTEXT_ORDER if k in extras}
     ordered.update(sorted(extras.items()))

@@ -5,7 +5,10 @@ through one `Redactor`: HTTP URLs and headers, vendor error bodies, exception te
 masks
 
 - known secret values (configured at start, and tokens learned at runtime via `add()`),
-  wherever they appear, as ``***``;
+  wherever they appear, as ``***``; a secret that is a plain word (letters, digits and
+  ``_`` only, such as a user name ``sandbox``) only where it stands as a whole word, and
+  never inside our own fixed message text (registered with `fixed()`), so
+  "(e.g. from `specsync sandbox up`)" stays readable whatever the secrets are;
 - credential headers (Authorization, X-Token, Cookie, Maconomy-Reconnect, signature
   headers such as X-HubSpot-Signature-v3) by name, as ``***``;
 - token-looking query parameters and JSON keys (hapikey, access_token, token,
@@ -52,6 +55,7 @@ __all__ = [
     "PHONE_MASK",
     "RedactingFilter",
     "Redactor",
+    "fixed",
     "is_personnummer",
     "is_sensitive_header",
     "is_sensitive_key",
@@ -139,6 +143,40 @@ _PHONE = re.compile(
 )
 
 
+# Our own message texts (`fixed()`): no secret is masked inside them. Constants
+# registered when their module is imported; the pattern is rebuilt when one is added.
+_FIXED: set[str] = set()
+_fixed_pattern: tuple[int, re.Pattern[str] | None] = (0, None)
+
+
+def fixed(text: str) -> str:
+    """Mark `text` as our own words and return it: `Redactor.text` masks no secret inside
+    it (a user name that happens to be `sandbox` leaves "specsync sandbox up" alone).
+
+    For constant parts of messages only, never for text that carries a value.
+    """
+    _FIXED.add(text)
+    return text
+
+
+def _fixed_spans(text: str) -> list[tuple[int, int]]:
+    global _fixed_pattern
+    if not _FIXED:
+        return []
+    count, pattern = _fixed_pattern
+    if pattern is None or count != len(_FIXED):
+        ordered = sorted(_FIXED, key=len, reverse=True)
+        pattern = re.compile("|".join(re.escape(t) for t in ordered))
+        _fixed_pattern = (len(_FIXED), pattern)
+    return [m.span() for m in pattern.finditer(text)]
+
+
+def _secret_pattern(secret: str) -> str:
+    """A plain-word secret matches only as a whole word; any other, wherever it is."""
+    escaped = re.escape(secret)
+    return rf"(?<!\w){escaped}(?!\w)" if re.fullmatch(r"\w+", secret) else escaped
+
+
 def _normalise_key(name: str) -> str:
     return name.replace("-", "").replace("_", "").lower()
 
@@ -209,7 +247,7 @@ class Redactor:
         self._secrets |= fresh
         # Longest first so a secret that contains another is masked whole.
         ordered = sorted(self._secrets, key=len, reverse=True)
-        self._secret_re = re.compile("|".join(re.escape(s) for s in ordered))
+        self._secret_re = re.compile("|".join(_secret_pattern(s) for s in ordered))
 
     def __repr__(self) -> str:
         return f"Redactor({len(self._secrets)} secrets)"
@@ -219,7 +257,7 @@ class Redactor:
         if not text:
             return text
         if self._secret_re is not None:
-            text = self._secret_re.sub(MASK, text)
+            text = self._mask_secrets(self._secret_re, text)
         text = _JWT.sub(MASK, text)
         text = _AUTH_LINE.sub(_mask_value, text)
         text = _COOKIE_LINE.sub(_mask_value, text)
@@ -229,6 +267,16 @@ class Redactor:
         if "@" in text:
             text = _EMAIL.sub(EMAIL_MASK, text)
         return _PHONE.sub(PHONE_MASK, text)
+
+    @staticmethod
+    def _mask_secrets(secrets: re.Pattern[str], text: str) -> str:
+        ours = _fixed_spans(text)
+
+        def mask(match: re.Match[str]) -> str:
+            start, end = match.span()
+            return match[0] if any(a <= start and end <= b for a, b in ours) else MASK
+
+        return secrets.sub(mask, text) if ours else secrets.sub(MASK, text)
 
     def url(self, url: httpx.URL | str) -> str:
         """A URL safe to log: credential query values and userinfo masked, text rules applied."""

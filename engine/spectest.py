@@ -289,6 +289,7 @@ def run_spec_tests(paths: Iterable[str | Path], *, verbose: bool = False,
     sources: dict[str, str] = {}
     all_results: list[CaseResult] = []
     diagnostics: list[Diagnostic] = list(problems)
+    cases = 0  # before `name_filter`: a filter that selects none of them is a mistake
     for spec_path in files:
         try:
             spec = load_spec(spec_path)
@@ -306,6 +307,7 @@ def run_spec_tests(paths: Iterable[str | Path], *, verbose: bool = False,
             results, diags, text = run_test_file(spec, test_path)
             sources[display_path(test_path)] = text
             diagnostics.extend(diags)
+            cases += len(results)
             all_results.extend(r for r in results
                                if not name_filter or name_filter in r.name)
     failed = [r for r in all_results if not r.passed]
@@ -318,6 +320,11 @@ def run_spec_tests(paths: Iterable[str | Path], *, verbose: bool = False,
     if diagnostics:
         print(render_text(diagnostics, sources), file=out)
     passed = len(all_results) - len(failed)
-    print(f"{passed} passed, {len(failed)} failed", file=out)
     errors = [d for d in diagnostics if d.severity is Severity.ERROR]
+    if name_filter and not all_results:
+        print(f"no test case name contains {name_filter!r} ({cases} cases in "
+              f"{len(files)} {'spec' if len(files) == 1 else 'specs'}); nothing was tested",
+              file=out)
+        return 1
+    print(f"{passed} passed, {len(failed)} failed", file=out)
     return 1 if failed or errors else 0

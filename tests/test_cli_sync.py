@@ -39,7 +39,7 @@ def sandboxes(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
         yield maconomy, cinode
 
 
-def test_check_plan_run_status_history_explain(sandboxes, capsys) -> None:
+def test_check_plan_run_status_history_explain(sandboxes, capsys, tmp_path: Path) -> None:
     _, cinode = sandboxes
     assert main(["check", SPEC]) == 0
     out = capsys.readouterr().out
@@ -48,7 +48,20 @@ def test_check_plan_run_status_history_explain(sandboxes, capsys) -> None:
     assert main(["plan", SPEC, "--sync", "customers", "--json"]) == 0
     [plan] = json.loads(capsys.readouterr().out)
     assert plan["counts"]["create"] == 12 and plan["counts"]["update"] == 0
+    cinode_load = {c["connection"]: c for c in plan["estimate"]["connections"]}["cinode"]
+    assert cinode_load["writes"] == 12 and cinode_load["per_second"] == 20
+    assert plan["estimate"]["seconds"] > 0
     assert not [c for c in cinode.customers.iter() if c.get("identification")]  # no writes
+    assert not (tmp_path / "state.db").exists()  # check and plan only read: nothing created
+
+    # before any run: the projects link to the customers the same plan creates
+    assert main(["plan", SPEC, "--json"]) == 0
+    customers, projects = json.loads(capsys.readouterr().out)
+    assert customers["counts"]["create"] == 12
+    assert projects["counts"]["create"] > 0 and projects["counts"].get("error", 0) == 0
+    ids = {f["new"] for c in projects["changes"] for f in c["fields"]
+           if f["field"] == "customerId"}
+    assert ids and all(i.startswith("(new in customers: ") for i in ids)
 
     assert main(["run", SPEC, "--quiet"]) == 0
     out = capsys.readouterr().out
@@ -57,7 +70,9 @@ def test_check_plan_run_status_history_explain(sandboxes, capsys) -> None:
     assert len(created) == 12
 
     assert main(["plan", SPEC]) == 0
-    assert "0 to create, 0 to update" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "0 to create, 0 to update" in out
+    assert "  estimate: a run sends at least " in out and "None" not in out
 
     assert main(["status"]) == 0
     assert "maconomy-cinode" in capsys.readouterr().out
@@ -92,6 +107,16 @@ def test_run_refuses_a_broken_spec_and_missing_environment(tmp_path: Path, capsy
     assert main(["run", SPEC, "--quiet"]) == 1
     err = capsys.readouterr().err
     assert "MACONOMY_URL" in err and "Traceback" not in err
+
+
+def test_run_with_a_state_path_it_cannot_create_says_so(tmp_path: Path, capsys,
+                                                         monkeypatch) -> None:
+    (tmp_path / "a-file").write_text("")
+    for state in ("/proc/x.db", str(tmp_path / "a-file" / "state.db")):
+        assert main(["run", SPEC, "--quiet", "--state", state]) == 1
+        err = capsys.readouterr().err
+        assert "specsync: error: cannot create the " in err and state in err
+        assert "internal error" not in err and "Traceback" not in err
 
 
 def test_check_says_what_to_fix_in_plain_words(tmp_path: Path, capsys,

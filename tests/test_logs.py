@@ -113,3 +113,16 @@ def test_context_does_not_leak_between_blocks(root_logging: None) -> None:
         pass
     logging.getLogger("engine.x").info("outside")
     assert "sync" not in json.loads(stream.getvalue())
+
+
+@pytest.mark.parametrize("json_lines", [False, True], ids=["logfmt", "json"])
+def test_uvicorns_colour_copy_of_the_message_is_left_out(root_logging: None,
+                                                         json_lines: bool) -> None:
+    stream = io.StringIO()
+    configure_logging("INFO", json=json_lines, stream=stream)
+    logging.getLogger("tests.like_uvicorn").info(  # uvicorn adds color_message so
+        "Started server process [%d]", 42,
+        extra={"color_message": "Started server process [\x1b[36m%d\x1b[0m]"})
+    line = stream.getvalue()
+    assert "Started server process [42]" in line
+    assert "color_message" not in line and "\\u001b" not in line and "\x1b" not in line

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import io
 import logging
+import re
 
 import httpx
 import pytest
@@ -266,3 +267,30 @@ def test_email_and_phone_are_masked(text: str, expected: str) -> None:
 ])
 def test_ids_amounts_and_times_stay_readable(text: str) -> None:
     assert Redactor().text(text) == text
+
+
+def test_a_plain_word_secret_is_masked_only_as_a_whole_word() -> None:
+    r = Redactor(["sandbox"])  # a Maconomy user name, as `specsync sandbox up` sets it
+    assert r.text("logged in as sandbox.") == f"logged in as {MASK}."
+    assert r.text("user=sandbox&x=1") == f"user={MASK}&x=1"
+    assert r.text("sandboxes and mysandbox stay") == "sandboxes and mysandbox stay"
+    # a secret that is not a plain word is masked wherever it is, as before
+    assert Redactor(["sandbox-password"]).text("xsandbox-passwordx") == f"x{MASK}x"
+
+
+def test_our_own_message_text_is_never_masked() -> None:
+    from engine.spec.environment import MissingEnvironmentError
+
+    message = str(MissingEnvironmentError(["CINODE_WEBHOOK_SECRET"], "cinode"))
+    r = Redactor(["sandbox", "specsync"])
+    assert r.text(message) == message
+    assert "`specsync sandbox up`" in r.text(f"serve: {message}")
+    # the same word outside our text is still a secret
+    assert r.text(f"sandbox said: {message}").startswith(f"{MASK} said: connection")
+
+
+@given(st.from_regex(r"[a-z]{4,12}", fullmatch=True), st.text(max_size=40))
+def test_a_word_secret_never_survives_as_a_word(secret: str, noise: str) -> None:
+    out = Redactor([secret]).text(f"{noise} {secret} {noise}")
+    assert not re.search(rf"(?<!\w){re.escape(secret)}(?!\w)", out.replace(MASK, " ")) \
+        or secret in MASK

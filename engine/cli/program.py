@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from engine.cli import demo, sandbox, scale, serve, spec, state, sync
+from engine.cli import author, demo, sandbox, scale, serve, spec, state, sync
 from engine.cli.core import Command, run
 
 __all__ = ["COMMANDS", "main", "version"]
@@ -18,6 +18,8 @@ COMMANDS: tuple[Command, ...] = (
     spec.VALIDATE,
     spec.TEST,
     spec.DOCS,
+    author.NEW,
+    author.FUNCTIONS,
     sync.PLAN,
     sync.RUN,
     sync.CHECK,

@@ -36,12 +36,23 @@ def _status_arguments(p: argparse.ArgumentParser) -> None:
     add_state_option(p)
 
 
+def _no_store(exc: Exception) -> int:
+    """A read-only command found no state file: nothing ran there, and nothing is created."""
+    _console().print(f"no runs yet: {exc} (`specsync run SPEC` runs a spec's syncs once "
+                     "and creates it)", markup=False, highlight=False)
+    return 0
+
+
 def status(args: StatusArgs) -> int:
     from rich.table import Table
 
-    from engine.state import open_store
+    from engine.state import StoreNotFoundError, open_store
 
-    with open_store(state_url(args.state)) as store:
+    try:
+        store = open_store(state_url(args.state), create=False)
+    except StoreNotFoundError as exc:
+        return _no_store(exc)
+    with store:
         latest: dict[tuple[str, str], Run] = {}
         for run in store.list_runs(limit=500):
             latest.setdefault((run.integration, run.sync), run)
@@ -61,7 +72,7 @@ def status(args: StatusArgs) -> int:
                           str(store.count_links(integration, sync)),
                           store.get_cursor(integration, sync) or "-",
                           str(len(store.failing_keys(integration, sync))))
-        else:
+        if latest:
             console.print(table)
         failures = store.list_failures(limit=args.limit)
         if failures:
@@ -102,9 +113,13 @@ def history(args: HistoryArgs) -> int:
     from rich.table import Table
 
     from engine.redact import Redactor
-    from engine.state import open_store
+    from engine.state import StoreNotFoundError, open_store
 
-    with open_store(state_url(args.state)) as store:
+    try:
+        store = open_store(state_url(args.state), create=False)
+    except StoreNotFoundError as exc:
+        return _no_store(exc)
+    with store:
         table = Table(title="runs, newest first")
         for column in ("id", "integration", "sync", "started", "seconds", "outcome", "trigger",
                        "counts", "spec"):

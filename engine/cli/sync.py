@@ -20,9 +20,13 @@ from engine.cli.options import add_state_option, state_url
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from engine.cli.progress import RunProgress
     from engine.spec.model import Spec
+    from engine.state import StateStore
     from engine.sync.changes import Plan
+    from engine.sync.pace import RunEstimate
     from engine.sync.pipeline import RunReport
+    from engine.sync.planned import PlannedLinks
     from engine.sync.runtime import Runtime
 
 __all__ = ["CHECK", "EXPLAIN", "PLAN", "RUN", "render_plan"]
@@ -47,15 +51,26 @@ def _sync_names(spec: Spec, name: str | None) -> list[str]:
     return [name]
 
 
+def _open_store(state: str | None, *, read_only: bool) -> StateStore:
+    """The state store; a command that only reads gets an empty one in memory when the
+    file does not exist (nothing ran yet), rather than creating it by looking."""
+    from engine.state import SqliteStateStore, StoreNotFoundError, open_store
+
+    try:
+        return open_store(state_url(state), create=not read_only)
+    except StoreNotFoundError:
+        return SqliteStateStore(":memory:")
+
+
 @asynccontextmanager
-async def _open_runtime(spec_path: str, state: str | None) -> AsyncIterator[Runtime]:
+async def _open_runtime(spec_path: str, state: str | None, *,
+                        read_only: bool = False) -> AsyncIterator[Runtime]:
     """The spec loaded, its state store open, a Runtime over both; all closed at the end."""
     from engine.spec.load import load_spec
-    from engine.state import open_store
     from engine.sync.runtime import Runtime
 
     spec = load_spec(spec_path)
-    with open_store(state_url(state)) as store:
+    with _open_store(state, read_only=read_only) as store:
         runtime = Runtime(spec=spec, store=store)
         try:
             yield runtime
@@ -79,6 +94,7 @@ def _show(value: object) -> str:
 
 
 _WRITES = ("create", "update", "adopt", "deactivate", "delete")
+_UNREADABLE = "(not readable)"  # engine.sync.decide's old value of a write-only field
 _MARKS = {"create": "+", "update": "~", "adopt": "=", "deactivate": "-", "delete": "-",
           "error": "!"}
 
@@ -99,9 +115,18 @@ def render_plan(plan: Plan) -> str:
         lines.append(f"  {_MARKS.get(change.kind, '?')} {change.kind} {change.key}{target}")
         if change.kind == "error":
             lines.append(f"      [{change.code}] {redact.text(change.reason)}")
-        for f in change.fields:
+        # A field the target cannot read back is sent with every update and cannot be
+        # compared: one line for those, so they do not bury the change that caused it.
+        fields = [f for f in change.fields if f.old != _UNREADABLE]
+        unreadable = [f.field for f in change.fields if f.old == _UNREADABLE]
+        if not fields:
+            fields, unreadable = list(change.fields), []
+        for f in fields:
             old = "" if change.kind == "create" else f"{redact.text(_show(f.old))} -> "
             lines.append(f"      {f.field}: {old}{redact.text(_show(f.new))}")
+        if unreadable:
+            lines.append(f"      also sent (the target cannot read it back to compare): "
+                         f"{', '.join(unreadable)}")
     if plan.truncated:
         lines.append("  (more changes than shown; the counts cover every record)")
     return "\n".join(lines)
@@ -126,27 +151,52 @@ def _plan_arguments(p: argparse.ArgumentParser) -> None:
     add_state_option(p)
 
 
+async def _plan_with_estimate(runtime: Runtime, name: str, *, full: bool,
+                              links: PlannedLinks) -> tuple[Plan, RunEstimate]:
+    """The plan of one sync, and what a run of it asks of each connection: the requests
+    planning sent (a run reads and looks up the same) plus the writes it would add."""
+    from engine.sync.pace import estimate_run, request_meter
+    from engine.sync.pipeline import plan_sync
+
+    sync = runtime.spec.syncs[name]
+    source, target = sync.source_connection, sync.target_connection
+    meters = [m for m in (request_meter(runtime, c) for c in dict.fromkeys((source, target)))
+              if m is not None]
+    before = {m.connection: m.sent() for m in meters}
+    plan = await plan_sync(runtime, name, full=full, links=links)
+    links.expect(plan)  # a later sync linking to these records finds them
+    measured = {m.connection: m.sent() - before[m.connection] for m in meters}
+    max_batch = runtime.adapter(target).max_batch(sync.target_object)
+    return plan, estimate_run(plan, source=source, target=target, measured=measured,
+                              meters=meters, max_batch=max_batch)
+
+
 def plan(args: PlanArgs) -> int:
     notes: dict[str, str | None] = {}
 
-    async def main() -> list[Plan]:
+    async def main() -> list[tuple[Plan, RunEstimate]]:
         from engine.docs.describe import creation_only_note
-        from engine.sync.pipeline import plan_sync
+        from engine.sync.planned import PlannedLinks
 
-        async with _open_runtime(args.spec, args.state) as runtime:
+        async with _open_runtime(args.spec, args.state, read_only=True) as runtime:
             names = _sync_names(runtime.spec, args.sync)
             # Fields the target's API can set at creation only: never planned as updates.
             notes.update((name, creation_only_note(runtime.spec, name)) for name in names)
-            return [await plan_sync(runtime, name, full=args.full) for name in names]
+            # one for all: a sync's plan sees the links the syncs planned before it make
+            links = PlannedLinks(runtime.store, runtime.spec.integration)
+            return [await _plan_with_estimate(runtime, name, full=args.full, links=links)
+                    for name in names]
 
     plans = _run_async(main)
     if args.json:
         import json
 
-        print(json.dumps([p.to_dict() for p in plans], indent=2, ensure_ascii=False))
+        print(json.dumps([{**p.to_dict(), "estimate": e.to_dict()} for p, e in plans],
+                         indent=2, ensure_ascii=False))
     else:
-        print("\n\n".join(render_plan(p) + (f"\n  note: {notes[p.sync]}"
-                                              if notes.get(p.sync) else "") for p in plans))
+        print("\n\n".join(render_plan(p) + f"\n  estimate: {e.describe()}"
+                           + (f"\n  note: {notes[p.sync]}" if notes.get(p.sync) else "")
+                           for p, e in plans))
     return 0
 
 
@@ -179,30 +229,57 @@ def _run_arguments(p: argparse.ArgumentParser) -> None:
 
 
 async def _run_one(runtime: Runtime, name: str, *, full: bool, quiet: bool,
-                   console: Console) -> RunReport:
-    """One sync to the end, with a progress bar on stderr."""
+                   console: Console, interval: float = 10.0) -> RunReport:
+    """One sync to the end, with its progress on stderr (engine/cli/progress.py)."""
     import asyncio
 
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-
+    from engine.cli.progress import RunProgress, print_periodically
+    from engine.sync.pace import request_meter
     from engine.sync.pipeline import run_sync
 
     sync = runtime.spec.syncs[name]
-    total = runtime.adapter(sync.source_connection).total(sync.source_object)
-    with Progress(TextColumn("[bold]{task.description}"), BarColumn(),
-                  TextColumn("{task.completed}/{task.total} read"),
-                  TextColumn("{task.fields[rate]}"), TimeElapsedColumn(),
-                  console=console, transient=True, disable=quiet) as bar:
-        task = bar.add_task(name, total=total, rate="")
-        loop = asyncio.get_running_loop()
-        started = loop.time()
+    source = runtime.adapter(sync.source_connection)
+    state = RunProgress(name, total=lambda: source.total(sync.source_object),
+                        target=request_meter(runtime, sync.target_connection))
+    if quiet:
+        return await run_sync(runtime, name, full=full)
+    if not console.is_terminal:  # a log or CI: a line every `interval` seconds
+        printer = asyncio.create_task(print_periodically(
+            state, lambda line: console.print(line, markup=False, highlight=False),
+            interval=interval))
+        try:
+            return await run_sync(runtime, name, full=full, progress=state.update)
+        finally:
+            printer.cancel()
+    return await _run_with_bar(runtime, name, full=full, console=console, state=state)
+
+
+async def _run_with_bar(runtime: Runtime, name: str, *, full: bool, console: Console,
+                        state: RunProgress) -> RunReport:
+    from rich.progress import (
+        BarColumn,
+        Progress,
+        ProgressColumn,
+        Task,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+    from rich.text import Text
+
+    from engine.sync.pipeline import run_sync
+
+    class Line(ProgressColumn):
+        def render(self, task: Task) -> Text:
+            return Text(state.line())
+
+    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), Line(),
+                  TimeElapsedColumn(), console=console, transient=True) as bar:
+        task = bar.add_task(name, total=None)
 
         def progress(counts: dict[str, int]) -> None:
-            elapsed = max(loop.time() - started, 1e-6)
-            written = sum(counts.get(k, 0) for k in _WRITES)
-            bar.update(task, completed=counts["read"],
-                       rate=f"{counts['read'] / elapsed:,.0f} read/s, "
-                       f"{written / elapsed:,.0f} written/s")
+            state.update(counts)
+            now = state.state()
+            bar.update(task, total=now.total, completed=now.done)
 
         return await run_sync(runtime, name, full=full, progress=progress)
 
@@ -220,13 +297,16 @@ def _print_reports(spec: Spec, runtime: Runtime, reports: list[RunReport],
         table.add_row(r.sync, r.outcome, str(c["read"]), str(c["create"]), str(c["update"]),
                       str(c["adopt"]), str(c["skip"]), str(c["filtered"]),
                       str(c["deactivate"] + c["delete"]), str(c["error"]), f"{r.seconds:.1f}")
+    from rich.markup import escape
+
     _console().print(table)
     for r in reports:
         for warning in r.warnings:
-            console.print(f"[yellow]warning[/] {r.sync}: {warning}")
-        for failure in r.failures[:20]:
-            console.print(f"[red]failed[/] {r.sync} {failure.key}: [{failure.code}] "
-                          f"{runtime.redactor.text(failure.reason)}")
+            console.print(f"[yellow]warning[/] {r.sync}: {escape(warning)}")
+        for failure in r.failures[:20]:  # escaped: `[links.missing]` is text, not markup
+            console.print(f"[red]failed[/] {r.sync} {escape(failure.key)}: "
+                          f"{escape(f'[{failure.code}]')} "
+                          f"{escape(runtime.redactor.text(failure.reason))}")
 
 
 def run(args: RunArgs) -> int:
@@ -271,7 +351,7 @@ def check(args: CheckArgs) -> int:
 
     async def main() -> bool:
         ok = True
-        async with _open_runtime(args.spec, args.state) as runtime:
+        async with _open_runtime(args.spec, args.state, read_only=True) as runtime:
             for name, connection in runtime.spec.connections.items():
                 try:
                     result = await runtime.adapter(name).check()
@@ -355,7 +435,7 @@ async def _explain(runtime: Runtime, sync_name: str, wanted: str) -> int:
 
 def explain(args: ExplainArgs) -> int:
     async def main() -> int:
-        async with _open_runtime(args.spec, args.state) as runtime:
+        async with _open_runtime(args.spec, args.state, read_only=True) as runtime:
             [name] = _sync_names(runtime.spec, args.sync)
             return await _explain(runtime, name, args.key)
 

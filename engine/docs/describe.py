@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from engine.adapters.catalog import ObjectInfo
@@ -20,6 +21,7 @@ from engine.docs.words import (
     filter_words,
     join_words,
     schedule_words,
+    setup_table_words,
     setup_value_words,
     system_name,
     trigger_words,
@@ -74,6 +76,12 @@ class _Object:
             return self.label(parent)
         return path
 
+    def shown(self, path: str) -> str:
+        """A field in a table: its catalog label and its name in the spec, or the name
+        alone when the catalog has no label for it."""
+        label = self.label(path)
+        return f"`{path}`" if label == path else f"{label} (`{path}`)"
+
     def value_name(self, path: str, value: Any) -> str | None:
         """What an enum code means, when the catalog's description lists "30 won, ..."."""
         info = self.info.field(path) if self.info else None
@@ -114,7 +122,7 @@ def describe_spec(spec: Spec) -> IntegrationDoc:
         name = _system_label(spec, connection)
         if name not in systems:
             systems.append(name)
-    setup = tuple((name, setup_value_words(value) or "(a table; see the spec)")
+    setup = tuple((name, setup_value_words(value) or setup_table_words(value))
                   for name, value in spec.setup.items())
     return IntegrationDoc(
         integration=spec.integration,
@@ -194,7 +202,7 @@ def _sync(spec: Spec, sync: Sync) -> SyncDoc:
         trigger=_trigger(spec, sync),
         delta=_delta(sync, source),
         unmatched=_unmatched(sync, target),
-        rows=tuple(rows),
+        rows=tuple(_with_names(r, source, target) for r in rows),
     )
 
 
@@ -233,6 +241,17 @@ def _unmatched(sync: Sync, target: _Object) -> str | None:
     if sync.on_unmatched == "delete":
         return f"A synced record that stops matching is deleted in {target.system}"
     return f"A synced record that stops matching is left as it is in {target.system}"
+
+
+def _with_names(row: Row, source: _Object, target: _Object) -> Row:
+    """The row with its table cells: each field as "Label (`name`)", or "`name`" when
+    the catalog has no label, so a table never mixes labels with bare names."""
+    cells = list(dict.fromkeys(source.shown(name) for name in row.source_fields))
+    target_cell = target.shown(row.target_field) if row.target_field and row.target else ""
+    if row.kind == "key" and row.target == "ID":
+        target_cell = "ID"
+    return replace(row, source_cell=", ".join(cells) if cells else row.source,
+                   target_cell=target_cell or row.target)
 
 
 def _labels(source: _Object, names: Sequence[str]) -> str:
@@ -424,7 +443,7 @@ def _action(spec: Spec, action: Action) -> ActionDoc:
         workflow=workflow,
         effect=effect,
         inputs=tuple(action.inputs.items()),
-        rows=rows,
+        rows=tuple(_with_names(r, source, target) for r in rows),
         outputs=outputs,
         pushed_back=pushed_back,
     )

@@ -6,7 +6,7 @@ against them rather than against rendered text.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 __all__ = ["ActionDoc", "IntegrationDoc", "Row", "SyncDoc"]
 
@@ -25,6 +25,10 @@ class Row:
     kind: str = "field"
     source_fields: tuple[str, ...] = ()
     target_field: str | None = None
+    # What a rendered table shows: every field as its label and its name in the spec,
+    # the same way for all (`describe.with_names`); empty: the labels above.
+    source_cell: str = field(default="", compare=False)
+    target_cell: str = field(default="", compare=False)
 
     @property
     def source_labels(self) -> tuple[str, ...]:

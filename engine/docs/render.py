@@ -11,6 +11,7 @@ HTML page escapes every value and needs nothing from the network.
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Iterable, Sequence
 
 from engine.docs.describe import describe_spec
@@ -69,7 +70,9 @@ def _md_table(headers: Sequence[str], rows: Iterable[Sequence[str]]) -> list[str
 
 
 def _md_rows(source: str, target: str, rows: Sequence[Row]) -> list[str]:
-    return _md_table([source, target, "Comments"], ((r.source, r.target, r.comment) for r in rows))
+    return _md_table([source, target, "Comments"],
+                     ((r.source_cell or r.source, r.target_cell or r.target, r.comment)
+                      for r in rows))
 
 
 def render_markdown(doc: IntegrationDoc) -> str:
@@ -115,9 +118,18 @@ def _e(text: str) -> str:
     return html.escape(text, quote=True)
 
 
+_CODE = re.compile(r"`([^`]+)`")
+
+
+def _cell_html(text: str) -> str:
+    """A table cell: escaped, with `name` (a field's name in the spec) as code."""
+    return _CODE.sub(r"<code>\1</code>", _e(text))
+
+
 def _html_table(headers: Sequence[str], rows: Iterable[Sequence[str]]) -> list[str]:
     out = ["<table>", "<tr>" + "".join(f"<th>{_e(h)}</th>" for h in headers) + "</tr>"]
-    out.extend("<tr>" + "".join(f"<td>{_e(c)}</td>" for c in row) + "</tr>" for row in rows)
+    out.extend("<tr>" + "".join(f"<td>{_cell_html(c)}</td>" for c in row) + "</tr>"
+               for row in rows)
     out.append("</table>")
     return out
 
@@ -146,7 +158,8 @@ def render_html(doc: IntegrationDoc) -> str:
             out.append(f"<p>{_e(' '.join(sync.description.split()))}</p>")
         out += _html_facts(_facts(sync))
         out += _html_table([sync.source_system, sync.target_system, "Comments"],
-                           ((r.source, r.target, r.comment) for r in sync.rows))
+                           ((r.source_cell or r.source, r.target_cell or r.target, r.comment)
+                            for r in sync.rows))
         out.append("</section>")
     for action in doc.actions:
         out.append(f'<section id="action-{_e(action.name)}">')
@@ -156,7 +169,8 @@ def render_html(doc: IntegrationDoc) -> str:
         out += _html_facts(_action_facts(action))
         if action.rows:
             out += _html_table(["Source", "Target", "Comments"],
-                               ((r.source, r.target, r.comment) for r in action.rows))
+                               ((r.source_cell or r.source, r.target_cell or r.target, r.comment)
+                                for r in action.rows))
         out.append("</section>")
     if doc.setup:
         out += ["<h2>Setup values</h2>", *_html_table(["Setting", "Value"], doc.setup)]

@@ -31,6 +31,7 @@ __all__ = [
     "filter_words",
     "join_words",
     "schedule_words",
+    "setup_table_words",
     "setup_value_words",
     "system_name",
     "trigger_words",
@@ -71,6 +72,23 @@ def setup_value_words(value: Any) -> str | None:
     else:
         return None
     return text if len(text) <= _SHORT else None
+
+
+def setup_table_words(value: Any, *, shown: int = 8) -> str:
+    """A table (or long list) of setup values, entry by entry: `sweden → SE, norway → NO`,
+    the first `shown` of them and how many more the spec has."""
+    if isinstance(value, dict):
+        entries = [f"{k} → {_scalar(v) if not isinstance(v, (dict, list)) else '(nested)'}"
+                   for k, v in value.items()]
+    elif isinstance(value, (list, tuple)):
+        entries = [_scalar(v) if not isinstance(v, (dict, list)) else "(nested)"
+                   for v in value]
+    else:
+        return _scalar(value)
+    if not entries:
+        return "empty"
+    more = len(entries) - shown
+    return ", ".join(entries[:shown]) + (f" and {more} more (see the spec)" if more > 0 else "")
 
 
 def _scalar(value: Any) -> str:

@@ -37,7 +37,7 @@ from engine.rules.nodes import (
     SetupRef,
     iter_leaves,
 )
-from engine.rules.parse import parse_rule
+from engine.rules.parse import parse_rule, syntax_errors
 
 __all__ = ["FIELD_TYPES", "RuleProblem", "check_rule", "diagnose_rule"]
 
@@ -105,7 +105,7 @@ def diagnose_rule(text: str, at: Location, resolve_field: Callable[[str], str | 
     try:
         rule = parse_rule(text)
     except RuleSyntaxError as e:
-        return [e.to_diagnostic(at)]
+        return [error.to_diagnostic(at) for error in syntax_errors(text) or [e]]
     return [p.to_diagnostic(at)
             for p in check_rule(rule, resolve_field, setup, field_names=field_names)]
 

@@ -39,7 +39,7 @@ from engine.rules.nodes import (
     SetupRef,
 )
 
-__all__ = ["MAX_DURATION", "MAX_LENGTH", "MAX_NESTING", "parse_rule"]
+__all__ = ["MAX_DURATION", "MAX_LENGTH", "MAX_NESTING", "parse_rule", "syntax_errors"]
 
 MAX_LENGTH = 10_000  # characters of filter text
 MAX_NESTING = 32  # parentheses and `not`s inside each other
@@ -228,7 +228,9 @@ def _explain(text: str, fed: list[Token], bad: Token | None,
             at = _span(prev)
             return err(f"expected a condition{where}, found `{field}`",
                        f"`{field}` is a keyword; write a field with that name in backticks")
-        return err(f"expected an operator after `{field}`{found}", _OPERATORS_HINT)
+        meant = _operator_meant(str(bad)) if btype in ("NAME", "QUOTED_NAME") and bad else None
+        hint = f"did you mean `{meant}`? {_OPERATORS_HINT}" if meant else _OPERATORS_HINT
+        return err(f"expected an operator after `{field}`{found}", hint)
     if accepts == {"IN"}:
         return err(f"expected `in` after `not`{found}", "write `field not in [...]`")
     if accepts & {"NAME", "QUOTED_NAME"} and ptype == "DOT":
@@ -303,6 +305,82 @@ def _explain(text: str, fed: list[Token], bad: Token | None,
                    "join conditions with `and` / `or`; quote text that contains spaces")
     return err(f"unexpected {_show(bad) if bad is not None else 'end of the filter'}",
                _CONDITION_HINT)
+
+
+# Word operators as people misspell them: `startswith`, `starts_with`, `contain`, `notin`.
+_WORD_OPERATORS = ("starts with", "contains", "not in", "in", "is not null", "is null",
+                   "is true", "is false")
+
+
+def _operator_meant(word: str) -> str | None:
+    """The word operator `word` most likely means, or None."""
+    import difflib
+
+    squashed = {op.replace(" ", ""): op for op in _WORD_OPERATORS}
+    typed = word.strip("`").lower().replace("_", "").replace("-", "")
+    if len(typed) < 4:
+        return None
+    found = difflib.get_close_matches(typed, list(squashed), n=1, cutoff=0.75)
+    return squashed[found[0]] if found else None
+
+
+def syntax_errors(text: str, *, limit: int = 10) -> list[RuleSyntaxError]:
+    """Every syntax error of a filter that does not parse, not only the first ([] when it
+    parses). After an error, reading resumes at the next `and` / `or` outside
+    parentheses, brackets and quotes; an error a resumed read only finds because it
+    started mid-way (an unmatched `)`) is not reported."""
+    errors: list[RuleSyntaxError] = []
+    start = 0
+    while len(errors) < limit:
+        # blank out what was read already, keeping newlines, so positions stay true
+        rest = "".join(c if c == "\n" else " " for c in text[:start]) + text[start:]
+        if errors and not rest.strip():
+            break
+        try:
+            parse_rule(rest)
+        except RuleSyntaxError as e:
+            if errors and e.message in ("unmatched `)`", "the filter is empty"):
+                break
+            errors.append(e)
+            resume = _next_joint(text, _offset(text, e.line, e.end_column))
+            if resume is None:
+                break
+            start = resume
+            continue
+        break
+    return errors
+
+
+def _offset(text: str, line: int, column: int) -> int:
+    lines = text.split("\n")
+    return sum(len(x) + 1 for x in lines[:line - 1]) + column - 1
+
+
+_JOINT = re.compile(r"(?<![\w`-])(?:and|or)(?![\w-])", re.IGNORECASE)
+
+
+def _next_joint(text: str, offset: int) -> int | None:
+    """Just past the next `and` / `or` at the outermost level from `offset` on."""
+    depth, quote = 0, ""
+    i = 0
+    while i < len(text):
+        c = text[i]
+        if quote:
+            if c == "\\":
+                i += 2
+                continue
+            if c == quote or c == "\n":
+                quote = ""
+        elif c in "\"'`":
+            quote = c
+        elif c in "([":
+            depth += 1
+        elif c in ")]":
+            depth = max(0, depth - 1)
+        elif i >= offset and depth == 0 and (match := _JOINT.match(text, i)):
+            return match.end()
+        i += 1
+    return None
 
 
 def _bad_character(text: str, fed: list[Token], pos: int,

@@ -61,6 +61,7 @@ from engine.errors import AmbiguousWriteError, FatalError, MalformedRequestError
 from engine.runner.context import RunnerContext
 from engine.runner.deployment import Deployment
 from engine.runner.webhooks import inbound, read_body
+from engine.spec.environment import MissingEnvironmentError
 from engine.spec.model import Action, Sync
 from engine.state.base import BatchCommit, Link
 from engine.sync.changes import payload_hash
@@ -416,8 +417,8 @@ async def receive_action(request: Request) -> Response:
         return reject("too_large", 413, f"the body exceeds {ctx.max_body_bytes} bytes")
     try:
         secret = deployment.webhook_secret(connection)
-    except KeyError as exc:
-        log.error("action secret missing: environment variable %s", exc.args[0])
+    except MissingEnvironmentError as exc:
+        log.error("workflow actions of %s cannot be verified: %s", integration, exc)
         return reject("unavailable", 503, "the receiver is not configured yet")
     if secret is None:
         return reject("unknown", 404, "the workflow connection configures no webhooks.secret")

@@ -272,6 +272,10 @@ async def _readyz(request: Request) -> Response:
     if not specs:
         return JSONResponse({"status": "unavailable", "reason": "no specs loaded"},
                             status_code=503)
+    problems = ctx.deployment.problems()
+    if problems:  # a connection that cannot work (a missing secret) is not ready to serve
+        return JSONResponse({"status": "unavailable", "reason": "connections not configured",
+                             "problems": problems, "integrations": specs}, status_code=503)
     return JSONResponse({"status": "ready", "integrations": specs, "inbox_depth": depth})
 
 

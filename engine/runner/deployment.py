@@ -16,9 +16,10 @@ import httpx
 
 from engine.adapters.base import Vendor, WebhookEvent, WebhookSource
 from engine.adapters.ratelimit import RateBudgets
+from engine.errors import SpecsyncError
 from engine.redact import Redactor
 from engine.runner.schedule import ScheduledSync, parse_schedule
-from engine.spec.environment import resolve_text
+from engine.spec.environment import MissingEnvironmentError, resolve_text
 from engine.spec.load import iter_specs
 from engine.spec.model import Connection, Spec, Sync
 from engine.state.base import StateStore
@@ -87,8 +88,8 @@ class Deployment:
     def webhook_secret(self, connection: Connection) -> str | None:
         """The resolved `webhooks.secret`; None if the connection configures none.
 
-        KeyError names the missing environment variable (an operator error: answered 5xx
-        so the vendor retries once it is fixed).
+        MissingEnvironmentError names the missing variable (an operator error: answered
+        5xx so the vendor retries once it is fixed).
         """
         ref = connection.webhooks.get("secret")
         if not ref:
@@ -96,8 +97,25 @@ class Deployment:
         missing: list[str] = []
         value = resolve_text(str(ref), self.environ, missing)
         if missing:
-            raise KeyError(missing[0])
+            raise MissingEnvironmentError(sorted(set(missing)), connection.name,
+                                          what="webhooks.secret")
         return value
+
+    def problems(self) -> list[str]:
+        """What keeps connections from working: missing environment variables, in words
+        (names only, never values). `/readyz` is not ready while there are any."""
+        found: list[str] = []
+        for integration, runtime in sorted(self.runtimes.items()):
+            for name, connection in runtime.spec.connections.items():
+                try:
+                    runtime.config(name)
+                except SpecsyncError as exc:
+                    found.append(f"{integration}: {exc}")
+                try:
+                    self.webhook_secret(connection)
+                except SpecsyncError as exc:
+                    found.append(f"{integration}: {exc}")
+        return found
 
     def triggered(self, integration: str, connection: str, event: WebhookEvent) -> list[str]:
         """The syncs this event starts: their trigger names the connection, they read the

@@ -32,7 +32,7 @@ from datetime import UTC, datetime, timedelta
 
 from croniter import croniter
 
-from engine.errors import StateError
+from engine.errors import SpecsyncError, StateError
 from engine.runner.gate import SyncGate
 from engine.state.base import StateStore
 
@@ -223,6 +223,8 @@ class Scheduler:
             return
         except asyncio.CancelledError:
             raise
+        except SpecsyncError as exc:  # the operator's to fix (a missing secret): no traceback
+            log.error("scheduled run of %s/%s failed: %s", *name, exc)
         except Exception:
             log.exception("scheduled run of %s/%s failed", *name)
         finally:

@@ -53,6 +53,9 @@ def _register_secrets(runner: Runner, redactor: Any) -> None:
         for name, connection in runtime.spec.connections.items():
             try:
                 runtime.config(name)
+            except Exception as exc:  # reported, not fatal: /readyz is 503 until fixed
+                log.error("connection %s/%s: %s", runtime.spec.integration, name, exc)
+            try:
                 redactor.add(deployment.webhook_secret(connection))
             except Exception as exc:  # reported, not fatal: webhooks answer 503 until fixed
                 log.error("connection %s/%s: %s", runtime.spec.integration, name, exc)

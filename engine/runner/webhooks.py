@@ -28,6 +28,7 @@ from starlette.responses import JSONResponse, Response
 from engine.adapters.base import InboundRequest, WebhookEvent, WebhookSource
 from engine.errors import MalformedRequestError
 from engine.runner.context import RunnerContext
+from engine.spec.environment import MissingEnvironmentError
 from engine.spec.model import Connection
 
 __all__ = ["inbound", "inbox_source", "read_body", "receive_webhook", "request_uri"]
@@ -113,9 +114,8 @@ async def receive_webhook(request: Request) -> Response:
         return reject("too_large", 413, f"the body exceeds {ctx.max_body_bytes} bytes")
     try:
         secret = deployment.webhook_secret(connection)
-    except KeyError as exc:
-        log.error("webhook secret of %s/%s is not set: environment variable %s is missing",
-                  integration, name, exc.args[0])
+    except MissingEnvironmentError as exc:
+        log.error("webhooks of %s/%s cannot be verified: %s", integration, name, exc)
         return reject("unavailable", 503, "the receiver is not configured yet",
                       {"Retry-After": "60"})
     if secret is None:

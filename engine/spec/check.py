@@ -195,14 +195,16 @@ def _check_rule(ctx: _Context, pointer: str, text: Any,
     if not isinstance(text, str):
         return
     from engine.rules import RuleSyntaxError, check_rule, parse_rule
+    from engine.rules.parse import syntax_errors
 
     try:
         rule = parse_rule(text)
-    except RuleSyntaxError as exc:
-        offset = inner_offset(text, exc.line, exc.column)
-        width = (exc.end_column - exc.column) if exc.end_column else 1
-        yield ctx.diag("rules.syntax", exc.message, pointer, exc.hint,
-                       location=ctx.doc.inner_location(pointer, offset, max(width, 1)))
+    except RuleSyntaxError as first:
+        for exc in syntax_errors(text) or [first]:  # every one, not only the first
+            offset = inner_offset(text, exc.line, exc.column)
+            width = (exc.end_column - exc.column) if exc.end_column else 1
+            yield ctx.diag("rules.syntax", exc.message, pointer, exc.hint,
+                           location=ctx.doc.inner_location(pointer, offset, max(width, 1)))
         return
     names = info.readable() if info else []
     for problem in check_rule(rule, _resolver(info), ctx.setup, field_names=names):
@@ -232,9 +234,17 @@ def _check_transform(ctx: _Context, pointer: str, transform: Any, info: ObjectIn
         return "object" if path.split(".")[0] in extra else resolve(path)
 
     text = _template_text(transform)
+    # a positional template's names are its `from` items: a problem names one of them
+    sources = transform.get("from") if isinstance(transform, dict) else None
+    items = {f"`{v}`": i for i, v in enumerate(sources) if isinstance(v, str)} \
+        if isinstance(sources, list) else {}
     for problem in check_transform(transform, resolve_with_extra, names, ctx.setup,
                                    ctx.sync_names):
-        if text is not None and problem.line:
+        named = next((i for shown, i in items.items()
+                      if problem.message.startswith(shown)), None)
+        if named is not None and pointer.endswith("/template"):
+            location = ctx.loc(pointer_join(pointer.rsplit("/", 1)[0] + "/from", named))
+        elif text is not None and problem.line:
             offset = inner_offset(text, problem.line, problem.column)
             width = (problem.end_column - problem.column) if problem.end_column else 1
             location = ctx.doc.inner_location(pointer, offset, max(width, 1))

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 
 from engine.adapters.base import ConnectionConfig
 from engine.errors import SpecsyncError
+from engine.redact import fixed
 from engine.spec.model import Connection
 
 __all__ = ["ENV_REF", "MissingEnvironmentError", "resolve_connection", "resolve_text", "secrets_of"]
@@ -19,13 +20,17 @@ __all__ = ["ENV_REF", "MissingEnvironmentError", "resolve_connection", "resolve_
 ENV_REF = re.compile(r"\$\{([A-Z][A-Z0-9_]*)\}")
 
 
+_SET_THEM = fixed("set them (e.g. from `specsync sandbox up`, or your secret store) and "
+                  "run again")
+
+
 class MissingEnvironmentError(SpecsyncError):
-    def __init__(self, names: list[str], connection: str):
+    def __init__(self, names: list[str], connection: str, *, what: str = ""):
         self.names = names
         listing = ", ".join(names)
         super().__init__(
-            f"connection `{connection}` needs the environment variable(s) {listing}; "
-            "set them (e.g. from `specsync sandbox up`, or your secret store) and run again"
+            f"connection `{connection}` needs the environment variable(s) {listing}"
+            f"{f' for its {what}' if what else ''}; " + _SET_THEM
         )
 
 

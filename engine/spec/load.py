@@ -8,6 +8,7 @@ spec tests live beside it in `tests/*.yaml`. `load_spec` returns the model or ra
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -17,7 +18,7 @@ from engine.errors import SpecError
 from engine.spec.check import check_spec
 from engine.spec.model import Spec, build_spec
 from engine.spec.schema import schema_diagnostics
-from engine.spec.source import LoadedDocument, load_yaml
+from engine.spec.source import LoadedDocument, load_yaml, recover_yaml
 
 __all__ = ["display_path", "find_spec_files", "load_document", "load_spec", "validate_paths"]
 
@@ -75,6 +76,31 @@ def _diagnose(doc: LoadedDocument, vendors: AdapterRegistry | None = None) -> li
     return sorted(unique.values(), key=lambda d: d.sort_key)
 
 
+def _despite_yaml_errors(file: str, text: str, problems: list[Diagnostic],
+                         vendors: AdapterRegistry | None) -> list[Diagnostic]:
+    """The YAML errors of a file that does not read, and every other problem that the
+    document shows with the offending lines left out (none on those lines)."""
+    if not text or not problems or problems[0].code not in ("yaml.syntax",
+                                                            "yaml.duplicate-key"):
+        return problems
+    doc, _, left_out = recover_yaml(file, text)  # later YAML errors are mostly echoes
+    if doc is None:
+        return problems
+    lines = text.split("\n")
+    gone = {m.group(1) for n in left_out if n <= len(lines)
+            and (m := re.match(r"\s*(?:-\s+)?([\w.-]+)\s*:", lines[n - 1]))}
+
+    def caused_by_leaving_out(d: Diagnostic) -> bool:
+        if d.location.line in left_out:
+            return True
+        missing = re.search(r"required key `([^`]+)`", d.message)
+        return d.code == "schema.missing-key" and missing is not None and \
+            missing.group(1) in gone
+
+    found = [d for d in _diagnose(doc, vendors) if not caused_by_leaving_out(d)]
+    return sorted([*problems, *found], key=lambda d: d.sort_key)
+
+
 def load_spec(path: str | Path, vendors: AdapterRegistry | None = None) -> Spec:
     """The validated model of one spec file, or SpecError with every problem in it.
 
@@ -91,7 +117,8 @@ def load_spec(path: str | Path, vendors: AdapterRegistry | None = None) -> Spec:
         path = files[0]
     doc, text, diags = load_document(path)
     if doc is None:
-        raise SpecError(diags, {display_path(path): text})
+        raise SpecError(_despite_yaml_errors(display_path(path), text, diags, vendors),
+                        {display_path(path): text})
     diags = _diagnose(doc, vendors)
     if any(d.severity is Severity.ERROR for d in diags):
         raise SpecError(diags, {doc.file: text})
@@ -107,9 +134,11 @@ def validate_paths(paths: Iterable[str | Path], vendors: AdapterRegistry | None 
     for path in files:
         doc, text, problems = load_document(path)
         sources[display_path(path)] = text
-        diags.extend(problems)
         if doc is not None:
+            diags.extend(problems)
             diags.extend(_diagnose(doc, vendors))
+        else:
+            diags.extend(_despite_yaml_errors(display_path(path), text, problems, vendors))
     return sorted(diags, key=lambda d: d.sort_key), sources, len(files)
 
 

@@ -16,6 +16,7 @@ duplicate keys, more aliases than `MAX_ALIASES`, documents that expand past `MAX
 from __future__ import annotations
 
 import io
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -375,12 +376,13 @@ def load_yaml(file: str, text: str) -> tuple[LoadedDocument | None, list[Diagnos
             return None, [hostile]
         node = _yaml().load(io.StringIO(text))
     except DuplicateKeyError as exc:
+        first = _first_of_duplicate(text, exc)
         return None, [Diagnostic(
             "yaml.duplicate-key",
             _first_line(exc.problem or "duplicate key"),
             _mark_location(file, exc.problem_mark),
-            hint="each key may appear once in a mapping; the first is at "
-            f"line {exc.context_mark.line + 1}" if exc.context_mark else None,
+            hint=f"each key may appear once in a mapping; the first is at line {first}"
+            if first else "each key may appear once in a mapping",
         )]
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
@@ -389,7 +391,7 @@ def load_yaml(file: str, text: str) -> tuple[LoadedDocument | None, list[Diagnos
             "yaml.syntax",
             _first_line(problem),
             _mark_location(file, mark),
-            hint=_yaml_hint(problem),
+            hint=_indentation_hint(text, problem, mark) or _yaml_hint(problem),
         )]
     except (YAMLError, RecursionError, ValueError) as exc:
         return None, [Diagnostic("yaml.syntax", _first_line(str(exc)) or "invalid YAML",
@@ -406,6 +408,76 @@ def load_yaml(file: str, text: str) -> tuple[LoadedDocument | None, list[Diagnos
             hint="write the values out instead of nesting aliases",
         )]
     return LoadedDocument(file, text, data, converter.map), []
+
+
+def recover_yaml(file: str, text: str, *, limit: int = 12
+                 ) -> tuple[LoadedDocument | None, list[Diagnostic], set[int]]:
+    """After a YAML error: the document read with the offending lines left out, so the
+    other checks still run (one YAML slip should not hide every other problem).
+
+    Returns the document (None when leaving out `limit` lines does not make it read),
+    further YAML errors found on the way that the left-out lines did not cause, and the
+    1-based numbers of the lines left out (diagnostics there are not to be trusted).
+    """
+    lines = text.split("\n")
+    blanked: set[int] = set()
+    more: list[Diagnostic] = []
+    for _ in range(limit):
+        doc, diags = load_yaml(file, "\n".join(lines))
+        if doc is not None:
+            return doc, more, blanked
+        if not diags or diags[0].code not in ("yaml.syntax", "yaml.duplicate-key"):
+            return None, more, blanked
+        line = diags[0].location.line
+        if line in blanked or not 1 <= line <= len(lines):
+            return None, more, blanked
+        if blanked and line - 1 not in blanked:  # a slip of its own, not a consequence
+            more.append(diags[0])
+        lines[line - 1] = ""
+        blanked.add(line)
+    return None, more, blanked
+
+
+def _first_of_duplicate(text: str, exc: DuplicateKeyError) -> int | None:
+    """The line of the first occurrence of a duplicated key (ruamel's context mark is
+    the mapping's start, not the key's)."""
+    mark, start = exc.problem_mark, exc.context_mark
+    found = re.search(r'duplicate key "([^"]*)"', exc.problem or "")
+    if mark is None or found is None:
+        return start.line + 1 if start is not None else None
+    key = re.escape(found.group(1))
+    pattern = re.compile(rf"\s{{{mark.column}}}(?:{key}|'{key}'|\"{key}\")\s*:")
+    lines = text.split("\n")
+    for number in range(start.line if start is not None else 0, mark.line):
+        if pattern.match(lines[number]):
+            return number + 1
+    return start.line + 1 if start is not None else None
+
+
+def _indentation_hint(text: str, problem: str, mark: Any) -> str | None:
+    """`mapping values are not allowed here` where a line is indented deeper than the
+    `key: value` line before it: an indentation slip, not a value to quote."""
+    if mark is None or "mapping values are not allowed" not in problem:
+        return None
+    lines = text.split("\n")
+    if not 0 <= mark.line < len(lines):
+        return None
+    here = lines[mark.line]
+    indent = len(here) - len(here.lstrip(" "))
+    for number in range(mark.line - 1, -1, -1):
+        before = lines[number]
+        stripped = before.strip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        other = len(before) - len(before.lstrip(" "))
+        has_value = re.match(r"\s*(?:- )?[^\s:#][^:#]*:\s+\S", before) is not None
+        if indent > other and has_value:
+            return (f"line {mark.line + 1} is indented more than line {number + 1}, which "
+                    f"already has its value: keys of one mapping line up (line "
+                    f"{number + 1} starts at column {other + 1}, line {mark.line + 1} at "
+                    f"column {indent + 1}); check the indentation of both lines")
+        return None
+    return None
 
 
 def _first_line(text: str) -> str:

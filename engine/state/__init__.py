@@ -6,6 +6,10 @@
 `open_store` accepts None, `sqlite:///relative/path.db`, `sqlite:////absolute/path.db`,
 a plain file path, or `postgresql://...` (an optional `?schema=name` query parameter
 selects the PostgreSQL schema; default "specsync").
+
+Commands that only read (`status`, `history`, `plan`, `explain`) pass `create=False`: a
+SQLite file that does not exist is then `StoreNotFoundError`, and nothing is created (no
+folder, no empty database) by looking.
 """
 
 from __future__ import annotations
@@ -47,6 +51,7 @@ __all__ = [
     "Run",
     "SqliteStateStore",
     "StateStore",
+    "StoreNotFoundError",
     "SyncPause",
     "open_store",
     "sync_lease_name",
@@ -55,19 +60,31 @@ __all__ = [
 DEFAULT_PATH = Path(".specsync") / "state.db"
 
 
-def open_store(url: str | None) -> StateStore:
-    """Open (and migrate) the store a URL names; see the module docstring for forms."""
+class StoreNotFoundError(StateError):
+    """A read-only command named a SQLite state file that does not exist (yet)."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(f"no state store at {path}")
+        self.path = path
+
+
+def open_store(url: str | None, *, create: bool = True) -> StateStore:
+    """Open (and migrate) the store a URL names; see the module docstring for forms.
+
+    With `create=False` a missing SQLite file raises `StoreNotFoundError` instead of
+    being created.
+    """
     if url is None or url == "":
-        return _sqlite(DEFAULT_PATH)
+        return _sqlite(DEFAULT_PATH, create)
     scheme, sep, rest = url.partition("://")
     if not sep:
-        return _sqlite(Path(url))
+        return _sqlite(Path(url), create)
     scheme = scheme.lower()
     if scheme == "sqlite":
         if not rest.startswith("/") or rest == "/":
             raise StateError("SQLite state URL must look like sqlite:///path/to/state.db")
         path = rest[1:]  # sqlite:///rel.db -> rel.db ; sqlite:////abs.db -> /abs.db
-        return SqliteStateStore(path) if path == ":memory:" else _sqlite(Path(path))
+        return SqliteStateStore(path) if path == ":memory:" else _sqlite(Path(path), create)
     if scheme in ("postgresql", "postgres"):
         from engine.state.postgres import PostgresStateStore  # psycopg only when needed
 
@@ -80,8 +97,14 @@ def open_store(url: str | None) -> StateStore:
     )
 
 
-def _sqlite(path: Path) -> SqliteStateStore:
-    path.parent.mkdir(parents=True, exist_ok=True)
+def _sqlite(path: Path, create: bool) -> SqliteStateStore:
+    if not create and not path.exists():
+        raise StoreNotFoundError(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StateError(f"cannot create the folder of the state store {path}: "
+                         f"{exc.strerror or exc}") from None
     return SqliteStateStore(path)
 
 

@@ -119,7 +119,11 @@ class SqliteStateStore(SqliteOperatorState):
     def __init__(self, path: str | os.PathLike[str], *, busy_timeout: float = 30.0) -> None:
         self.path = str(path)
         if self.path != ":memory:" and not Path(self.path).exists():
-            os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))
+            try:
+                os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))
+            except OSError as exc:  # a user's mistake (`--state /proc/x.db`), said plainly
+                raise StateError(f"cannot create the SQLite state store {self.path}: "
+                                 f"{exc.strerror or exc}") from None
         self._lock = threading.RLock()
         try:
             self._db = sqlite3.connect(

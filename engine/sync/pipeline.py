@@ -42,7 +42,7 @@ from engine.sync.changes import Change, ChangeKind, Plan
 from engine.sync.job import SyncJob
 from engine.sync.lease import SyncLease
 from engine.sync.read import DeltaCursor, batches
-from engine.sync.runtime import Runtime
+from engine.sync.runtime import Runtime, StoreLinks
 
 __all__ = ["RunReport", "SyncJob", "plan_sync", "run_sync"]
 
@@ -70,9 +70,13 @@ class RunReport:
 
 
 async def plan_sync(runtime: Runtime, sync_name: str, *, full: bool = False,
-                    records: AsyncIterator[Record] | None = None) -> Plan:
-    """What a run would do, field by field; reads source and target, writes nothing."""
-    job = SyncJob(runtime, sync_name)
+                    records: AsyncIterator[Record] | None = None,
+                    links: StoreLinks | None = None) -> Plan:
+    """What a run would do, field by field; reads source and target, writes nothing.
+
+    `links` replaces the store's links (planned.py: the links earlier plans would make).
+    """
+    job = SyncJob(runtime, sync_name, links=links)
     integration, name = job.integration, job.sync.name
     plan = Plan(integration, name)
 
@@ -134,6 +138,8 @@ async def run_sync(runtime: Runtime, sync_name: str, *, full: bool = False,
                                                                         failing)
         async for batch in batches(stream, job.batch_size):
             counts["read"] += len(batch)
+            if progress is not None:  # read, before the writes that may take a while
+                progress(counts)
             newest = cursor.scan(batch)
             changes = await job.decider.decide(batch, with_old=False)
             applied = await job.writer.apply(changes)

@@ -34,3 +34,14 @@ def test_history_says_why_a_run_failed(tmp_path: Path,
     assert f"run {run} (maconomy-cinode/projects) failed: cinode answered 401" in out
     assert main(["history", "--state", str(state), "--sync", "customers"]) == 0
     assert "no runs yet of sync customers" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("command", ["status", "history"])
+def test_reading_a_store_that_does_not_exist_creates_nothing(
+        command: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    state = tmp_path / "nonexistent" / "dir" / "state.db"
+    assert main([command, "--state", str(state)]) == 0
+    out = capsys.readouterr().out
+    assert "no runs yet" in out and f"no state store at {state}" in out
+    assert "┏" not in out  # no empty table under the message
+    assert not (tmp_path / "nonexistent").exists()

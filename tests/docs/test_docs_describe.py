@@ -134,7 +134,8 @@ def test_placement_is_for_new_records_only() -> None:
 def test_markdown_escapes_table_cells_and_html_escapes_everything() -> None:
     spec = load_spec(SAMPLE)
     md = render_docs(spec, "md")
-    assert "| E-mail | E-mail | Required; Work e-mail \\| used to log in |" in md
+    assert ("| E-mail (`email`) | E-mail (`email`) | Required; Work e-mail \\| used to log in |"
+            in md)
     page = render_docs(spec, "html")
     assert "<h1>Docs sample &lt;Kleer | Cinode | HubSpot&gt;</h1>" in page
     assert "<Kleer" not in page
@@ -167,3 +168,33 @@ def test_docs_say_what_each_real_api_cannot_do() -> None:
         assert "<li><strong>Cinode:</strong> Subcontractors" in render_docs(spec, "html")
     finally:
         registry.register(original)
+
+
+@pytest.mark.parametrize("name", ["maconomy-cinode", "kleer-cinode", "kleer-hubspot"])
+def test_tables_name_every_field_the_same_way(name: str) -> None:
+    """Each field cell is "Label (`name`)" or, without a catalog label, "`name`": never a
+    bare name beside labels (`vatnumber` next to `E-mail`)."""
+    import re
+
+    from engine.docs.render import render_docs
+
+    md = render_docs(load_spec(ROOT / "specs" / name), "md")
+    field = r"(?:[^`|]+? \(`[^`]+`\)|`[^`]+`)"
+    cell = re.compile(rf"{field}(?:, {field})*|ID|")
+    lines = md.splitlines()
+    rows = [line.split(" | ") for i, line in enumerate(lines)
+            if line.startswith("| ") and not line.startswith("| `")  # setup values
+            and not lines[i + 1].startswith("|---")]  # a table's header
+    cells = [c.removeprefix("| ") for row in rows for c in row[:2]]
+    assert cells and [c for c in cells if not cell.fullmatch(c)] == []
+    assert "(a table; see the spec)" not in md
+
+
+def test_a_setup_table_is_shown_entry_by_entry() -> None:
+    from engine.docs.words import setup_table_words
+
+    md = render_docs(load_spec(ROOT / "specs" / "maconomy-cinode"), "md")
+    assert "| `country_codes` | sweden → SE, norway → NO, denmark → DK, finland → FI, " in md
+    many = {f"k{i}": i for i in range(10)}
+    assert setup_table_words(many).endswith("k7 → 7 and 2 more (see the spec)")
+    assert setup_table_words({"a": {"b": 1}}) == "a → (nested)"

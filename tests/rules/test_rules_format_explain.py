@@ -59,10 +59,28 @@ def test_explain_lists_every_clause(snapshot) -> None:
     result = explain_rule(parse_rule(text), record, setup={"customers": ["1000"]},
                           clock=lambda: NOW)
     assert result.verdict is False
-    assert [c.verdict for c in result.clauses] == [True, False, False, True, True]
+    # `not customernumber in ...` with the number in the list: the clause fails
+    assert [c.verdict for c in result.clauses] == [True, False, False, False, True]
     assert result.clauses[3].line == 2 and result.clauses[3].text == (
-        "customernumber in setup.customers")
+        "not customernumber in setup.customers")
+    assert result.clauses[3].negated and result.clauses[3].column == 7
     assert result.render() == snapshot
+
+
+@pytest.mark.parametrize(("text", "shown", "verdicts", "verdict"), [
+    pytest.param("not a in setup.xs", ["not a in setup.xs"], [True], True, id="not-held"),
+    pytest.param("not (a = 1 or b = 2)", ["not a = 1", "not b = 2"], [True, False], False,
+                 id="not-group"),
+    pytest.param("not not a = 1", ["a = 1"], [False], False, id="double-not"),
+    pytest.param("note = 1", ["note = 1"], [False], False, id="field-named-note"),
+])
+def test_explain_keeps_not(text: str, shown: list[str], verdicts: list[bool],
+                           verdict: bool) -> None:
+    record = {"a": "7", "b": 2, "note": 3}
+    result = explain_rule(parse_rule(text), record, setup={"xs": ["1000"]})
+    assert [c.text for c in result.clauses] == shown
+    assert [c.verdict for c in result.clauses] == verdicts
+    assert result.verdict is verdict
 
 
 def test_explain_masks_identity_numbers_and_reports_missing() -> None:

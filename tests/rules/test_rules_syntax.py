@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from engine.diagnostics import Location, render_text
 from engine.rules import MAX_LENGTH, MAX_NESTING, RuleSyntaxError, parse_rule
@@ -145,3 +147,20 @@ def test_positions_are_one_based_and_exclusive() -> None:
 def test_non_string_input_is_a_type_error() -> None:
     with pytest.raises(TypeError):
         parse_rule(None)  # type: ignore[arg-type]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from([*'ab =<>!()[],."\'`-+\n', "and ", "or ", "not ", "in ",
+                                  "is ", "1", "x"]), max_size=30).map("".join))
+def test_every_syntax_error_is_found_and_none_where_it_parses(text: str) -> None:
+    from engine.rules.parse import syntax_errors
+
+    errors = syntax_errors(text)
+    try:
+        parse_rule(text)
+    except RuleSyntaxError as first:
+        assert errors and (errors[0].line, errors[0].column) == (first.line, first.column)
+        positions = [(e.line, e.column) for e in errors]
+        assert positions == sorted(positions) and len(set(positions)) == len(positions)
+    else:
+        assert errors == []

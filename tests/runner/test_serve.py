@@ -96,3 +96,42 @@ def test_serve_refuses_to_start_on_a_broken_spec(tmp_path: Path) -> None:
     assert proc.returncode == 1
     assert out == ""
     assert "error[" in err and "custmers" in err
+
+
+def test_a_missing_secret_is_one_plain_line_and_not_ready(tmp_path: Path) -> None:
+    """Scheduled runs that cannot start say why in one line (no traceback), /readyz is
+    503 naming every missing variable, and a secret that is a plain word ("sandbox")
+    does not garble our own message text."""
+    spec = Path(__file__).parents[2] / "specs" / "kleer-cinode"
+    environ = {k: v for k, v in os.environ.items()
+               if not k.startswith(("CINODE_", "KLEER_", "SPECSYNC_"))}
+    environ.update({"KLEER_URL": "https://kleer.invalid", "KLEER_TOKEN": "sandbox",
+                    "KLEER_COMPANY_ID": "1", "CINODE_URL": "https://cinode.invalid",
+                    "CINODE_ACCESS_ID": "sandbox", "CINODE_COMPANY_ID": "1"})
+    lines: list[str] = []
+    with subprocess.Popen([sys.executable, "-c", LAUNCH, str(spec), str(tmp_path / "s.db")],
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                          env=environ) as proc:
+        try:
+            port = wait_for_port(proc)
+            ready = httpx.get(f"http://127.0.0.1:{port}/readyz")
+            assert ready.status_code == 503
+            problems = "\n".join(ready.json()["problems"])
+            assert "CINODE_ACCESS_SECRET" in problems
+            assert "CINODE_WEBHOOK_SECRET for its webhooks.secret" in problems
+            wait_for_log(lines, proc, "scheduled run of kleer-cinode/")
+            proc.send_signal(signal.SIGTERM)
+            assert proc.wait(20) == 0
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        rest = proc.stderr.read() if proc.stderr else ""
+    records = [json.loads(line) for line in "".join(lines).splitlines() + rest.splitlines()
+               if line.startswith("{")]
+    failed = [r for r in records if r["message"].startswith("scheduled run of")]
+    assert failed and all("exception" not in r and "Traceback" not in json.dumps(r)
+                          for r in failed)
+    assert "needs the environment variable(s) CINODE_ACCESS_SECRET" in failed[0]["message"]
+    assert all("`specsync sandbox up`" in r["message"] for r in failed)
+    assert not [r for r in records if r["message"].strip("'") == "CINODE_WEBHOOK_SECRET"]

@@ -8,6 +8,7 @@ import re
 import signal
 import subprocess
 import sys
+from pathlib import Path
 
 import httpx
 import pytest
@@ -39,6 +40,11 @@ def test_exports_and_examples(snapshot) -> None:
                      "MACONOMY_URL", "MACONOMY_USER", "MACONOMY_PASSWORD", "MACONOMY_SHORTNAME",
                      "HUBSPOT_URL", "HUBSPOT_TOKEN", "HUBSPOT_CLIENT_SECRET"):
         assert required in names
+    # every variable a seed spec refers to, webhook secrets included
+    specs = Path(__file__).parents[2] / "specs"
+    referenced = {m for path in specs.glob("*/spec.yaml")
+                  for m in re.findall(r"\$\{([A-Z0-9_]+)\}", path.read_text())}
+    assert "CINODE_WEBHOOK_SECRET" in referenced and referenced <= set(names)
     only = environment({"maconomy": URLS["maconomy"]}, sandboxes)
     assert [k for k, _ in only] == ["SPECSYNC_ALLOW_LOOPBACK", "MACONOMY_URL", "MACONOMY_USER",
                                     "MACONOMY_PASSWORD",

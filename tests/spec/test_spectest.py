@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import shutil
 from decimal import Decimal
 from pathlib import Path
@@ -115,3 +116,14 @@ def test_a_decimal_renders_as_a_number_that_compares_equal(value: Decimal) -> No
 def test_a_yaml_float_equals_the_decimal_it_is_written_as(number: float) -> None:
     assert same(number, Decimal(repr(number)))
     assert same({"amount": number}, {"amount": Decimal(repr(number))})
+
+
+def test_a_name_filter_that_selects_no_case_fails() -> None:
+    out = io.StringIO()
+    assert run_spec_tests([SPEC], name_filter="zzznomatch", out=out) == 1
+    text = out.getvalue()
+    assert "no test case name contains 'zzznomatch'" in text and "nothing was tested" in text
+    assert "0 passed, 0 failed" not in text
+    out = io.StringIO()
+    assert run_spec_tests([SPEC], name_filter="customer", out=out) == 0
+    assert re.search(r"^[1-9][0-9]* passed, 0 failed$", out.getvalue(), re.MULTILINE)

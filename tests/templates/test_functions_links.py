@@ -130,3 +130,14 @@ class TestStoreLinks:
     def test_another_integration_does_not_see_the_links(self, store: StateStore) -> None:
         ctx = RenderContext(links=StoreLinks(store, "kleer-hubspot"), now=NOW)
         assert linked_source(ctx, 9001, "customers", None) is None
+
+
+def test_a_missing_link_names_the_key_it_looked_for() -> None:
+    """The key is shown as plans and history show it: not 'a str value'."""
+    with pytest.raises(RecordError) as info:
+        linked(ctx_for(TABLE), "100005", "customers")
+    assert info.value.message.startswith(
+        "sync 'customers' has no target id for key '100005' yet;")
+    with pytest.raises(RecordError) as info:
+        linked(ctx_for(TABLE), "19811218-9876", "customers")
+    assert "9876" not in info.value.message and "[personnummer]" in info.value.message

@@ -37,6 +37,17 @@ class _Raise:
 _RAISE: Any = _Raise()
 
 
+def _shown_id(value: Any) -> str:
+    """A record key or id for the message: keys are shown wherever runs are (plans,
+    history), so this one is too; identity numbers, phones and e-mails are still masked."""
+    from engine.redact import Redactor
+
+    text = str(value)
+    if len(text) > 64:
+        return safe_value_repr(value)
+    return Redactor().text(repr(value))
+
+
 def _empty(value: Any) -> bool:
     return value is None or value == ""
 
@@ -55,7 +66,7 @@ def linked(ctx: RenderContext, key: Any, sync: str, default: Any = _RAISE) -> An
             return default
         raise RecordError(
             "links.missing",
-            f"sync {sync!r} has no target id for key {safe_value_repr(key)} yet; "
+            f"sync {sync!r} has no target id for key {_shown_id(key)} yet; "
             "retried after that sync runs",
         )
     return found
@@ -76,7 +87,7 @@ def linked_source(ctx: RenderContext, target_id: Any, sync: str,
             return default
         raise RecordError(
             "links.missing",
-            f"sync {sync!r} has not written target id {safe_value_repr(target_id)}: "
+            f"sync {sync!r} has not written target id {_shown_id(target_id)}: "
             "the record it refers to is not synced yet (retried after that sync runs)",
         )
     return found
