@@ -218,6 +218,7 @@ class RunArgs:
     full: bool
     quiet: bool
     state: str | None
+    grace: float = 30.0
 
 
 def _run_arguments(p: argparse.ArgumentParser) -> None:
@@ -225,6 +226,9 @@ def _run_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--sync", metavar="NAME", help="only this sync (default: every sync)")
     p.add_argument("--full", action="store_true", help="read everything, not only changes")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--grace", type=float, default=30.0, metavar="SECONDS",
+                   help="on SIGTERM or Ctrl-C, how long the writes in flight may take to "
+                   "finish before they are abandoned (default: 30)")
     add_state_option(p)
 
 
@@ -310,17 +314,38 @@ def _print_reports(spec: Spec, runtime: Runtime, reports: list[RunReport],
 
 
 def run(args: RunArgs) -> int:
+    """Run the syncs; SIGTERM or SIGINT stops them gracefully (engine/cli/signals.py)
+    and the command exits 128 + the signal's number."""
+    from engine.cli.signals import GracefulStop
+
     console = _console(stderr=True)
+    signum: int | None = None
+
+    def say(text: str) -> None:
+        console.print(text, markup=False, highlight=False)
 
     async def main() -> list[RunReport]:
+        nonlocal signum
         async with _open_runtime(args.spec, args.state) as runtime:
-            reports = [await _run_one(runtime, name, full=args.full, quiet=args.quiet,
-                                      console=console)
-                       for name in _sync_names(runtime.spec, args.sync)]
+            reports: list[RunReport] = []
+            async with GracefulStop(runtime.stop, grace=args.grace, say=say) as stopping:
+                for name in _sync_names(runtime.spec, args.sync):
+                    if stopping.stopped:
+                        break  # the syncs not started yet stay for the next run
+                    report = await stopping.shield(_run_one(
+                        runtime, name, full=args.full, quiet=args.quiet, console=console))
+                    if report is None:
+                        say(f"{name}: interrupted; the writes in flight were abandoned, "
+                            "what was committed stays")
+                        break
+                    reports.append(report)
+            signum = stopping.signum
             _print_reports(runtime.spec, runtime, reports, console)
             return reports
 
     reports = _run_async(main)
+    if signum is not None:
+        return 128 + signum
     return 0 if all(r.outcome == "success" for r in reports) else 1
 
 

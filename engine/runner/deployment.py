@@ -24,6 +24,7 @@ from engine.spec.load import iter_specs
 from engine.spec.model import Connection, Spec, Sync
 from engine.state.base import StateStore
 from engine.sync.runtime import Runtime, utc_now
+from engine.sync.stop import StopRequest
 
 __all__ = ["Deployment"]
 
@@ -166,6 +167,16 @@ class Deployment:
                     continue
                 built += 1
         return built
+
+    def request_stop(self, reason: str) -> None:
+        """Ask every run in progress to stop at its batch's end (engine/sync/stop.py)."""
+        for runtime in self.runtimes.values():
+            runtime.stop.request(reason)
+
+    def allow_runs(self) -> None:
+        """Runs may go on again (a runner started after a stop): a fresh stop request."""
+        for runtime in self.runtimes.values():
+            runtime.stop = StopRequest()
 
     def scheduled_jobs(self) -> list[ScheduledSync]:
         return [ScheduledSync(spec.integration, sync.name, parse_schedule(sync.schedule))

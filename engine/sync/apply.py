@@ -157,6 +157,12 @@ class Checkpoints:
         self._last = self.monotonic()
         await self.lease.renew()
 
+    async def flush(self, cursor: str | None) -> None:
+        """Commit the cursor the completed batches reached, for a run stopped early; a
+        read out of cursor order commits none (its next run reads it all again)."""
+        if self.ordered:
+            await self.finish(cursor)
+
     async def finish(self, cursor: str | None) -> None:
         """Commit the cursor the whole read reached, if no batch carried it yet."""
         if cursor != self.committed_cursor:

@@ -31,6 +31,7 @@ Guarantees (see reliability.md, invariants I1-I3):
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, field
@@ -136,12 +137,14 @@ async def run_sync(runtime: Runtime, sync_name: str, *, full: bool = False,
     try:
         stream = records if records is not None else job.reader.stream(since, read_keys,
                                                                         failing)
-        async for batch in batches(stream, job.batch_size):
+        # A stop request (SIGTERM) ends the read; the batch in hand is still written.
+        async for batch in batches(runtime.stop.guard(stream), job.batch_size):
             counts["read"] += len(batch)
             if progress is not None:  # read, before the writes that may take a while
                 progress(counts)
             newest = cursor.scan(batch)
             changes = await job.decider.decide(batch, with_old=False)
+            await lease.check()  # a runner paused past its lease writes nothing more
             applied = await job.writer.apply(changes)
             cursor.reach(newest)
             failed = applied.failed
@@ -158,14 +161,23 @@ async def run_sync(runtime: Runtime, sync_name: str, *, full: bool = False,
             job.links.forget()
             if progress is not None:
                 progress(counts)
-        if records is None:
-            await checkpoints.finish(cursor.value)
-            await store.set_fingerprint(integration, name, job.fingerprint)
-        report.outcome = "partial" if counts[ChangeKind.ERROR] else "success"
+        if runtime.stop.requested:
+            # Stopped before the end of the read: what completed is committed (a delta
+            # read resumes after it), the cursor of a full read is not (it reads again).
+            await checkpoints.flush(cursor.value)
+            report.outcome = "interrupted"
+            report.error = f"stopped by {runtime.stop.reason} before the end of the read"
+        else:
+            if records is None:
+                await checkpoints.finish(cursor.value)
+                await store.set_fingerprint(integration, name, job.fingerprint)
+            report.outcome = "partial" if counts[ChangeKind.ERROR] else "success"
     except BaseException as exc:
-        report.outcome = "interrupted" if isinstance(exc, KeyboardInterrupt | GeneratorExit) \
-            else "failed"
-        report.error = runtime.redactor.text(f"{type(exc).__name__}: {exc}")
+        stopped = isinstance(exc, KeyboardInterrupt | GeneratorExit | asyncio.CancelledError)
+        report.outcome = "interrupted" if stopped else "failed"
+        report.error = (f"stopped by {runtime.stop.reason or 'cancellation'}; the writes in "
+                        "flight were abandoned" if stopped
+                        else runtime.redactor.text(f"{type(exc).__name__}: {exc}"))
         raise
     finally:
         warning = cursor.warning()

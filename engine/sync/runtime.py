@@ -31,6 +31,7 @@ from engine.spec.model import Spec
 from engine.state.asyncstore import AsyncStateStore
 from engine.state.base import Link, StateStore
 from engine.sync.lease import Host
+from engine.sync.stop import StopRequest
 
 __all__ = ["Runtime", "StoreLinks", "utc_now"]
 
@@ -170,6 +171,7 @@ class Runtime:
     redactor: Redactor = field(default_factory=Redactor)
     clock: Callable[[], datetime] = utc_now
     host: Host | None = None  # who holds sync leases; None: this process (Host.local())
+    stop: StopRequest = field(default_factory=StopRequest)  # SIGTERM: stop at a batch's end
     _astore: AsyncStateStore | None = field(default=None, init=False, repr=False)
     _adapters: dict[str, Adapter] = field(default_factory=dict, init=False, repr=False)
     _configs: dict[str, ConnectionConfig] = field(default_factory=dict, init=False, repr=False)
