@@ -24,6 +24,7 @@ from engine.adapters.base import Adapter, AdapterContext, ConnectionConfig, clie
 from engine.adapters.egress import EgressPolicy
 from engine.adapters.ratelimit import RateBudget, RateBudgets
 from engine.adapters.registry import AdapterRegistry, default_registry
+from engine.adapters.text import NO_RULES, TextRules
 from engine.errors import FatalError
 from engine.redact import Redactor
 from engine.spec.environment import resolve_connection
@@ -202,6 +203,11 @@ class Runtime:
                                      redactor=self.redactor, now=self.clock)
             self._adapters[connection] = factory(config, client, context)
         return self._adapters[connection]
+
+    def text_rules(self, connection: str) -> TextRules:
+        """What the connection's system does with control characters (its vendor's)."""
+        vendor = self.registry.find(self.spec.connections[connection].adapter)
+        return vendor.text if vendor is not None else NO_RULES
 
     def budgets_of(self, connection: str) -> list[RateBudget]:
         """The rate budgets a connection's adapter draws from (none before it is built)."""
