@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from engine.cli.progress import RunProgress
+    from engine.redact import Redactor
     from engine.spec.model import Spec
     from engine.state import StateStore
     from engine.sync.changes import Plan
@@ -62,6 +63,22 @@ def _open_store(state: str | None, *, read_only: bool) -> StateStore:
         return SqliteStateStore(":memory:")
 
 
+def _log_redactor() -> Redactor:
+    """The redactor of the command's log lines (warnings and errors on stderr), which is
+    also the runtime's: the connections' secrets it learns are masked in every line, and
+    so are identity numbers, e-mail addresses and phone numbers (engine/redact.py).
+    Where something else set logging up already (a test, an embedding program), its
+    handlers stay, and the runtime gets a redactor of its own."""
+    import logging
+
+    from engine.logs import configure_logging
+    from engine.redact import Redactor
+
+    if logging.getLogger().handlers:
+        return Redactor()
+    return configure_logging("WARNING")
+
+
 @asynccontextmanager
 async def _open_runtime(spec_path: str, state: str | None, *,
                         read_only: bool = False) -> AsyncIterator[Runtime]:
@@ -71,7 +88,7 @@ async def _open_runtime(spec_path: str, state: str | None, *,
 
     spec = load_spec(spec_path)
     with _open_store(state, read_only=read_only) as store:
-        runtime = Runtime(spec=spec, store=store)
+        runtime = Runtime(spec=spec, store=store, redactor=_log_redactor())
         try:
             yield runtime
         finally:

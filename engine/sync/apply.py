@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Literal
 
@@ -128,6 +128,7 @@ class Checkpoints:
     def __init__(self, store: AsyncStateStore, integration: str, sync: str, *,
                  lease: SyncLease, run_id: int, clock: Callable[[], datetime],
                  ordered: bool, cursor: str | None,
+                 redact: Callable[[str], str] = str,
                  monotonic: Callable[[], float] = time.monotonic) -> None:
         self.store = store
         self.integration = integration
@@ -137,6 +138,7 @@ class Checkpoints:
         self.clock = clock
         self.ordered = ordered
         self.committed_cursor = cursor
+        self.redact = redact  # failure text is stored with personal data masked
         self.monotonic = monotonic
         self._last = monotonic()
 
@@ -149,7 +151,8 @@ class Checkpoints:
             return
         await self.store.commit_batch(BatchCommit(
             self.integration, self.sync, self.clock(), links=applied.links,
-            failures=applied.failures, resolved=resolved,
+            failures=[replace(f, message=self.redact(f.message)) for f in applied.failures],
+            resolved=resolved,
             cursor=cursor if self.ordered else None, lease=self.lease.token,
             run_id=self.run_id))
         if self.ordered:

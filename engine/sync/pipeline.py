@@ -34,7 +34,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from engine.adapters.base import Record
 from engine.state.base import RunOutcome, RunStatus, StateStore
@@ -133,7 +133,7 @@ async def run_sync(runtime: Runtime, sync_name: str, *, full: bool = False,
     cursor = DeltaCursor(job.sync, stored_cursor, advance=records is None)
     checkpoints = Checkpoints(store, integration, name, lease=lease, run_id=run_id,
                               clock=runtime.clock, ordered=since is not None and records is None,
-                              cursor=stored_cursor)
+                              cursor=stored_cursor, redact=runtime.redactor.text)
     try:
         stream = records if records is not None else job.reader.stream(since, read_keys,
                                                                         failing)
@@ -148,7 +148,9 @@ async def run_sync(runtime: Runtime, sync_name: str, *, full: bool = False,
             applied = await job.writer.apply(changes)
             cursor.reach(newest)
             failed = applied.failed
-            report.failures.extend(failed[: max(0, 100 - len(report.failures))])
+            report.failures.extend(  # a reason may quote an e-mail or a phone: masked
+                replace(c, reason=runtime.redactor.text(c.reason))
+                for c in failed[: max(0, 100 - len(report.failures))])
             failed_keys = {c.key for c in failed}
             read_keys.update(failed_keys)
             for change in changes:
