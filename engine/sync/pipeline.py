@@ -144,8 +144,7 @@ async def run_sync(runtime: Runtime, sync_name: str, *, full: bool = False,
                 progress(counts)
             newest = cursor.scan(batch)
             changes = await job.decider.decide(batch, with_old=False)
-            await lease.check()  # a runner paused past its lease writes nothing more
-            applied = await job.writer.apply(changes)
+            applied = await job.writer.apply(changes, fence=lease.fence)
             cursor.reach(newest)
             failed = applied.failed
             report.failures.extend(  # a reason may quote an e-mail or a phone: masked
