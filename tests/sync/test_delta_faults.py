@@ -10,13 +10,15 @@ source) and writes exactly what was missing. Nothing is skipped, nothing written
 
 from __future__ import annotations
 
+import sqlite3
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
-from engine.errors import FatalError
+from engine.errors import FatalError, RetriableError
 from engine.sandbox.cinode import CinodeSandbox
 from engine.sandbox.maconomy import MaconomySandbox
 from engine.sandbox.platform import ManualClock, SandboxConfig
@@ -121,3 +123,82 @@ async def test_a_page_refused_mid_delta_resumes_from_the_committed_cursor(
     assert len(world.cinode_customers()) == RECORDS
     await runtime.aclose()
     world.store.close()
+
+
+class HtmlPages(httpx.AsyncBaseTransport):
+    """Answers filter reads 2.. with a load balancer's HTML error page and 200, `times`
+    times (the real vendors sit behind proxies that do this during an incident)."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport, times: int) -> None:
+        self.inner = inner
+        self.times = times
+        self.pages = 0
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/filter"):
+            self.pages += 1
+            if self.pages >= 2 and self.times > 0:
+                self.times -= 1
+                return httpx.Response(200, text="<html><body>Service unavailable</body></html>",
+                                      headers={"content-type": "text/html"}, request=request)
+        return await self.inner.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+@pytest.mark.scenario("S17")
+@pytest.mark.parametrize("times", [1, 100], ids=["once", "throughout"])
+async def test_an_html_page_answered_with_200_is_never_read_as_data(
+        tmp_path: Path, times: int) -> None:
+    world = _world(tmp_path)
+    runtime = world.runtime(_paged(world.spec))
+    pages = HtmlPages(runtime.transports["maconomy"], times)
+    runtime.transports = {**runtime.transports, "maconomy": pages}
+    if times == 1:  # retried: the run reads every page
+        report = await run_sync(runtime, "customers")
+        assert report.outcome == "success" and report.counts["create"] == RECORDS
+    else:  # past the retry budget the run fails; nothing counted as "no more records"
+        with pytest.raises(RetriableError, match="an HTML page instead of the API's data"):
+            await run_sync(runtime, "customers")
+        assert world.store.get_cursor("maconomy-cinode", "customers") is None
+        [run] = world.store.list_runs()
+        assert run.status == "failed" and run.counts["create"] == 10  # page one only
+    await runtime.aclose()
+    world.store.close()
+
+
+@pytest.mark.scenario("S6")
+async def test_a_store_that_cannot_commit_stops_the_writes_and_the_rerun_completes(
+        tmp_path: Path) -> None:
+    world = _world(tmp_path)
+    runtime = world.runtime(_paged(world.spec))
+    store = world.store
+    commit = store.commit_batch
+    calls = 0
+
+    def disk_full(batch: Any) -> Any:  # the real store, its disk filling on batch two
+        nonlocal calls
+        calls += 1
+        if calls == 2:
+            raise sqlite3.OperationalError("database or disk is full")
+        return commit(batch)
+
+    store.commit_batch = disk_full  # type: ignore[method-assign]
+    with pytest.raises(sqlite3.OperationalError, match="disk is full"):
+        await run_sync(runtime, "customers")
+    # Never "write now, record later": the batch that could not be recorded was the
+    # last one written; nothing after it was sent.
+    assert len(world.cinode_customers()) == 20
+    assert store.count_links("maconomy-cinode", "customers") == 10
+    assert store.get_cursor("maconomy-cinode", "customers") is None
+
+    store.commit_batch = commit  # type: ignore[method-assign]
+    again = await run_sync(runtime, "customers")
+    assert again.outcome == "success", again.error
+    # The ten written but not recorded are found by their external id, not duplicated.
+    assert again.counts["adopt"] == 10 and again.counts["create"] == 20, again.counts
+    keys = [c["identification"] for c in world.cinode_customers()]
+    assert len(keys) == len(set(keys)) == RECORDS
+    await runtime.aclose()
+    store.close()
