@@ -396,6 +396,7 @@ async def test_a_merge_in_hubspot_re_reads_the_survivor_and_deletions_start_noth
     await runtime.aclose()
 
 
+@pytest.mark.scenario("S24")
 async def test_our_own_outbound_write_does_not_bounce_back(world: World) -> None:
     runtime = world.runtime()
     await run_sync(runtime, "companies")
@@ -796,6 +797,7 @@ async def test_update_agreement_renewal_moves_the_end_date_and_keeps_the_rows(
     await runtime.aclose()
 
 
+@pytest.mark.scenario("S2", "S16")
 async def test_a_retried_create_project_after_a_lost_answer_makes_exactly_one_project(
         world_factory: Any) -> None:
     world = world_factory(clients=4, hubspot_companies=0)
