@@ -21,11 +21,13 @@ from engine.state import open_store, sync_lease_name
 from tests.scale.conftest import Cluster, wait_for
 from tests.scale.support import (
     MACONOMY_CINODE,
+    jobs,
     maconomy_cinode_env,
     overlapping,
     queue_idle,
     request_runs,
     runs,
+    workers_ready,
 )
 
 pytestmark = [pytest.mark.e2e, pytest.mark.postgres]
@@ -42,15 +44,26 @@ def test_two_workers_never_run_one_sync_at_once(cluster: Cluster, pg_url: str) -
         cluster.env.update(env)
         for name in ("w1", "w2"):
             cluster.worker(MACONOMY_CINODE, pg_url, name, concurrency=3)
-        # Ask for runs of both syncs again and again while earlier ones still run.
+        # Ask for runs of both syncs again and again while earlier ones still run, until
+        # each has run three times. (Asking for a fixed 10 s was the flake: on a loaded
+        # machine the workers took that long to start, every request coalesced into the
+        # one waiting job, and each sync ran once.)
+        wait_for(lambda: workers_ready(pg_url, 2), 60, "the workers did not start")
+
+        def enough() -> bool:
+            found = runs(pg_url, "maconomy-cinode")
+            return all(sum(r.sync == name for r in found) >= 3
+                       for name in ("customers", "projects"))
+
         request_runs(MACONOMY_CINODE, pg_url, env,
                      [("maconomy-cinode", "customers"), ("maconomy-cinode", "projects")],
-                     seconds=10)
+                     seconds=120, every=0.3, until=enough)
         wait_for(lambda: queue_idle(pg_url), 90, "the queue did not drain")
 
     found = runs(pg_url, "maconomy-cinode")
     by_sync = {name: [r for r in found if r.sync == name] for name in ("customers", "projects")}
-    assert all(len(v) >= 3 for v in by_sync.values()), {k: len(v) for k, v in by_sync.items()}
+    assert all(len(v) >= 3 for v in by_sync.values()), (
+        {k: len(v) for k, v in by_sync.items()}, jobs(pg_url), cluster.log("w1")[-3000:])
     # Never one sync beside itself, and projects (which reads the customers' links)
     # never beside customers either: one dependency group, one lock.
     assert overlapping(found) == []
