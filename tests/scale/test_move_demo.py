@@ -5,8 +5,8 @@ the workflow action, through the embedded runner) into its SQLite file, and its 
 syncs run until they carry nothing more (the live events' changes). The runner is
 stopped, the sandboxes stay up as they are; `move_state` copies the file into a database
 created for this test; two `specsync worker` processes then run every scheduled sync of
-every integration once more (the next scheduled run), and nothing is written: every link, hash, cursor and claim came
-along, so nothing is created, updated, adopted or deactivated again.
+every integration once more (the next scheduled run), and nothing is written: every link,
+hash, cursor and claim came along, so nothing is created, updated, adopted or deactivated.
 """
 
 from __future__ import annotations
