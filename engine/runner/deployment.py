@@ -58,7 +58,7 @@ class Deployment:
                    budgets: RateBudgets | None = None, redactor: Redactor | None = None,
                    clock: Callable[[], datetime] = utc_now) -> Deployment:
         environ = dict(os.environ) if environ is None else dict(environ)
-        budgets = budgets or RateBudgets()
+        budgets = RateBudgets() if budgets is None else budgets  # an empty one is falsy
         redactor = redactor or Redactor()
         by_name = {spec.integration: spec for spec in specs}
         runtimes = {
