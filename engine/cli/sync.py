@@ -168,7 +168,9 @@ async def _plan_with_estimate(runtime: Runtime, name: str, *, full: bool,
     measured = {m.connection: m.sent() - before[m.connection] for m in meters}
     max_batch = runtime.adapter(target).max_batch(sync.target_object)
     return plan, estimate_run(plan, source=source, target=target, measured=measured,
-                              meters=meters, max_batch=max_batch)
+                              meters=meters, max_batch=max_batch,
+                              target_object=sync.target_object,
+                              costs=runtime.adapter(target))
 
 
 def plan(args: PlanArgs) -> int:
