@@ -373,7 +373,9 @@ def _key_comment(spec: Spec, sync: Sync, source: _Object, target: _Object,
         text = (f"External matching: the {source.system} ID is stored in {target.system}'s "
                 f"{field} and used to find records that already exist")
     else:
-        text = f"Internal matching: the key is {target.system}'s own ID"
+        text = (f"Internal matching: the key is {target.system}'s own ID; a record whose "
+                f"key names no existing {target.system} record is not created but reported "
+                "(key.not-found)")
     comments.append(text + (f" ({match_note})" if match_note else ""))
     return comments
 

@@ -80,7 +80,9 @@ def test_key_rows(doc: IntegrationDoc) -> None:
     r = row(doc, "subcontractors", "Internal/External ID")
     assert 'Key: Supplier Organisation Number and Internal ID joined by "/"' in r.comment
     r = row(doc, "clients_in", "Customer Number")
-    assert r.comment.endswith("Internal matching: the key is Kleer's own ID")
+    assert r.comment.endswith("Internal matching: the key is Kleer's own ID; a record whose "
+                              "key names no existing Kleer record is not created but "
+                              "reported (key.not-found)")
 
 
 def test_filter_row_and_what_happens_when_a_record_stops_matching(doc: IntegrationDoc) -> None:
