@@ -107,13 +107,20 @@ def render_plan(plan: Plan) -> str:
     redact = Redactor()
     counts = plan.counts
     head = ", ".join(f"{counts.get(k, 0)} to {k}" for k in _WRITES)
+    held = (f", {plan.held} with changes the target cannot take (set at creation only)"
+            if plan.held else "")
     lines = [f"{plan.integration}/{plan.sync}: {head}; {counts.get('skip', 0)} unchanged, "
-             f"{counts.get('filtered', 0)} filtered out, {counts.get('error', 0)} failing"]
+             f"{counts.get('filtered', 0)} filtered out, {counts.get('error', 0)} failing"
+             + held]
     for change in sorted(plan.changes, key=lambda c: (c.kind, c.key)):
-        if change.kind in ("skip", "filtered"):
+        if change.kind in ("skip", "filtered") and not change.held:
             continue
         target = f" -> {change.target_id}" if change.target_id else ""
-        lines.append(f"  {_MARKS.get(change.kind, '?')} {change.kind} {change.key}{target}")
+        kind = "unchanged" if change.kind == "skip" else change.kind
+        lines.append(f"  {_MARKS.get(change.kind, '!')} {kind} {change.key}{target}")
+        for f in change.held:
+            lines.append(f"      {f.field}: {redact.text(_show(f.old))} -> "
+                         f"{redact.text(_show(f.new))} (not written: set at creation only)")
         if change.kind == "error":
             lines.append(f"      [{change.code}] {redact.text(change.reason)}")
         # A field the target cannot read back is sent with every update and cannot be

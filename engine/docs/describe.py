@@ -40,7 +40,8 @@ FIXED = "Required and must not be modified"
 TAGS = "Synced tags are configured during setup"
 _ENUM_MEANING = re.compile(r"(?:^|,)\s*(-?[0-9]+)\s+([A-Za-z][A-Za-z -]*?)\s*(?=,|$)")
 _TAG_SETS = re.compile(r"select_tags\(\s*setup\.([a-z][a-z0-9_]*)")
-CREATE_ONLY = "Set when the record is created only: {system}'s API cannot change it later"
+CREATE_ONLY = ("Set when the record is created only: {system}'s API cannot change it later "
+               "(a later change is reported by plan and status, not written)")
 ONE_WAY = "One-way: editing it in {system} does not start a sync on its own"
 
 
@@ -315,7 +316,8 @@ def _field_row(spec: Spec, f: FieldMap, source: _Object, target: _Object, raw: A
         if required or target.external_id(f.target):
             comments.append(FIXED)
         else:
-            comments.append("Written when the record is created; must not be modified")
+            comments.append("Written when the record is created; must not be modified (a "
+                            "later change is reported by plan and status, not written)")
     elif required:
         comments.append(REQUIRED)
     setup_names = list(transform.setup_names)

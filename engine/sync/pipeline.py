@@ -67,6 +67,7 @@ class RunReport:
     failures: list[Change] = field(default_factory=list)
     error: str | None = None
     seconds: float = 0.0
+    held: dict[str, int] = field(default_factory=dict)  # create-only field -> records held
 
 
 async def plan_sync(runtime: Runtime, sync_name: str, *, full: bool = False,
@@ -142,6 +143,9 @@ async def run_sync(runtime: Runtime, sync_name: str, *, full: bool = False,
                 progress(counts)
             newest = cursor.scan(batch)
             changes = await job.decider.decide(batch, with_old=False)
+            for change in changes:
+                for held in change.held:
+                    report.held[held.field] = report.held.get(held.field, 0) + 1
             applied = await job.writer.apply(changes)
             cursor.reach(newest)
             failed = applied.failed
@@ -171,6 +175,8 @@ async def run_sync(runtime: Runtime, sync_name: str, *, full: bool = False,
         warning = cursor.warning()
         if warning:
             report.warnings.append(warning)
+        if report.held:
+            report.warnings.append(held_warning(report.held))
         report.cursor = cursor.value
         report.seconds = time.monotonic() - started
         outcome = _final(report.outcome)
@@ -190,6 +196,15 @@ async def run_sync(runtime: Runtime, sync_name: str, *, full: bool = False,
 def _final(status: RunStatus) -> RunOutcome:
     """How a run ended: one still "running" when it stopped was interrupted."""
     return "interrupted" if status == "running" else status
+
+
+def held_warning(held: dict[str, int]) -> str:
+    """The run's word on source changes to fields the target sets at creation only."""
+    fields = ", ".join(f"{name} ({n} record{'s' if n != 1 else ''})"
+                       for name, n in sorted(held.items()))
+    return (f"source changes not written, the target sets these fields at creation only: "
+            f"{fields}; `specsync status` lists the records (change them in the target by "
+            "hand, or set the source back)")
 
 
 def failing_summary(changes: Iterable[Change]) -> list[str]:
