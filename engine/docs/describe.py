@@ -379,6 +379,9 @@ def _key_comment(spec: Spec, sync: Sync, source: _Object, target: _Object,
                 f"key names no existing {target.system} record is not created but reported "
                 "(key.not-found)")
     comments.append(text + (f" ({match_note})" if match_note else ""))
+    if key.verify and key.match == "external":
+        comments.append(f"Every full run checks it in {target.system}: a record whose ID was "
+                        "changed there is reported (key.modified) until it is set back")
     return comments
 
 

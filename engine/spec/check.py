@@ -370,6 +370,16 @@ def _check_key(ctx: _Context, pointer: str, key: Any, source: ObjectInfo | None,
                            "an external id", pointer_join(pointer, "target_field"),
                            did_you_mean(target_field, target.external_id_fields,
                                         "external-id fields"))
+    if key.get("verify") and target is not None:
+        if match_value != "external":
+            yield ctx.diag("spec.key-verify", "`verify` checks the target field that holds "
+                           "the key, which only external matching has",
+                           pointer_join(pointer, "verify"), "remove `verify`, or set "
+                           "match: external with a target_field")
+        elif "read" not in target.operations:
+            yield ctx.diag("spec.key-verify", f"`verify` reads every {target.name} record, "
+                           f"which {target_catalog} cannot list",
+                           pointer_join(pointer, "verify"), "remove `verify`")
 
 
 def _check_adopt_by(ctx: _Context, pointer: str, key: Any, source: ObjectInfo | None,

@@ -71,6 +71,7 @@ class KeySpec:
     match: str  # "external" | "internal"
     target_field: str | None
     adopt_by: Mapping[str, Any] = field(default_factory=dict)  # target field -> template
+    verify: bool = False  # full runs report targets whose target_field was changed there
 
 
 @dataclass(frozen=True)
@@ -246,6 +247,7 @@ def build_spec(path: str, data: Mapping[str, Any], content_hash: str) -> Spec:
                 match=str(resolve_setup_ref(key.get("match", "external"), setup)),
                 target_field=key.get("target_field"),
                 adopt_by=dict(key.get("adopt_by") or {}),
+                verify=bool(key.get("verify", False)),
             ),
             filter=raw.get("filter"),
             on_unmatched=raw.get("on_unmatched", "ignore"),

@@ -97,6 +97,8 @@ class Decider:
         self._linked_deactivate = [t for t in self.deactivate.values() if _uses_links(t)]
         # Fields written at creation only: their source changes are watched (created.py).
         self.watch_created = any(f.create_only for f in mapper.fields)
+        # Linked keys whose key field was changed in the target (verify.py): they fail.
+        self.modified: Mapping[str, RecordError] = {}
 
     # -- keys ---------------------------------------------------------------------------
     def key_of(self, record: Mapping[str, Any]) -> str:
@@ -158,6 +160,9 @@ class Decider:
             link = links.get(key)
             if predicate is not None and not predicate(record):
                 later.append(self._unmatched(record, key, link, source_id))
+                continue
+            if self.modified and link is not None and key in self.modified:
+                early.append(Change.failure(key, self.modified[key], source_id))
                 continue
             try:
                 update, create_only = map_record(record, ctx)

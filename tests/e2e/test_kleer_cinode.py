@@ -554,6 +554,43 @@ async def test_a_country_and_currency_changed_in_kleer_reach_the_cinode_customer
     assert world.store.list_held() == []
 
 
+async def test_an_internal_id_changed_in_cinode_is_reported_per_record(
+        world: World, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """covers: Customer Number / Internal ID "Required and must not be modified" (issue
+    15): someone edits the id in Cinode; the next run (full, as every Kleer read is)
+    fails that record `key.modified`, naming the value found and the one to set back,
+    and writes nothing to it; the others go through. Set back, it clears."""
+    await world.run("customers")
+    client = next(iter(world.kleer.store["client"].iter()))
+    key = str(client["id"])
+    customer_id = world.cinode_customers()[key]["id"]
+    await world.control(world.cinode, "PATCH", f"/_sandbox/records/customers/{customer_id}",
+                        {"identification": "K-EDITED"})
+    await world.control(world.kleer, "PATCH", f"/_sandbox/records/client/{key}",
+                        {"notes": "Ändrad i Kleer"})
+    world.cinode.requests.clear()
+    report = await world.run("customers")
+    assert report.outcome == "partial" and report.counts["error"] == 1
+    [failure] = report.failures
+    assert (failure.key, failure.code) == (key, "key.modified")
+    assert failure.reason == (
+        f"the Cinode customer {customer_id} linked to {key}: its Internal/External ID "
+        f"(identification) holds 'K-EDITED', but it must keep '{key}'; someone changed it "
+        f"in Cinode. Set it back to {key} there (nothing is written to this record until "
+        "then)")
+    assert world.cinode.customers.get(customer_id)["description"] != "Ändrad i Kleer"
+    assert report.counts["skip"] == len(list(world.kleer.store["client"].iter())) - 1
+    assert cli_main(["status", "--state", str(tmp_path / "state-0.db")]) == 0
+    assert "key.modified" in capsys.readouterr().out
+
+    await world.control(world.cinode, "PATCH", f"/_sandbox/records/customers/{customer_id}",
+                        {"identification": key})
+    report = await world.run("customers")
+    assert report.outcome == "success" and report.counts["update"] == 1
+    assert world.cinode.customers.get(customer_id)["description"] == "Ändrad i Kleer"
+    assert world.store.failing_keys(INTEGRATION, "customers") == []
+
+
 # --------------------------------------------------------------------------- projects
 
 
