@@ -220,7 +220,15 @@ def _trigger(spec: Spec, sync: Sync) -> str | None:
         return None
     connection = spec.connections.get(sync.trigger.webhook)
     system = system_name(connection.adapter) if connection else sync.trigger.webhook
-    return trigger_words(system, sync.trigger.events, sync.trigger.properties)
+    words = trigger_words(system, sync.trigger.events, sync.trigger.properties)
+    action = spec.actions.get(sync.create_action or "")
+    if action is None:
+        return words
+    title = action.title or action.name
+    when = f" and `{sync.create_when}`" if sync.create_when else ""
+    return (f"{words}; a record that names no target record yet (new in {system}{when}) is "
+            f"created by the action \"{title}\", which writes the new id back (webhooks "
+            "only: scheduled runs never create)")
 
 
 def _delta(sync: Sync, source: _Object) -> str | None:

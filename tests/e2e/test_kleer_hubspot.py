@@ -9,6 +9,7 @@ computed from the Kleer records the syncs read, never typed in.
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -867,12 +868,15 @@ def _kleer_clients_for(world: World, company_id: str) -> list[dict[str, Any]]:
             if c.get("foreign-id") == f"hubspot-company-{company_id}"]
 
 
+_DELIVERIES = itertools.count()
+
+
 async def _deliver(world: World, worker: InboxWorker, *events: WebhookEvent) -> None:
     """Store the events as the webhook receiver does, then one inbox round."""
     from datetime import UTC, datetime
 
-    for n, one in enumerate(events):
-        world.store.inbox_put("kleer-hubspot/hubspot", f"{one.event_id}-{n}-{id(one)}",
+    for one in events:
+        world.store.inbox_put("kleer-hubspot/hubspot", f"delivery-{next(_DELIVERIES)}",
                               one.to_bytes(), received_at=datetime.now(UTC))
     assert await worker.process_once() == len(events)
 
@@ -987,3 +991,42 @@ async def test_the_safety_net_run_creates_nothing(world: World) -> None:
     assert report.counts["create"] == 0 and report.counts["filtered"] >= 1
     assert len(list(world.kleer.store["client"].iter())) == before
     await runtime.aclose()
+
+
+async def test_a_project_created_in_hubspot_becomes_a_kleer_project_linked_back(
+        world: World) -> None:
+    deployment = world.deployment()
+    worker = InboxWorker(RunnerContext(deployment=deployment, store=world.store))
+    runtime = world.runtime()
+    await run_sync(runtime, "companies")
+    client_id = next(iter(world.kleer.store["client"].iter()))["id"]
+    project = world.hubspot.create_record(
+        world.hubspot.object_store("projects"),
+        {"hs_name": "Införande fas 2", "hs_description": "Andra fasen",
+         "kleer_client_id": str(client_id)}, source=("CRM_UI", "userId:1"))
+    pid = project["id"]
+    created = event(subscriptionType="object.propertyChange", objectTypeId="0-970",
+                    objectId=int(pid), propertyName="hs_name", propertyValue="Införande fas 2")
+    await _deliver(world, worker, created)
+    [made] = [p for p in world.kleer.store["client-project"].iter()
+              if p["number"] == f"HSP-{pid}"]
+    assert (made["name"], made["client"], made["comment"]) == (
+        "Införande fas 2", {"id": client_id}, "Andra fasen")
+    # Linked back: the HubSpot project carries the Kleer project's id.
+    [linked] = world.hubspot_by("projects", "kleer_project_id", made["_id"])
+    assert linked["id"] == pid
+    # The event again (a redelivery, or the echo of our push-back): nothing new in Kleer.
+    await _deliver(world, worker, created)
+    assert len([p for p in world.kleer.store["client-project"].iter()
+                if p["number"] == f"HSP-{pid}"]) == 1
+
+    # A project that names no Kleer client: recorded plainly, nothing created.
+    orphan = world.hubspot.create_record(world.hubspot.object_store("projects"),
+                                         {"hs_name": "Utan kund"}, source=("CRM_UI", "u:1"))
+    await _deliver(world, worker, event(subscriptionType="object.propertyChange",
+                                        objectTypeId="0-970", objectId=int(orphan["id"]),
+                                        propertyName="hs_name", propertyValue="Utan kund"))
+    [failure] = world.store.list_failures("kleer-hubspot", "projects_inbound")
+    assert (failure.source_key, failure.code) == (f"#{orphan['id']}", "field.required")
+    await runtime.aclose()
+    await deployment.aclose()
