@@ -59,7 +59,7 @@ from engine.adapters.base import (
 from engine.adapters.catalog import ObjectInfo
 from engine.errors import AmbiguousWriteError, FatalError, MalformedRequestError, RecordError
 from engine.runner.context import RunnerContext
-from engine.runner.creates import create_gate
+from engine.runner.creates import create_lock
 from engine.runner.deployment import Deployment
 from engine.runner.webhooks import inbound, read_body
 from engine.spec.environment import MissingEnvironmentError
@@ -209,8 +209,7 @@ class ActionRunner:
         create and a workflow execution for one record make one record)."""
         if action.mode == "update" or not execution.object_id:
             return await self._run_action(deployment, integration, action, execution)
-        async with self.ctx.gate.hold(integration,
-                                      create_gate(action.name, execution.object_id)):
+        async with create_lock(self.ctx, integration, action.name, execution.object_id):
             return await self._run_action(deployment, integration, action, execution)
 
     async def _run_action(self, deployment: Deployment, integration: str, action: Action,

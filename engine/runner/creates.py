@@ -16,18 +16,23 @@ workflow execution would run it:
   and holds exactly what was written: an echo, skipped (inbox.py), so nothing loops.
 
 One record, whichever path comes first: the webhook path and a workflow execution of
-the same action for the same source record run one at a time in this process (the
-gate `create:<action>:<object id>`), and each first looks for the record the other
-made (the action's link, then the target's external-id field), so the second adopts
-the first one's record. Scheduled runs never create through this (a first safety-net
+the same action for the same source record run one at a time (`create_lock`: the gate
+`create:<action>:<object id>` in this process, and a state-store lease of that name
+across the processes of a distributed deployment), and each first looks for the record
+the other made (the action's link, then the target's external-id field), so the second
+adopts the first one's record. Scheduled runs never create through this (a first safety-net
 run would otherwise create every record of the source); a lost creation webhook is
 picked up by the next change to a triggering property, or the workflow action.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Mapping
+import time
+import uuid
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
 from typing import Any
 
 from engine.adapters.base import ActionExecution, Record
@@ -39,7 +44,10 @@ from engine.spec.model import Sync
 from engine.state.base import BatchCommit, FailedRecord
 from engine.templates import build_key
 
-__all__ = ["create_gate", "create_through_action", "creates_record"]
+__all__ = ["create_gate", "create_lock", "create_through_action", "creates_record"]
+
+_LEASE_SECONDS = 120.0  # longer than a create and its push-back take
+_WAIT_SECONDS = 60.0  # then the execution fails transiently and is retried
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +55,26 @@ log = logging.getLogger(__name__)
 def create_gate(action: str, object_id: str) -> str:
     """The gate name both paths hold while creating for one source record."""
     return f"create:{action}:{object_id}"
+
+
+@asynccontextmanager
+async def create_lock(ctx: RunnerContext, integration: str, action: str,
+                      object_id: str) -> AsyncIterator[None]:
+    """Hold the right to create `action`'s record for one source record: this process's
+    gate, then the store lease other processes of the deployment respect."""
+    name = create_gate(action, object_id)
+    async with ctx.gate.hold(integration, name):
+        lease, holder = f"{integration}/{name}", uuid.uuid4().hex
+        deadline = time.monotonic() + _WAIT_SECONDS
+        while (epoch := await asyncio.to_thread(ctx.store.acquire_lease, lease, holder,
+                                                ctx.clock(), _LEASE_SECONDS)) is None:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"another process is still creating the record of {name}")
+            await asyncio.sleep(0.25)
+        try:
+            yield
+        finally:
+            await asyncio.to_thread(ctx.store.release_lease, lease, holder, epoch)
 
 
 def creates_record(sync: Sync, record: Mapping[str, Any], setup: Mapping[str, Any]) -> bool:
