@@ -23,13 +23,14 @@ if TYPE_CHECKING:
     from engine.cli.progress import RunProgress
     from engine.spec.model import Spec
     from engine.state import StateStore
-    from engine.sync.changes import Plan
+    from engine.sync.changes import Change, Plan
     from engine.sync.pace import RunEstimate
     from engine.sync.pipeline import RunReport
     from engine.sync.planned import PlannedLinks
     from engine.sync.runtime import Runtime
 
-__all__ = ["CHECK", "EXPLAIN", "PLAN", "RUN", "render_plan"]
+__all__ = ["CHECK", "EXPLAIN", "PLAN", "RUN", "failure_lines", "internal_matching_note",
+           "render_plan"]
 
 T = TypeVar("T")
 
@@ -106,13 +107,20 @@ def render_plan(plan: Plan) -> str:
     redact = Redactor()
     counts = plan.counts
     head = ", ".join(f"{counts.get(k, 0)} to {k}" for k in _WRITES)
+    held = (f", {plan.held} with changes the target cannot take (set at creation only)"
+            if plan.held else "")
     lines = [f"{plan.integration}/{plan.sync}: {head}; {counts.get('skip', 0)} unchanged, "
-             f"{counts.get('filtered', 0)} filtered out, {counts.get('error', 0)} failing"]
+             f"{counts.get('filtered', 0)} filtered out, {counts.get('error', 0)} failing"
+             + held]
     for change in sorted(plan.changes, key=lambda c: (c.kind, c.key)):
-        if change.kind in ("skip", "filtered"):
+        if change.kind in ("skip", "filtered") and not change.held:
             continue
         target = f" -> {change.target_id}" if change.target_id else ""
-        lines.append(f"  {_MARKS.get(change.kind, '?')} {change.kind} {change.key}{target}")
+        kind = "unchanged" if change.kind == "skip" else change.kind
+        lines.append(f"  {_MARKS.get(change.kind, '!')} {kind} {change.key}{target}")
+        for f in change.held:
+            lines.append(f"      {f.field}: {redact.text(_show(f.old))} -> "
+                         f"{redact.text(_show(f.new))} (not written: set at creation only)")
         if change.kind == "error":
             lines.append(f"      [{change.code}] {redact.text(change.reason)}")
         # A field the target cannot read back is sent with every update and cannot be
@@ -173,6 +181,27 @@ async def _plan_with_estimate(runtime: Runtime, name: str, *, full: bool,
                               costs=runtime.adapter(target))
 
 
+def internal_matching_note(runtime: Runtime, plan: Plan) -> str | None:
+    """Internal matching: how many planned records name no existing target record."""
+    from engine.sync.match import unmatched_note
+
+    sync = runtime.spec.syncs[plan.sync]
+    if sync.key.match != "internal":
+        return None
+    from engine.adapters.registry import default_registry
+
+    adapter = runtime.adapter(sync.target_connection)
+    info = adapter.describe().objects.get(sync.target_object)
+    obj = (info.label if info else sync.target_object).lower()
+    missing = sum(1 for c in plan.changes if c.kind == "error" and c.code == "key.not-found")
+    selected = sum(n for kind, n in plan.counts.items()
+                   if kind not in ("filtered", "deactivate", "delete"))
+    if not missing:
+        return None  # the docs say what would happen; nothing to warn about here
+    return unmatched_note(default_registry().title(adapter.name), obj, sync.key.components,
+                          missing=missing, selected=selected, at_least=plan.truncated)
+
+
 def plan(args: PlanArgs) -> int:
     notes: dict[str, str | None] = {}
 
@@ -186,14 +215,21 @@ def plan(args: PlanArgs) -> int:
             notes.update((name, creation_only_note(runtime.spec, name)) for name in names)
             # one for all: a sync's plan sees the links the syncs planned before it make
             links = PlannedLinks(runtime.store, runtime.spec.integration)
-            return [await _plan_with_estimate(runtime, name, full=args.full, links=links)
-                    for name in names]
+            planned = [await _plan_with_estimate(runtime, name, full=args.full, links=links)
+                       for name in names]
+            for p, _ in planned:
+                unmatched = internal_matching_note(runtime, p)
+                if unmatched:
+                    notes[p.sync] = "; ".join(n for n in (notes.get(p.sync), unmatched) if n)
+            return planned
 
     plans = _run_async(main)
     if args.json:
         import json
 
-        print(json.dumps([{**p.to_dict(), "estimate": e.to_dict()} for p, e in plans],
+        print(json.dumps([{**p.to_dict(), "estimate": e.to_dict(),
+                           **({"note": notes[p.sync]} if notes.get(p.sync) else {})}
+                          for p, e in plans],
                          indent=2, ensure_ascii=False))
     else:
         print("\n\n".join(render_plan(p) + f"\n  estimate: {e.describe()}"
@@ -305,10 +341,33 @@ def _print_reports(spec: Spec, runtime: Runtime, reports: list[RunReport],
     for r in reports:
         for warning in r.warnings:
             console.print(f"[yellow]warning[/] {r.sync}: {escape(warning)}")
-        for failure in r.failures[:20]:  # escaped: `[links.missing]` is text, not markup
-            console.print(f"[red]failed[/] {r.sync} {escape(failure.key)}: "
-                          f"{escape(f'[{failure.code}]')} "
-                          f"{escape(runtime.redactor.text(failure.reason))}")
+        for line in failure_lines(r.failures, total=r.counts["error"]):
+            console.print(f"[red]failed[/] {r.sync} {escape(runtime.redactor.text(line))}")
+
+
+_SHOWN_ALONE = 3  # failures of one code listed one by one; more share one line
+
+
+def failure_lines(failures: list[Change], *, total: int) -> list[str]:
+    """The failures of a run for people: up to three of a code each with its message; a
+    code shared by more is one line (the first message, then the other keys), so 30
+    records failing for one reason read as one reason, not a wall of 30."""
+    by_code: dict[str, list[Change]] = {}
+    for failure in failures:
+        by_code.setdefault(failure.code, []).append(failure)
+    lines: list[str] = []
+    for code, group in by_code.items():
+        if len(group) <= _SHOWN_ALONE:
+            lines.extend(f"{c.key}: [{code}] {c.reason}" for c in group)
+            continue
+        others = [c.key for c in group[1:11]]
+        more = len(group) - 1 - len(others)
+        lines.append(f"{len(group)} records [{code}], e.g. {group[0].key}: {group[0].reason}"
+                     f" (also {', '.join(others)}{f' and {more} more' if more else ''})")
+    if total > len(failures):
+        lines.append(f"{total - len(failures)} more failing records: `specsync status` "
+                     "lists them")
+    return lines
 
 
 def run(args: RunArgs) -> int:

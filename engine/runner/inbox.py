@@ -47,6 +47,7 @@ from typing import Any
 
 from engine.adapters.base import Record, WebhookEvent
 from engine.runner.context import RunnerContext
+from engine.runner.creates import create_through_action, creates_record
 from engine.runner.deployment import Deployment
 from engine.spec.model import Sync
 from engine.state.base import InboxEvent
@@ -289,6 +290,13 @@ class InboxWorker:
                 self.reads += 1
                 if record is None:
                     continue  # deleted since: nothing to push
+                if creates_record(sync, record, runtime.spec.setup) and \
+                        not any(e.is_deletion for e in events):
+                    # New in the source: created in the target by the sync's create
+                    # action, which writes the new id back (creates.py).
+                    await create_through_action(self.ctx, deployment, integration, sync,
+                                                object_id, record)
+                    continue
                 if is_echo(deployment, integration, sync, record, object_id, events):
                     self.ctx.metrics.events.labels(integration, sync.source_connection,
                                                    "echo").inc(len(events))

@@ -71,6 +71,7 @@ class KeySpec:
     match: str  # "external" | "internal"
     target_field: str | None
     adopt_by: Mapping[str, Any] = field(default_factory=dict)  # target field -> template
+    verify: bool = False  # full runs report targets whose target_field was changed there
 
 
 @dataclass(frozen=True)
@@ -121,6 +122,10 @@ class Sync:
     ignore_echo: bool
     batch_size: int
     pointer: str
+    # Webhook records with an empty key: created in the target by this action (mode
+    # create), when the `create_when` filter (if any) selects them.
+    create_action: str | None = None
+    create_when: str | None = None
 
     def fingerprint(self, setup: Mapping[str, Any]) -> str:
         """Hash of everything that shapes this sync's output: a change forces a full reconcile."""
@@ -246,6 +251,7 @@ def build_spec(path: str, data: Mapping[str, Any], content_hash: str) -> Spec:
                 match=str(resolve_setup_ref(key.get("match", "external"), setup)),
                 target_field=key.get("target_field"),
                 adopt_by=dict(key.get("adopt_by") or {}),
+                verify=bool(key.get("verify", False)),
             ),
             filter=raw.get("filter"),
             on_unmatched=raw.get("on_unmatched", "ignore"),
@@ -255,6 +261,8 @@ def build_spec(path: str, data: Mapping[str, Any], content_hash: str) -> Spec:
             ignore_echo=bool(raw.get("ignore_echo", True)),
             batch_size=int(raw.get("batch_size", 100)),
             pointer=pointer,
+            create_action=(raw.get("create") or {}).get("action"),
+            create_when=(raw.get("create") or {}).get("when"),
         )
     actions = {}
     for name, raw in (data.get("actions") or {}).items():

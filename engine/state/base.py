@@ -21,13 +21,14 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Literal, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, runtime_checkable
 
 __all__ = [
     "ActionRecord",
     "ActionStatus",
     "AuditEntry",
     "BatchCommit",
+    "CreatedValues",
     "FailedRecord",
     "InboxEvent",
     "Incident",
@@ -118,6 +119,21 @@ class LeaseToken:
 
 
 @dataclass(frozen=True)
+class CreatedValues:
+    """The fields a target sets at creation only, as a record was created with them, and
+    a later source change to them the target cannot take (`held`: field -> [as created,
+    as the source has it now]; None while the source agrees). Plan and status report
+    held changes: a target that cannot change a field must not make a change vanish."""
+
+    source_key: str
+    created: Mapping[str, Any]
+    held: Mapping[str, tuple[Any, Any]] | None = None
+    held_since: datetime | None = None
+    integration: str = ""
+    sync: str = ""
+
+
+@dataclass(frozen=True)
 class BatchCommit:
     """Everything one batch changes, committed in ONE transaction.
 
@@ -137,6 +153,7 @@ class BatchCommit:
     cursor: str | None = None
     lease: LeaseToken | None = None
     run_id: int | None = None
+    created: Sequence[CreatedValues] = ()  # upserted; `held_since` kept while still held
 
 
 @dataclass(frozen=True)
@@ -271,6 +288,20 @@ class StateStore(Protocol):
     def count_links(self, integration: str, sync: str) -> int: ...
 
     # -- cursor, fingerprint, batch commit ---------------------------------------
+    def get_created(self, integration: str, sync: str, keys: Sequence[str]
+                    ) -> dict[str, CreatedValues]:
+        """The creation values of these keys (those that have any)."""
+        ...
+
+    def list_held(self, integration: str | None = None, sync: str | None = None,
+                  limit: int = 100) -> list[CreatedValues]:
+        """Records with a source change the target cannot take, oldest first."""
+        ...
+
+    def held_counts(self) -> dict[tuple[str, str], int]:
+        """Per (integration, sync): how many records hold a change."""
+        ...
+
     def get_cursor(self, integration: str, sync: str) -> str | None:
         """The delta cursor; it only ever moves through `commit_batch`."""
         ...

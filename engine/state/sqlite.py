@@ -50,6 +50,7 @@ from engine.state.base import (
     Run,
     RunOutcome,
 )
+from engine.state.created_values import SqliteCreatedValues
 from engine.state.migrations import latest_version, load_migrations, sqlite_statements
 from engine.state.sqlite_operator import FAILURE_COLUMNS as _FAILURE_COLUMNS
 from engine.state.sqlite_operator import SqliteOperatorState, failure_row
@@ -115,7 +116,7 @@ def _action(row: Sequence[Any], fresh: bool) -> ActionRecord:
     )
 
 
-class SqliteStateStore(SqliteOperatorState):
+class SqliteStateStore(SqliteCreatedValues, SqliteOperatorState):
     """State in one SQLite file. `SqliteStateStore(".specsync/state.db")`.
 
     ":memory:" works too (tests, one process), without durability.
@@ -331,6 +332,7 @@ class SqliteStateStore(SqliteOperatorState):
                     " cursor = excluded.cursor, updated_at = excluded.updated_at",
                     (*scope, batch.cursor, at),
                 )
+            self.write_created(db, batch)
 
     def get_fingerprint(self, integration: str, sync: str) -> str | None:
         rows = self._read(

@@ -36,6 +36,7 @@ from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, field
 
 from engine.adapters.base import Record
+from engine.errors import RecordError
 from engine.state.base import RunOutcome, RunStatus, StateStore
 from engine.sync.apply import Checkpoints
 from engine.sync.changes import Change, ChangeKind, Plan
@@ -43,6 +44,7 @@ from engine.sync.job import SyncJob
 from engine.sync.lease import SyncLease
 from engine.sync.read import DeltaCursor, batches
 from engine.sync.runtime import Runtime, StoreLinks
+from engine.sync.verify import modified_keys
 
 __all__ = ["RunReport", "SyncJob", "plan_sync", "run_sync"]
 
@@ -67,6 +69,7 @@ class RunReport:
     failures: list[Change] = field(default_factory=list)
     error: str | None = None
     seconds: float = 0.0
+    held: dict[str, int] = field(default_factory=dict)  # create-only field -> records held
 
 
 async def plan_sync(runtime: Runtime, sync_name: str, *, full: bool = False,
@@ -86,6 +89,8 @@ async def plan_sync(runtime: Runtime, sync_name: str, *, full: bool = False,
     cursor, fingerprint = await job.astore.run(position)
     since = job.reader.window(full, cursor=cursor, stored_fingerprint=fingerprint,
                               fingerprint=job.fingerprint)
+    if since is None and records is None:
+        job.decider.modified = await _verify(job)
     if records is not None:
         stream = records
     elif since is None:
@@ -133,7 +138,15 @@ async def run_sync(runtime: Runtime, sync_name: str, *, full: bool = False,
     checkpoints = Checkpoints(store, integration, name, lease=lease, run_id=run_id,
                               clock=runtime.clock, ordered=since is not None and records is None,
                               cursor=stored_cursor)
+    # A key.modified failure stands until a full run's read of the target clears it: a
+    # delta or webhook run cannot see the target's field, so it does not resolve one.
+    pinned: set[str] = set()
     try:
+        if since is None and records is None:
+            job.decider.modified = await _verify(job)
+        elif job.sync.key.verify and failing:
+            pinned = {f.source_key for f in await store.list_failures(
+                integration, name, limit=100_000) if f.code == "key.modified"}
         stream = records if records is not None else job.reader.stream(since, read_keys,
                                                                         failing)
         async for batch in batches(stream, job.batch_size):
@@ -142,6 +155,9 @@ async def run_sync(runtime: Runtime, sync_name: str, *, full: bool = False,
                 progress(counts)
             newest = cursor.scan(batch)
             changes = await job.decider.decide(batch, with_old=False)
+            for change in changes:
+                for held in change.held:
+                    report.held[held.field] = report.held.get(held.field, 0) + 1
             applied = await job.writer.apply(changes)
             cursor.reach(newest)
             failed = applied.failed
@@ -152,8 +168,8 @@ async def run_sync(runtime: Runtime, sync_name: str, *, full: bool = False,
                 kind = ChangeKind.ERROR if failed_keys and change.key in failed_keys \
                     else change.kind
                 counts[kind] = counts.get(kind, 0) + 1
-            resolved = [c.key for c in changes
-                        if c.kind in _RESOLVING and c.key in failing] if failing else []
+            resolved = [c.key for c in changes if c.kind in _RESOLVING and c.key in failing
+                        and c.key not in pinned] if failing else []
             await checkpoints.batch(applied, resolved, cursor.value)
             job.links.forget()
             if progress is not None:
@@ -171,6 +187,8 @@ async def run_sync(runtime: Runtime, sync_name: str, *, full: bool = False,
         warning = cursor.warning()
         if warning:
             report.warnings.append(warning)
+        if report.held:
+            report.warnings.append(held_warning(report.held))
         report.cursor = cursor.value
         report.seconds = time.monotonic() - started
         outcome = _final(report.outcome)
@@ -190,6 +208,21 @@ async def run_sync(runtime: Runtime, sync_name: str, *, full: bool = False,
 def _final(status: RunStatus) -> RunOutcome:
     """How a run ended: one still "running" when it stopped was interrupted."""
     return "interrupted" if status == "running" else status
+
+
+async def _verify(job: SyncJob) -> dict[str, RecordError]:
+    """A full read: the linked targets whose key field was changed there (verify.py)."""
+    return await modified_keys(job.sync, job.target, job.target_info, job.astore,
+                               job.integration)
+
+
+def held_warning(held: dict[str, int]) -> str:
+    """The run's word on source changes to fields the target sets at creation only."""
+    fields = ", ".join(f"{name} ({n} record{'s' if n != 1 else ''})"
+                       for name, n in sorted(held.items()))
+    return (f"source changes not written, the target sets these fields at creation only: "
+            f"{fields}; `specsync status` lists the records (change them in the target by "
+            "hand, or set the source back)")
 
 
 def failing_summary(changes: Iterable[Change]) -> list[str]:
