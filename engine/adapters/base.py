@@ -10,6 +10,8 @@ and know no vendor by name:
   `WebhookEvent`s;
 - `ActionProtocol`: the vendor's workflow-action request, answer and callback;
 - `FilterPushdown`: a sync's filter in the vendor's query language;
+- `ReferenceSource`: the system's own metadata (pipelines, stages, currencies, ...)
+  that spec values refer to, for `specsync check` and `specsync lock`;
 - `Registrar`: what the vendor must hold for a spec's triggers and actions to reach
   `specsync serve` (webhooks, subscriptions, workflow action definitions), compared
   with what it holds and, for `specsync connect`, registered through its own API.
@@ -60,6 +62,8 @@ __all__ = [
     "InboundRequest",
     "MalformedRequestError",
     "Record",
+    "ReferenceSource",
+    "Referent",
     "Registrar",
     "Registration",
     "TriggerNeed",
@@ -407,6 +411,31 @@ class Registrar(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class Referent:
+    """One item of a system's metadata a spec may refer to: a pipeline, a stage (with
+    its pipeline as `parent`), a currency, an office, a role, a tag."""
+
+    id: str
+    name: str
+    parent: str | None = None
+
+
+@runtime_checkable
+class ReferenceSource(Protocol):
+    """The metadata kinds a catalog's `ref` fields name, as the live system lists them.
+
+    `created_on_write` names the kinds the system creates when a write names one that
+    does not exist (tags written by name): a missing one is a note, not a problem.
+    """
+
+    created_on_write: frozenset[str]
+
+    async def referents(self, adapter: Any, kind: str) -> list[Referent]:
+        """Every item of `kind` the system holds; ValueError for a kind it lacks."""
+        ...
+
+
 # ------------------------------------------------------------------ the vendor
 
 
@@ -426,6 +455,7 @@ class Vendor:
     actions: ActionProtocol | None = None
     pushdown: FilterPushdown | None = None
     registrar: Registrar | None = None
+    references: ReferenceSource | None = None
     notes: tuple[str, ...] = ()  # what the real API cannot do, for docs and validate
 
     @cached_property

@@ -24,6 +24,7 @@ COMMANDS: tuple[Command, ...] = (
     sync.RUN,
     setup.CHECK,
     setup.CONNECT,
+    setup.LOCK,
     state.STATUS,
     state.HISTORY,
     sync.EXPLAIN,

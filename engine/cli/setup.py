@@ -1,9 +1,12 @@
-"""Commands that set a spec up against the live systems: `connect` and `check`.
+"""Commands that set a spec up against the live systems: `connect`, `check`, `lock`.
 
 `connect` registers, through the vendors' own APIs, what the spec's triggers and
 workflow actions need (engine/runner/connect.py) and shows each registration. `check`
-tests each connection, then compares those registrations with what the vendors hold
-and reports drift (missing, extra or different registrations). Both exit 1 when
+tests each connection, compares those registrations with what the vendors hold
+(drift: missing, extra or different registrations), verifies the target metadata the
+spec refers to and a sample of the source records (engine/sync/preflight.py), naming
+the spec line of each finding, and compares the lock with the live systems. `lock`
+writes the resolved references into spec.lock.json beside the spec. All exit 1 when
 something is wrong.
 """
 
@@ -19,9 +22,10 @@ from engine.cli.options import add_state_option
 
 if TYPE_CHECKING:
     from engine.runner.connect import ConnectionReport
+    from engine.sync.preflight import Finding, Preflight
     from engine.sync.runtime import Runtime
 
-__all__ = ["CHECK", "CONNECT", "render_registrations"]
+__all__ = ["CHECK", "CONNECT", "LOCK", "render_registrations"]
 
 PUBLIC_URL_ENV = "SPECSYNC_PUBLIC_URL"
 
@@ -137,6 +141,37 @@ async def _connections(runtime: Runtime) -> tuple[bool, set[str]]:
     return ok, working
 
 
+def render_findings(findings: list[Finding]) -> list[str]:
+    return [f"{f.level:<7} {f'{f.location}: ' if f.location else ''}{f.message}"
+            for f in findings]
+
+
+async def _preflight(runtime: Runtime, working: set[str], *, samples: bool,
+                     with_lock: bool) -> Preflight:
+    """References (and a sample of source records) on the connections that work."""
+    from pathlib import Path
+
+    from engine.spec.load import load_document
+    from engine.spec.lockfile import read_lock
+    from engine.spec.references import spec_references
+    from engine.sync.preflight import check_references, check_samples
+
+    doc, _, _ = load_document(Path(runtime.spec.path))
+    assert doc is not None  # the spec loaded a moment ago
+    locate = doc.location
+    refs = [r for r in spec_references(runtime.spec, runtime.registry)
+            if r.connection in working]
+    locked = read_lock(runtime.spec.path) if with_lock else None
+    if locked is not None:
+        locked = [item for item in locked if item.connection in working]
+    result = await check_references(runtime, refs, locate, locked)
+    if samples:
+        syncs = [s.name for s in runtime.spec.syncs.values()
+                 if s.source_connection in working and s.target_connection in working]
+        result.findings.extend(await check_samples(runtime, locate, syncs))
+    return result
+
+
 def check(args: CheckArgs) -> int:
     from engine.cli.sync import open_runtime
     from engine.runner.connect import reconcile_spec
@@ -146,6 +181,11 @@ def check(args: CheckArgs) -> int:
             ok, working = await _connections(runtime)
             reports = [r for r in await reconcile_spec(runtime, args.public_url, apply=False)
                        if r.connection in working or r.error]
+            try:
+                found = await _preflight(runtime, working, samples=True, with_lock=True)
+                findings, lock_error = found.findings, None
+            except ValueError as exc:  # an unreadable lock
+                findings, lock_error = [], str(exc)
         lines = render_registrations(reports)
         if lines:
             print("registrations (specsync connect makes them):")
@@ -155,7 +195,14 @@ def check(args: CheckArgs) -> int:
         if drift:
             print(f"{drift} registration(s) drifted: run specsync connect {args.spec} "
                   "--public-url URL")
-        return ok and not drift and not any(r.error for r in reports)
+        if findings or lock_error:
+            print("target metadata and source data:")
+            for line in render_findings(findings):
+                print(f"  {line}")
+            if lock_error:
+                print(f"  problem {lock_error}")
+        bad = lock_error or any(f.level != "note" for f in findings)
+        return ok and not drift and not any(r.error for r in reports) and not bad
 
     import asyncio
 
@@ -170,4 +217,55 @@ CHECK = command(
     "per connection; then compare the webhooks, subscriptions and workflow actions the "
     "spec needs with what the vendors hold (missing, extra, different). Exits 1 when any "
     "connection fails or anything drifted.",
+)
+
+
+# -- lock -------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class LockArgs:
+    spec: str
+    state: str | None
+
+
+def _lock_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("spec", metavar="SPEC", help="a spec file or its integration directory")
+    add_state_option(p)
+
+
+def lock(args: LockArgs) -> int:
+    from engine.cli.sync import open_runtime
+    from engine.spec.lockfile import kind_word, lock_path, write_lock
+
+    async def main() -> bool:
+        async with open_runtime(args.spec, args.state, read_only=True) as runtime:
+            ok, working = await _connections(runtime)
+            found = await _preflight(runtime, working, samples=False, with_lock=False)
+            spec = runtime.spec
+        for line in render_findings(found.findings):
+            print(line)
+        if not ok or found.problems:
+            print(f"not locked: fix what is above first ({lock_path(spec.path)} unchanged)")
+            return False
+        path = write_lock(spec.path, spec.integration, found.resolved)
+        for item in sorted(found.resolved, key=lambda r: (r.kind, r.value)):
+            named = f" ({item.name})" if item.name else " (created by the first write)"
+            print(f"locked  {item.connection}: {kind_word(item.kind)} {item.value}{named}")
+        print(f"wrote {path}: {len(found.resolved)} reference(s)")
+        return True
+
+    import asyncio
+
+    return 0 if asyncio.run(main()) else 1
+
+
+LOCK = command(
+    "lock", help="resolve the target metadata a spec refers to and write spec.lock.json",
+    example="specsync lock specs/maconomy-cinode",
+    args=LockArgs, handler=lock, arguments=_lock_arguments,
+    description="Look up, on the live systems, every pipeline, stage, currency, language, "
+    "office, role and tag the spec refers to, and write them with the names the systems "
+    "give them into spec.lock.json beside the spec. `specsync validate` then checks the "
+    "spec against the lock offline (CI needs no credentials) and `specsync check` "
+    "reports what changed on the systems since. Writes nothing when a reference is missing.",
 )
