@@ -66,6 +66,7 @@ __all__ = [
     "Referent",
     "Registrar",
     "Registration",
+    "RegistrationState",
     "TriggerNeed",
     "Vendor",
     "WebhookEvent",

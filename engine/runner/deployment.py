@@ -180,7 +180,7 @@ class Deployment:
 
     def scheduled_jobs(self) -> list[ScheduledSync]:
         """Every scheduled sync, with the syncs whose links it reads (it waits for them)."""
-        jobs = []
+        jobs: list[ScheduledSync] = []
         for spec in self.specs.values():
             jobs.extend(ScheduledSync(spec.integration, sync.name,
                                       parse_schedule(sync.schedule),

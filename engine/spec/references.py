@@ -106,7 +106,7 @@ def _target_references(spec: Spec, sync: Sync, info: ObjectInfo) -> list[SpecRef
                 (f := info.field(n)) is not None and f.ref_parent == name
                 for _, n, _, _ in rows)):
             found[(group, name)] = _values(transform, pointer, spec.setup)
-    out = []
+    out: list[SpecReference] = []
     for (group, name), values in found.items():
         field = info.field(name)
         if field is None or not field.ref:
@@ -130,7 +130,7 @@ def _filter_references(spec: Spec, sync: Sync, info: ObjectInfo) -> list[SpecRef
         rule = parse_rule(sync.filter)
     except Exception:  # validate reports it
         return []
-    out = []
+    out: list[SpecReference] = []
     pointer = pointer_join(sync.pointer, "filter")
     for node in _walk(rule.expr):
         if not isinstance(node, nodes.Compare):
@@ -139,6 +139,7 @@ def _filter_references(spec: Spec, sync: Sync, info: ObjectInfo) -> list[SpecRef
         if field is None or not field.ref:
             continue
         operand = node.value
+        values: list[tuple[str, str, str | None]]
         if isinstance(operand, nodes.SetupRef) and operand.name in spec.setup:
             values = [(v, p, operand.name)
                       for v, p in _items(spec.setup[operand.name], f"/setup/{operand.name}")]

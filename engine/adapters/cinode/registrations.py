@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from engine.adapters.base import ConnectRequest, Registration
+from engine.adapters.base import ConnectRequest, Registration, RegistrationState
 from engine.errors import SpecsyncError
 
 __all__ = ["CinodeRegistrar"]
@@ -79,11 +79,11 @@ class CinodeRegistrar:
             if good is None and not why:
                 good = hook
                 continue
-            state = "differs" if why else "extra"
+            state: RegistrationState = "differs" if why else "extra"
             detail = why or "a second webhook to the same endpoint (each change sent twice)"
             if apply:
                 await adapter.session.request("DELETE", f"{path}/{hook.get('id')}")
-                state, detail = "deleted", detail
+                state = "deleted"
             out.append(Registration(_KIND, _describe(self._configs_of(hook)), state,
                                     str(hook.get("endpointUrl") or ""),
                                     str(hook.get("id") or ""), detail))

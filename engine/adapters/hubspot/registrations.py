@@ -194,8 +194,11 @@ class HubSpotRegistrar:
         found: list[dict[str, Any]] = []
         after: str | None = None
         while True:
-            query = {"after": after} if after else {}
-            page = await api.call("GET", "/automation/v4/actions/{app}", **query) or {}
+            if after:
+                page = await api.call("GET", "/automation/v4/actions/{app}", after=after)
+            else:
+                page = await api.call("GET", "/automation/v4/actions/{app}")
+            page = page or {}
             found.extend(d for d in page.get("results") or [] if isinstance(d, dict))
             after = ((page.get("paging") or {}).get("next") or {}).get("after")
             if not after:
