@@ -1,4 +1,4 @@
-"""Commands that read and write through a spec's connections: `plan`, `run`, `check`, `explain`.
+"""Commands that read and write through a spec's connections: `plan`, `run`, `explain`.
 
 Each loads the spec with the same checks as `specsync validate` (a broken spec never
 runs), opens the state store (`--state`, else $SPECSYNC_STATE, else .specsync/state.db)
@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from engine.sync.planned import PlannedLinks
     from engine.sync.runtime import Runtime
 
-__all__ = ["CHECK", "EXPLAIN", "PLAN", "RUN", "failure_lines", "internal_matching_note",
+__all__ = ["EXPLAIN", "PLAN", "RUN", "failure_lines", "internal_matching_note", "open_runtime",
            "render_plan"]
 
 T = TypeVar("T")
@@ -64,7 +64,7 @@ def _open_store(state: str | None, *, read_only: bool) -> StateStore:
 
 
 @asynccontextmanager
-async def _open_runtime(spec_path: str, state: str | None, *,
+async def open_runtime(spec_path: str, state: str | None, *,
                         read_only: bool = False) -> AsyncIterator[Runtime]:
     """The spec loaded, its state store open, a Runtime over both; all closed at the end."""
     from engine.spec.load import load_spec
@@ -209,7 +209,7 @@ def plan(args: PlanArgs) -> int:
         from engine.docs.describe import creation_only_note
         from engine.sync.planned import PlannedLinks
 
-        async with _open_runtime(args.spec, args.state, read_only=True) as runtime:
+        async with open_runtime(args.spec, args.state, read_only=True) as runtime:
             names = _sync_names(runtime.spec, args.sync)
             # Fields the target's API can set at creation only: never planned as updates.
             notes.update((name, creation_only_note(runtime.spec, name)) for name in names)
@@ -374,7 +374,7 @@ def run(args: RunArgs) -> int:
     console = _console(stderr=True)
 
     async def main() -> list[RunReport]:
-        async with _open_runtime(args.spec, args.state) as runtime:
+        async with open_runtime(args.spec, args.state) as runtime:
             reports = [await _run_one(runtime, name, full=args.full, quiet=args.quiet,
                                       console=console)
                        for name in _sync_names(runtime.spec, args.sync)]
@@ -391,50 +391,6 @@ RUN = command(
     args=RunArgs, handler=run, arguments=_run_arguments,
     description="Run each sync (or the one named) to the end: read changes since the "
     "cursor, filter, map, match, write only what changed. Exits 1 when a sync fails.",
-)
-
-
-# -- check ------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class CheckArgs:
-    spec: str
-    state: str | None
-
-
-def _check_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("spec", metavar="SPEC", help="a spec file or its integration directory")
-    add_state_option(p)
-
-
-def check(args: CheckArgs) -> int:
-    from engine.errors import SpecsyncError
-
-    async def main() -> bool:
-        ok = True
-        async with _open_runtime(args.spec, args.state, read_only=True) as runtime:
-            for name, connection in runtime.spec.connections.items():
-                try:
-                    result = await runtime.adapter(name).check()
-                    good, message = result.ok, result.message
-                except SpecsyncError as exc:  # one the user can act on: its words only
-                    good, message = False, runtime.redactor.text(str(exc))
-                except Exception as exc:  # a check reports, it does not crash
-                    good = False
-                    message = runtime.redactor.text(f"{type(exc).__name__}: {exc}")
-                ok = ok and good
-                print(f"{'ok  ' if good else 'FAIL'} {name} ({connection.adapter}): {message}")
-        return ok
-
-    return 0 if _run_async(main) else 1
-
-
-CHECK = command(
-    "check", help="test each connection of a spec and say plainly which works",
-    example="specsync check specs/kleer-hubspot",
-    args=CheckArgs, handler=check, arguments=_check_arguments,
-    description="Connect to every system the spec names, with its credentials, and report "
-    "per connection. Exits 1 when any connection fails.",
 )
 
 
@@ -496,7 +452,7 @@ async def _explain(runtime: Runtime, sync_name: str, wanted: str) -> int:
 
 def explain(args: ExplainArgs) -> int:
     async def main() -> int:
-        async with _open_runtime(args.spec, args.state, read_only=True) as runtime:
+        async with open_runtime(args.spec, args.state, read_only=True) as runtime:
             [name] = _sync_names(runtime.spec, args.sync)
             return await _explain(runtime, name, args.key)
 

@@ -9,6 +9,8 @@ from importlib.resources import files
 
 from engine.adapters.base import Vendor
 from engine.adapters.cinode.adapter import CinodeAdapter
+from engine.adapters.cinode.references import CinodeReferences
+from engine.adapters.cinode.registrations import CinodeRegistrar
 from engine.adapters.cinode.webhooks import CinodeWebhooks
 
 __all__ = ["NOTES", "VENDOR", "CinodeAdapter"]
@@ -39,4 +41,4 @@ NOTES = (
 
 VENDOR = Vendor(name="cinode", title="Cinode", adapter=CinodeAdapter,
                 catalog_file=files(__name__) / "catalog.json", webhooks=CinodeWebhooks(),
-                notes=NOTES)
+                registrar=CinodeRegistrar(), references=CinodeReferences(), notes=NOTES)
