@@ -98,7 +98,7 @@ def _candidates(store: ObjectStore, groups: list[list[dict[str, Any]]],
 
         if op in ("EQ", "IN"):
             index = collection.value_index(
-                f"properties.{name}", lambda v, k=kind: comparable(k, v), extract)
+                f"properties.{name}", partial(comparable, kind), extract)
             values = flt.get("values") or [] if op == "IN" else [flt.get("value")]
             ids = [i for v in values if v is not None for i in index.ids(v)]
             return collection.in_order(ids)
@@ -107,7 +107,7 @@ def _candidates(store: ObjectStore, groups: list[list[dict[str, Any]]],
             if low is None:
                 continue
             ordered = collection.ordered_index(
-                f"properties.{name}", lambda v, k=kind: _ranked(comparable(k, v)), extract)
+                f"properties.{name}", partial(_ranked_value, kind), extract)
             return collection.in_order(ordered.ids_from((True, low)))
     return None
 
@@ -238,3 +238,8 @@ class Search:
 def _sort_value(kind: str, name: str, record: Mapping[str, Any]) -> Any:
     """A search hit's comparable value of one sort property (hits without it sort apart)."""
     return comparable(kind, record["properties"][name])
+
+
+def _ranked_value(kind: str, value: Any) -> Any:
+    """A property value's place in an ordered index of its kind."""
+    return _ranked(comparable(kind, value))
