@@ -98,6 +98,11 @@ class FieldMap:
     source: str | None
     comment: str | None
     pointer: str  # of the transform's text in the spec
+    # two-way pairs (engine/spec/direction.py): both | outbound | inbound
+    direction: str = "both"
+    # set when this field would carry back a one-way field of the opposite sync: the
+    # field is then never written ("sync.field" of the one-way field)
+    held_back: str | None = None
 
 
 @dataclass(frozen=True)
@@ -121,6 +126,7 @@ class Sync:
     ignore_echo: bool
     batch_size: int
     pointer: str
+    direction: str | None = None  # outbound | inbound: its side of a two-way pair
 
     def fingerprint(self, setup: Mapping[str, Any]) -> str:
         """Hash of everything that shapes this sync's output: a change forces a full reconcile."""
@@ -187,7 +193,8 @@ def _field_map(target: str, raw: Any, pointer: str, setup: Mapping[str, Any]) ->
         enabled = resolve_setup_ref(raw.get("enabled", True), setup)
         return FieldMap(target, transform, bool(raw.get("required", False)),
                         bool(enabled), raw.get("on", "always"), raw.get("source"),
-                        raw.get("comment"), transform_pointer)
+                        raw.get("comment"), transform_pointer,
+                        direction=str(raw.get("direction", "both")))
     return FieldMap(target, raw, False, True, "always", None, None, pointer)
 
 
@@ -201,6 +208,7 @@ def _fields(raw: Mapping[str, Any], pointer: str, setup: Mapping[str, Any]) -> t
 
 def build_spec(path: str, data: Mapping[str, Any], content_hash: str) -> Spec:
     """Build the model from a document that passed the schema and the semantic checks."""
+    from engine.spec.direction import hold_back_one_way
     from engine.spec.source import pointer_join
 
     setup = dict(data.get("setup") or {})
@@ -255,7 +263,9 @@ def build_spec(path: str, data: Mapping[str, Any], content_hash: str) -> Spec:
             ignore_echo=bool(raw.get("ignore_echo", True)),
             batch_size=int(raw.get("batch_size", 100)),
             pointer=pointer,
+            direction=raw.get("direction"),
         )
+    syncs = hold_back_one_way(syncs)
     actions = {}
     for name, raw in (data.get("actions") or {}).items():
         pointer = pointer_join("/actions", name)
