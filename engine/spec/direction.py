@@ -165,8 +165,8 @@ def direction_problems(data: Mapping[str, Any]) -> Iterator[DirectionProblem]:
                                  "direction"),
                     f"make it `direction: {side}` or `both`, or map it in the {way} sync")
         # the fields of the other side that would carry one of ours back
-        for target, _, way in rows:
-            if way != side:
+        for target, _, flows in rows:
+            if flows != side:
                 continue
             for other in pairs:
                 for back, transform, back_way in _field_rows(syncs[other]):

@@ -71,10 +71,14 @@ class RunReport:
 
 async def plan_sync(runtime: Runtime, sync_name: str, *, full: bool = False,
                     records: AsyncIterator[Record] | None = None,
-                    links: StoreLinks | None = None) -> Plan:
+                    links: StoreLinks | None = None, keep: int = PLAN_KEEP,
+                    on_batch: Callable[[SyncJob, list[Record], list[Change]], None] | None
+                    = None) -> Plan:
     """What a run would do, field by field; reads source and target, writes nothing.
 
-    `links` replaces the store's links (planned.py: the links earlier plans would make).
+    `links` replaces the store's links (planned.py: the links earlier plans would make);
+    `keep` is how many changes are kept for display; `on_batch` sees each batch and its
+    changes (exact.py records an exact plan from them).
     """
     job = SyncJob(runtime, sync_name, links=links)
     integration, name = job.integration, job.sync.name
@@ -94,8 +98,11 @@ async def plan_sync(runtime: Runtime, sync_name: str, *, full: bool = False,
         failing = set(await job.astore.failing_keys(integration, name))
         stream = job.reader.stream(since, set(), failing)
     async for batch in batches(stream, job.batch_size):
-        for change in await job.decider.decide(batch, with_old=True):
-            plan.add(change, keep=len(plan.changes) < PLAN_KEEP)
+        decided = await job.decider.decide(batch, with_old=True)
+        if on_batch is not None:
+            on_batch(job, batch, decided)
+        for change in decided:
+            plan.add(change, keep=len(plan.changes) < keep)
     plan.truncated = sum(plan.counts.values()) > len(plan.changes)
     return plan
 
@@ -103,8 +110,13 @@ async def plan_sync(runtime: Runtime, sync_name: str, *, full: bool = False,
 async def run_sync(runtime: Runtime, sync_name: str, *, full: bool = False,
                    trigger: str = "manual", records: AsyncIterator[Record] | None = None,
                    progress: Callable[[dict[str, int]], None] | None = None,
-                   git_commit: str | None = None) -> RunReport:
-    """Run one sync to the end (or to the first error that stops it) and record the run."""
+                   git_commit: str | None = None,
+                   guard: Callable[[str, list[Change]], list[Change]] | None = None
+                   ) -> RunReport:
+    """Run one sync to the end (or to the first error that stops it) and record the run.
+
+    `guard` may replace a batch's changes before they are written (exact.py's RunGuard
+    fails those an exact plan does not have)."""
     job = SyncJob(runtime, sync_name)
     store, integration, name = job.astore, job.integration, job.sync.name
     started = time.monotonic()
@@ -142,6 +154,8 @@ async def run_sync(runtime: Runtime, sync_name: str, *, full: bool = False,
                 progress(counts)
             newest = cursor.scan(batch)
             changes = await job.decider.decide(batch, with_old=False)
+            if guard is not None:
+                changes = guard(name, changes)
             applied = await job.writer.apply(changes)
             cursor.reach(newest)
             failed = applied.failed
