@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from engine.cli import author, demo, sandbox, scale, serve, spec, state, sync
+from engine.cli import author, demo, replay, sandbox, scale, serve, spec, state, sync
 from engine.cli.core import Command, run
 
 __all__ = ["COMMANDS", "main", "version"]
@@ -26,6 +26,7 @@ COMMANDS: tuple[Command, ...] = (
     state.STATUS,
     state.HISTORY,
     sync.EXPLAIN,
+    replay.REPLAY,
     serve.SERVE,
     scale.WORKER,
     scale.STATE,

@@ -23,6 +23,7 @@ __all__ = [
     "Delta",
     "FieldMap",
     "KeySpec",
+    "Replay",
     "Spec",
     "Sync",
     "Trigger",
@@ -87,6 +88,14 @@ class Trigger:
 
 
 @dataclass(frozen=True)
+class Replay:
+    """How many recorded runs a sync keeps for `specsync replay`, and for how long."""
+
+    keep: int
+    max_age: timedelta
+
+
+@dataclass(frozen=True)
 class FieldMap:
     """One row of a field table: target field <- transform."""
 
@@ -127,6 +136,7 @@ class Sync:
     batch_size: int
     pointer: str
     direction: str | None = None  # outbound | inbound: its side of a two-way pair
+    replay: Replay | None = None  # runs keep what they read (engine/sync/recording.py)
 
     def fingerprint(self, setup: Mapping[str, Any]) -> str:
         """Hash of everything that shapes this sync's output: a change forces a full reconcile."""
@@ -264,6 +274,9 @@ def build_spec(path: str, data: Mapping[str, Any], content_hash: str) -> Spec:
             batch_size=int(raw.get("batch_size", 100)),
             pointer=pointer,
             direction=raw.get("direction"),
+            replay=Replay(int(raw["replay"]["keep"]),
+                          parse_duration(raw["replay"].get("max_age", "30d")))
+            if raw.get("replay") else None,
         )
     syncs = hold_back_one_way(syncs)
     actions = {}

@@ -46,6 +46,7 @@ from engine.state.base import (
     RunOutcome,
 )
 from engine.state.migrations import latest_version, load_migrations, sqlite_statements
+from engine.state.recordings import SqliteRecordings
 from engine.state.sqlite_operator import FAILURE_COLUMNS as _FAILURE_COLUMNS
 from engine.state.sqlite_operator import SqliteOperatorState, failure_row
 
@@ -110,7 +111,7 @@ def _action(row: Sequence[Any], fresh: bool) -> ActionRecord:
     )
 
 
-class SqliteStateStore(SqliteOperatorState):
+class SqliteStateStore(SqliteOperatorState, SqliteRecordings):
     """State in one SQLite file. `SqliteStateStore(".specsync/state.db")`.
 
     ":memory:" works too (tests, one process), without durability.

@@ -42,6 +42,7 @@ from engine.sync.changes import Change, ChangeKind, Plan
 from engine.sync.job import SyncJob
 from engine.sync.lease import SyncLease
 from engine.sync.read import DeltaCursor, batches
+from engine.sync.recording import ReadRecorder
 from engine.sync.runtime import Runtime, StoreLinks
 
 __all__ = ["RunReport", "SyncJob", "plan_sync", "run_sync"]
@@ -142,6 +143,7 @@ async def run_sync(runtime: Runtime, sync_name: str, *, full: bool = False,
     # memory flat however large the source (everything streams; see the design notes).
     read_keys: set[str] = set()
     cursor = DeltaCursor(job.sync, stored_cursor, advance=records is None)
+    recorder = ReadRecorder(job, run_id) if job.sync.replay and records is None else None
     checkpoints = Checkpoints(store, integration, name, lease=lease, run_id=run_id,
                               clock=runtime.clock, ordered=since is not None and records is None,
                               cursor=stored_cursor)
@@ -169,12 +171,16 @@ async def run_sync(runtime: Runtime, sync_name: str, *, full: bool = False,
             resolved = [c.key for c in changes
                         if c.kind in _RESOLVING and c.key in failing] if failing else []
             await checkpoints.batch(applied, resolved, cursor.value)
+            if recorder is not None:
+                await recorder.batch(batch, changes, failed_keys)
             job.links.forget()
             if progress is not None:
                 progress(counts)
         if records is None:
             await checkpoints.finish(cursor.value)
             await store.set_fingerprint(integration, name, job.fingerprint)
+        if recorder is not None:
+            await recorder.prune()
         report.outcome = "partial" if counts[ChangeKind.ERROR] else "success"
     except BaseException as exc:
         report.outcome = "interrupted" if isinstance(exc, KeyboardInterrupt | GeneratorExit) \
