@@ -8,6 +8,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from engine.cli import main
 from engine.sandbox.cinode import CinodeSandbox
@@ -118,3 +120,27 @@ def test_identity_numbers_are_never_kept_in_clear() -> None:
     kept = masked(record)
     assert kept == {"ssn": "[personnummer]", "name": "Anna", "note": "pnr [personnummer] ok",
                     "orgno": "556677-8899", "n": "[personnummer]", "when": None}
+
+
+def _luhn_digit(digits: str) -> str:
+    total = 0
+    for i, ch in enumerate(digits):
+        d = int(ch) * (2 if i % 2 == 0 else 1)
+        total += d - 9 if d > 9 else d
+    return str((10 - total % 10) % 10)
+
+
+@given(year=st.integers(0, 99), month=st.integers(1, 12), day=st.integers(1, 28),
+       serial=st.integers(0, 999), century=st.sampled_from(["", "19", "20"]),
+       sep=st.sampled_from(["", "-", "+"]), before=st.text(max_size=8),
+       after=st.text(max_size=8))
+def test_no_valid_identity_number_survives_masking(year: int, month: int, day: int,
+                                                   serial: int, century: str, sep: str,
+                                                   before: str, after: str) -> None:
+    from engine.redact import is_personnummer
+
+    body = f"{year:02d}{month:02d}{day:02d}{serial:03d}"
+    number = f"{century}{body[:6]}{sep}{body[6:]}{_luhn_digit(body)}"
+    assert is_personnummer(number)
+    kept = masked({"ssn": number, "note": f"{before} {number} {after}", "list": [number]})
+    assert number not in json.dumps(kept, ensure_ascii=False)

@@ -126,6 +126,8 @@ class _SpecGoals:
         from engine.templates import TransformError, compile_transform
 
         for f in fields:
+            if not f.enabled:  # switched off in setup, or held back (a two-way pair)
+                continue
             self._goal(("field", owner, f.target), "field", f"field `{f.target}` of {label}",
                        f.pointer.rsplit("/", 1)[0] if f.pointer.endswith(("/value", "/template"))
                        else f.pointer, ("rendered",), key_location=True)

@@ -1,6 +1,6 @@
 """Making, checking and running an exact plan (exact.py has the file and its comparisons).
 
-    plans, exact = await make_exact_plan(runtime, ["customers", "projects"], full=False)
+    exact = load_plan("plan.json")                   # written by `specsync plan --out`
     stale = await stale_since(runtime, exact)        # [] when the plan still holds
     reports = await run_exact(runtime, exact, run)   # run: run_sync with the guard
 """
@@ -19,7 +19,7 @@ from engine.sync.pipeline import RunReport, plan_sync
 from engine.sync.planned import PlannedLinks
 from engine.sync.runtime import Runtime
 
-__all__ = ["check_position", "make_exact_plan", "run_exact", "stale_since"]
+__all__ = ["check_position", "run_exact", "stale_since"]
 
 
 async def _position(runtime: Runtime, name: str) -> tuple[str | None, str | None]:
@@ -31,9 +31,9 @@ async def _position(runtime: Runtime, name: str) -> tuple[str | None, str | None
     return await runtime.astore.run(read)
 
 
-async def _plan_all(runtime: Runtime, syncs: list[tuple[str, bool]],
-                    on_plan: Callable[[str, Plan], Awaitable[None]] | None = None
+async def _plan_all(runtime: Runtime, syncs: list[tuple[str, bool]]
                     ) -> tuple[list[Plan], list[PlannedSync]]:
+    """Plan the syncs one after the other as `specsync plan` does, recording each."""
     links = PlannedLinks(runtime.store, runtime.spec.integration)
     plans, planned = [], []
     for name, full in syncs:
@@ -48,20 +48,10 @@ async def _plan_all(runtime: Runtime, syncs: list[tuple[str, bool]],
         plan = await plan_sync(runtime, name, full=full, links=links, keep=sys.maxsize,
                                on_batch=on_batch)
         links.expect(plan)
-        if on_plan is not None:
-            await on_plan(name, plan)
         plans.append(plan)
         planned.append((recorder or Recorder(lambda r: "")).planned(
             plan, full=full, cursor=cursor, fingerprint=fingerprint))
     return plans, planned
-
-
-async def make_exact_plan(runtime: Runtime, names: list[str], *, full: bool,
-                          on_plan: Callable[[str, Plan], Awaitable[None]] | None = None
-                          ) -> tuple[list[Plan], ExactPlan]:
-    """Plan the syncs one after the other, as `plan` does, and the exact plan of them."""
-    plans, planned = await _plan_all(runtime, [(n, full) for n in names], on_plan)
-    return plans, ExactPlan(runtime.spec.integration, runtime.spec.content_hash, planned)
 
 
 def check_position(runtime: Runtime, exact: ExactPlan) -> None:
