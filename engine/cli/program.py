@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from engine.cli import author, demo, sandbox, scale, serve, setup, spec, state, sync
+from engine.cli import author, demo, replay, sandbox, scale, serve, setup, spec, state, sync
 from engine.cli.core import Command, run
 
 __all__ = ["COMMANDS", "main", "version"]
@@ -28,6 +28,7 @@ COMMANDS: tuple[Command, ...] = (
     state.STATUS,
     state.HISTORY,
     sync.EXPLAIN,
+    replay.REPLAY,
     serve.SERVE,
     scale.WORKER,
     scale.STATE,

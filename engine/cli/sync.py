@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from engine.spec.model import Spec
     from engine.state import StateStore
     from engine.sync.changes import Change, Plan
+    from engine.sync.exact import PlannedSync, RunGuard
     from engine.sync.pace import RunEstimate
     from engine.sync.pipeline import RunReport
     from engine.sync.planned import PlannedLinks
@@ -149,6 +150,7 @@ class PlanArgs:
     json: bool
     full: bool
     state: str | None
+    out: str | None = None
 
 
 def _plan_arguments(p: argparse.ArgumentParser) -> None:
@@ -156,11 +158,14 @@ def _plan_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--sync", metavar="NAME", help="only this sync (default: every sync)")
     p.add_argument("--json", action="store_true", help="the plans as JSON, for tools")
     p.add_argument("--full", action="store_true", help="plan a full reconcile, ignoring cursors")
+    p.add_argument("--out", metavar="FILE", help="also write the exact plan, with the hashes "
+                   "it was computed from, for `specsync run --plan FILE`")
     add_state_option(p)
 
 
 async def _plan_with_estimate(runtime: Runtime, name: str, *, full: bool,
-                              links: PlannedLinks) -> tuple[Plan, RunEstimate]:
+                              links: PlannedLinks, exact: list[PlannedSync] | None = None
+                              ) -> tuple[Plan, RunEstimate]:
     """The plan of one sync, and what a run of it asks of each connection: the requests
     planning sent (a run reads and looks up the same) plus the writes it would add."""
     from engine.sync.pace import estimate_run, request_meter
@@ -171,7 +176,10 @@ async def _plan_with_estimate(runtime: Runtime, name: str, *, full: bool,
     meters = [m for m in (request_meter(runtime, c) for c in dict.fromkeys((source, target)))
               if m is not None]
     before = {m.connection: m.sent() for m in meters}
-    plan = await plan_sync(runtime, name, full=full, links=links)
+    if exact is None:
+        plan = await plan_sync(runtime, name, full=full, links=links)
+    else:
+        plan = await _exact_plan(runtime, name, full=full, links=links, exact=exact)
     links.expect(plan)  # a later sync linking to these records finds them
     measured = {m.connection: m.sent() - before[m.connection] for m in meters}
     max_batch = runtime.adapter(target).max_batch(sync.target_object)
@@ -202,8 +210,33 @@ def internal_matching_note(runtime: Runtime, plan: Plan) -> str | None:
                           missing=missing, selected=selected, at_least=plan.truncated)
 
 
+async def _exact_plan(runtime: Runtime, name: str, *, full: bool, links: PlannedLinks,
+                      exact: list[PlannedSync]) -> Plan:
+    """plan_sync keeping every change, recorded with its hashes for `--out`."""
+    import sys
+
+    from engine.sync.exact import Recorder
+    from engine.sync.pipeline import plan_sync
+
+    state = runtime.store
+    cursor = state.get_cursor(runtime.spec.integration, name)
+    fingerprint = state.get_fingerprint(runtime.spec.integration, name)
+    recorder = Recorder(lambda record: "")
+
+    def on_batch(job: Any, batch: Any, changes: Any) -> None:
+        recorder.key_of = job.decider.key_of
+        recorder.batch(batch, changes)
+
+    plan = await plan_sync(runtime, name, full=full, links=links, keep=sys.maxsize,
+                           on_batch=on_batch)
+    exact.append(recorder.planned(plan, full=full, cursor=cursor, fingerprint=fingerprint))
+    return plan
+
+
 def plan(args: PlanArgs) -> int:
     notes: dict[str, str | None] = {}
+    exact: list[PlannedSync] | None = [] if args.out else None
+    spec_hash: list[tuple[str, str]] = []
 
     async def main() -> list[tuple[Plan, RunEstimate]]:
         from engine.docs.describe import creation_only_note
@@ -215,7 +248,9 @@ def plan(args: PlanArgs) -> int:
             notes.update((name, creation_only_note(runtime.spec, name)) for name in names)
             # one for all: a sync's plan sees the links the syncs planned before it make
             links = PlannedLinks(runtime.store, runtime.spec.integration)
-            planned = [await _plan_with_estimate(runtime, name, full=args.full, links=links)
+            spec_hash.append((runtime.spec.integration, runtime.spec.content_hash))
+            planned = [await _plan_with_estimate(runtime, name, full=args.full, links=links,
+                                                 exact=exact)
                        for name in names]
             for p, _ in planned:
                 unmatched = internal_matching_note(runtime, p)
@@ -224,6 +259,13 @@ def plan(args: PlanArgs) -> int:
             return planned
 
     plans = _run_async(main)
+    if args.out and exact is not None:
+        from engine.sync.exact import ExactPlan
+
+        [(integration, content_hash)] = spec_hash
+        ExactPlan(integration, content_hash, exact).write(args.out)
+        print(f"wrote the exact plan to {args.out}: `specsync run {args.spec} --plan "
+              f"{args.out}` does exactly this", file=sys.stderr)
     if args.json:
         import json
 
@@ -256,6 +298,7 @@ class RunArgs:
     full: bool
     quiet: bool
     state: str | None
+    plan: str | None = None
 
 
 def _run_arguments(p: argparse.ArgumentParser) -> None:
@@ -263,11 +306,15 @@ def _run_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--sync", metavar="NAME", help="only this sync (default: every sync)")
     p.add_argument("--full", action="store_true", help="read everything, not only changes")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--plan", metavar="FILE", help="run exactly the plan `specsync plan --out "
+                   "FILE` wrote; refused, naming the records, when the source or the "
+                   "target changed since in a way that changes it")
     add_state_option(p)
 
 
 async def _run_one(runtime: Runtime, name: str, *, full: bool, quiet: bool,
-                   console: Console, interval: float = 10.0) -> RunReport:
+                   console: Console, interval: float = 10.0,
+                   guard: RunGuard | None = None) -> RunReport:
     """One sync to the end, with its progress on stderr (engine/cli/progress.py)."""
     import asyncio
 
@@ -279,8 +326,8 @@ async def _run_one(runtime: Runtime, name: str, *, full: bool, quiet: bool,
     source = runtime.adapter(sync.source_connection)
     state = RunProgress(name, total=lambda: source.total(sync.source_object),
                         target=request_meter(runtime, sync.target_connection))
-    if quiet:
-        return await run_sync(runtime, name, full=full)
+    if quiet or guard is not None:
+        return await run_sync(runtime, name, full=full, guard=guard)
     if not console.is_terminal:  # a log or CI: a line every `interval` seconds
         printer = asyncio.create_task(print_periodically(
             state, lambda line: console.print(line, markup=False, highlight=False),
@@ -370,8 +417,50 @@ def failure_lines(failures: list[Change], *, total: int) -> list[str]:
     return lines
 
 
+def _run_plan(args: RunArgs, console: Console) -> int:
+    """`run --plan FILE`: refuse a stale plan, naming its records; else run exactly it."""
+    from rich.markup import escape
+
+    from engine.sync.exact import load_plan
+    from engine.sync.exact_run import run_exact, stale_since
+
+    if args.sync or args.full:
+        console.print("[red]error[/] --plan runs what the plan says: no --sync or --full")
+        return 2
+    exact = load_plan(args.plan or "")
+
+    async def main() -> int:
+        async with open_runtime(args.spec, args.state) as runtime:
+            stale = await stale_since(runtime, exact)
+            if stale:
+                console.print(f"[red]refused[/]: the plan is stale, {len(stale)} "
+                              f"{'record' if len(stale) == 1 else 'records'} changed since "
+                              "it was made (nothing was written; make a new plan):")
+                for record in stale[:50]:
+                    console.print(f"  {escape(record.sync)} {escape(record.key)}: "
+                                  f"{escape(record.why)}", markup=True, highlight=False)
+                if len(stale) > 50:
+                    console.print(f"  ... and {len(stale) - 50} more")
+                return 1
+
+            async def one(name: str, full: bool, guard: RunGuard) -> RunReport:
+                return await _run_one(runtime, name, full=full, quiet=True, console=console,
+                                      guard=guard)
+
+            reports, guard = await run_exact(runtime, exact, one)
+            _print_reports(runtime.spec, runtime, reports, console)
+            for held in guard.held:
+                console.print(f"[yellow]held back[/] {escape(held.sync)} {escape(held.key)}: "
+                              f"{escape(held.why)}")
+            return 0 if all(r.outcome == "success" for r in reports) else 1
+
+    return _run_async(main)
+
+
 def run(args: RunArgs) -> int:
     console = _console(stderr=True)
+    if args.plan:
+        return _run_plan(args, console)
 
     async def main() -> list[RunReport]:
         async with open_runtime(args.spec, args.state) as runtime:

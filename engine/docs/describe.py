@@ -343,8 +343,14 @@ def _field_row(spec: Spec, f: FieldMap, source: _Object, target: _Object, raw: A
     if isinstance(enabled, str) and SETUP_REF.match(enabled):
         note = _setup_note(spec, enabled)
         comments.append(SWITCH + (f" ({note})" if note else ""))
-    if not f.enabled:
+    if f.held_back:
+        comments.append(f"Never written: it would carry back `{f.held_back}`, which "
+                        f"flows {target.system} → {source.system} only")
+    elif not f.enabled:
         comments.append("Disabled in this setup")
+    if f.direction != "both":
+        comments.append(f"Flows {source.system} → {target.system} only (edits in "
+                        f"{target.system} are never written back)")
     badge = one_way(transform.fields, f.target) if one_way is not None else None
     if badge:
         comments.append(badge)

@@ -598,11 +598,20 @@ def _check_find(ctx: _Context, pointer: str, raw: Mapping[str, Any], mode: Any,
                            did_you_mean(str(name), [*actions, *syncs], "actions and syncs"))
 
 
+def _check_directions(ctx: _Context) -> Iterator[Diagnostic]:
+    from engine.spec.direction import direction_problems
+
+    for p in direction_problems(ctx.data):
+        yield ctx.diag(p.code, p.message, p.pointer, p.hint,
+                       severity=Severity.WARNING if p.warning else Severity.ERROR)
+
+
 CHECKS: tuple[Callable[[_Context], Iterator[Diagnostic]], ...] = (
     _check_connections,
     _check_setup_refs,
     _check_syncs,
     _check_actions,
+    _check_directions,
 )
 
 

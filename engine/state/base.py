@@ -21,7 +21,10 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    from engine.state.recordings import RecordedRead, RecordedRun
 
 __all__ = [
     "ActionRecord",
@@ -519,6 +522,25 @@ class StateStore(Protocol):
     def notification_failed(self, incident_id: int, error: str, *,
                             retry_at: datetime) -> None:
         """A delivery failed: count the attempt and try again from `retry_at`."""
+        ...
+
+    # -- replay: recorded reads (engine/state/recordings.py) ------------------------------
+    def record_reads(self, run_id: int, integration: str, sync: str, first: int,
+                     reads: Sequence[RecordedRead], *, at: datetime) -> None:
+        """Keep what a run read (rows `first`, `first + 1`, ... of the run)."""
+        ...
+
+    def prune_recordings(self, integration: str, sync: str, *, keep: int,
+                         older_than: datetime) -> None:
+        """Drop recorded runs of a sync beyond the newest `keep` or recorded before a time."""
+        ...
+
+    def recorded_runs(self, integration: str, sync: str | None = None) -> list[RecordedRun]:
+        """The recorded runs, newest first."""
+        ...
+
+    def recorded_reads(self, run_id: int) -> list[RecordedRead]:
+        """What one recorded run read, in read order."""
         ...
 
     # -- lifecycle -----------------------------------------------------------------

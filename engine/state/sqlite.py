@@ -52,6 +52,7 @@ from engine.state.base import (
 )
 from engine.state.created_values import SqliteCreatedValues
 from engine.state.migrations import latest_version, load_migrations, sqlite_statements
+from engine.state.recordings import SqliteRecordings
 from engine.state.sqlite_operator import FAILURE_COLUMNS as _FAILURE_COLUMNS
 from engine.state.sqlite_operator import SqliteOperatorState, failure_row
 
@@ -116,7 +117,7 @@ def _action(row: Sequence[Any], fresh: bool) -> ActionRecord:
     )
 
 
-class SqliteStateStore(SqliteCreatedValues, SqliteOperatorState):
+class SqliteStateStore(SqliteCreatedValues, SqliteOperatorState, SqliteRecordings):
     """State in one SQLite file. `SqliteStateStore(".specsync/state.db")`.
 
     ":memory:" works too (tests, one process), without durability.

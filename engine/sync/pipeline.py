@@ -43,6 +43,7 @@ from engine.sync.changes import Change, ChangeKind, Plan
 from engine.sync.job import SyncJob
 from engine.sync.lease import SyncLease
 from engine.sync.read import DeltaCursor, batches
+from engine.sync.recording import ReadRecorder
 from engine.sync.runtime import Runtime, StoreLinks
 from engine.sync.verify import modified_keys
 
@@ -74,10 +75,14 @@ class RunReport:
 
 async def plan_sync(runtime: Runtime, sync_name: str, *, full: bool = False,
                     records: AsyncIterator[Record] | None = None,
-                    links: StoreLinks | None = None) -> Plan:
+                    links: StoreLinks | None = None, keep: int = PLAN_KEEP,
+                    on_batch: Callable[[SyncJob, list[Record], list[Change]], None] | None
+                    = None) -> Plan:
     """What a run would do, field by field; reads source and target, writes nothing.
 
-    `links` replaces the store's links (planned.py: the links earlier plans would make).
+    `links` replaces the store's links (planned.py: the links earlier plans would make);
+    `keep` is how many changes are kept for display; `on_batch` sees each batch and its
+    changes (exact.py records an exact plan from them).
     """
     job = SyncJob(runtime, sync_name, links=links)
     integration, name = job.integration, job.sync.name
@@ -99,8 +104,11 @@ async def plan_sync(runtime: Runtime, sync_name: str, *, full: bool = False,
         failing = set(await job.astore.failing_keys(integration, name))
         stream = job.reader.stream(since, set(), failing)
     async for batch in batches(stream, job.batch_size):
-        for change in await job.decider.decide(batch, with_old=True):
-            plan.add(change, keep=len(plan.changes) < PLAN_KEEP)
+        decided = await job.decider.decide(batch, with_old=True)
+        if on_batch is not None:
+            on_batch(job, batch, decided)
+        for change in decided:
+            plan.add(change, keep=len(plan.changes) < keep)
     plan.truncated = sum(plan.counts.values()) > len(plan.changes)
     return plan
 
@@ -108,8 +116,13 @@ async def plan_sync(runtime: Runtime, sync_name: str, *, full: bool = False,
 async def run_sync(runtime: Runtime, sync_name: str, *, full: bool = False,
                    trigger: str = "manual", records: AsyncIterator[Record] | None = None,
                    progress: Callable[[dict[str, int]], None] | None = None,
-                   git_commit: str | None = None) -> RunReport:
-    """Run one sync to the end (or to the first error that stops it) and record the run."""
+                   git_commit: str | None = None,
+                   guard: Callable[[str, list[Change]], list[Change]] | None = None
+                   ) -> RunReport:
+    """Run one sync to the end (or to the first error that stops it) and record the run.
+
+    `guard` may replace a batch's changes before they are written (exact.py's RunGuard
+    fails those an exact plan does not have)."""
     job = SyncJob(runtime, sync_name)
     store, integration, name = job.astore, job.integration, job.sync.name
     started = time.monotonic()
@@ -135,6 +148,7 @@ async def run_sync(runtime: Runtime, sync_name: str, *, full: bool = False,
     # memory flat however large the source (everything streams; see the design notes).
     read_keys: set[str] = set()
     cursor = DeltaCursor(job.sync, stored_cursor, advance=records is None)
+    recorder = ReadRecorder(job, run_id) if job.sync.replay and records is None else None
     checkpoints = Checkpoints(store, integration, name, lease=lease, run_id=run_id,
                               clock=runtime.clock, ordered=since is not None and records is None,
                               cursor=stored_cursor)
@@ -155,6 +169,8 @@ async def run_sync(runtime: Runtime, sync_name: str, *, full: bool = False,
                 progress(counts)
             newest = cursor.scan(batch)
             changes = await job.decider.decide(batch, with_old=False)
+            if guard is not None:
+                changes = guard(name, changes)
             for change in changes:
                 for held in change.held:
                     report.held[held.field] = report.held.get(held.field, 0) + 1
@@ -171,12 +187,16 @@ async def run_sync(runtime: Runtime, sync_name: str, *, full: bool = False,
             resolved = [c.key for c in changes if c.kind in _RESOLVING and c.key in failing
                         and c.key not in pinned] if failing else []
             await checkpoints.batch(applied, resolved, cursor.value)
+            if recorder is not None:
+                await recorder.batch(batch, changes, failed_keys)
             job.links.forget()
             if progress is not None:
                 progress(counts)
         if records is None:
             await checkpoints.finish(cursor.value)
             await store.set_fingerprint(integration, name, job.fingerprint)
+        if recorder is not None:
+            await recorder.prune()
         report.outcome = "partial" if counts[ChangeKind.ERROR] else "success"
     except BaseException as exc:
         report.outcome = "interrupted" if isinstance(exc, KeyboardInterrupt | GeneratorExit) \
