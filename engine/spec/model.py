@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+from engine.spec.safeguards import BreakerSettings, Safeguards, breaker_settings, safeguards
+
 __all__ = [
     "SETUP_REF",
     "Action",
@@ -62,6 +64,7 @@ class Connection:
     webhooks: Mapping[str, Any]
     pointer: str
     record_url: str | None = None  # the record in the system's web app: {object}, {id}
+    circuit_breaker: BreakerSettings = field(default_factory=BreakerSettings)
 
 
 @dataclass(frozen=True)
@@ -121,6 +124,7 @@ class Sync:
     ignore_echo: bool
     batch_size: int
     pointer: str
+    safeguards: Safeguards = field(default_factory=Safeguards)  # not in the fingerprint
 
     def fingerprint(self, setup: Mapping[str, Any]) -> str:
         """Hash of everything that shapes this sync's output: a change forces a full reconcile."""
@@ -217,6 +221,7 @@ def build_spec(path: str, data: Mapping[str, Any], content_hash: str) -> Spec:
             webhooks=dict(raw.get("webhooks") or {}),
             pointer=pointer_join("/connections", name),
             record_url=raw.get("record_url"),
+            circuit_breaker=breaker_settings(raw.get("circuit_breaker")),
         )
     syncs = {}
     for name, raw in (data.get("syncs") or {}).items():
@@ -255,6 +260,7 @@ def build_spec(path: str, data: Mapping[str, Any], content_hash: str) -> Spec:
             ignore_echo=bool(raw.get("ignore_echo", True)),
             batch_size=int(raw.get("batch_size", 100)),
             pointer=pointer,
+            safeguards=safeguards(raw.get("safeguards")),
         )
     actions = {}
     for name, raw in (data.get("actions") or {}).items():

@@ -36,9 +36,12 @@ from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, field
 
 from engine.adapters.base import Record
+from engine.errors import SafeguardTripped
 from engine.state.base import RunOutcome, RunStatus, StateStore
 from engine.sync.apply import Checkpoints
 from engine.sync.changes import Change, ChangeKind, Plan
+from engine.sync.deletion_guard import DeletionGuard
+from engine.sync.failure_share import FailureShare
 from engine.sync.job import SyncJob
 from engine.sync.lease import SyncLease
 from engine.sync.read import DeltaCursor, batches
@@ -67,6 +70,7 @@ class RunReport:
     failures: list[Change] = field(default_factory=list)
     error: str | None = None
     seconds: float = 0.0
+    tripped: str | None = None  # the safeguard that stopped the run, if one did
 
 
 async def plan_sync(runtime: Runtime, sync_name: str, *, full: bool = False,
@@ -103,8 +107,12 @@ async def plan_sync(runtime: Runtime, sync_name: str, *, full: bool = False,
 async def run_sync(runtime: Runtime, sync_name: str, *, full: bool = False,
                    trigger: str = "manual", records: AsyncIterator[Record] | None = None,
                    progress: Callable[[dict[str, int]], None] | None = None,
-                   git_commit: str | None = None) -> RunReport:
-    """Run one sync to the end (or to the first error that stops it) and record the run."""
+                   git_commit: str | None = None,
+                   confirm_deletions: int | None = None) -> RunReport:
+    """Run one sync to the end (or to the first error that stops it) and record the run.
+
+    A safeguard that trips (deletion_guard.py, failure_share.py) ends the run as failed
+    with its reason in `error`; it is not raised."""
     job = SyncJob(runtime, sync_name)
     store, integration, name = job.astore, job.integration, job.sync.name
     started = time.monotonic()
@@ -112,19 +120,23 @@ async def run_sync(runtime: Runtime, sync_name: str, *, full: bool = False,
     await lease.take()
     started_at = runtime.clock()
 
-    def start(state: StateStore) -> tuple[int, str | None, str | None, list[str]]:
+    def start(state: StateStore) -> tuple[int, str | None, str | None, list[str], int]:
         run_id = state.start_run(integration, name, spec_hash=job.spec.content_hash,
                                  git_commit=git_commit, trigger=trigger, started_at=started_at)
         return (run_id, state.get_cursor(integration, name),
-                state.get_fingerprint(integration, name), state.failing_keys(integration, name))
+                state.get_fingerprint(integration, name), state.failing_keys(integration, name),
+                state.count_links(integration, name))
 
-    run_id, stored_cursor, fingerprint, failing_keys = await store.run(start)
+    run_id, stored_cursor, fingerprint, failing_keys, linked = await store.run(start)
     since = job.reader.window(full, cursor=stored_cursor, stored_fingerprint=fingerprint,
                               fingerprint=job.fingerprint)
     counts: dict[str, int] = {str(kind): 0 for kind in _COUNTED}
     report = RunReport(integration, name, run_id, "running", counts, stored_cursor,
                        since is None)
     failing = set(failing_keys)
+    guard = DeletionGuard(job.sync.safeguards.deletions, linked=linked, sync=name,
+                          confirmed=confirm_deletions)
+    failure_share = FailureShare(job.sync.safeguards.failures)
     # Keys read in this run that the retry of failures must not fetch again. Only keys
     # that were failing, or failed now, can be retried: remembering just those keeps
     # memory flat however large the source (everything streams; see the design notes).
@@ -140,8 +152,9 @@ async def run_sync(runtime: Runtime, sync_name: str, *, full: bool = False,
             counts["read"] += len(batch)
             if progress is not None:  # read, before the writes that may take a while
                 progress(counts)
+            before = cursor.value
             newest = cursor.scan(batch)
-            changes = await job.decider.decide(batch, with_old=False)
+            changes = guard.hold(await job.decider.decide(batch, with_old=False), before)
             applied = await job.writer.apply(changes)
             cursor.reach(newest)
             failed = applied.failed
@@ -154,14 +167,30 @@ async def run_sync(runtime: Runtime, sync_name: str, *, full: bool = False,
                 counts[kind] = counts.get(kind, 0) + 1
             resolved = [c.key for c in changes
                         if c.kind in _RESOLVING and c.key in failing] if failing else []
-            await checkpoints.batch(applied, resolved, cursor.value)
+            await checkpoints.batch(applied, resolved, guard.capped(cursor.value))
             job.links.forget()
+            failure_share.check(counts)
             if progress is not None:
                 progress(counts)
+        whole = records is None and since is None
+        released = guard.release(read=counts["read"], full=whole,
+                                 stated_total=job.source.total(job.sync.source_object)
+                                 if whole else None)
+        if released:
+            applied = await job.writer.apply(released)
+            failed_keys = {c.key for c in applied.failed}
+            report.failures.extend(applied.failed[: max(0, 100 - len(report.failures))])
+            for change in released:
+                kind = ChangeKind.ERROR if change.key in failed_keys else change.kind
+                counts[kind] = counts.get(kind, 0) + 1
+            await checkpoints.batch(applied, [], cursor.value)
         if records is None:
             await checkpoints.finish(cursor.value)
             await store.set_fingerprint(integration, name, job.fingerprint)
         report.outcome = "partial" if counts[ChangeKind.ERROR] else "success"
+    except SafeguardTripped as exc:
+        report.outcome, report.tripped = "failed", exc.safeguard
+        report.error = runtime.redactor.text(str(exc))
     except BaseException as exc:
         report.outcome = "interrupted" if isinstance(exc, KeyboardInterrupt | GeneratorExit) \
             else "failed"
@@ -171,7 +200,7 @@ async def run_sync(runtime: Runtime, sync_name: str, *, full: bool = False,
         warning = cursor.warning()
         if warning:
             report.warnings.append(warning)
-        report.cursor = cursor.value
+        report.cursor = guard.capped(cursor.value) if report.tripped else cursor.value
         report.seconds = time.monotonic() - started
         outcome = _final(report.outcome)
         finished_at = runtime.clock()
