@@ -48,6 +48,7 @@ from engine.state.base import (
 from engine.state.migrations import latest_version, load_migrations
 from engine.state.postgres_operator import FAILURE_COLUMNS as _FAILURE_COLUMNS
 from engine.state.postgres_operator import PostgresOperatorState, failure_row
+from engine.state.postgres_safeguards import PostgresSafeguardState
 
 __all__ = ["PostgresStateStore"]
 
@@ -117,7 +118,7 @@ def _action(row: Sequence[Any], fresh: bool) -> ActionRecord:
     )
 
 
-class PostgresStateStore(PostgresOperatorState):
+class PostgresStateStore(PostgresOperatorState, PostgresSafeguardState):
     """State in PostgreSQL. `PostgresStateStore("postgresql://u@host/db", schema="specsync")`."""
 
     def __init__(self, dsn: str, *, schema: str = "specsync", connect_timeout: int = 10) -> None:

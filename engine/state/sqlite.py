@@ -48,6 +48,7 @@ from engine.state.base import (
 from engine.state.migrations import latest_version, load_migrations, sqlite_statements
 from engine.state.sqlite_operator import FAILURE_COLUMNS as _FAILURE_COLUMNS
 from engine.state.sqlite_operator import SqliteOperatorState, failure_row
+from engine.state.sqlite_safeguards import SqliteSafeguardState
 
 __all__ = ["SqliteStateStore"]
 
@@ -110,7 +111,7 @@ def _action(row: Sequence[Any], fresh: bool) -> ActionRecord:
     )
 
 
-class SqliteStateStore(SqliteOperatorState):
+class SqliteStateStore(SqliteOperatorState, SqliteSafeguardState):
     """State in one SQLite file. `SqliteStateStore(".specsync/state.db")`.
 
     ":memory:" works too (tests, one process), without durability.

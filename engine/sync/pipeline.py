@@ -36,6 +36,7 @@ from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, field
 
 from engine.adapters.base import Record
+from engine.adapters.breaker import CircuitOpenError
 from engine.errors import SafeguardTripped
 from engine.state.base import RunOutcome, RunStatus, StateStore
 from engine.sync.apply import Checkpoints
@@ -119,8 +120,10 @@ async def run_sync(runtime: Runtime, sync_name: str, *, full: bool = False,
     lease = SyncLease(store, integration, name, clock=runtime.clock, host=runtime.host)
     await lease.take()
     started_at = runtime.clock()
+    breakers = runtime.circuit_breakers
 
     def start(state: StateStore) -> tuple[int, str | None, str | None, list[str], int]:
+        breakers.load(state.breakers())  # what other runs (and operators) left
         run_id = state.start_run(integration, name, spec_hash=job.spec.content_hash,
                                  git_commit=git_commit, trigger=trigger, started_at=started_at)
         return (run_id, state.get_cursor(integration, name),
@@ -191,6 +194,9 @@ async def run_sync(runtime: Runtime, sync_name: str, *, full: bool = False,
     except SafeguardTripped as exc:
         report.outcome, report.tripped = "failed", exc.safeguard
         report.error = runtime.redactor.text(str(exc))
+    except CircuitOpenError as exc:  # nothing more is sent; what was committed stays
+        report.outcome, report.tripped = "failed", "circuit_breaker"
+        report.error = runtime.redactor.text(str(exc))
     except BaseException as exc:
         report.outcome = "interrupted" if isinstance(exc, KeyboardInterrupt | GeneratorExit) \
             else "failed"
@@ -209,6 +215,7 @@ async def run_sync(runtime: Runtime, sync_name: str, *, full: bool = False,
             try:
                 state.finish_run(run_id, outcome=outcome, counts=counts, error=report.error,
                                  finished_at=finished_at)
+                state.save_breakers(breakers.changed(), at=finished_at)
             finally:
                 lease.release_now(state)
 
