@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from engine.cli import author, demo, sandbox, scale, serve, spec, state, sync
+from engine.cli import author, demo, safeguards, sandbox, scale, serve, spec, state, sync
 from engine.cli.core import Command, run
 
 __all__ = ["COMMANDS", "main", "version"]
@@ -25,6 +25,8 @@ COMMANDS: tuple[Command, ...] = (
     sync.CHECK,
     state.STATUS,
     state.HISTORY,
+    safeguards.BREAKERS,
+    safeguards.QUARANTINE,
     sync.EXPLAIN,
     serve.SERVE,
     scale.WORKER,

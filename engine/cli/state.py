@@ -83,6 +83,9 @@ def status(args: StatusArgs) -> int:
                 failing.add_row(f.integration, f.sync, f.source_key, f.code, str(f.attempts),
                                 f.message[:100])
             console.print(failing)
+        from engine.cli.safeguards import print_safeguards
+
+        print_safeguards(store, latest, console)
     return 0
 
 

@@ -47,6 +47,7 @@ from engine.sync.job import SyncJob
 from engine.sync.lease import SyncLease
 from engine.sync.read import DeltaCursor, batches
 from engine.sync.runtime import Runtime, StoreLinks
+from engine.sync.write_rate import WriteRate
 
 __all__ = ["RunReport", "SyncJob", "plan_sync", "run_sync"]
 
@@ -140,6 +141,7 @@ async def run_sync(runtime: Runtime, sync_name: str, *, full: bool = False,
     guard = DeletionGuard(job.sync.safeguards.deletions, linked=linked, sync=name,
                           confirmed=confirm_deletions)
     failure_share = FailureShare(job.sync.safeguards.failures)
+    write_rate = WriteRate(job.spec, job.sync, store, runtime.clock)
     # Keys read in this run that the retry of failures must not fetch again. Only keys
     # that were failing, or failed now, can be retried: remembering just those keeps
     # memory flat however large the source (everything streams; see the design notes).
@@ -157,7 +159,8 @@ async def run_sync(runtime: Runtime, sync_name: str, *, full: bool = False,
                 progress(counts)
             before = cursor.value
             newest = cursor.scan(batch)
-            changes = guard.hold(await job.decider.decide(batch, with_old=False), before)
+            changes = await write_rate.screen(
+                guard.hold(await job.decider.decide(batch, with_old=False), before))
             applied = await job.writer.apply(changes)
             cursor.reach(newest)
             failed = applied.failed
@@ -180,6 +183,7 @@ async def run_sync(runtime: Runtime, sync_name: str, *, full: bool = False,
                                  stated_total=job.source.total(job.sync.source_object)
                                  if whole else None)
         if released:
+            released = list(await write_rate.screen(released))
             applied = await job.writer.apply(released)
             failed_keys = {c.key for c in applied.failed}
             report.failures.extend(applied.failed[: max(0, 100 - len(report.failures))])
@@ -203,9 +207,9 @@ async def run_sync(runtime: Runtime, sync_name: str, *, full: bool = False,
         report.error = runtime.redactor.text(f"{type(exc).__name__}: {exc}")
         raise
     finally:
-        warning = cursor.warning()
-        if warning:
-            report.warnings.append(warning)
+        for warning in (cursor.warning(), write_rate.warning()):
+            if warning:
+                report.warnings.append(warning)
         report.cursor = guard.capped(cursor.value) if report.tripped else cursor.value
         report.seconds = time.monotonic() - started
         outcome = _final(report.outcome)
