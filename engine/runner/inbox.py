@@ -307,4 +307,4 @@ class InboxWorker:
                 self.ctx.progress.end(live)
                 self.ctx.run_finished(integration, sync_name)
         self.ctx.metrics.observe_run(integration, sync_name, "webhook", report.outcome,
-                                     report.counts)
+                                     report.counts, report.tripped)
