@@ -114,7 +114,8 @@ class ReleaseArgs:
 
 
 def _release_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("integration", metavar="INTEGRATION")
+    p.add_argument("integration", metavar="INTEGRATION",
+                   help="the integration the record belongs to, e.g. kleer-hubspot")
     p.add_argument("record", metavar="RECORD",
                    help="as `specsync quarantine list` shows it, e.g. hubspot.companies#123")
     add_state_option(p)
@@ -224,7 +225,8 @@ BREAKERS = group(
     example="specsync breakers reset --system cinode",
     subcommands=(
         command("list", help="every breaker that has seen failures, open ones included",
-                example="specsync breakers list", args=BreakersListArgs,
+                example="specsync breakers list --state .specsync/state.db",
+                args=BreakersListArgs,
                 handler=breakers_list, arguments=_breakers_list_arguments),
         command("reset", help="close breakers now instead of waiting for their probe",
                 example="specsync breakers reset --integration maconomy-cinode",

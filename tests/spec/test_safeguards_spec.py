@@ -67,7 +67,7 @@ def test_the_spec_sets_each_limit(tmp_path: Path) -> None:
 def test_a_bad_limit_is_reported_where_it_is(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                              connection: str, sync: str, line: int,
                                              snapshot) -> None:
-    path = _with(tmp_path, connection, sync)
+    _with(tmp_path, connection, sync)
     monkeypatch.chdir(tmp_path)
     diags, sources, _ = validate_paths([Path("spec.yaml")])
     assert diags, "a bad safeguard must not validate"
