@@ -26,7 +26,7 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
@@ -92,7 +92,7 @@ class CircuitBreakers:
     def configure(self, system: str, settings: BreakerSettings) -> None:
         self.settings[system] = settings
 
-    def __iter__(self) -> Iterable[Breaker]:
+    def __iter__(self) -> Iterator[Breaker]:
         return iter(list(self._breakers.values()))
 
     def get(self, system: str, endpoint: str) -> Breaker:
