@@ -129,6 +129,7 @@ def render_plan(plan: Plan) -> str:
                          f"{', '.join(unreadable)}")
     if plan.truncated:
         lines.append("  (more changes than shown; the counts cover every record)")
+    lines.extend(f"  warning: {redact.text(w)}" for w in plan.warnings)
     return "\n".join(lines)
 
 

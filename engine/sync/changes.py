@@ -143,6 +143,7 @@ class Plan:
     changes: list[Change] = field(default_factory=list)
     counts: Counter[str] = field(default_factory=Counter)
     truncated: bool = False  # more changes than kept for display; counts are complete
+    warnings: list[str] = field(default_factory=list)  # e.g. a safeguard a run would trip
 
     def add(self, change: Change, keep: bool = True) -> None:
         self.counts[change.kind] += 1
@@ -157,6 +158,7 @@ class Plan:
             "counts": {k.value: self.counts.get(k, 0) for k in KINDS},
             "changes": [c.to_dict() for c in sorted(visible, key=lambda c: (c.kind, c.key))],
             "truncated": self.truncated,
+            **({"warnings": list(self.warnings)} if self.warnings else {}),
         }
 
 

@@ -76,14 +76,22 @@ class DeletionGuard:
             self._refuse(f"the source listing was cut short ({read} of the {stated_total} "
                          "records it states); a truncated listing is never taken to mean "
                          "the rest is gone", listing=True)
-        if held > self.limits.max:
-            self._refuse(f"the sync's limit is {self.limits.max}")
-        share = held / self.linked if self.linked else 1.0
-        if held >= self.limits.min and share > self.limits.max_share:
-            self._refuse(f"{share:.0%} of its {self.linked} linked records; the sync's limit "
-                         f"is {self.limits.max_share:.0%}")
+        why = self.beyond(held)
+        if why:
+            self._refuse(why)
         released, self.held = self.held, []
         return released
+
+    def beyond(self, count: int) -> str | None:
+        """Which limit `count` deactivations and deletes exceed, in words; None if none.
+        (`specsync plan` asks too, to say beforehand that a run would be refused.)"""
+        if count > self.limits.max:
+            return f"the sync's limit is {self.limits.max}"
+        share = count / self.linked if self.linked else 1.0
+        if count >= self.limits.min and share > self.limits.max_share:
+            return (f"{share:.0%} of its {self.linked} linked records; the sync's limit is "
+                    f"{self.limits.max_share:.0%}")
+        return None
 
     def _refuse(self, why: str, *, finished: bool = True, listing: bool = False) -> None:
         count = len(self.held)

@@ -86,10 +86,11 @@ async def plan_sync(runtime: Runtime, sync_name: str, *, full: bool = False,
     integration, name = job.integration, job.sync.name
     plan = Plan(integration, name)
 
-    def position(state: StateStore) -> tuple[str | None, str | None]:
-        return state.get_cursor(integration, name), state.get_fingerprint(integration, name)
+    def position(state: StateStore) -> tuple[str | None, str | None, int]:
+        return (state.get_cursor(integration, name), state.get_fingerprint(integration, name),
+                state.count_links(integration, name))
 
-    cursor, fingerprint = await job.astore.run(position)
+    cursor, fingerprint, linked = await job.astore.run(position)
     since = job.reader.window(full, cursor=cursor, stored_fingerprint=fingerprint,
                               fingerprint=job.fingerprint)
     if records is not None:
@@ -103,6 +104,14 @@ async def plan_sync(runtime: Runtime, sync_name: str, *, full: bool = False,
         for change in await job.decider.decide(batch, with_old=True):
             plan.add(change, keep=len(plan.changes) < PLAN_KEEP)
     plan.truncated = sum(plan.counts.values()) > len(plan.changes)
+    deleting = plan.counts[ChangeKind.DEACTIVATE] + plan.counts[ChangeKind.DELETE]
+    why = DeletionGuard(job.sync.safeguards.deletions, linked=linked,
+                        sync=name).beyond(deleting) if deleting else None
+    if why:
+        plan.warnings.append(
+            f"the deletion guard would hold this run's {deleting} deactivations and "
+            f"deletes ({why}): a run writes none of them unless confirmed with "
+            f"`specsync run SPEC --sync {name} --confirm-deletions {deleting}`")
     return plan
 
 

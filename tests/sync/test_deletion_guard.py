@@ -17,7 +17,7 @@ import pytest
 from engine.errors import SpecsyncError
 from engine.sandbox.platform import Faults
 from engine.spec.model import Spec, build_spec
-from engine.sync.pipeline import run_sync
+from engine.sync.pipeline import plan_sync, run_sync
 from engine.sync.runtime import Runtime
 from tests.contracts.recording import contract_transport, current_ledger
 from tests.sync.conftest import sandbox_env
@@ -70,6 +70,11 @@ async def test_a_mass_deactivation_is_held_until_confirmed(world_factory) -> Non
 
     blocked = sorted(c["identification"] for c in world.cinode_customers())[:10]
     await _block(world, blocked)  # a third of them: past the default 20% share
+    plan = await plan_sync(runtime, "customers")  # says so beforehand
+    assert plan.counts["deactivate"] == 10
+    [warning] = plan.warnings
+    assert "deletion guard would hold this run's 10" in warning
+    assert "--confirm-deletions 10" in warning
     writes = _cinode_writes()
     refused = await run_sync(runtime, "customers")
     assert refused.outcome == "failed" and refused.tripped == "deletions"
