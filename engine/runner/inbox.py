@@ -46,6 +46,7 @@ from functools import partial
 from typing import Any
 
 from engine.adapters.base import Record, WebhookEvent
+from engine.errors import RetriableError
 from engine.runner.context import RunnerContext
 from engine.runner.deployment import Deployment
 from engine.spec.model import Sync
@@ -308,3 +309,5 @@ class InboxWorker:
                 self.ctx.run_finished(integration, sync_name)
         self.ctx.metrics.observe_run(integration, sync_name, "webhook", report.outcome,
                                      report.counts, report.tripped)
+        if report.tripped == "circuit_breaker":  # not processed: retried once it closes
+            raise RetriableError(report.error or "a circuit breaker is open")
