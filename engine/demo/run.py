@@ -29,6 +29,7 @@ import sys
 import tempfile
 import threading
 from collections.abc import Awaitable, Callable, Iterator
+from functools import partial
 from pathlib import Path
 from typing import TypeVar
 
@@ -132,8 +133,7 @@ class _Demo:
         try:
             for name in names:
                 report = await self.step(f"{integration}: scheduled run of {name}",
-                                         lambda name=name: run_sync(runtime, name,
-                                                                    trigger="schedule"))
+                                         partial(run_sync, runtime, name, trigger="schedule"))
                 if report is None:
                     continue
                 reports.append(report)

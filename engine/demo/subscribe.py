@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import asyncio
 import base64
-from typing import Any
+from typing import Any, cast
 
 import httpx
 
 from engine.demo.world import DemoError, DemoWorld
+from engine.sandbox.cinode.credentials import CinodeCredentials
 from engine.sandbox.hubspot import OBJECT_TYPES
 from engine.spec.model import Spec
 
@@ -54,7 +55,7 @@ async def subscribe_cinode(world: DemoWorld, integration: str = "kleer-cinode") 
     spec = world.specs[integration]
     options = dict(spec.connections["cinode"].webhooks)
     url = f"{world.runner_url}/webhooks/{integration}/cinode"
-    credentials = world.sandboxes["cinode"].credentials
+    credentials = cast("CinodeCredentials", world.sandboxes["cinode"].credentials)
     basic = base64.b64encode(
         f"{credentials.access_id}:{credentials.access_secret}".encode()).decode()
     base = world.urls["cinode"]

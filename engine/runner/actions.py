@@ -63,7 +63,7 @@ from engine.runner.deployment import Deployment
 from engine.runner.webhooks import inbound, read_body
 from engine.spec.environment import MissingEnvironmentError
 from engine.spec.model import Action, Sync
-from engine.state.base import BatchCommit, Link
+from engine.state.base import ActionStatus, BatchCommit, Link
 from engine.sync.changes import payload_hash
 from engine.sync.mapping import Mapper
 from engine.sync.pipeline import run_sync
@@ -174,6 +174,7 @@ class ActionRunner:
                        flight: _Flight) -> dict[str, Any] | None:
         runtime = deployment.runtimes[integration]
         outcome: ActionOutcome
+        status: ActionStatus
         try:
             outputs = await self.run_action(deployment, integration, action, execution)
             outcome, status = ActionOutcome("succeeded", outputs), "succeeded"

@@ -76,7 +76,7 @@ class Schedule:
             elapsed = (moment - _EPOCH).total_seconds()
             return _EPOCH + timedelta(seconds=(elapsed // step) * step)
         following = self.next_after(moment)
-        if following is None:
+        if following is None or self.cron is None:
             return None
         return croniter(self.cron, following).get_prev(datetime).astimezone(UTC)
 

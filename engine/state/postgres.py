@@ -9,6 +9,10 @@ tests use throwaway ones) selected through search_path.
 
 A broken connection (failover, restart) raises StateError for the call in flight
 and is replaced on the next call.
+
+The module is long on purpose: it is the whole StateStore protocol on PostgreSQL, one
+method per protocol method beside its SQL; split by table, every piece would reach back
+into the same connection pool, lock and transaction helpers.
 """
 
 from __future__ import annotations
@@ -196,7 +200,7 @@ class PostgresStateStore(PostgresOperatorState, PostgresSafeguardState):
 
     def _read(self, query: str, params: Sequence[Any] | Mapping[str, Any] = ()) -> list[Any]:
         with self._lock, self._errors():
-            return self._connection().execute(query, params).fetchall()  # type: ignore[arg-type]
+            return self._connection().execute(query, params).fetchall()
 
     def _migrate(self) -> None:
         latest = latest_version("postgres")
@@ -229,7 +233,7 @@ class PostgresStateStore(PostgresOperatorState, PostgresSafeguardState):
                 )
 
     def schema_version(self) -> int:
-        return self._read("SELECT coalesce(max(version), 0) FROM schema_migrations")[0][0]
+        return int(self._read("SELECT coalesce(max(version), 0) FROM schema_migrations")[0][0])
 
     def close(self) -> None:
         with self._lock:
@@ -285,9 +289,9 @@ class PostgresStateStore(PostgresOperatorState, PostgresSafeguardState):
             conn.close()
 
     def count_links(self, integration: str, sync: str) -> int:
-        return self._read(
+        return int(self._read(
             "SELECT count(*) FROM links WHERE integration = %s AND sync = %s", (integration, sync)
-        )[0][0]
+        )[0][0])
 
     # -- cursor, fingerprint, batch commit --------------------------------------------
     def get_cursor(self, integration: str, sync: str) -> str | None:
@@ -576,7 +580,7 @@ class PostgresStateStore(PostgresOperatorState, PostgresSafeguardState):
             )
 
     def inbox_depth(self) -> int:
-        return self._read("SELECT count(*) FROM inbox WHERE status <> 'done'")[0][0]
+        return int(self._read("SELECT count(*) FROM inbox WHERE status <> 'done'")[0][0])
 
     def inbox_prune(self, done_before: datetime) -> int:
         with self._write() as cur:

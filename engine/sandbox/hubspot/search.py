@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from functools import partial
 from typing import Any
 
 from starlette.requests import Request
@@ -176,8 +177,7 @@ class Search:
             kind = kinds[name]
             present = [r for r in hits if r["properties"].get(name) not in (None, "")]
             absent = [r for r in hits if r["properties"].get(name) in (None, "")]
-            present.sort(key=lambda r, n=name, k=kind: comparable(k, r["properties"][n]),
-                         reverse=descending)
+            present.sort(key=partial(_sort_value, kind, name), reverse=descending)
             hits = present + absent
         return self._page(store, body, len(hits), hits[after:after + limit], after, limit)
 
@@ -191,3 +191,8 @@ class Search:
         if nxt < total and nxt < SEARCH_CAP:
             result["paging"] = {"next": {"after": str(nxt)}}
         return JSONResponse(result)
+
+
+def _sort_value(kind: str, name: str, record: Mapping[str, Any]) -> Any:
+    """A search hit's comparable value of one sort property (hits without it sort apart)."""
+    return comparable(kind, record["properties"][name])
