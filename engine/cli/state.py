@@ -84,6 +84,9 @@ def status(args: StatusArgs) -> int:
                                 f.message[:100])
             console.print(failing)
         _print_held(store, console, args.limit)
+        from engine.cli.safeguards import print_safeguards
+
+        print_safeguards(store, latest, console)
     return 0
 
 

@@ -138,6 +138,7 @@ def render_plan(plan: Plan) -> str:
                          f"{', '.join(unreadable)}")
     if plan.truncated:
         lines.append("  (more changes than shown; the counts cover every record)")
+    lines.extend(f"  warning: {redact.text(w)}" for w in plan.warnings)
     return "\n".join(lines)
 
 
@@ -299,6 +300,7 @@ class RunArgs:
     quiet: bool
     state: str | None
     plan: str | None = None
+    confirm_deletions: int | None = None
 
 
 def _run_arguments(p: argparse.ArgumentParser) -> None:
@@ -309,12 +311,16 @@ def _run_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--plan", metavar="FILE", help="run exactly the plan `specsync plan --out "
                    "FILE` wrote; refused, naming the records, when the source or the "
                    "target changed since in a way that changes it")
+    p.add_argument("--confirm-deletions", metavar="N", type=int, default=None,
+                   help="let up to N deactivations and deletes through the deletion guard "
+                   "this once (the number a refused run named)")
     add_state_option(p)
 
 
 async def _run_one(runtime: Runtime, name: str, *, full: bool, quiet: bool,
                    console: Console, interval: float = 10.0,
-                   guard: RunGuard | None = None) -> RunReport:
+                   guard: RunGuard | None = None,
+                   confirm_deletions: int | None = None) -> RunReport:
     """One sync to the end, with its progress on stderr (engine/cli/progress.py)."""
     import asyncio
 
@@ -327,20 +333,24 @@ async def _run_one(runtime: Runtime, name: str, *, full: bool, quiet: bool,
     state = RunProgress(name, total=lambda: source.total(sync.source_object),
                         target=request_meter(runtime, sync.target_connection))
     if quiet or guard is not None:
-        return await run_sync(runtime, name, full=full, guard=guard)
+        return await run_sync(runtime, name, full=full, guard=guard,
+                              confirm_deletions=confirm_deletions)
     if not console.is_terminal:  # a log or CI: a line every `interval` seconds
         printer = asyncio.create_task(print_periodically(
             state, lambda line: console.print(line, markup=False, highlight=False),
             interval=interval))
         try:
-            return await run_sync(runtime, name, full=full, progress=state.update)
+            return await run_sync(runtime, name, full=full, progress=state.update,
+                                  confirm_deletions=confirm_deletions)
         finally:
             printer.cancel()
-    return await _run_with_bar(runtime, name, full=full, console=console, state=state)
+    return await _run_with_bar(runtime, name, full=full, console=console, state=state,
+                               confirm_deletions=confirm_deletions)
 
 
 async def _run_with_bar(runtime: Runtime, name: str, *, full: bool, console: Console,
-                        state: RunProgress) -> RunReport:
+                        state: RunProgress, confirm_deletions: int | None = None
+                        ) -> RunReport:
     from rich.progress import (
         BarColumn,
         Progress,
@@ -366,7 +376,8 @@ async def _run_with_bar(runtime: Runtime, name: str, *, full: bool, console: Con
             now = state.state()
             bar.update(task, total=now.total, completed=now.done)
 
-        return await run_sync(runtime, name, full=full, progress=progress)
+        return await run_sync(runtime, name, full=full, progress=progress,
+                              confirm_deletions=confirm_deletions)
 
 
 def _print_reports(spec: Spec, runtime: Runtime, reports: list[RunReport],
@@ -386,6 +397,8 @@ def _print_reports(spec: Spec, runtime: Runtime, reports: list[RunReport],
 
     _console().print(table)
     for r in reports:
+        if r.tripped and r.error:  # a safeguard's reason: what stopped the run, and why
+            console.print(f"[red]stopped[/] {r.sync}: {escape(r.error)}")
         for warning in r.warnings:
             console.print(f"[yellow]warning[/] {r.sync}: {escape(warning)}")
         for line in failure_lines(r.failures, total=r.counts["error"]):
@@ -465,7 +478,8 @@ def run(args: RunArgs) -> int:
     async def main() -> list[RunReport]:
         async with open_runtime(args.spec, args.state) as runtime:
             reports = [await _run_one(runtime, name, full=args.full, quiet=args.quiet,
-                                      console=console)
+                                      console=console,
+                                      confirm_deletions=args.confirm_deletions)
                        for name in _sync_names(runtime.spec, args.sync)]
             _print_reports(runtime.spec, runtime, reports, console)
             return reports

@@ -17,6 +17,7 @@ from typing import Any
 from engine.adapters.catalog import ObjectInfo
 from engine.adapters.registry import default_registry
 from engine.docs.model import ActionDoc, IntegrationDoc, Row, SyncDoc
+from engine.docs.safeguards import safeguard_words
 from engine.docs.words import (
     filter_words,
     join_words,
@@ -204,6 +205,7 @@ def _sync(spec: Spec, sync: Sync) -> SyncDoc:
         delta=_delta(sync, source),
         unmatched=_unmatched(sync, target),
         rows=tuple(_with_names(r, source, target) for r in rows),
+        safeguards=safeguard_words(spec, sync, raw),
     )
 
 

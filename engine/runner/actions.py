@@ -381,7 +381,7 @@ class ActionRunner:
                     report = await run_sync(runtime, sync_name, trigger="action",
                                             records=_one(written))
             self.ctx.metrics.observe_run(integration, sync_name, "action", report.outcome,
-                                         report.counts)
+                                         report.counts, report.tripped)
         except Exception as exc:
             # The action itself succeeded; the scheduled run pushes the result back later.
             log.error("push-back after a workflow action failed", extra={

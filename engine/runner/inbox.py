@@ -49,6 +49,7 @@ from functools import partial
 from typing import Any
 
 from engine.adapters.base import Record, WebhookEvent
+from engine.errors import RetriableError
 from engine.runner.context import RunnerContext
 from engine.runner.creates import create_through_action, creates_record
 from engine.runner.dependencies import first_run_done
@@ -332,4 +333,6 @@ class InboxWorker:
                 self.ctx.progress.end(live)
                 self.ctx.run_finished(integration, sync_name)
         self.ctx.metrics.observe_run(integration, sync_name, "webhook", report.outcome,
-                                     report.counts)
+                                     report.counts, report.tripped)
+        if report.tripped == "circuit_breaker":  # not processed: retried once it closes
+            raise RetriableError(report.error or "a circuit breaker is open")

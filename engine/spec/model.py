@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+from engine.spec.safeguards import BreakerSettings, Safeguards, breaker_settings, safeguards
+
 __all__ = [
     "SETUP_REF",
     "Action",
@@ -63,6 +65,7 @@ class Connection:
     webhooks: Mapping[str, Any]
     pointer: str
     record_url: str | None = None  # the record in the system's web app: {object}, {id}
+    circuit_breaker: BreakerSettings = field(default_factory=BreakerSettings)
 
 
 @dataclass(frozen=True)
@@ -142,6 +145,7 @@ class Sync:
     create_when: str | None = None
     direction: str | None = None  # outbound | inbound: its side of a two-way pair
     replay: Replay | None = None  # runs keep what they read (engine/sync/recording.py)
+    safeguards: Safeguards = field(default_factory=Safeguards)  # not in the fingerprint
 
     def fingerprint(self, setup: Mapping[str, Any]) -> str:
         """Hash of everything that shapes this sync's output: a change forces a full reconcile."""
@@ -240,6 +244,7 @@ def build_spec(path: str, data: Mapping[str, Any], content_hash: str) -> Spec:
             webhooks=dict(raw.get("webhooks") or {}),
             pointer=pointer_join("/connections", name),
             record_url=raw.get("record_url"),
+            circuit_breaker=breaker_settings(raw.get("circuit_breaker")),
         )
     syncs = {}
     for name, raw in (data.get("syncs") or {}).items():
@@ -285,6 +290,7 @@ def build_spec(path: str, data: Mapping[str, Any], content_hash: str) -> Spec:
             replay=Replay(int(raw["replay"]["keep"]),
                           parse_duration(raw["replay"].get("max_age", "30d")))
             if raw.get("replay") else None,
+            safeguards=safeguards(raw.get("safeguards")),
         )
     syncs = hold_back_one_way(syncs)
     actions = {}

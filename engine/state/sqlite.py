@@ -55,6 +55,7 @@ from engine.state.migrations import latest_version, load_migrations, sqlite_stat
 from engine.state.recordings import SqliteRecordings
 from engine.state.sqlite_operator import FAILURE_COLUMNS as _FAILURE_COLUMNS
 from engine.state.sqlite_operator import SqliteOperatorState, failure_row
+from engine.state.sqlite_safeguards import SqliteSafeguardState
 
 __all__ = ["SqliteStateStore"]
 
@@ -117,7 +118,8 @@ def _action(row: Sequence[Any], fresh: bool) -> ActionRecord:
     )
 
 
-class SqliteStateStore(SqliteCreatedValues, SqliteOperatorState, SqliteRecordings):
+class SqliteStateStore(SqliteCreatedValues, SqliteOperatorState, SqliteRecordings,
+                       SqliteSafeguardState):
     """State in one SQLite file. `SqliteStateStore(".specsync/state.db")`.
 
     ":memory:" works too (tests, one process), without durability.
