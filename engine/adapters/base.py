@@ -42,6 +42,7 @@ import httpx
 from engine.adapters.catalog import Catalog
 from engine.adapters.egress import EgressPolicy, GuardedTransport
 from engine.adapters.ratelimit import RateBudgets
+from engine.adapters.text import NO_RULES, TextRules
 from engine.errors import MalformedRequestError, RecordError
 from engine.redact import Redactor
 
@@ -463,6 +464,7 @@ class Vendor:
     registrar: Registrar | None = None
     references: ReferenceSource | None = None
     notes: tuple[str, ...] = ()  # what the real API cannot do, for docs and validate
+    text: TextRules = NO_RULES  # control characters and NUL: refused or removed (text.py)
 
     @cached_property
     def catalog(self) -> Catalog:

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from engine.cli.progress import RunProgress
+    from engine.redact import Redactor
     from engine.spec.model import Spec
     from engine.state import StateStore
     from engine.sync.changes import Change, Plan
@@ -64,6 +65,22 @@ def _open_store(state: str | None, *, read_only: bool) -> StateStore:
         return SqliteStateStore(":memory:")
 
 
+def _log_redactor() -> Redactor:
+    """The redactor of the command's log lines (warnings and errors on stderr), which is
+    also the runtime's: the connections' secrets it learns are masked in every line, and
+    so are identity numbers, e-mail addresses and phone numbers (engine/redact.py).
+    Where something else set logging up already (a test, an embedding program), its
+    handlers stay, and the runtime gets a redactor of its own."""
+    import logging
+
+    from engine.logs import configure_logging
+    from engine.redact import Redactor
+
+    if logging.getLogger().handlers:
+        return Redactor()
+    return configure_logging("WARNING")
+
+
 @asynccontextmanager
 async def open_runtime(spec_path: str, state: str | None, *,
                         read_only: bool = False) -> AsyncIterator[Runtime]:
@@ -73,7 +90,7 @@ async def open_runtime(spec_path: str, state: str | None, *,
 
     spec = load_spec(spec_path)
     with _open_store(state, read_only=read_only) as store:
-        runtime = Runtime(spec=spec, store=store)
+        runtime = Runtime(spec=spec, store=store, redactor=_log_redactor())
         try:
             yield runtime
         finally:
@@ -301,6 +318,7 @@ class RunArgs:
     state: str | None
     plan: str | None = None
     confirm_deletions: int | None = None
+    grace: float = 30.0
 
 
 def _run_arguments(p: argparse.ArgumentParser) -> None:
@@ -314,6 +332,9 @@ def _run_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--confirm-deletions", metavar="N", type=int, default=None,
                    help="let up to N deactivations and deletes through the deletion guard "
                    "this once (the number a refused run named)")
+    p.add_argument("--grace", type=float, default=30.0, metavar="SECONDS",
+                   help="on SIGTERM or Ctrl-C, how long the writes in flight may take to "
+                   "finish before they are abandoned (default: 30)")
     add_state_option(p)
 
 
@@ -471,20 +492,41 @@ def _run_plan(args: RunArgs, console: Console) -> int:
 
 
 def run(args: RunArgs) -> int:
+    """Run the syncs; SIGTERM or SIGINT stops them gracefully (engine/cli/signals.py)
+    and the command exits 128 + the signal's number."""
+    from engine.cli.signals import GracefulStop
+
     console = _console(stderr=True)
     if args.plan:
         return _run_plan(args, console)
+    signum: int | None = None
+
+    def say(text: str) -> None:
+        console.print(text, markup=False, highlight=False)
 
     async def main() -> list[RunReport]:
+        nonlocal signum
         async with open_runtime(args.spec, args.state) as runtime:
-            reports = [await _run_one(runtime, name, full=args.full, quiet=args.quiet,
-                                      console=console,
-                                      confirm_deletions=args.confirm_deletions)
-                       for name in _sync_names(runtime.spec, args.sync)]
+            reports: list[RunReport] = []
+            async with GracefulStop(runtime.stop, grace=args.grace, say=say) as stopping:
+                for name in _sync_names(runtime.spec, args.sync):
+                    if stopping.stopped:
+                        break  # the syncs not started yet stay for the next run
+                    report = await stopping.shield(_run_one(
+                        runtime, name, full=args.full, quiet=args.quiet, console=console,
+                        confirm_deletions=args.confirm_deletions))
+                    if report is None:
+                        say(f"{name}: interrupted; the writes in flight were abandoned, "
+                            "what was committed stays")
+                        break
+                    reports.append(report)
+            signum = stopping.signum
             _print_reports(runtime.spec, runtime, reports, console)
             return reports
 
     reports = _run_async(main)
+    if signum is not None:
+        return 128 + signum
     return 0 if all(r.outcome == "success" for r in reports) else 1
 
 

@@ -246,7 +246,8 @@ class ActionRunner:
         obj = action.target_object
         info = target.describe().objects.get(obj)
         render = RenderContext(setup=spec.setup, links=runtime.links(), now=runtime.clock())
-        mapper = Mapper(action.fields, target=info)
+        mapper = Mapper(action.fields, target=info,
+                        text=runtime.text_rules(action.target_connection))
         create = mapper.create_payload(record, render)
         update = mapper.update_payload(record, render)
         scope = f"action:{action.name}"

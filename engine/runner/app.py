@@ -171,6 +171,7 @@ class Runner:
                 log.warning("%d run(s) of an earlier process were interrupted", recovered)
         loop = asyncio.get_running_loop()
         self._stop.clear()
+        self.ctx.deployment.allow_runs()
         if self.scheduler is not None:
             self._tasks.append(loop.create_task(self.scheduler.run(self._stop),
                                                 name="specsync-scheduler"))
@@ -216,6 +217,8 @@ class Runner:
 
     async def _stop_background(self, grace_seconds: float) -> None:
         self._stop.set()
+        for deployment in (*self.retired, self.ctx.deployment):
+            deployment.request_stop("the server's shutdown")  # runs stop at a batch's end
         pending: list[asyncio.Task[Any]] = list(self._tasks)
         if self.scheduler is not None:
             pending.extend(self.scheduler.tasks.values())

@@ -110,7 +110,8 @@ def is_echo(deployment: Deployment, integration: str, sync: Sync, record: Record
             continue
         target = runtime.adapter(opposite.target_connection).describe().objects.get(
             opposite.target_object)
-        mapper = Mapper(opposite.fields, opposite.placement, target=target)
+        mapper = Mapper(opposite.fields, opposite.placement, target=target,
+                        text=runtime.text_rules(opposite.target_connection))
         written = [f for f in mapper.fields if not f.create_only]
         names = {f.target for f in written}
         if opposite.key.match == "external" and opposite.key.target_field:

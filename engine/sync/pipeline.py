@@ -31,9 +31,10 @@ Guarantees (see reliability.md, invariants I1-I3):
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator, Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from engine.adapters.base import Record
 from engine.adapters.breaker import CircuitOpenError
@@ -173,7 +174,7 @@ async def run_sync(runtime: Runtime, sync_name: str, *, full: bool = False,
     recorder = ReadRecorder(job, run_id) if job.sync.replay and records is None else None
     checkpoints = Checkpoints(store, integration, name, lease=lease, run_id=run_id,
                               clock=runtime.clock, ordered=since is not None and records is None,
-                              cursor=stored_cursor)
+                              cursor=stored_cursor, redact=runtime.redactor.text)
     # A key.modified failure stands until a full run's read of the target clears it: a
     # delta or webhook run cannot see the target's field, so it does not resolve one.
     pinned: set[str] = set()
@@ -185,7 +186,8 @@ async def run_sync(runtime: Runtime, sync_name: str, *, full: bool = False,
                 integration, name, limit=100_000) if f.code == "key.modified"}
         stream = records if records is not None else job.reader.stream(since, read_keys,
                                                                         failing)
-        async for batch in batches(stream, job.batch_size):
+        # A stop request (SIGTERM) ends the read; the batch in hand is still written.
+        async for batch in batches(runtime.stop.guard(stream), job.batch_size):
             counts["read"] += len(batch)
             if progress is not None:  # read, before the writes that may take a while
                 progress(counts)
@@ -198,10 +200,13 @@ async def run_sync(runtime: Runtime, sync_name: str, *, full: bool = False,
             for change in changes:
                 for held in change.held:
                     report.held[held.field] = report.held.get(held.field, 0) + 1
+            await lease.check()  # a runner paused past its lease writes nothing more
             applied = await job.writer.apply(changes)
             cursor.reach(newest)
             failed = applied.failed
-            report.failures.extend(failed[: max(0, 100 - len(report.failures))])
+            report.failures.extend(  # a reason may quote an e-mail or a phone: masked
+                replace(c, reason=runtime.redactor.text(c.reason))
+                for c in failed[: max(0, 100 - len(report.failures))])
             failed_keys = {c.key for c in failed}
             read_keys.update(failed_keys)
             for change in changes:
@@ -217,25 +222,35 @@ async def run_sync(runtime: Runtime, sync_name: str, *, full: bool = False,
             failure_share.check(counts)
             if progress is not None:
                 progress(counts)
-        whole = records is None and since is None
-        released = deletions.release(read=counts["read"], full=whole,
-                                 stated_total=job.source.total(job.sync.source_object)
-                                 if whole else None)
-        if released:
-            released = list(await write_rate.screen(released))
-            applied = await job.writer.apply(released)
-            failed_keys = {c.key for c in applied.failed}
-            report.failures.extend(applied.failed[: max(0, 100 - len(report.failures))])
-            for change in released:
-                kind = ChangeKind.ERROR if change.key in failed_keys else change.kind
-                counts[kind] = counts.get(kind, 0) + 1
-            await checkpoints.batch(applied, [], cursor.value)
-        if records is None:
-            await checkpoints.finish(cursor.value)
-            await store.set_fingerprint(integration, name, job.fingerprint)
-        if recorder is not None:
-            await recorder.prune()
-        report.outcome = "partial" if counts[ChangeKind.ERROR] else "success"
+        if runtime.stop.requested:
+            # Stopped before the end of the read: what completed is committed (a delta
+            # read resumes after it), the cursor of a full read is not (it reads again).
+            await checkpoints.flush(deletions.capped(cursor.value))
+            report.outcome = "interrupted"
+            report.error = f"stopped by {runtime.stop.reason} before the end of the read"
+        else:
+            whole = records is None and since is None
+            released = deletions.release(read=counts["read"], full=whole,
+                                         stated_total=job.source.total(job.sync.source_object)
+                                         if whole else None)
+            if released:
+                released = list(await write_rate.screen(released))
+                await lease.check()
+                applied = await job.writer.apply(released)
+                failed_keys = {c.key for c in applied.failed}
+                report.failures.extend(
+                    replace(c, reason=runtime.redactor.text(c.reason))
+                    for c in applied.failed[: max(0, 100 - len(report.failures))])
+                for change in released:
+                    kind = ChangeKind.ERROR if change.key in failed_keys else change.kind
+                    counts[kind] = counts.get(kind, 0) + 1
+                await checkpoints.batch(applied, [], cursor.value)
+            if records is None:
+                await checkpoints.finish(cursor.value)
+                await store.set_fingerprint(integration, name, job.fingerprint)
+            if recorder is not None:
+                await recorder.prune()
+            report.outcome = "partial" if counts[ChangeKind.ERROR] else "success"
     except SafeguardTripped as exc:
         report.outcome, report.tripped = "failed", exc.safeguard
         report.error = runtime.redactor.text(str(exc))
@@ -243,9 +258,11 @@ async def run_sync(runtime: Runtime, sync_name: str, *, full: bool = False,
         report.outcome, report.tripped = "failed", "circuit_breaker"
         report.error = runtime.redactor.text(str(exc))
     except BaseException as exc:
-        report.outcome = "interrupted" if isinstance(exc, KeyboardInterrupt | GeneratorExit) \
-            else "failed"
-        report.error = runtime.redactor.text(f"{type(exc).__name__}: {exc}")
+        stopped = isinstance(exc, KeyboardInterrupt | GeneratorExit | asyncio.CancelledError)
+        report.outcome = "interrupted" if stopped else "failed"
+        report.error = (f"stopped by {runtime.stop.reason or 'cancellation'}; the writes in "
+                        "flight were abandoned" if stopped
+                        else runtime.redactor.text(f"{type(exc).__name__}: {exc}"))
         raise
     finally:
         for warning in (cursor.warning(), write_rate.warning()):
