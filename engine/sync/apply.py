@@ -23,7 +23,7 @@ from typing import Literal
 from engine.adapters.base import Adapter, WriteOp, WriteResult
 from engine.spec.model import Sync
 from engine.state.asyncstore import AsyncStateStore
-from engine.state.base import BatchCommit, FailedRecord, Link, LinkOrigin
+from engine.state.base import BatchCommit, CreatedValues, FailedRecord, Link, LinkOrigin
 from engine.sync.changes import Change, ChangeKind
 from engine.sync.lease import SyncLease
 from engine.sync.match import TargetMatcher
@@ -47,6 +47,7 @@ class Applied:
     links: list[Link] = field(default_factory=list)
     failures: list[FailedRecord] = field(default_factory=list)  # to record in the store
     failed: list[Change] = field(default_factory=list)  # the same, as errors to report
+    created: list[CreatedValues] = field(default_factory=list)  # creation values to keep
 
     def fail(self, change: Change) -> None:
         self.failures.append(FailedRecord(change.key, change.code, change.reason))
@@ -79,6 +80,10 @@ class Writer:
                 # Found as it should be: linked without a write.
                 applied.links.append(Link(change.key, change.target_id or "", change.hash,
                                           origin="adopted"))
+                if change.created is not None:
+                    applied.created.append(change.created)
+            elif change.created is not None and not kind.writes:
+                applied.created.append(change.created)  # unchanged, or a change held
             elif kind.writes:
                 ops.append(WriteOp(_WRITE_KIND[kind], change.key, change.payload,
                                    change.target_id, self.external_field))
@@ -89,6 +94,8 @@ class Writer:
                 settled = await self._settle(change, result)
                 if isinstance(settled, Link):
                     applied.links.append(settled)
+                    if change.created is not None:
+                        applied.created.append(change.created)
                 else:
                     applied.fail(settled)
         return applied
@@ -162,13 +169,13 @@ class Checkpoints:
                     cursor: str | None) -> None:
         """Commit a batch when it changed something, or its cursor has waited long enough;
         then renew the lease (StateError if another runner has taken it over)."""
-        if not (applied.links or applied.failures or resolved
+        if not (applied.links or applied.failures or resolved or applied.created
                 or self.monotonic() - self._last > COMMIT_INTERVAL):
             return
         await self.store.commit_batch(BatchCommit(
             self.integration, self.sync, self.clock(), links=applied.links,
             failures=[replace(f, message=self.redact(f.message)) for f in applied.failures],
-            resolved=resolved,
+            resolved=resolved, created=applied.created,
             cursor=cursor if self.ordered else None, lease=self.lease.token,
             run_id=self.run_id))
         if self.ordered:

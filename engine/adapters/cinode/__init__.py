@@ -9,6 +9,8 @@ from importlib.resources import files
 
 from engine.adapters.base import Vendor
 from engine.adapters.cinode.adapter import CinodeAdapter
+from engine.adapters.cinode.references import CinodeReferences
+from engine.adapters.cinode.registrations import CinodeRegistrar
 from engine.adapters.cinode.webhooks import CinodeWebhooks
 from engine.adapters.text import C0_CONTROLS, TextRules
 
@@ -46,4 +48,5 @@ TEXT = TextRules(remove=C0_CONTROLS)
 
 VENDOR = Vendor(name="cinode", title="Cinode", adapter=CinodeAdapter,
                 catalog_file=files(__name__) / "catalog.json", webhooks=CinodeWebhooks(),
-                notes=NOTES, text=TEXT)
+                registrar=CinodeRegistrar(), references=CinodeReferences(), notes=NOTES,
+                text=TEXT)
