@@ -13,6 +13,7 @@ someone must register it in the vendor's own UI.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,6 +25,8 @@ from engine.spec.model import Spec
 from engine.sync.runtime import Runtime
 
 __all__ = ["ConnectionReport", "connect_request", "reconcile_spec"]
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -108,5 +111,6 @@ async def reconcile_spec(runtime: Runtime, public_url: str | None, *,
         except SpecsyncError as exc:
             report.error = runtime.redactor.text(str(exc))
         except Exception as exc:  # reported per connection, never a traceback
+            log.debug("registrations of %s failed", name, exc_info=True)
             report.error = runtime.redactor.text(f"{type(exc).__name__}: {exc}")
     return reports
