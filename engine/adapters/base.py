@@ -42,6 +42,7 @@ import httpx
 from engine.adapters.catalog import Catalog
 from engine.adapters.egress import EgressPolicy, GuardedTransport
 from engine.adapters.ratelimit import RateBudgets
+from engine.adapters.text import NO_RULES, TextRules
 from engine.errors import MalformedRequestError, RecordError
 from engine.redact import Redactor
 
@@ -178,16 +179,21 @@ class Adapter(Protocol):
 
 
 def client_for(config: ConnectionConfig, transport: httpx.AsyncBaseTransport | None = None,
-               timeout: float = 30.0, policy: EgressPolicy | None = None) -> httpx.AsyncClient:
+               timeout: float = 30.0, policy: EgressPolicy | None = None,
+               wrap: Callable[[httpx.AsyncBaseTransport], httpx.AsyncBaseTransport] | None
+               = None) -> httpx.AsyncClient:
     """The httpx client an adapter gets: base URL, timeouts, no redirects.
 
     Real network traffic goes through `GuardedTransport` (engine/adapters/egress.py):
     only the connection's own host, https, no private or metadata addresses. A transport
     given here (an in-process test app) replaces the network and is used as it is.
+    `wrap` puts a layer over either (the runtime's circuit breakers).
     """
     if transport is None:
         transport = GuardedTransport(httpx.AsyncHTTPTransport(), config.base_url,
                                      policy or EgressPolicy())
+    if wrap is not None:
+        transport = wrap(transport)
     return httpx.AsyncClient(base_url=config.base_url, transport=transport,
                              timeout=httpx.Timeout(timeout, connect=10.0),
                              follow_redirects=False, headers={"User-Agent": "specsync/0.1"})
@@ -458,6 +464,7 @@ class Vendor:
     registrar: Registrar | None = None
     references: ReferenceSource | None = None
     notes: tuple[str, ...] = ()  # what the real API cannot do, for docs and validate
+    text: TextRules = NO_RULES  # control characters and NUL: refused or removed (text.py)
 
     @cached_property
     def catalog(self) -> Catalog:

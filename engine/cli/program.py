@@ -9,7 +9,19 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from engine.cli import author, demo, sandbox, scale, serve, setup, spec, state, sync
+from engine.cli import (
+    author,
+    demo,
+    replay,
+    safeguards,
+    sandbox,
+    scale,
+    serve,
+    setup,
+    spec,
+    state,
+    sync,
+)
 from engine.cli.core import Command, run
 
 __all__ = ["COMMANDS", "main", "version"]
@@ -27,7 +39,10 @@ COMMANDS: tuple[Command, ...] = (
     setup.LOCK,
     state.STATUS,
     state.HISTORY,
+    safeguards.BREAKERS,
+    safeguards.QUARANTINE,
     sync.EXPLAIN,
+    replay.REPLAY,
     serve.SERVE,
     scale.WORKER,
     scale.STATE,

@@ -110,7 +110,7 @@ class Runner:
             self.ctx.progress.end(live)
             self.ctx.run_finished(integration, sync)
         self.ctx.metrics.observe_run(integration, sync, trigger, report.outcome,
-                                     report.counts)
+                                     report.counts, report.tripped)
         log.info("%s run finished", trigger, extra={
             "integration": integration, "sync": sync, "run_id": report.run_id,
             "outcome": report.outcome, **{f"n_{k}": v for k, v in report.counts.items() if v}})
@@ -171,6 +171,7 @@ class Runner:
                 log.warning("%d run(s) of an earlier process were interrupted", recovered)
         loop = asyncio.get_running_loop()
         self._stop.clear()
+        self.ctx.deployment.allow_runs()
         if self.scheduler is not None:
             self._tasks.append(loop.create_task(self.scheduler.run(self._stop),
                                                 name="specsync-scheduler"))
@@ -216,6 +217,8 @@ class Runner:
 
     async def _stop_background(self, grace_seconds: float) -> None:
         self._stop.set()
+        for deployment in (*self.retired, self.ctx.deployment):
+            deployment.request_stop("the server's shutdown")  # runs stop at a batch's end
         pending: list[asyncio.Task[Any]] = list(self._tasks)
         if self.scheduler is not None:
             pending.extend(self.scheduler.tasks.values())
@@ -350,7 +353,11 @@ def build_app(
         ctx = metrics_holder.get("ctx")
         return ctx.inbox_depth(max_age=0.0) if ctx else None
 
-    ctx = RunnerContext(current, store, RunnerMetrics(depth, all_budgets), clock=clock,
+    def state() -> object:
+        ctx = metrics_holder.get("ctx")
+        return ctx.store if ctx else None
+
+    ctx = RunnerContext(current, store, RunnerMetrics(depth, all_budgets, state), clock=clock,
                         public_url=public_url, max_body_bytes=max_body_bytes,
                         max_inbox_depth=max_inbox_depth)
     metrics_holder["ctx"] = ctx

@@ -25,6 +25,7 @@ from engine.spec.load import iter_specs
 from engine.spec.model import Connection, Spec, Sync
 from engine.state.base import StateStore
 from engine.sync.runtime import Runtime, utc_now
+from engine.sync.stop import StopRequest
 
 __all__ = ["Deployment"]
 
@@ -60,7 +61,7 @@ class Deployment:
                    budgets: RateBudgets | None = None, redactor: Redactor | None = None,
                    clock: Callable[[], datetime] = utc_now) -> Deployment:
         environ = dict(os.environ) if environ is None else dict(environ)
-        budgets = budgets or RateBudgets()
+        budgets = RateBudgets() if budgets is None else budgets  # an empty one is falsy
         redactor = redactor or Redactor()
         by_name = {spec.integration: spec for spec in specs}
         runtimes = {
@@ -177,6 +178,16 @@ class Deployment:
         if integration not in self._upstream:
             self._upstream[integration] = upstream_syncs(spec)
         return self._upstream[integration].get(sync, frozenset())
+
+    def request_stop(self, reason: str) -> None:
+        """Ask every run in progress to stop at its batch's end (engine/sync/stop.py)."""
+        for runtime in self.runtimes.values():
+            runtime.stop.request(reason)
+
+    def allow_runs(self) -> None:
+        """Runs may go on again (a runner started after a stop): a fresh stop request."""
+        for runtime in self.runtimes.values():
+            runtime.stop = StopRequest()
 
     def scheduled_jobs(self) -> list[ScheduledSync]:
         """Every scheduled sync, with the syncs whose links it reads (it waits for them)."""

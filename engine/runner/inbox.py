@@ -49,7 +49,9 @@ from functools import partial
 from typing import Any
 
 from engine.adapters.base import Record, WebhookEvent
+from engine.errors import RetriableError
 from engine.runner.context import RunnerContext
+from engine.runner.creates import create_through_action, creates_record
 from engine.runner.dependencies import first_run_done
 from engine.runner.deployment import Deployment
 from engine.spec.model import Sync
@@ -108,7 +110,8 @@ def is_echo(deployment: Deployment, integration: str, sync: Sync, record: Record
             continue
         target = runtime.adapter(opposite.target_connection).describe().objects.get(
             opposite.target_object)
-        mapper = Mapper(opposite.fields, opposite.placement, target=target)
+        mapper = Mapper(opposite.fields, opposite.placement, target=target,
+                        text=runtime.text_rules(opposite.target_connection))
         written = [f for f in mapper.fields if not f.create_only]
         names = {f.target for f in written}
         if opposite.key.match == "external" and opposite.key.target_field:
@@ -306,6 +309,13 @@ class InboxWorker:
                 self.reads += 1
                 if record is None:
                     continue  # deleted since: nothing to push
+                if creates_record(sync, record, runtime.spec.setup) and \
+                        not any(e.is_deletion for e in events):
+                    # New in the source: created in the target by the sync's create
+                    # action, which writes the new id back (creates.py).
+                    await create_through_action(self.ctx, deployment, integration, sync,
+                                                object_id, record)
+                    continue
                 if is_echo(deployment, integration, sync, record, object_id, events):
                     self.ctx.metrics.events.labels(integration, sync.source_connection,
                                                    "echo").inc(len(events))
@@ -324,4 +334,6 @@ class InboxWorker:
                 self.ctx.progress.end(live)
                 self.ctx.run_finished(integration, sync_name)
         self.ctx.metrics.observe_run(integration, sync_name, "webhook", report.outcome,
-                                     report.counts)
+                                     report.counts, report.tripped)
+        if report.tripped == "circuit_breaker":  # not processed: retried once it closes
+            raise RetriableError(report.error or "a circuit breaker is open")

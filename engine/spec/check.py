@@ -371,6 +371,16 @@ def _check_key(ctx: _Context, pointer: str, key: Any, source: ObjectInfo | None,
                            "an external id", pointer_join(pointer, "target_field"),
                            did_you_mean(target_field, target.external_id_fields,
                                         "external-id fields"))
+    if key.get("verify") and target is not None:
+        if match_value != "external":
+            yield ctx.diag("spec.key-verify", "`verify` checks the target field that holds "
+                           "the key, which only external matching has",
+                           pointer_join(pointer, "verify"), "remove `verify`, or set "
+                           "match: external with a target_field")
+        elif "read" not in target.operations:
+            yield ctx.diag("spec.key-verify", f"`verify` reads every {target.name} record, "
+                           f"which {target_catalog} cannot list",
+                           pointer_join(pointer, "verify"), "remove `verify`")
 
 
 def _check_adopt_by(ctx: _Context, pointer: str, key: Any, source: ObjectInfo | None,
@@ -391,6 +401,33 @@ def _check_adopt_by(ctx: _Context, pointer: str, key: Any, source: ObjectInfo | 
                            did_you_mean(name, target.external_id_fields, "lookup fields"),
                            key=True)
         yield from _check_transform(ctx, at, value, source)
+
+
+def _check_create(ctx: _Context, pointer: str, raw: Mapping[str, Any],
+                  source: ObjectInfo | None) -> Iterator[Diagnostic]:
+    """`create:` names a create action between the sync's own source and target."""
+    create = raw.get("create")
+    if not isinstance(create, dict) or not isinstance(create.get("action"), str):
+        return
+    at = pointer_join(pointer, "create")
+    actions = ctx.data.get("actions") or {}
+    name = create["action"]
+    action = actions.get(name)
+    if not isinstance(action, dict):
+        yield ctx.diag("spec.create-action", f"no action named `{name}`",
+                       pointer_join(at, "action"), did_you_mean(name, actions, "actions"))
+    elif action.get("mode", "create") != "create" or \
+            (action.get("source"), action.get("target")) != (raw.get("source"), raw.get("target")):
+        yield ctx.diag("spec.create-action",
+                       f"action `{name}` must create {raw.get('target')} records from "
+                       f"{raw.get('source')} records to create this sync's missing ones",
+                       pointer_join(at, "action"),
+                       "name a `mode: create` action with the same source and target")
+    if not raw.get("trigger"):
+        yield ctx.diag("spec.create-action", "`create` works on webhook-triggered records "
+                       "only, and this sync has no `trigger`", at, "add a webhook `trigger:`")
+    if "when" in create:
+        yield from _check_rule(ctx, pointer_join(at, "when"), create["when"], source)
 
 
 def _check_syncs(ctx: _Context) -> Iterator[Diagnostic]:
@@ -451,6 +488,7 @@ def _check_syncs(ctx: _Context) -> Iterator[Diagnostic]:
                                "every run compares content hashes")
         yield from _check_key(ctx, pointer_join(pointer, "key"), raw.get("key"), source, target,
                               target_catalog)
+        yield from _check_create(ctx, pointer, raw, source)
         yield from _check_adopt_by(ctx, pointer_join(pointer, "key"), raw.get("key"), source,
                                    target, target_catalog)
         if "filter" in raw:
@@ -560,11 +598,20 @@ def _check_find(ctx: _Context, pointer: str, raw: Mapping[str, Any], mode: Any,
                            did_you_mean(str(name), [*actions, *syncs], "actions and syncs"))
 
 
+def _check_directions(ctx: _Context) -> Iterator[Diagnostic]:
+    from engine.spec.direction import direction_problems
+
+    for p in direction_problems(ctx.data):
+        yield ctx.diag(p.code, p.message, p.pointer, p.hint,
+                       severity=Severity.WARNING if p.warning else Severity.ERROR)
+
+
 CHECKS: tuple[Callable[[_Context], Iterator[Diagnostic]], ...] = (
     _check_connections,
     _check_setup_refs,
     _check_syncs,
     _check_actions,
+    _check_directions,
 )
 
 
