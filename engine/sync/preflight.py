@@ -26,6 +26,7 @@ from typing import Any, Literal
 
 from engine.adapters.base import Referent
 from engine.diagnostics import Location
+from engine.rules import compile_rule, parse_rule
 from engine.spec.lockfile import LockedReference, kind_word
 from engine.spec.model import Spec, Sync
 from engine.spec.references import SpecReference
@@ -261,8 +262,15 @@ async def _internal_keys(runtime: Runtime, sync: Sync, records: list[dict[str, A
                          source: str, locate: Locate) -> list[Finding]:
     if sync.key.match != "internal":
         return []
-    keys = [sync.key.separator.join(str(r.get(c, "")) for c in sync.key.components)
-            for r in records[:3]]
+    if sync.filter:  # only the records the sync would write
+        keep = compile_rule(parse_rule(sync.filter), setup=runtime.spec.setup,
+                            clock=runtime.clock)
+        records = [r for r in records if keep(r)]
+    keys = [key for r in records
+            if (key := sync.key.separator.join(str(r.get(c) or "")
+                                               for c in sync.key.components))][:3]
+    if not keys:
+        return []
     target = runtime.adapter(sync.target_connection)
     for key in keys:
         with contextlib.suppress(Exception):  # an id of the wrong shape is no id
