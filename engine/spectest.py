@@ -24,6 +24,7 @@ from jsonschema import Draft202012Validator
 
 from engine.adapters.catalog import ObjectInfo
 from engine.adapters.registry import default_registry
+from engine.adapters.text import TextRules
 from engine.diagnostics import Diagnostic, Location, Severity, render_text
 from engine.errors import RecordError, SpecError
 from engine.resources import load_schema
@@ -137,6 +138,13 @@ def _source_info(spec: Spec, connection: str | None, obj: str | None) -> ObjectI
     return catalog.objects.get(obj) if catalog else None
 
 
+def _text_rules(spec: Spec, connection: str | None) -> TextRules | None:
+    """The target vendor's rules for control characters, as a run applies them."""
+    conn = spec.connections.get(connection) if connection else None
+    vendor = default_registry().find(conn.adapter) if conn else None
+    return vendor.text if vendor else None
+
+
 def evaluate_case(spec: Spec, target: str, case: Mapping[str, Any], *,
                   file_setup: Mapping[str, Any], file_links: Mapping[str, Any],
                   now: datetime, is_action: bool, coverage: Coverage | None = None
@@ -171,7 +179,8 @@ def evaluate_case(spec: Spec, target: str, case: Mapping[str, Any], *,
                                object_type=action.object_type, declared=action.inputs,
                                id_field=id_field)
         mapper = Mapper(action.fields, target=_source_info(spec, action.target_connection,
-                                                           action.target_object), source=info)
+                                                           action.target_object), source=info,
+                        text=_text_rules(spec, action.target_connection))
         rule = None
         key_spec = None
     else:
@@ -180,7 +189,7 @@ def evaluate_case(spec: Spec, target: str, case: Mapping[str, Any], *,
         record = coerce_record(case["record"], info.fields if info else {})
         mapper = Mapper(sync.fields, sync.placement,
                         target=_source_info(spec, sync.target_connection, sync.target_object),
-                        source=info)
+                        source=info, text=_text_rules(spec, sync.target_connection))
         rule = compile_rule(parse_rule(sync.filter), setup=spec.setup, clock=lambda: now) \
             if sync.filter else None
         key_spec = sync.key

@@ -37,6 +37,7 @@ from engine.state.base import (
     ActionStatus,
     AuditEntry,
     BatchCommit,
+    CreatedValues,
     InboxEvent,
     Incident,
     LeaseToken,
@@ -123,6 +124,17 @@ class AsyncStateStore:
 
     async def count_links(self, integration: str, sync: str) -> int:
         return await self._call(self.store.count_links, integration, sync)
+
+    async def get_created(self, integration: str, sync: str, keys: Sequence[str]
+                          ) -> dict[str, CreatedValues]:
+        return await self._call(self.store.get_created, integration, sync, keys)
+
+    async def list_held(self, integration: str | None = None, sync: str | None = None,
+                        limit: int = 100) -> list[CreatedValues]:
+        return await self._call(self.store.list_held, integration, sync, limit)
+
+    async def held_counts(self) -> dict[tuple[str, str], int]:
+        return await self._call(self.store.held_counts)
 
     # -- cursor, fingerprint, batch commit ----------------------------------------------
     async def get_cursor(self, integration: str, sync: str) -> str | None:
