@@ -462,7 +462,8 @@ async def test_a_project_renamed_in_hubspot_is_reported_not_dropped(world: World
     await run_sync(runtime, "companies")
     await run_sync(runtime, "projects")
     kleer = runtime.adapter("kleer")
-    project = [p async for p in kleer.read("client_projects") if p["status"] == "Open"][0]
+    projects = [p async for p in kleer.read("client_projects") if p["status"] == "Open"]
+    project = projects[0]
     [raw] = world.hubspot_by("projects", "kleer_project_id", project["id"])
     hubspot = runtime.adapter("hubspot")
     first = await hubspot.get("projects", raw["id"])
