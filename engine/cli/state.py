@@ -79,11 +79,17 @@ def status(args: StatusArgs) -> int:
             failing = Table(title="failing records (retried every run)")
             for column in ("integration", "sync", "key", "code", "attempts", "message"):
                 failing.add_column(column)
+            from engine.redact import Redactor
+
+            redact = Redactor()  # stored masked; masked again for rows an old version kept
             for f in failures:
                 failing.add_row(f.integration, f.sync, f.source_key, f.code, str(f.attempts),
-                                f.message[:100])
+                                redact.text(f.message)[:100])
             console.print(failing)
         _print_held(store, console, args.limit)
+        from engine.cli.safeguards import print_safeguards
+
+        print_safeguards(store, latest, console)
     return 0
 
 

@@ -17,6 +17,7 @@ from typing import Any
 from engine.adapters.catalog import ObjectInfo
 from engine.adapters.registry import default_registry
 from engine.docs.model import ActionDoc, IntegrationDoc, Row, SyncDoc
+from engine.docs.safeguards import safeguard_words
 from engine.docs.words import (
     filter_words,
     join_words,
@@ -204,6 +205,7 @@ def _sync(spec: Spec, sync: Sync) -> SyncDoc:
         delta=_delta(sync, source),
         unmatched=_unmatched(sync, target),
         rows=tuple(_with_names(r, source, target) for r in rows),
+        safeguards=safeguard_words(spec, sync, raw),
     )
 
 
@@ -343,8 +345,14 @@ def _field_row(spec: Spec, f: FieldMap, source: _Object, target: _Object, raw: A
     if isinstance(enabled, str) and SETUP_REF.match(enabled):
         note = _setup_note(spec, enabled)
         comments.append(SWITCH + (f" ({note})" if note else ""))
-    if not f.enabled:
+    if f.held_back:
+        comments.append(f"Never written: it would carry back `{f.held_back}`, which "
+                        f"flows {target.system} → {source.system} only")
+    elif not f.enabled:
         comments.append("Disabled in this setup")
+    if f.direction != "both":
+        comments.append(f"Flows {source.system} → {target.system} only (edits in "
+                        f"{target.system} are never written back)")
     badge = one_way(transform.fields, f.target) if one_way is not None else None
     if badge:
         comments.append(badge)

@@ -64,7 +64,7 @@ from engine.runner.deployment import Deployment
 from engine.runner.webhooks import inbound, read_body
 from engine.spec.environment import MissingEnvironmentError
 from engine.spec.model import Action, Sync
-from engine.state.base import BatchCommit, Link
+from engine.state.base import ActionStatus, BatchCommit, Link
 from engine.sync.changes import payload_hash
 from engine.sync.mapping import Mapper
 from engine.sync.pipeline import run_sync
@@ -175,6 +175,7 @@ class ActionRunner:
                        flight: _Flight) -> dict[str, Any] | None:
         runtime = deployment.runtimes[integration]
         outcome: ActionOutcome
+        status: ActionStatus
         try:
             outputs = await self.run_action(deployment, integration, action, execution)
             outcome, status = ActionOutcome("succeeded", outputs), "succeeded"
@@ -245,7 +246,8 @@ class ActionRunner:
         obj = action.target_object
         info = target.describe().objects.get(obj)
         render = RenderContext(setup=spec.setup, links=runtime.links(), now=runtime.clock())
-        mapper = Mapper(action.fields, target=info)
+        mapper = Mapper(action.fields, target=info,
+                        text=runtime.text_rules(action.target_connection))
         create = mapper.create_payload(record, render)
         update = mapper.update_payload(record, render)
         scope = f"action:{action.name}"
@@ -380,7 +382,7 @@ class ActionRunner:
                     report = await run_sync(runtime, sync_name, trigger="action",
                                             records=_one(written))
             self.ctx.metrics.observe_run(integration, sync_name, "action", report.outcome,
-                                         report.counts)
+                                         report.counts, report.tripped)
         except Exception as exc:
             # The action itself succeeded; the scheduled run pushes the result back later.
             log.error("push-back after a workflow action failed", extra={

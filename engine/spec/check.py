@@ -218,7 +218,8 @@ def _template_text(transform: Any) -> str | None:
     if isinstance(transform, str):
         return transform
     if isinstance(transform, dict) and isinstance(transform.get("template"), str):
-        return transform["template"]
+        template: str = transform["template"]
+        return template
     return None
 
 
@@ -443,7 +444,7 @@ def _check_syncs(ctx: _Context) -> Iterator[Diagnostic]:
                                if raw.get("on_unmatched") != "delete" else ["create", "delete"])
         source = src[2] if src else None
         target = tgt[2] if tgt else None
-        target_catalog = ctx.catalogs[tgt[0]].adapter if tgt and ctx.catalogs.get(tgt[0]) else ""
+        target_catalog = _adapter_of(ctx, tgt)
         if "schedule" in raw:
             yield from _check_schedule(ctx, pointer_join(pointer, "schedule"), raw["schedule"])
         elif "trigger" not in raw:
@@ -495,7 +496,7 @@ def _check_syncs(ctx: _Context) -> Iterator[Diagnostic]:
         updatable = target is None or "update" in target.operations
         yield from _field_rows(ctx, pointer_join(pointer, "fields"), raw.get("fields"), source,
                                target, target_catalog, updates=updatable)
-        if not updatable and "create" in target.operations and \
+        if not updatable and target is not None and "create" in target.operations and \
                 isinstance(raw.get("fields"), dict) and any(
                 not (isinstance(v, dict) and v.get("on") == "create")
                 for v in raw["fields"].values()):
@@ -543,7 +544,7 @@ def _check_actions(ctx: _Context) -> Iterator[Diagnostic]:
         tgt = ctx.object_of(raw.get("target"))
         source = src[2] if src else None
         target = tgt[2] if tgt else None
-        target_catalog = ctx.catalogs[tgt[0]].adapter if tgt and ctx.catalogs.get(tgt[0]) else ""
+        target_catalog = _adapter_of(ctx, tgt)
         inputs = tuple((raw.get("inputs") or {}).keys())
         yield from _field_rows(ctx, pointer_join(pointer, "fields"), raw.get("fields"), source,
                                target, target_catalog, extra_names=("inputs", "object", *inputs),
@@ -597,11 +598,20 @@ def _check_find(ctx: _Context, pointer: str, raw: Mapping[str, Any], mode: Any,
                            did_you_mean(str(name), [*actions, *syncs], "actions and syncs"))
 
 
+def _check_directions(ctx: _Context) -> Iterator[Diagnostic]:
+    from engine.spec.direction import direction_problems
+
+    for p in direction_problems(ctx.data):
+        yield ctx.diag(p.code, p.message, p.pointer, p.hint,
+                       severity=Severity.WARNING if p.warning else Severity.ERROR)
+
+
 CHECKS: tuple[Callable[[_Context], Iterator[Diagnostic]], ...] = (
     _check_connections,
     _check_setup_refs,
     _check_syncs,
     _check_actions,
+    _check_directions,
 )
 
 
@@ -614,12 +624,19 @@ def check_spec(doc: LoadedDocument,
     """
     vendors = vendors or default_registry()
     data = doc.data if isinstance(doc.data, dict) else {}
-    setup = data.get("setup") if isinstance(data.get("setup"), dict) else {}
+    raw_setup, raw_syncs = data.get("setup"), data.get("syncs")
+    setup = raw_setup if isinstance(raw_setup, dict) else {}
     catalogs: dict[str, Catalog | None] = {}
     for name, raw in (data.get("connections") or {}).items():
         adapter = raw.get("adapter") if isinstance(raw, dict) else None
         catalogs[name] = vendors.catalog(adapter) if isinstance(adapter, str) else None
-    syncs = data.get("syncs") if isinstance(data.get("syncs"), dict) else {}
+    syncs = raw_syncs if isinstance(raw_syncs, dict) else {}
     ctx = _Context(doc, data, setup, catalogs, tuple(syncs), vendors)
     for check in CHECKS:
         yield from check(ctx)
+
+
+def _adapter_of(ctx: _Context, found: tuple[str, Any, Any] | None) -> str:
+    """The adapter name of the connection an object reference resolved to, else ""."""
+    catalog = ctx.catalogs.get(found[0]) if found else None
+    return catalog.adapter if catalog is not None else ""

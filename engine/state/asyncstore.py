@@ -48,6 +48,7 @@ from engine.state.base import (
     StateStore,
     SyncPause,
 )
+from engine.state.recordings import RecordedRead, RecordedRun
 
 __all__ = ["AsyncStateStore"]
 
@@ -289,6 +290,24 @@ class AsyncStateStore:
                                   retry_at: datetime) -> None:
         await self._call(self.store.notification_failed, incident_id, error,
                          retry_at=retry_at)
+
+    # -- replay: recorded reads -----------------------------------------------------------
+    async def record_reads(self, run_id: int, integration: str, sync: str, first: int,
+                           reads: Sequence[RecordedRead], *, at: datetime) -> None:
+        await self._call(self.store.record_reads, run_id, integration, sync, first, reads,
+                         at=at)
+
+    async def prune_recordings(self, integration: str, sync: str, *, keep: int,
+                               older_than: datetime) -> None:
+        await self._call(self.store.prune_recordings, integration, sync, keep=keep,
+                         older_than=older_than)
+
+    async def recorded_runs(self, integration: str, sync: str | None = None
+                            ) -> list[RecordedRun]:
+        return await self._call(self.store.recorded_runs, integration, sync)
+
+    async def recorded_reads(self, run_id: int) -> list[RecordedRead]:
+        return await self._call(self.store.recorded_reads, run_id)
 
     # -- lifecycle ------------------------------------------------------------------------
     async def schema_version(self) -> int:

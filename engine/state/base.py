@@ -21,13 +21,17 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    from engine.state.recordings import RecordedRead, RecordedRun
 
 __all__ = [
     "ActionRecord",
     "ActionStatus",
     "AuditEntry",
     "BatchCommit",
+    "BreakerRecord",
     "CreatedValues",
     "FailedRecord",
     "InboxEvent",
@@ -35,6 +39,7 @@ __all__ = [
     "LeaseToken",
     "Link",
     "LinkOrigin",
+    "QuarantinedRecord",
     "RecordFailure",
     "Run",
     "RunOutcome",
@@ -107,6 +112,33 @@ class RecordFailure:
     # longer counted towards alerts; a failure with another code clears the mark.
     acknowledged_by: str | None = None
     acknowledged_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class BreakerRecord:
+    """A circuit breaker of one (system, endpoint), as last saved (reliability.md S15)."""
+
+    integration: str
+    system: str
+    endpoint: str  # "METHOD /path/{id}": ids left out, never a record's data
+    state: Literal["closed", "open", "half-open"]
+    failures: int = 0
+    opened_at: datetime | None = None
+    retry_at: datetime | None = None
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class QuarantinedRecord:
+    """A two-way record the write-rate breaker stopped writing (reliability.md S27)."""
+
+    integration: str
+    pair: str  # the two syncs, "a+b"
+    record: str  # "connection.object#id" on the pair's first side
+    writes: int
+    window_start: datetime
+    quarantined_at: datetime
+    keys: str  # the syncs' keys of the record, for people: "a=K1, b=K2"
 
 
 @dataclass(frozen=True)
@@ -521,7 +553,52 @@ class StateStore(Protocol):
         """A delivery failed: count the attempt and try again from `retry_at`."""
         ...
 
+    # -- replay: recorded reads (engine/state/recordings.py) ------------------------------
+    def record_reads(self, run_id: int, integration: str, sync: str, first: int,
+                     reads: Sequence[RecordedRead], *, at: datetime) -> None:
+        """Keep what a run read (rows `first`, `first + 1`, ... of the run)."""
+        ...
+
+    def prune_recordings(self, integration: str, sync: str, *, keep: int,
+                         older_than: datetime) -> None:
+        """Drop recorded runs of a sync beyond the newest `keep` or recorded before a time."""
+        ...
+
+    def recorded_runs(self, integration: str, sync: str | None = None) -> list[RecordedRun]:
+        """The recorded runs, newest first."""
+        ...
+
+    def recorded_reads(self, run_id: int) -> list[RecordedRead]:
+        """What one recorded run read, in read order."""
+        ...
+
     # -- lifecycle -----------------------------------------------------------------
+    # -- safeguards (engine/state/*_safeguards.py) ---------------------------------------
+    def save_breakers(self, breakers: Sequence[BreakerRecord], *, at: datetime) -> None:
+        """Upsert circuit-breaker states (a closed one with no failures is removed)."""
+        ...
+
+    def breakers(self) -> list[BreakerRecord]:
+        """Every circuit breaker saved, of every integration."""
+        ...
+
+    def reset_breakers(self, integration: str | None = None, system: str | None = None,
+                       endpoint: str | None = None) -> int:
+        """Close (forget) the breakers matching; how many."""
+        ...
+
+    def count_writes(self, integration: str, pair: str, records: Mapping[str, str], *,
+                     at: datetime, window: timedelta, max_writes: int) -> set[str]:
+        """Count one write of each record (record -> "sync=key") in its window; the
+        records quarantined, newly (more than `max_writes` in `window`) or before."""
+        ...
+
+    def quarantined(self, integration: str | None = None) -> list[QuarantinedRecord]: ...
+
+    def release_quarantine(self, integration: str, record: str, *, at: datetime) -> bool:
+        """Write the record again (its count starts over); False when not quarantined."""
+        ...
+
     def schema_version(self) -> int:
         """The applied migration version (equal to the code's after opening)."""
         ...

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Literal
 
@@ -135,6 +135,7 @@ class Checkpoints:
     def __init__(self, store: AsyncStateStore, integration: str, sync: str, *,
                  lease: SyncLease, run_id: int, clock: Callable[[], datetime],
                  ordered: bool, cursor: str | None,
+                 redact: Callable[[str], str] = str,
                  monotonic: Callable[[], float] = time.monotonic) -> None:
         self.store = store
         self.integration = integration
@@ -144,6 +145,7 @@ class Checkpoints:
         self.clock = clock
         self.ordered = ordered
         self.committed_cursor = cursor
+        self.redact = redact  # failure text is stored with personal data masked
         self.monotonic = monotonic
         self._last = monotonic()
 
@@ -156,13 +158,20 @@ class Checkpoints:
             return
         await self.store.commit_batch(BatchCommit(
             self.integration, self.sync, self.clock(), links=applied.links,
-            failures=applied.failures, resolved=resolved, created=applied.created,
+            failures=[replace(f, message=self.redact(f.message)) for f in applied.failures],
+            resolved=resolved, created=applied.created,
             cursor=cursor if self.ordered else None, lease=self.lease.token,
             run_id=self.run_id))
         if self.ordered:
             self.committed_cursor = cursor
         self._last = self.monotonic()
         await self.lease.renew()
+
+    async def flush(self, cursor: str | None) -> None:
+        """Commit the cursor the completed batches reached, for a run stopped early; a
+        read out of cursor order commits none (its next run reads it all again)."""
+        if self.ordered:
+            await self.finish(cursor)
 
     async def finish(self, cursor: str | None) -> None:
         """Commit the cursor the whole read reached, if no batch carried it yet."""

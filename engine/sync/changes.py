@@ -152,6 +152,7 @@ class Plan:
     counts: Counter[str] = field(default_factory=Counter)
     truncated: bool = False  # more changes than kept for display; counts are complete
     held: int = 0  # records with a change to a field the target sets at creation only
+    warnings: list[str] = field(default_factory=list)  # e.g. a safeguard a run would trip
 
     def add(self, change: Change, keep: bool = True) -> None:
         self.counts[change.kind] += 1
@@ -168,6 +169,7 @@ class Plan:
             "counts": {k.value: self.counts.get(k, 0) for k in KINDS},
             "changes": [c.to_dict() for c in sorted(visible, key=lambda c: (c.kind, c.key))],
             "truncated": self.truncated,
+            **({"warnings": list(self.warnings)} if self.warnings else {}),
         }
         if self.held:
             out["held"] = self.held

@@ -340,6 +340,35 @@ async def test_a_company_edit_in_hubspot_updates_the_kleer_client_with_all_field
     await runtime.aclose()
 
 
+async def test_a_field_declared_outbound_only_is_not_written_back_inbound(
+        world: World, tmp_path: Path) -> None:
+    # companies declares kleer_your_reference outbound only: Kleer owns the reference,
+    # so the inbound sync's `contact` (which reads it) never writes it back.
+    text = SPEC.read_text().replace(
+        'kleer_your_reference: {value: "{{ contact or none }}", source: contact}',
+        'kleer_your_reference: {value: "{{ contact or none }}", source: contact,\n'
+        '                             direction: outbound}', 1)
+    (tmp_path / "spec.yaml").write_text(text)
+    world.spec = load_spec(tmp_path / "spec.yaml")
+    runtime = world.runtime()
+    await run_sync(runtime, "companies")
+    before = await runtime.adapter("kleer").get("clients", "40000002")
+    assert before is not None
+    [raw] = world.hubspot_by("companies", "kleer_client_id", 40000002)
+    await world.edit(world.hubspot.app, f"companies/{raw['id']}",
+                     {"phone": "+46 8 999 99 99", "kleer_your_reference": "Ny Kontakt"})
+    company = await runtime.adapter("hubspot").get("companies", raw["id"])
+    assert company is not None and company["kleer_your_reference"] == "Ny Kontakt"
+    report = await run_sync(runtime, "clients_inbound", trigger="webhook",
+                            records=_one(company))
+    assert report.outcome == "success" and written(report) == 1, report.counts
+    client = await runtime.adapter("kleer").get("clients", "40000002")
+    assert client is not None
+    assert client["phone"] == "+46 8 999 99 99"  # a both-ways field went back
+    assert client["contact"] == before["contact"] != "Ny Kontakt"
+    await runtime.aclose()
+
+
 async def test_only_triggering_properties_start_the_inbound_sync(world: World) -> None:
     deployment = world.deployment()
     spec = world.spec
