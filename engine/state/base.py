@@ -12,6 +12,9 @@ code does not call it on its event loop (a commit's fsync, a PostgreSQL round tr
 would hold every other task up): it awaits `AsyncStateStore` (asyncstore.py), which
 runs the same calls in order on a thread of its own.
 
+The module is long because it is the whole protocol: every method with its contract
+and the values it takes and returns, in one place both stores implement.
+
 Times are `datetime`s passed in by the caller (inject the clock); aware values are
 used as given, naive ones are taken as local time. Values read back are aware UTC.
 """
