@@ -47,7 +47,7 @@ def test_connect_shows_what_it_registered_and_check_reports_drift(
            f"{PUBLIC}/webhooks/kleer-hubspot/hubspot" in out
     assert "ok       hubspot (hubspot) webhook subscription: company.propertyChange name" in out
     assert "deleted  hubspot (hubspot) webhook subscription: company.creation" in out
-    assert out.count("created  hubspot (hubspot) workflow action") == 5
+    assert out.count("created  hubspot (hubspot) workflow action") == 6  # with projects
     assert "hubspot-sandbox-developer-key" not in out
 
     assert main(["connect", SPEC, "--public-url", PUBLIC]) == 0  # again: nothing to do
