@@ -152,7 +152,8 @@ class _Demo:
 
     async def kleer_cinode(self) -> None:
         self.printer.section("Live: Cinode webhooks -> runner -> Kleer")
-        url = await self.step("kleer-cinode: register the runner's webhook with Cinode",
+        url = await self.step("kleer-cinode: specsync connect registers the runner's "
+                              "webhook with Cinode",
                               lambda: subscribe_cinode(self.world))
         if url is not None:
             self.printer.done(f"Cinode sends project events to {url}")
@@ -161,11 +162,12 @@ class _Demo:
 
     async def kleer_hubspot(self) -> None:
         self.printer.section("Live: HubSpot webhooks and workflow actions -> runner -> Kleer")
-        url = await self.step("kleer-hubspot: subscribe the runner to HubSpot's webhooks",
+        url = await self.step("kleer-hubspot: specsync connect subscribes the runner to "
+                              "HubSpot's webhooks and defines the workflow actions",
                               lambda: subscribe_hubspot(self.world))
         if url is not None:
             self.printer.done(f"HubSpot sends the inbound syncs' trigger properties to {url}")
-        definitions = await self.step("kleer-hubspot: define the workflow actions in HubSpot",
+        definitions = await self.step("kleer-hubspot: the workflow actions defined in HubSpot",
                                       lambda: define_actions(self.world))
         if definitions is not None:
             self.printer.done(f"{len(definitions)} workflow actions call "

@@ -59,6 +59,7 @@ from engine.adapters.base import (
 from engine.adapters.catalog import ObjectInfo
 from engine.errors import AmbiguousWriteError, FatalError, MalformedRequestError, RecordError
 from engine.runner.context import RunnerContext
+from engine.runner.creates import create_lock
 from engine.runner.deployment import Deployment
 from engine.runner.webhooks import inbound, read_body
 from engine.spec.environment import MissingEnvironmentError
@@ -204,7 +205,16 @@ class ActionRunner:
 
     async def run_action(self, deployment: Deployment, integration: str, action: Action,
                          execution: ActionExecution) -> dict[str, Any]:
-        """Map, write, link, push back; returns the rendered output fields."""
+        """Map, write, link, push back; returns the rendered output fields. A create runs
+        alone for its enrolled object in this process (creates.py: a sync's inbound
+        create and a workflow execution for one record make one record)."""
+        if action.mode == "update" or not execution.object_id:
+            return await self._run_action(deployment, integration, action, execution)
+        async with create_lock(self.ctx, integration, action.name, execution.object_id):
+            return await self._run_action(deployment, integration, action, execution)
+
+    async def _run_action(self, deployment: Deployment, integration: str, action: Action,
+                          execution: ActionExecution) -> dict[str, Any]:
         runtime = deployment.runtimes[integration]
         spec = runtime.spec
         store = runtime.store
@@ -236,7 +246,8 @@ class ActionRunner:
         obj = action.target_object
         info = target.describe().objects.get(obj)
         render = RenderContext(setup=spec.setup, links=runtime.links(), now=runtime.clock())
-        mapper = Mapper(action.fields, target=info)
+        mapper = Mapper(action.fields, target=info,
+                        text=runtime.text_rules(action.target_connection))
         create = mapper.create_payload(record, render)
         update = mapper.update_payload(record, render)
         scope = f"action:{action.name}"

@@ -2,7 +2,8 @@
 
 Each check is a generator of `Diagnostic`s (the jsonschema style), so `specsync validate`
 reports every problem in one pass. Checks are defensive: a part the schema already
-rejected is skipped rather than crashing the rest.
+rejected is skipped rather than crashing the rest. The module is long because the
+checks share one context and its helpers; each check is a short generator of its own.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from engine.adapters.catalog import Catalog, ObjectInfo
 from engine.adapters.egress import url_problem
 from engine.adapters.registry import AdapterRegistry, default_registry
 from engine.diagnostics import Diagnostic, Location, Severity
+from engine.spec.direction import check_directions
 from engine.spec.environment import ENV_REF
 from engine.spec.model import SETUP_REF
 from engine.spec.source import LoadedDocument, pointer_join
@@ -371,6 +373,16 @@ def _check_key(ctx: _Context, pointer: str, key: Any, source: ObjectInfo | None,
                            "an external id", pointer_join(pointer, "target_field"),
                            did_you_mean(target_field, target.external_id_fields,
                                         "external-id fields"))
+    if key.get("verify") and target is not None:
+        if match_value != "external":
+            yield ctx.diag("spec.key-verify", "`verify` checks the target field that holds "
+                           "the key, which only external matching has",
+                           pointer_join(pointer, "verify"), "remove `verify`, or set "
+                           "match: external with a target_field")
+        elif "read" not in target.operations:
+            yield ctx.diag("spec.key-verify", f"`verify` reads every {target.name} record, "
+                           f"which {target_catalog} cannot list",
+                           pointer_join(pointer, "verify"), "remove `verify`")
 
 
 def _check_adopt_by(ctx: _Context, pointer: str, key: Any, source: ObjectInfo | None,
@@ -391,6 +403,33 @@ def _check_adopt_by(ctx: _Context, pointer: str, key: Any, source: ObjectInfo | 
                            did_you_mean(name, target.external_id_fields, "lookup fields"),
                            key=True)
         yield from _check_transform(ctx, at, value, source)
+
+
+def _check_create(ctx: _Context, pointer: str, raw: Mapping[str, Any],
+                  source: ObjectInfo | None) -> Iterator[Diagnostic]:
+    """`create:` names a create action between the sync's own source and target."""
+    create = raw.get("create")
+    if not isinstance(create, dict) or not isinstance(create.get("action"), str):
+        return
+    at = pointer_join(pointer, "create")
+    actions = ctx.data.get("actions") or {}
+    name = create["action"]
+    action = actions.get(name)
+    if not isinstance(action, dict):
+        yield ctx.diag("spec.create-action", f"no action named `{name}`",
+                       pointer_join(at, "action"), did_you_mean(name, actions, "actions"))
+    elif action.get("mode", "create") != "create" or \
+            (action.get("source"), action.get("target")) != (raw.get("source"), raw.get("target")):
+        yield ctx.diag("spec.create-action",
+                       f"action `{name}` must create {raw.get('target')} records from "
+                       f"{raw.get('source')} records to create this sync's missing ones",
+                       pointer_join(at, "action"),
+                       "name a `mode: create` action with the same source and target")
+    if not raw.get("trigger"):
+        yield ctx.diag("spec.create-action", "`create` works on webhook-triggered records "
+                       "only, and this sync has no `trigger`", at, "add a webhook `trigger:`")
+    if "when" in create:
+        yield from _check_rule(ctx, pointer_join(at, "when"), create["when"], source)
 
 
 def _check_syncs(ctx: _Context) -> Iterator[Diagnostic]:
@@ -451,6 +490,7 @@ def _check_syncs(ctx: _Context) -> Iterator[Diagnostic]:
                                "every run compares content hashes")
         yield from _check_key(ctx, pointer_join(pointer, "key"), raw.get("key"), source, target,
                               target_catalog)
+        yield from _check_create(ctx, pointer, raw, source)
         yield from _check_adopt_by(ctx, pointer_join(pointer, "key"), raw.get("key"), source,
                                    target, target_catalog)
         if "filter" in raw:
@@ -565,6 +605,7 @@ CHECKS: tuple[Callable[[_Context], Iterator[Diagnostic]], ...] = (
     _check_setup_refs,
     _check_syncs,
     _check_actions,
+    check_directions,  # two-way pairs: engine/spec/direction.py
 )
 
 

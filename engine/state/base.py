@@ -12,6 +12,9 @@ code does not call it on its event loop (a commit's fsync, a PostgreSQL round tr
 would hold every other task up): it awaits `AsyncStateStore` (asyncstore.py), which
 runs the same calls in order on a thread of its own.
 
+The module is long because the whole protocol is here in one place, each method with
+what it promises, so both stores can be checked against one text.
+
 Times are `datetime`s passed in by the caller (inject the clock); aware values are
 used as given, naive ones are taken as local time. Values read back are aware UTC.
 """
@@ -21,7 +24,10 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Literal, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    from engine.state.recordings import RecordedRead, RecordedRun
 
 __all__ = [
     "ActionRecord",
@@ -29,6 +35,7 @@ __all__ = [
     "AuditEntry",
     "BatchCommit",
     "BreakerRecord",
+    "CreatedValues",
     "FailedRecord",
     "InboxEvent",
     "Incident",
@@ -147,6 +154,21 @@ class LeaseToken:
 
 
 @dataclass(frozen=True)
+class CreatedValues:
+    """The fields a target sets at creation only, as a record was created with them, and
+    a later source change to them the target cannot take (`held`: field -> [as created,
+    as the source has it now]; None while the source agrees). Plan and status report
+    held changes: a target that cannot change a field must not make a change vanish."""
+
+    source_key: str
+    created: Mapping[str, Any]
+    held: Mapping[str, tuple[Any, Any]] | None = None
+    held_since: datetime | None = None
+    integration: str = ""
+    sync: str = ""
+
+
+@dataclass(frozen=True)
 class BatchCommit:
     """Everything one batch changes, committed in ONE transaction.
 
@@ -166,6 +188,7 @@ class BatchCommit:
     cursor: str | None = None
     lease: LeaseToken | None = None
     run_id: int | None = None
+    created: Sequence[CreatedValues] = ()  # upserted; `held_since` kept while still held
 
 
 @dataclass(frozen=True)
@@ -300,6 +323,20 @@ class StateStore(Protocol):
     def count_links(self, integration: str, sync: str) -> int: ...
 
     # -- cursor, fingerprint, batch commit ---------------------------------------
+    def get_created(self, integration: str, sync: str, keys: Sequence[str]
+                    ) -> dict[str, CreatedValues]:
+        """The creation values of these keys (those that have any)."""
+        ...
+
+    def list_held(self, integration: str | None = None, sync: str | None = None,
+                  limit: int = 100) -> list[CreatedValues]:
+        """Records with a source change the target cannot take, oldest first."""
+        ...
+
+    def held_counts(self) -> dict[tuple[str, str], int]:
+        """Per (integration, sync): how many records hold a change."""
+        ...
+
     def get_cursor(self, integration: str, sync: str) -> str | None:
         """The delta cursor; it only ever moves through `commit_batch`."""
         ...
@@ -518,6 +555,17 @@ class StateStore(Protocol):
                             retry_at: datetime) -> None:
         """A delivery failed: count the attempt and try again from `retry_at`."""
         ...
+
+    # -- replay: recorded reads, newest runs first (engine/state/recordings.py) --------------
+    def record_reads(self, run_id: int, integration: str, sync: str, first: int,
+                     reads: Sequence[RecordedRead], *, at: datetime) -> None: ...
+
+    def prune_recordings(self, integration: str, sync: str, *, keep: int,
+                         older_than: datetime) -> None: ...
+
+    def recorded_runs(self, integration: str, sync: str | None = None) -> list[RecordedRun]: ...
+
+    def recorded_reads(self, run_id: int) -> list[RecordedRead]: ...
 
     # -- lifecycle -----------------------------------------------------------------
     # -- safeguards (engine/state/*_safeguards.py) ---------------------------------------

@@ -49,10 +49,12 @@ from engine.state.base import (
     Run,
     RunOutcome,
 )
+from engine.state.created_values import PostgresCreatedValues
 from engine.state.migrations import latest_version, load_migrations
 from engine.state.postgres_operator import FAILURE_COLUMNS as _FAILURE_COLUMNS
 from engine.state.postgres_operator import PostgresOperatorState, failure_row
 from engine.state.postgres_safeguards import PostgresSafeguardState
+from engine.state.recordings import PostgresRecordings
 
 __all__ = ["PostgresStateStore"]
 
@@ -122,7 +124,8 @@ def _action(row: Sequence[Any], fresh: bool) -> ActionRecord:
     )
 
 
-class PostgresStateStore(PostgresOperatorState, PostgresSafeguardState):
+class PostgresStateStore(PostgresCreatedValues, PostgresOperatorState, PostgresRecordings,
+                         PostgresSafeguardState):
     """State in PostgreSQL. `PostgresStateStore("postgresql://u@host/db", schema="specsync")`."""
 
     def __init__(self, dsn: str, *, schema: str = "specsync", connect_timeout: int = 10) -> None:
@@ -354,6 +357,7 @@ class PostgresStateStore(PostgresOperatorState, PostgresSafeguardState):
                     " cursor = excluded.cursor, updated_at = excluded.updated_at",
                     (*scope, batch.cursor, at),
                 )
+            self.write_created(cur, batch, at)
 
     @staticmethod
     def _upsert_links(

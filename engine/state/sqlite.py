@@ -50,7 +50,9 @@ from engine.state.base import (
     Run,
     RunOutcome,
 )
+from engine.state.created_values import SqliteCreatedValues
 from engine.state.migrations import latest_version, load_migrations, sqlite_statements
+from engine.state.recordings import SqliteRecordings
 from engine.state.sqlite_operator import FAILURE_COLUMNS as _FAILURE_COLUMNS
 from engine.state.sqlite_operator import SqliteOperatorState, failure_row
 from engine.state.sqlite_safeguards import SqliteSafeguardState
@@ -116,7 +118,8 @@ def _action(row: Sequence[Any], fresh: bool) -> ActionRecord:
     )
 
 
-class SqliteStateStore(SqliteOperatorState, SqliteSafeguardState):
+class SqliteStateStore(SqliteCreatedValues, SqliteOperatorState, SqliteRecordings,
+                       SqliteSafeguardState):
     """State in one SQLite file. `SqliteStateStore(".specsync/state.db")`.
 
     ":memory:" works too (tests, one process), without durability.
@@ -332,6 +335,7 @@ class SqliteStateStore(SqliteOperatorState, SqliteSafeguardState):
                     " cursor = excluded.cursor, updated_at = excluded.updated_at",
                     (*scope, batch.cursor, at),
                 )
+            self.write_created(db, batch)
 
     def get_fingerprint(self, integration: str, sync: str) -> str | None:
         rows = self._read(

@@ -31,13 +31,14 @@ Guarantees (see reliability.md, invariants I1-I3):
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator, Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from engine.adapters.base import Record
 from engine.adapters.breaker import CircuitOpenError
-from engine.errors import SafeguardTripped
+from engine.errors import RecordError, SafeguardTripped
 from engine.state.base import RunOutcome, RunStatus, StateStore
 from engine.sync.apply import Checkpoints
 from engine.sync.changes import Change, ChangeKind, Plan
@@ -46,7 +47,9 @@ from engine.sync.failure_share import FailureShare
 from engine.sync.job import SyncJob
 from engine.sync.lease import SyncLease
 from engine.sync.read import DeltaCursor, batches
+from engine.sync.recording import ReadRecorder
 from engine.sync.runtime import Runtime, StoreLinks
+from engine.sync.verify import modified_keys
 from engine.sync.write_rate import WriteRate
 
 __all__ = ["RunReport", "SyncJob", "plan_sync", "run_sync"]
@@ -72,15 +75,20 @@ class RunReport:
     failures: list[Change] = field(default_factory=list)
     error: str | None = None
     seconds: float = 0.0
+    held: dict[str, int] = field(default_factory=dict)  # create-only field -> records held
     tripped: str | None = None  # the safeguard that stopped the run, if one did
 
 
 async def plan_sync(runtime: Runtime, sync_name: str, *, full: bool = False,
                     records: AsyncIterator[Record] | None = None,
-                    links: StoreLinks | None = None) -> Plan:
+                    links: StoreLinks | None = None, keep: int = PLAN_KEEP,
+                    on_batch: Callable[[SyncJob, list[Record], list[Change]], None] | None
+                    = None) -> Plan:
     """What a run would do, field by field; reads source and target, writes nothing.
 
-    `links` replaces the store's links (planned.py: the links earlier plans would make).
+    `links` replaces the store's links (planned.py: the links earlier plans would make);
+    `keep` is how many changes are kept for display; `on_batch` sees each batch and its
+    changes (exact.py records an exact plan from them).
     """
     job = SyncJob(runtime, sync_name, links=links)
     integration, name = job.integration, job.sync.name
@@ -93,6 +101,8 @@ async def plan_sync(runtime: Runtime, sync_name: str, *, full: bool = False,
     cursor, fingerprint, linked = await job.astore.run(position)
     since = job.reader.window(full, cursor=cursor, stored_fingerprint=fingerprint,
                               fingerprint=job.fingerprint)
+    if since is None and records is None:
+        job.decider.modified = await _verify(job)
     if records is not None:
         stream = records
     elif since is None:
@@ -101,8 +111,11 @@ async def plan_sync(runtime: Runtime, sync_name: str, *, full: bool = False,
         failing = set(await job.astore.failing_keys(integration, name))
         stream = job.reader.stream(since, set(), failing)
     async for batch in batches(stream, job.batch_size):
-        for change in await job.decider.decide(batch, with_old=True):
-            plan.add(change, keep=len(plan.changes) < PLAN_KEEP)
+        decided = await job.decider.decide(batch, with_old=True)
+        if on_batch is not None:
+            on_batch(job, batch, decided)
+        for change in decided:
+            plan.add(change, keep=len(plan.changes) < keep)
     plan.truncated = sum(plan.counts.values()) > len(plan.changes)
     deleting = plan.counts[ChangeKind.DEACTIVATE] + plan.counts[ChangeKind.DELETE]
     why = DeletionGuard(job.sync.safeguards.deletions, linked=linked,
@@ -119,11 +132,13 @@ async def run_sync(runtime: Runtime, sync_name: str, *, full: bool = False,
                    trigger: str = "manual", records: AsyncIterator[Record] | None = None,
                    progress: Callable[[dict[str, int]], None] | None = None,
                    git_commit: str | None = None,
+                   guard: Callable[[str, list[Change]], list[Change]] | None = None,
                    confirm_deletions: int | None = None) -> RunReport:
     """Run one sync to the end (or to the first error that stops it) and record the run.
 
-    A safeguard that trips (deletion_guard.py, failure_share.py) ends the run as failed
-    with its reason in `error`; it is not raised."""
+    `guard` may replace a batch's changes before they are written (exact.py's RunGuard
+    fails those an exact plan does not have). A safeguard that trips (deletion_guard.py,
+    failure_share.py) ends the run as failed with its reason in `error`; it is not raised."""
     job = SyncJob(runtime, sync_name)
     store, integration, name = job.astore, job.integration, job.sync.name
     started = time.monotonic()
@@ -147,8 +162,8 @@ async def run_sync(runtime: Runtime, sync_name: str, *, full: bool = False,
     report = RunReport(integration, name, run_id, "running", counts, stored_cursor,
                        since is None)
     failing = set(failing_keys)
-    guard = DeletionGuard(job.sync.safeguards.deletions, linked=linked, sync=name,
-                          confirmed=confirm_deletions)
+    deletions = DeletionGuard(job.sync.safeguards.deletions, linked=linked, sync=name,
+                              confirmed=confirm_deletions)
     failure_share = FailureShare(job.sync.safeguards.failures)
     write_rate = WriteRate(job.spec, job.sync, store, runtime.clock)
     # Keys read in this run that the retry of failures must not fetch again. Only keys
@@ -156,54 +171,86 @@ async def run_sync(runtime: Runtime, sync_name: str, *, full: bool = False,
     # memory flat however large the source (everything streams; see the design notes).
     read_keys: set[str] = set()
     cursor = DeltaCursor(job.sync, stored_cursor, advance=records is None)
+    recorder = ReadRecorder(job, run_id) if job.sync.replay and records is None else None
     checkpoints = Checkpoints(store, integration, name, lease=lease, run_id=run_id,
                               clock=runtime.clock, ordered=since is not None and records is None,
-                              cursor=stored_cursor)
+                              cursor=stored_cursor, redact=runtime.redactor.text)
+    # A key.modified failure stands until a full run's read of the target clears it: a
+    # delta or webhook run cannot see the target's field, so it does not resolve one.
+    pinned: set[str] = set()
     try:
+        if since is None and records is None:
+            job.decider.modified = await _verify(job)
+        elif job.sync.key.verify and failing:
+            pinned = {f.source_key for f in await store.list_failures(
+                integration, name, limit=100_000) if f.code == "key.modified"}
         stream = records if records is not None else job.reader.stream(since, read_keys,
                                                                         failing)
-        async for batch in batches(stream, job.batch_size):
+        # A stop request (SIGTERM) ends the read; the batch in hand is still written.
+        async for batch in batches(runtime.stop.guard(stream), job.batch_size):
             counts["read"] += len(batch)
             if progress is not None:  # read, before the writes that may take a while
                 progress(counts)
             before = cursor.value
             newest = cursor.scan(batch)
-            changes = await write_rate.screen(
-                guard.hold(await job.decider.decide(batch, with_old=False), before))
+            changes = await job.decider.decide(batch, with_old=False)
+            if guard is not None:
+                changes = guard(name, changes)
+            changes = list(await write_rate.screen(deletions.hold(changes, before)))
+            for change in changes:
+                for held in change.held:
+                    report.held[held.field] = report.held.get(held.field, 0) + 1
+            await lease.check()  # a runner paused past its lease writes nothing more
             applied = await job.writer.apply(changes)
             cursor.reach(newest)
             failed = applied.failed
-            report.failures.extend(failed[: max(0, 100 - len(report.failures))])
+            report.failures.extend(  # a reason may quote an e-mail or a phone: masked
+                replace(c, reason=runtime.redactor.text(c.reason))
+                for c in failed[: max(0, 100 - len(report.failures))])
             failed_keys = {c.key for c in failed}
             read_keys.update(failed_keys)
             for change in changes:
                 kind = ChangeKind.ERROR if failed_keys and change.key in failed_keys \
                     else change.kind
                 counts[kind] = counts.get(kind, 0) + 1
-            resolved = [c.key for c in changes
-                        if c.kind in _RESOLVING and c.key in failing] if failing else []
-            await checkpoints.batch(applied, resolved, guard.capped(cursor.value))
+            resolved = [c.key for c in changes if c.kind in _RESOLVING and c.key in failing
+                        and c.key not in pinned] if failing else []
+            await checkpoints.batch(applied, resolved, deletions.capped(cursor.value))
+            if recorder is not None:
+                await recorder.batch(batch, changes, failed_keys)
             job.links.forget()
             failure_share.check(counts)
             if progress is not None:
                 progress(counts)
-        whole = records is None and since is None
-        released = guard.release(read=counts["read"], full=whole,
-                                 stated_total=job.source.total(job.sync.source_object)
-                                 if whole else None)
-        if released:
-            released = list(await write_rate.screen(released))
-            applied = await job.writer.apply(released)
-            failed_keys = {c.key for c in applied.failed}
-            report.failures.extend(applied.failed[: max(0, 100 - len(report.failures))])
-            for change in released:
-                kind = ChangeKind.ERROR if change.key in failed_keys else change.kind
-                counts[kind] = counts.get(kind, 0) + 1
-            await checkpoints.batch(applied, [], cursor.value)
-        if records is None:
-            await checkpoints.finish(cursor.value)
-            await store.set_fingerprint(integration, name, job.fingerprint)
-        report.outcome = "partial" if counts[ChangeKind.ERROR] else "success"
+        if runtime.stop.requested:
+            # Stopped before the end of the read: what completed is committed (a delta
+            # read resumes after it), the cursor of a full read is not (it reads again).
+            await checkpoints.flush(deletions.capped(cursor.value))
+            report.outcome = "interrupted"
+            report.error = f"stopped by {runtime.stop.reason} before the end of the read"
+        else:
+            whole = records is None and since is None
+            released = deletions.release(read=counts["read"], full=whole,
+                                         stated_total=job.source.total(job.sync.source_object)
+                                         if whole else None)
+            if released:
+                released = list(await write_rate.screen(released))
+                await lease.check()
+                applied = await job.writer.apply(released)
+                failed_keys = {c.key for c in applied.failed}
+                report.failures.extend(
+                    replace(c, reason=runtime.redactor.text(c.reason))
+                    for c in applied.failed[: max(0, 100 - len(report.failures))])
+                for change in released:
+                    kind = ChangeKind.ERROR if change.key in failed_keys else change.kind
+                    counts[kind] = counts.get(kind, 0) + 1
+                await checkpoints.batch(applied, [], cursor.value)
+            if records is None:
+                await checkpoints.finish(cursor.value)
+                await store.set_fingerprint(integration, name, job.fingerprint)
+            if recorder is not None:
+                await recorder.prune()
+            report.outcome = "partial" if counts[ChangeKind.ERROR] else "success"
     except SafeguardTripped as exc:
         report.outcome, report.tripped = "failed", exc.safeguard
         report.error = runtime.redactor.text(str(exc))
@@ -211,15 +258,19 @@ async def run_sync(runtime: Runtime, sync_name: str, *, full: bool = False,
         report.outcome, report.tripped = "failed", "circuit_breaker"
         report.error = runtime.redactor.text(str(exc))
     except BaseException as exc:
-        report.outcome = "interrupted" if isinstance(exc, KeyboardInterrupt | GeneratorExit) \
-            else "failed"
-        report.error = runtime.redactor.text(f"{type(exc).__name__}: {exc}")
+        stopped = isinstance(exc, KeyboardInterrupt | GeneratorExit | asyncio.CancelledError)
+        report.outcome = "interrupted" if stopped else "failed"
+        report.error = (f"stopped by {runtime.stop.reason or 'cancellation'}; the writes in "
+                        "flight were abandoned" if stopped
+                        else runtime.redactor.text(f"{type(exc).__name__}: {exc}"))
         raise
     finally:
         for warning in (cursor.warning(), write_rate.warning()):
             if warning:
                 report.warnings.append(warning)
-        report.cursor = guard.capped(cursor.value) if report.tripped else cursor.value
+        if report.held:
+            report.warnings.append(held_warning(report.held))
+        report.cursor = deletions.capped(cursor.value) if report.tripped else cursor.value
         report.seconds = time.monotonic() - started
         outcome = _final(report.outcome)
         finished_at = runtime.clock()
@@ -239,6 +290,21 @@ async def run_sync(runtime: Runtime, sync_name: str, *, full: bool = False,
 def _final(status: RunStatus) -> RunOutcome:
     """How a run ended: one still "running" when it stopped was interrupted."""
     return "interrupted" if status == "running" else status
+
+
+async def _verify(job: SyncJob) -> dict[str, RecordError]:
+    """A full read: the linked targets whose key field was changed there (verify.py)."""
+    return await modified_keys(job.sync, job.target, job.target_info, job.astore,
+                               job.integration)
+
+
+def held_warning(held: dict[str, int]) -> str:
+    """The run's word on source changes to fields the target sets at creation only."""
+    fields = ", ".join(f"{name} ({n} record{'s' if n != 1 else ''})"
+                       for name, n in sorted(held.items()))
+    return (f"source changes not written, the target sets these fields at creation only: "
+            f"{fields}; `specsync status` lists the records (change them in the target by "
+            "hand, or set the source back)")
 
 
 def failing_summary(changes: Iterable[Change]) -> list[str]:

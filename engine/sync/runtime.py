@@ -25,6 +25,7 @@ from engine.adapters.breaker import BreakerTransport, CircuitBreakers
 from engine.adapters.egress import EgressPolicy
 from engine.adapters.ratelimit import RateBudget, RateBudgets
 from engine.adapters.registry import AdapterRegistry, default_registry
+from engine.adapters.text import NO_RULES, TextRules
 from engine.errors import FatalError
 from engine.redact import Redactor
 from engine.spec.environment import resolve_connection
@@ -32,6 +33,7 @@ from engine.spec.model import Spec
 from engine.state.asyncstore import AsyncStateStore
 from engine.state.base import Link, StateStore
 from engine.sync.lease import Host
+from engine.sync.stop import StopRequest
 
 __all__ = ["Runtime", "StoreLinks", "utc_now"]
 
@@ -172,6 +174,7 @@ class Runtime:
     clock: Callable[[], datetime] = utc_now
     host: Host | None = None  # who holds sync leases; None: this process (Host.local())
     breakers: CircuitBreakers | None = None  # per (system, endpoint); made for the spec
+    stop: StopRequest = field(default_factory=StopRequest)  # SIGTERM: stop at a batch's end
     _astore: AsyncStateStore | None = field(default=None, init=False, repr=False)
     _adapters: dict[str, Adapter] = field(default_factory=dict, init=False, repr=False)
     _configs: dict[str, ConnectionConfig] = field(default_factory=dict, init=False, repr=False)
@@ -213,6 +216,11 @@ class Runtime:
         if self.breakers is None:
             self.breakers = CircuitBreakers(self.spec.integration)
         return self.breakers
+
+    def text_rules(self, connection: str) -> TextRules:
+        """What the connection's system does with control characters (its vendor's)."""
+        vendor = self.registry.find(self.spec.connections[connection].adapter)
+        return vendor.text if vendor is not None else NO_RULES
 
     def budgets_of(self, connection: str) -> list[RateBudget]:
         """The rate budgets a connection's adapter draws from (none before it is built)."""

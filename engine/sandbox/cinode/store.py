@@ -25,6 +25,7 @@ from engine.sandbox.cinode.seed import (
     cinode_datetime,
     customer_id,
     customer_index,
+    customer_index_fields,
     customer_record,
     project_id,
     project_index,
@@ -64,6 +65,9 @@ class CinodeStore:
         self.projects = self._collection(
             "projects", counts.projects,
             lambda i: project_record(seed, i, company_id, counts), project_index)
+        #: The fields the search indexes read of a generated customer, built alone.
+        self.customer_index_fields: Callable[[int], Record] = \
+            lambda i: customer_index_fields(seed, i)
         self.tags: dict[int, Record] = {t["id"]: dict(t) for t in TAGS}
         self.webhooks: dict[str, Record] = {}
         self._user_emails = {u["companyUserEmail"].casefold(): u["id"] for u in self.users}

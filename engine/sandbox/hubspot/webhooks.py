@@ -351,7 +351,7 @@ class WebhooksApi:
                 self.dispatcher.unregister(old)
             self.dispatcher.register(target)
             created = self._settings["createdAt"] if self._settings else now
-            self._settings = {"targetUrl": url,
+            self._settings = {"targetUrl": target,
                               "throttling": {"maxConcurrentRequests": concurrent},
                               "createdAt": created, "updatedAt": now}
         if not self.dispatcher.targets:
