@@ -67,6 +67,17 @@ def payload_hash(payload: Mapping[str, Any]) -> str:
     return hashlib.blake2b(blob, digest_size=16).hexdigest()
 
 
+def source_hash(record: Mapping[str, Any], salt: bytes) -> str:
+    """A content hash of a source record under a sync's fingerprint (`salt`): equal to
+    the one on its link, the record maps to what was last written, so a run skips it
+    without mapping (engine/sync/decide.py)."""
+    try:  # keys in the adapter's order: another order only costs one mapping
+        blob = orjson.dumps(record, default=_default)
+    except TypeError:  # a key that is not a string
+        blob = orjson.dumps(record, option=_HASH_OPTIONS, default=_default)
+    return hashlib.blake2b(salt + blob, digest_size=16).hexdigest()
+
+
 def _plain(value: Any) -> Any:
     if isinstance(value, datetime | date):
         return value.isoformat()
@@ -98,6 +109,7 @@ class Change:
     code: str = ""  # the error code for kind "error"
     source_id: str | None = None
     hash: str = ""  # hash of the fields later runs compare (the update payload)
+    source_hash: str | None = None  # the source record's (`source_hash`), kept on its link
 
     @classmethod
     def skip(cls, key: str, target_id: str | None, source_id: str | None) -> Change:
@@ -133,7 +145,8 @@ class Change:
 
 
 _SKIP_DEFAULTS: dict[str, Any] = {
-    "kind": ChangeKind.SKIP, "fields": (), "reason": "", "code": "", "hash": ""}
+    "kind": ChangeKind.SKIP, "fields": (), "reason": "", "code": "", "hash": "",
+    "source_hash": None}
 
 
 @dataclass

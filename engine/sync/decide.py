@@ -3,6 +3,8 @@
 For every record, in order: its key (one record per key per batch), the filter, the
 mapped payload and its hash, then against the sync's links:
 
+- linked, the source record's hash as on the link         -> skip, without mapping it
+  (only where the mapping reads the record alone: no `linked()`, no clock)
 - linked, same hash as last written                       -> skip
 - linked, payload changed                                 -> update
 - not linked, found in the target (external id, adopt_by) -> adopt
@@ -22,8 +24,9 @@ template waits for the store on the event loop.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, cast
 
 from engine.adapters.base import Record
@@ -32,7 +35,14 @@ from engine.errors import RecordError
 from engine.spec.model import Sync
 from engine.state.asyncstore import AsyncStateStore
 from engine.state.base import Link, StateStore
-from engine.sync.changes import Change, ChangeKind, FieldChange, diff_fields, payload_hash
+from engine.sync.changes import (
+    Change,
+    ChangeKind,
+    FieldChange,
+    diff_fields,
+    payload_hash,
+    source_hash,
+)
 from engine.sync.mapping import Mapper
 from engine.sync.match import TargetMatcher, id_text
 from engine.sync.runtime import StoreLinks
@@ -61,10 +71,20 @@ class Decision:
     create_only: dict[str, Any]
     hash: str
     link: Link | None = None  # the link of an update; None while unlinked
+    source_hash: str | None = None
 
 
 def _uses_links(transform: Transform) -> bool:
     return "linked" in transform.functions or "linked_source" in transform.functions
+
+
+_CLOCK = re.compile(r"\b(now|today)\b")
+
+
+def _pure(transform: Transform) -> bool:
+    """Whether the output depends on the record (and the spec) alone: no other sync's
+    links, no clock. Only then may an unchanged source record skip its mapping."""
+    return not _uses_links(transform) and not _CLOCK.search(str(transform.source))
 
 
 class Decider:
@@ -73,7 +93,8 @@ class Decider:
     def __init__(self, sync: Sync, *, integration: str, mapper: Mapper,
                  predicate: Callable[[Mapping[str, Any]], bool] | None, ctx: RenderContext,
                  links: StoreLinks, matcher: TargetMatcher, store: AsyncStateStore,
-                 source_info: ObjectInfo | None, target_info: ObjectInfo | None) -> None:
+                 source_info: ObjectInfo | None, target_info: ObjectInfo | None,
+                 fingerprint: str | None = None) -> None:
         self.sync = sync
         self.integration = integration
         self.mapper = mapper
@@ -92,6 +113,11 @@ class Decider:
                                if _uses_links(f.transform)] + \
             [t for t in matcher.adopt_by.values() if _uses_links(t)]
         self._linked_deactivate = [t for t in self.deactivate.values() if _uses_links(t)]
+        # A record whose source hash is the one on its link maps to what was last
+        # written: skipped without mapping, when the mapping is the record's alone.
+        pure = all(_pure(f.transform) for f in (*mapper.fields, *mapper.placement))
+        self._salt = fingerprint.encode() if pure and fingerprint else None
+        self._refreshed: list[Link] = []
 
     # -- keys ---------------------------------------------------------------------------
     def key_of(self, record: Mapping[str, Any]) -> str:
@@ -136,6 +162,8 @@ class Decider:
         id_field, predicate, ctx = self.id_field, self.predicate, self.ctx
         map_record = self.mapper.map
         skip = Change.skip
+        salt = self._salt
+        refreshed = self._refreshed = []
         for key, record in keyed:
             source_id = id_text(record.get(id_field)) if id_field else None
             if isinstance(key, RecordError):
@@ -151,6 +179,11 @@ class Decider:
             if predicate is not None and not predicate(record):
                 later.append(self._unmatched(record, key, link, source_id))
                 continue
+            seen = source_hash(record, salt) if salt is not None else None
+            if link is not None and seen is not None and link.source_hash == seen \
+                    and link.active:
+                later.append(skip(key, link.target_id, source_id))  # not even mapped
+                continue
             try:
                 update, create_only = map_record(record, ctx)
             except RecordError as exc:
@@ -160,16 +193,19 @@ class Decider:
             if link is not None:
                 if link.active and link.hash == new_hash:
                     later.append(skip(key, link.target_id, source_id))
+                    if seen is not None:  # next time skipped without mapping
+                        refreshed.append(replace(link, source_hash=seen, updated_at=None))
                 elif with_old:
                     later.append(Decision(key, record, source_id, update, create_only,
-                                          new_hash, link))
+                                          new_hash, link, seen))
                     waiting = True
                 else:
                     later.append(Change(ChangeKind.UPDATE, key, link.target_id, update,
                                         diff_fields({}, update), source_id=source_id,
-                                        hash=new_hash))
+                                        hash=new_hash, source_hash=seen))
                 continue
-            decision = Decision(key, record, source_id, update, create_only, new_hash)
+            decision = Decision(key, record, source_id, update, create_only, new_hash,
+                                None, seen)
             later.append(decision)
             unlinked.append(decision)
             waiting = True
@@ -197,7 +233,8 @@ class Decider:
                 old = await self.matcher.current(item.link.target_id)
                 settled.append(Change(ChangeKind.UPDATE, item.key, item.link.target_id,
                                       item.update, self._diff(old, item.update),
-                                      source_id=item.source_id, hash=item.hash))
+                                      source_id=item.source_id, hash=item.hash,
+                                      source_hash=item.source_hash))
             else:
                 settled.append(self._match(item, existing.get(item.key), owners))
         return settled
@@ -238,7 +275,7 @@ class Decider:
                 update = {**update, self.external_field: key}
             fields = self._diff(found, update)
             return Change(ChangeKind.ADOPT, key, target_id, update if fields else {}, fields,
-                          source_id=source_id, hash=item.hash)
+                          source_id=source_id, hash=item.hash, source_hash=item.source_hash)
         try:
             payload = self.mapper.create_from(item.record, self.ctx, update, item.create_only)
         except RecordError as exc:
@@ -246,7 +283,18 @@ class Decider:
         if self.external_field:
             payload[self.external_field] = key
         return Change(ChangeKind.CREATE, key, None, payload, diff_fields(None, payload),
-                      source_id=source_id, hash=item.hash)
+                      source_id=source_id, hash=item.hash, source_hash=item.source_hash)
+
+    def source_hash_of(self, record: Record) -> str | None:
+        """The hash an unchanged record is skipped by; None where the mapping reads
+        more than the record (no skipping without mapping then)."""
+        return source_hash(record, self._salt) if self._salt is not None else None
+
+    def take_refreshed(self) -> list[Link]:
+        """Links of the last batch's unchanged records that learn their source hash
+        (committed with the batch, so the next run skips them without mapping)."""
+        refreshed, self._refreshed = self._refreshed, []
+        return refreshed
 
     def _unmatched(self, record: Record, key: str, link: Link | None,
                    source_id: str | None) -> Change:

@@ -41,6 +41,8 @@ from engine.sync.apply import Checkpoints
 from engine.sync.changes import Change, ChangeKind, Plan
 from engine.sync.job import SyncJob
 from engine.sync.lease import SyncLease
+from engine.sync.pace import request_meter
+from engine.sync.quota import DailyQuota
 from engine.sync.read import DeltaCursor, batches
 from engine.sync.runtime import Runtime, StoreLinks
 
@@ -133,17 +135,33 @@ async def run_sync(runtime: Runtime, sync_name: str, *, full: bool = False,
     checkpoints = Checkpoints(store, integration, name, lease=lease, run_id=run_id,
                               clock=runtime.clock, ordered=since is not None and records is None,
                               cursor=stored_cursor)
+    quota = DailyQuota(request_meter(runtime, job.sync.target_connection),
+                       target_object=job.sync.target_object,
+                       costs=runtime.adapter(job.sync.target_connection))
+    stopped: str | None = None  # why a backfill stopped before the end (quota.py)
     try:
         stream = records if records is not None else job.reader.stream(since, read_keys,
                                                                         failing)
         async for batch in batches(stream, job.batch_size):
-            counts["read"] += len(batch)
+            changes = await job.decider.decide(batch, with_old=False) \
+                if quota.fits(()) else []
+            affordable = quota.affordable(changes)
+            if not changes or affordable < len(changes):
+                # The day's quota: write what it pays for, then stop (read again next run).
+                stopped = quota.message(counts["read"] + affordable, _total(runtime, job),
+                                        runtime.clock())
+                changes = changes[:affordable]
+                if not changes:
+                    break
+            counts["read"] += len(batch) if stopped is None else len(changes)
             if progress is not None:  # read, before the writes that may take a while
                 progress(counts)
             newest = cursor.scan(batch)
-            changes = await job.decider.decide(batch, with_old=False)
             applied = await job.writer.apply(changes)
-            cursor.reach(newest)
+            applied.links.extend(job.decider.take_refreshed())  # unchanged: source hashes
+            quota.spent(changes)
+            if stopped is None:  # a batch written in part leaves the cursor where it was
+                cursor.reach(newest)
             failed = applied.failed
             report.failures.extend(failed[: max(0, 100 - len(report.failures))])
             failed_keys = {c.key for c in failed}
@@ -158,10 +176,17 @@ async def run_sync(runtime: Runtime, sync_name: str, *, full: bool = False,
             job.links.forget()
             if progress is not None:
                 progress(counts)
-        if records is None:
+            if stopped is not None:
+                break
+        if records is None and stopped is None:
             await checkpoints.finish(cursor.value)
             await store.set_fingerprint(integration, name, job.fingerprint)
-        report.outcome = "partial" if counts[ChangeKind.ERROR] else "success"
+        report.outcome = "partial" if counts[ChangeKind.ERROR] or stopped else "success"
+        if stopped is not None:
+            if checkpoints.ordered:  # a delta read's cursor stands where it stopped
+                await checkpoints.finish(cursor.value)
+            report.warnings.append(stopped)
+            report.error = stopped
     except BaseException as exc:
         report.outcome = "interrupted" if isinstance(exc, KeyboardInterrupt | GeneratorExit) \
             else "failed"
@@ -185,6 +210,14 @@ async def run_sync(runtime: Runtime, sync_name: str, *, full: bool = False,
 
         await store.run(finish)  # both in one trip, completed even if this task is cancelled
     return report
+
+
+def _total(runtime: Runtime, job: SyncJob) -> int | None:
+    """How many records the source says a full read yields (for a backfill's ETA)."""
+    try:
+        return runtime.adapter(job.sync.source_connection).total(job.sync.source_object)
+    except Exception:  # an ETA is never worth failing a run for
+        return None
 
 
 def _final(status: RunStatus) -> RunOutcome:
