@@ -75,9 +75,18 @@ async def _child(state: str, plan_first: bool, spec_path: Path) -> None:
             await runtime.aclose()
             time.sleep(2.5)  # the plan's requests leave the 2-second window
         runtime = Runtime(spec=spec, store=store)
+        profiler = None
+        if os.environ.get("BENCH_PROFILE"):  # a cProfile of the run, to this file
+            import cProfile
+
+            profiler = cProfile.Profile()
+            profiler.enable()
         started, cpu = time.perf_counter(), time.process_time()
         report = await run_sync(runtime, "customers")
         seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
+        if profiler is not None:
+            profiler.disable()
+            profiler.dump_stats(os.environ["BENCH_PROFILE"])
         await runtime.aclose()
     print(json.dumps({"created": report.counts["create"], "errors": report.counts["error"],
                       "seconds": seconds, "cpu": cpu, "predicted": predicted,
