@@ -110,15 +110,14 @@ def _logfmt_value(value: Any) -> str:
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"
-    if not isinstance(value, str):
-        value = (
-            jsonlib.dumps(value, ensure_ascii=False, default=str)
-            if isinstance(value, dict | list | tuple)
-            else str(value)
-        )
-    if value and not any(c in value for c in ' ="\\\n\t'):
-        return value
-    return jsonlib.dumps(value, ensure_ascii=False)
+    text = value if isinstance(value, str) else (
+        jsonlib.dumps(value, ensure_ascii=False, default=str)
+        if isinstance(value, dict | list | tuple)
+        else str(value)
+    )
+    if text and not any(c in text for c in ' ="\\\n\t'):
+        return text
+    return jsonlib.dumps(text, ensure_ascii=False)
 
 
 class LogfmtFormatter(logging.Formatter):
@@ -142,6 +141,27 @@ class LogfmtFormatter(logging.Formatter):
 _HANDLER_MARK = "_specsync_handler"
 
 
+class _LibraryTracebackFilter(logging.Filter):
+    """One line, never a traceback, for what the job queue's library logs: a database
+    restart makes procrastinate log every failed heartbeat and job with its stack; the
+    exception's type and message say what an operator needs (our own code decides
+    what to retry, and logs that in its own words)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not record.name.startswith("procrastinate"):
+            return True
+        if record.exc_info and record.exc_info[1] is not None:
+            exc = record.exc_info[1]
+            record.error = f"{type(exc).__name__}: {str(exc).strip()}"
+            record.exc_info = None
+            record.exc_text = None
+        text = getattr(record, "exception", None)
+        if isinstance(text, str) and "Traceback" in text:
+            lines = [line for line in text.strip().splitlines() if line.strip()]
+            record.exception = lines[-1].strip() if lines else ""
+        return True
+
+
 def configure_logging(
     level: str = "INFO",
     json: bool = False,
@@ -158,6 +178,7 @@ def configure_logging(
     handler = logging.StreamHandler(stream if stream is not None else sys.stderr)
     handler.setFormatter(JsonFormatter() if json else LogfmtFormatter())
     handler.addFilter(_ContextFilter())
+    handler.addFilter(_LibraryTracebackFilter())
     handler.addFilter(RedactingFilter(redactor))
     setattr(handler, _HANDLER_MARK, True)
     root = logging.getLogger()

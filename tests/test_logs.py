@@ -126,3 +126,20 @@ def test_uvicorns_colour_copy_of_the_message_is_left_out(root_logging: None,
     line = stream.getvalue()
     assert "Started server process [42]" in line
     assert "color_message" not in line and "\\u001b" not in line and "\x1b" not in line
+
+
+def test_the_job_queue_library_logs_one_line_without_a_traceback(root_logging: None) -> None:
+    stream = io.StringIO()
+    configure_logging("INFO", stream=stream)
+    try:
+        raise ConnectionError("server closed the connection unexpectedly")
+    except ConnectionError:
+        logging.getLogger("procrastinate.worker").exception("Job ended with status: Error")
+        logging.getLogger("procrastinate.utils").error(
+            "update_heartbeats error", extra={"exception": "Traceback (most recent call "
+                                              "last):\n  File \"x.py\", line 1\nOSError: gone"})
+    text = stream.getvalue()
+    assert "Traceback" not in text and 'File "' not in text
+    assert "ConnectionError: server closed the connection unexpectedly" in text
+    assert "OSError: gone" in text
+    assert len(text.strip().splitlines()) == 2

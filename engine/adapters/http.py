@@ -228,8 +228,6 @@ class HttpSession:
         refreshed = False
         while True:
             attempt += 1
-            if self.budget is not None:
-                await self.budget.acquire(max_wait=self.retry.max_wait)
             request = self.client.build_request(
                 method,
                 url,
@@ -242,6 +240,10 @@ class HttpSession:
             generation = self._auth_generation
             if self.auth is not None:
                 await self.auth(request)
+            if self.budget is not None:
+                # After auth: fetching a token between acquiring and sending would make
+                # the request arrive later than the budget counted it.
+                await self.budget.acquire(max_wait=self.retry.max_wait)
             shown = self.redactor.url(request.url)
             started = self._clock()
             self.stats.requests += 1

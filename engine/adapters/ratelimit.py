@@ -19,7 +19,19 @@ response headers:
   (nothing more until midnight UTC),
 
 and when the vendor says nothing is left it waits until the window resets instead of
-sending a request that will be refused. Waits are counted for metrics. Clock and sleep
+sending a request that will be refused.
+
+A vendor that states when its window resets (Cinode) counts requests in FIXED windows,
+by their arrival. Once one reset is seen the budget follows the vendor's windows instead
+of sliding its own: at most `limit` acquisitions per vendor window, where a request
+acquired in the last `guard` seconds of a window (a fifth of it) counts in the next one too,
+since it may arrive there. A sliding window needs a margin the size of the worst delay
+between acquiring and arriving (a loaded machine stalls a process for a tenth of a
+second) on EVERY window, which costs the same share of the limit; the vendor's own
+windows need it only where they meet, and a window filled early pays nothing. The
+windows' phase is learned as the earliest end the `x-ratelimit-reset` values imply:
+each is read after the vendor decided (and Cinode rounds it up), so the earliest is the
+closest to the truth and never before it. Waits are counted for metrics. Clock and sleep
 are injectable so tests run on a fake clock and never sleep.
 
 The `Budget` protocol is the small seam a distributed budget implements: `acquire()`,
@@ -33,6 +45,7 @@ from __future__ import annotations
 import asyncio
 import bisect
 import hashlib
+import math
 import time
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -143,6 +156,7 @@ class RateBudget:
         self._blocked_until = 0.0  # server said "nothing until then" (Retry-After, reset)
         self._vendor_remaining: float | None = None  # vendor's count for its current window
         self._vendor_window_end = 0.0
+        self._fixed_end: float | None = None  # the end of one vendor window (see above)
         self._lock = asyncio.Lock()
         self._stats = BudgetStats()
         # Seconds added to every window: a shared budget's acquisitions and the requests'
@@ -185,6 +199,7 @@ class RateBudget:
                 "blocked_until": self._blocked_until,
                 "vendor_remaining": self._vendor_remaining,
                 "vendor_window_end": self._vendor_window_end,
+                "fixed_end": self._fixed_end,
                 "learned": {k: [w.limit, w.per_seconds] for k, w in self._learned.items()}}
 
     def restore(self, state: Mapping[str, Any]) -> None:
@@ -198,6 +213,8 @@ class RateBudget:
         remaining = state.get("vendor_remaining")
         self._vendor_remaining = None if remaining is None else float(remaining)
         self._vendor_window_end = float(state.get("vendor_window_end", 0.0))
+        fixed = state.get("fixed_end")
+        self._fixed_end = None if fixed is None else float(fixed)
         self._learned = {k: _Window(int(v[0]), float(v[1]))
                          for k, v in (state.get("learned") or {}).items()}
 
@@ -219,7 +236,11 @@ class RateBudget:
                 self._vendor_remaining = None  # the vendor's window has reset
             elif self._vendor_remaining <= 0:
                 wait = max(wait, self._vendor_window_end - now)
-        for window in self._windows():
+        windows: Iterator[_Window] = self._windows()
+        if self._fixed_end is not None:
+            wait = max(wait, self._fixed_wait(now))
+            windows = iter(self._learned.values())  # the vendor's windows replace ours
+        for window in windows:
             start = bisect.bisect_right(self._sent, now - window.per_seconds)
             in_window = len(self._sent) - start
             if in_window >= window.limit:
@@ -228,8 +249,33 @@ class RateBudget:
                 wait = max(wait, oldest + window.per_seconds + self.margin - now)
         return wait
 
+    @property
+    def guard(self) -> float:
+        """The end of a vendor window whose acquisitions count in the next one too."""
+        return min(1.0, 0.2 * self._configured.per_seconds)
+
+    def _fixed_window_end(self, now: float) -> float:
+        assert self._fixed_end is not None
+        period = self._configured.per_seconds
+        return self._fixed_end + (math.floor((now - self._fixed_end) / period) + 1) * period
+
+    def _fixed_wait(self, now: float) -> float:
+        """Seconds until the vendor window containing `now` has room (see the docstring)."""
+        end = self._fixed_window_end(now)
+        since = end - self._configured.per_seconds - self.guard
+        counted = len(self._sent) - bisect.bisect_left(self._sent, since)
+        return end - now if counted >= self._configured.limit else 0.0
+
+    def _learn_window(self, candidate_end: float) -> None:
+        if self._fixed_end is None:
+            self._fixed_end = candidate_end
+            return
+        period = self._configured.per_seconds
+        projected = self._fixed_end + round((candidate_end - self._fixed_end) / period) * period
+        self._fixed_end = min(projected, candidate_end)
+
     def _trim(self, now: float) -> None:
-        horizon = max(w.per_seconds for w in self._windows())
+        horizon = max(w.per_seconds for w in self._windows()) + self.guard + self.margin
         cut = bisect.bisect_right(self._sent, now - horizon)
         if cut:
             del self._sent[:cut]
@@ -273,6 +319,9 @@ class RateBudget:
         remaining = _number(headers, "x-ratelimit-remaining")
         if remaining is not None and reset is not None:
             self._note_remaining(now, remaining, now + max(0.0, reset))
+        if reset is not None and 0 < reset <= self._configured.per_seconds + 0.001:
+            # A reset past our period is not one window of ours: then we keep sliding.
+            self._learn_window(now + reset + 0.001)  # +1 ms: a reset rounded to the ms
 
         # HubSpot: a rolling interval and a per-second cap, neither with a reset time.
         hs_max = _number(headers, "x-hubspot-ratelimit-max")

@@ -206,7 +206,7 @@ def tenant_deployment(specs: Iterable[Spec], tenants: Iterable[Tenant], store: S
                       clock: Callable[[], datetime] = utc_now) -> TenantDeployment:
     """Every tenant's integrations as one Deployment keyed by scope."""
     by_name = {spec.integration: spec for spec in specs}
-    budgets = budgets or RateBudgets()
+    budgets = RateBudgets() if budgets is None else budgets  # an empty one is falsy
     redactor = redactor or Redactor()
     scoped: dict[str, Spec] = {}
     runtimes: dict[str, Runtime] = {}

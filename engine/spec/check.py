@@ -218,7 +218,8 @@ def _template_text(transform: Any) -> str | None:
     if isinstance(transform, str):
         return transform
     if isinstance(transform, dict) and isinstance(transform.get("template"), str):
-        return transform["template"]
+        template: str = transform["template"]
+        return template
     return None
 
 
@@ -370,6 +371,16 @@ def _check_key(ctx: _Context, pointer: str, key: Any, source: ObjectInfo | None,
                            "an external id", pointer_join(pointer, "target_field"),
                            did_you_mean(target_field, target.external_id_fields,
                                         "external-id fields"))
+    if key.get("verify") and target is not None:
+        if match_value != "external":
+            yield ctx.diag("spec.key-verify", "`verify` checks the target field that holds "
+                           "the key, which only external matching has",
+                           pointer_join(pointer, "verify"), "remove `verify`, or set "
+                           "match: external with a target_field")
+        elif "read" not in target.operations:
+            yield ctx.diag("spec.key-verify", f"`verify` reads every {target.name} record, "
+                           f"which {target_catalog} cannot list",
+                           pointer_join(pointer, "verify"), "remove `verify`")
 
 
 def _check_adopt_by(ctx: _Context, pointer: str, key: Any, source: ObjectInfo | None,
@@ -392,6 +403,33 @@ def _check_adopt_by(ctx: _Context, pointer: str, key: Any, source: ObjectInfo | 
         yield from _check_transform(ctx, at, value, source)
 
 
+def _check_create(ctx: _Context, pointer: str, raw: Mapping[str, Any],
+                  source: ObjectInfo | None) -> Iterator[Diagnostic]:
+    """`create:` names a create action between the sync's own source and target."""
+    create = raw.get("create")
+    if not isinstance(create, dict) or not isinstance(create.get("action"), str):
+        return
+    at = pointer_join(pointer, "create")
+    actions = ctx.data.get("actions") or {}
+    name = create["action"]
+    action = actions.get(name)
+    if not isinstance(action, dict):
+        yield ctx.diag("spec.create-action", f"no action named `{name}`",
+                       pointer_join(at, "action"), did_you_mean(name, actions, "actions"))
+    elif action.get("mode", "create") != "create" or \
+            (action.get("source"), action.get("target")) != (raw.get("source"), raw.get("target")):
+        yield ctx.diag("spec.create-action",
+                       f"action `{name}` must create {raw.get('target')} records from "
+                       f"{raw.get('source')} records to create this sync's missing ones",
+                       pointer_join(at, "action"),
+                       "name a `mode: create` action with the same source and target")
+    if not raw.get("trigger"):
+        yield ctx.diag("spec.create-action", "`create` works on webhook-triggered records "
+                       "only, and this sync has no `trigger`", at, "add a webhook `trigger:`")
+    if "when" in create:
+        yield from _check_rule(ctx, pointer_join(at, "when"), create["when"], source)
+
+
 def _check_syncs(ctx: _Context) -> Iterator[Diagnostic]:
     connections = ctx.data.get("connections") or {}
     for name, raw in (ctx.data.get("syncs") or {}).items():
@@ -406,7 +444,7 @@ def _check_syncs(ctx: _Context) -> Iterator[Diagnostic]:
                                if raw.get("on_unmatched") != "delete" else ["create", "delete"])
         source = src[2] if src else None
         target = tgt[2] if tgt else None
-        target_catalog = ctx.catalogs[tgt[0]].adapter if tgt and ctx.catalogs.get(tgt[0]) else ""
+        target_catalog = _adapter_of(ctx, tgt)
         if "schedule" in raw:
             yield from _check_schedule(ctx, pointer_join(pointer, "schedule"), raw["schedule"])
         elif "trigger" not in raw:
@@ -450,6 +488,7 @@ def _check_syncs(ctx: _Context) -> Iterator[Diagnostic]:
                                "every run compares content hashes")
         yield from _check_key(ctx, pointer_join(pointer, "key"), raw.get("key"), source, target,
                               target_catalog)
+        yield from _check_create(ctx, pointer, raw, source)
         yield from _check_adopt_by(ctx, pointer_join(pointer, "key"), raw.get("key"), source,
                                    target, target_catalog)
         if "filter" in raw:
@@ -457,7 +496,7 @@ def _check_syncs(ctx: _Context) -> Iterator[Diagnostic]:
         updatable = target is None or "update" in target.operations
         yield from _field_rows(ctx, pointer_join(pointer, "fields"), raw.get("fields"), source,
                                target, target_catalog, updates=updatable)
-        if not updatable and "create" in target.operations and \
+        if not updatable and target is not None and "create" in target.operations and \
                 isinstance(raw.get("fields"), dict) and any(
                 not (isinstance(v, dict) and v.get("on") == "create")
                 for v in raw["fields"].values()):
@@ -505,7 +544,7 @@ def _check_actions(ctx: _Context) -> Iterator[Diagnostic]:
         tgt = ctx.object_of(raw.get("target"))
         source = src[2] if src else None
         target = tgt[2] if tgt else None
-        target_catalog = ctx.catalogs[tgt[0]].adapter if tgt and ctx.catalogs.get(tgt[0]) else ""
+        target_catalog = _adapter_of(ctx, tgt)
         inputs = tuple((raw.get("inputs") or {}).keys())
         yield from _field_rows(ctx, pointer_join(pointer, "fields"), raw.get("fields"), source,
                                target, target_catalog, extra_names=("inputs", "object", *inputs),
@@ -559,11 +598,20 @@ def _check_find(ctx: _Context, pointer: str, raw: Mapping[str, Any], mode: Any,
                            did_you_mean(str(name), [*actions, *syncs], "actions and syncs"))
 
 
+def _check_directions(ctx: _Context) -> Iterator[Diagnostic]:
+    from engine.spec.direction import direction_problems
+
+    for p in direction_problems(ctx.data):
+        yield ctx.diag(p.code, p.message, p.pointer, p.hint,
+                       severity=Severity.WARNING if p.warning else Severity.ERROR)
+
+
 CHECKS: tuple[Callable[[_Context], Iterator[Diagnostic]], ...] = (
     _check_connections,
     _check_setup_refs,
     _check_syncs,
     _check_actions,
+    _check_directions,
 )
 
 
@@ -576,12 +624,19 @@ def check_spec(doc: LoadedDocument,
     """
     vendors = vendors or default_registry()
     data = doc.data if isinstance(doc.data, dict) else {}
-    setup = data.get("setup") if isinstance(data.get("setup"), dict) else {}
+    raw_setup, raw_syncs = data.get("setup"), data.get("syncs")
+    setup = raw_setup if isinstance(raw_setup, dict) else {}
     catalogs: dict[str, Catalog | None] = {}
     for name, raw in (data.get("connections") or {}).items():
         adapter = raw.get("adapter") if isinstance(raw, dict) else None
         catalogs[name] = vendors.catalog(adapter) if isinstance(adapter, str) else None
-    syncs = data.get("syncs") if isinstance(data.get("syncs"), dict) else {}
+    syncs = raw_syncs if isinstance(raw_syncs, dict) else {}
     ctx = _Context(doc, data, setup, catalogs, tuple(syncs), vendors)
     for check in CHECKS:
         yield from check(ctx)
+
+
+def _adapter_of(ctx: _Context, found: tuple[str, Any, Any] | None) -> str:
+    """The adapter name of the connection an object reference resolved to, else ""."""
+    catalog = ctx.catalogs.get(found[0]) if found else None
+    return catalog.adapter if catalog is not None else ""

@@ -37,6 +37,7 @@ from engine.state.base import (
     ActionStatus,
     AuditEntry,
     BatchCommit,
+    CreatedValues,
     InboxEvent,
     Incident,
     LeaseToken,
@@ -47,6 +48,7 @@ from engine.state.base import (
     StateStore,
     SyncPause,
 )
+from engine.state.recordings import RecordedRead, RecordedRun
 
 __all__ = ["AsyncStateStore"]
 
@@ -122,6 +124,17 @@ class AsyncStateStore:
 
     async def count_links(self, integration: str, sync: str) -> int:
         return await self._call(self.store.count_links, integration, sync)
+
+    async def get_created(self, integration: str, sync: str, keys: Sequence[str]
+                          ) -> dict[str, CreatedValues]:
+        return await self._call(self.store.get_created, integration, sync, keys)
+
+    async def list_held(self, integration: str | None = None, sync: str | None = None,
+                        limit: int = 100) -> list[CreatedValues]:
+        return await self._call(self.store.list_held, integration, sync, limit)
+
+    async def held_counts(self) -> dict[tuple[str, str], int]:
+        return await self._call(self.store.held_counts)
 
     # -- cursor, fingerprint, batch commit ----------------------------------------------
     async def get_cursor(self, integration: str, sync: str) -> str | None:
@@ -277,6 +290,24 @@ class AsyncStateStore:
                                   retry_at: datetime) -> None:
         await self._call(self.store.notification_failed, incident_id, error,
                          retry_at=retry_at)
+
+    # -- replay: recorded reads -----------------------------------------------------------
+    async def record_reads(self, run_id: int, integration: str, sync: str, first: int,
+                           reads: Sequence[RecordedRead], *, at: datetime) -> None:
+        await self._call(self.store.record_reads, run_id, integration, sync, first, reads,
+                         at=at)
+
+    async def prune_recordings(self, integration: str, sync: str, *, keep: int,
+                               older_than: datetime) -> None:
+        await self._call(self.store.prune_recordings, integration, sync, keep=keep,
+                         older_than=older_than)
+
+    async def recorded_runs(self, integration: str, sync: str | None = None
+                            ) -> list[RecordedRun]:
+        return await self._call(self.store.recorded_runs, integration, sync)
+
+    async def recorded_reads(self, run_id: int) -> list[RecordedRead]:
+        return await self._call(self.store.recorded_reads, run_id)
 
     # -- lifecycle ------------------------------------------------------------------------
     async def schema_version(self) -> int:

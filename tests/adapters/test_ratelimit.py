@@ -205,3 +205,52 @@ def test_registries_are_independent() -> None:
 def test_bad_configuration_is_rejected() -> None:
     with pytest.raises(ValueError, match="limit=0"):
         RateBudget("k", 0, 1.0)
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    phase=st.floats(0.0, 1.999),
+    delays=st.lists(st.sampled_from([0.0, 0.01, 0.05, 0.1, 0.25]), min_size=200, max_size=200),
+    late=st.floats(0.0, 0.1),
+    rounded_up=st.booleans(),
+)
+def test_following_the_vendor_s_fixed_windows_never_overflows_one_and_fills_them(
+    phase: float, delays: list[float], late: float, rounded_up: bool
+) -> None:
+    """Cinode counts arrivals in fixed windows; a request arrives up to 0.25 s after the
+    budget let it go, and its response is read up to 0.1 s after the vendor decided."""
+    import math
+    from collections import Counter
+
+    limit, per = 40, 2.0
+    clock = FakeClock()
+    budget = _budget(clock, limit, per)
+    arrivals: Counter[int] = Counter()
+
+    async def scenario() -> None:
+        for delay in delays:
+            await budget.acquire()
+            arrival = clock.now + delay
+            window = math.floor((arrival - phase) / per)
+            arrivals[window] += 1
+            reset = (window + 1) * per + phase - arrival
+            shown = str(math.ceil(reset)) if rounded_up else f"{reset:.3f}"
+            budget.learn_at(arrival + late, 200, {"x-ratelimit-reset": shown})
+
+    asyncio.run(scenario())
+    assert max(arrivals.values()) <= limit
+    first, last = min(arrivals), max(arrivals)
+    if not rounded_up:
+        # The phase known to the ms, every window is full from the third on (the first
+        # burst, sent before the phase was known, may fall in a window's last fifth and
+        # then counts in the second window too).
+        assert [arrivals[w] for w in range(first + 2, last)] == [limit] * (last - first - 2)
+
+
+def test_a_reset_longer_than_the_period_keeps_the_sliding_window() -> None:
+    clock = FakeClock()
+    budget = _budget(clock, limit=2, per=2.0)
+    budget.learn_at(clock.now, 200, {"x-ratelimit-reset": "60"})
+    assert budget.snapshot()["fixed_end"] is None
+    budget.learn_at(clock.now, 200, {"x-ratelimit-reset": "1.5"})
+    assert budget.snapshot()["fixed_end"] == pytest.approx(clock.now + 1.501)

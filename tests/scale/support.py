@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -29,10 +30,11 @@ def maconomy_cinode_env(maconomy: str, cinode: str) -> dict[str, str]:
 
 def request_runs(spec: str, state: str, environ: dict[str, str],
                  wanted: list[tuple[str, str]], *, seconds: float = 0.0,
-                 every: float = 0.2, trigger: str = "manual", tenants: str | None = None
-                 ) -> int:
+                 every: float = 0.2, trigger: str = "manual", tenants: str | None = None,
+                 until: Callable[[], bool] | None = None) -> int:
     """Ask for runs the way a server does (Queued work defers their jobs), again and
-    again for `seconds`; returns how many requests were made."""
+    again for `seconds`, or until `until()` holds (`seconds` then bounds it); returns
+    how many requests were made."""
     cluster = open_cluster([spec], state_url=state, environ=environ, tenants=tenants)
 
     async def defer() -> int:
@@ -43,7 +45,8 @@ def request_runs(spec: str, state: str, environ: dict[str, str],
             for scope, sync in wanted:
                 await work.run_sync(scope, sync, trigger=trigger)
                 made += 1
-            if time.monotonic() >= deadline:
+            if time.monotonic() >= deadline or (until is not None and
+                                                 await asyncio.to_thread(until)):
                 return made
             await asyncio.sleep(every)
 
@@ -67,6 +70,22 @@ def jobs(state: str) -> list[dict[str, Any]]:
                         " ORDER BY id")
             return [dict(zip(("id", "task", "status", "attempts", "args"), row, strict=True))
                     for row in cur.fetchall()]
+    finally:
+        store.close()
+
+
+def workers_ready(state: str, count: int) -> bool:
+    """Whether `count` procrastinate workers have registered (they take jobs now)."""
+    from engine.errors import StateError
+
+    store: Any = open_store(state)
+    try:
+        with store.transaction() as cur:
+            cur.execute("SELECT count(*) FROM procrastinate_workers")
+            row = cur.fetchone()
+            return bool(row and row[0] >= count)
+    except StateError:
+        return False  # the queue's tables are not installed yet
     finally:
         store.close()
 

@@ -3,32 +3,40 @@
 Four tenants of maconomy-cinode, each with its own Maconomy and Cinode sandbox (so
 their records never meet), all on ONE Cinode credential. The vendor counts that
 credential's requests together: a shared limiter in front of the four Cinode sandboxes
-plays that, 40 requests per fixed 2-second window as Cinode documents, with Cinode's
-`x-ratelimit-*` headers, and answers 429 past it. Four `specsync worker` processes run
-the tenants' first (writing) runs at once.
+plays that, in fixed 2-second windows as Cinode counts, with Cinode's `x-ratelimit-*`
+headers, and answers 429 past it. Its limit is stricter than Cinode's 40 (the workers
+learn it from `x-ratelimit-limit`): on a machine shared with other work, four processes
+cannot send 20 requests a second, and the test is about the budget, not the CPU. Four
+`specsync worker` processes run the tenants' first (writing) runs at once.
 """
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable, MutableMapping
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from engine.errors import RetriableError
 from engine.sandbox.cinode import CinodeSandbox
 from engine.sandbox.maconomy import MaconomySandbox
 from engine.sandbox.platform import RateLimiter, SandboxConfig
 from engine.sandbox.platform.clock import SystemClock
 from engine.sandbox.serve import serve_in_thread
+from engine.scale.budget import SharedRateBudgets
+from engine.scale.cluster import open_cluster
 from tests.scale.conftest import Cluster, wait_for
 from tests.scale.support import MACONOMY_CINODE, maconomy_cinode_env, queue_idle, request_runs, runs
 
 pytestmark = [pytest.mark.e2e, pytest.mark.postgres]
 
-LIMIT, WINDOW = 40, 2.0
+LIMIT, WINDOW = 10, 2.0
+RECORDS = 20
 TENANTS = 4
 
 Scope = MutableMapping[str, Any]
@@ -76,10 +84,6 @@ class VendorLimit:
         return limited
 
 
-@pytest.mark.xfail(strict=False, reason=(
-    "known defect, not yet found: under four worker processes some requests still get "
-    "429 from the shared fixed-window limit (a wider margin did not remove them); see the "
-    "scale-out report"))
 @pytest.mark.scenario("S13", "S14")
 def test_four_workers_share_one_budget_without_a_429_and_use_the_limit(
         cluster: Cluster, pg_url: str, tmp_path: Path) -> None:
@@ -88,7 +92,7 @@ def test_four_workers_share_one_budget_without_a_429_and_use_the_limit(
     lines = ["tenants:"]
     try:
         for n in range(TENANTS):
-            maconomy = MaconomySandbox(SandboxConfig(records=60, rate_limits=False))
+            maconomy = MaconomySandbox(SandboxConfig(records=RECORDS, rate_limits=False))
             cinode = CinodeSandbox(SandboxConfig(records=5, rate_limits=False))
             m = serve_in_thread(maconomy.app)
             c = serve_in_thread(vendor.wrap(cinode.app))
@@ -113,10 +117,67 @@ def test_four_workers_share_one_budget_without_a_429_and_use_the_limit(
     found = runs(pg_url)
     assert {r.status for r in found} == {"success"}, [(r.integration, r.status, r.error)
                                                       for r in found]
-    assert all(r.counts.get("create", 0) == 60 for r in found)
+    assert all(r.counts.get("create", 0) == RECORDS for r in found)
     assert vendor.refused == 0
-    # Utilisation: requests over the busy span against what the limit allows in it.
-    first, last = min(vendor.allowed), max(vendor.allowed)
-    windows = (int(last // WINDOW) - int(first // WINDOW)) + 1
-    used = len(vendor.allowed) / (windows * LIMIT)
-    assert used >= 0.9, f"{len(vendor.allowed)} requests in {windows} windows: {used:.0%}"
+    # Utilisation: the requests in the whole windows during which at least two tenants'
+    # runs had work (alone, a run's requests come one at a time and its demand may be
+    # under the limit), against what the limit allows in them.
+    ends = sorted(r.finished_at.timestamp() for r in found if r.finished_at)
+    first = int(min(vendor.allowed) // WINDOW) + 1
+    last = int(ends[-2] // WINDOW) - 1
+    per_window = Counter(int(t // WINDOW) for t in vendor.allowed)
+    counts = [per_window[w] for w in range(first, last + 1)]
+    used = sum(counts) / (len(counts) * LIMIT)
+    print(f"{sum(counts)} requests in {len(counts)} windows of {LIMIT}: {used:.0%}", counts)
+    assert len(counts) >= 5, counts
+    assert used >= 0.9, f"{sum(counts)} requests in {len(counts)} windows: {used:.0%}"
+
+
+@pytest.mark.parametrize("with_tenants", [False, True])
+def test_every_runtime_draws_from_the_cluster_s_shared_budgets(
+        pg_url: str, tmp_path: Path, with_tenants: bool) -> None:
+    # The defect behind the 429s: a SharedRateBudgets holding no budget yet is empty,
+    # hence falsy, and `budgets or RateBudgets()` gave every runtime a private one.
+    tenants = None
+    if with_tenants:
+        tenants = tmp_path / "tenants.yaml"
+        tenants.write_text("tenants:\n  t0: {environment: {}}\n  t1: {environment: {}}\n")
+    cluster = open_cluster([MACONOMY_CINODE], state_url=pg_url, environ={},
+                           tenants=str(tenants) if tenants else None)
+    try:
+        assert len(cluster.deployment.runtimes) == (2 if with_tenants else 1)
+        assert all(runtime.budgets is cluster.budgets
+                   for runtime in cluster.deployment.runtimes.values())
+    finally:
+        asyncio.run(cluster.aclose())
+
+
+def test_a_run_waiting_long_for_budget_is_put_back_not_held(pg_url: str) -> None:
+    # Two processes' views of one credential: what one spends, the other must wait for;
+    # a wait past hold_seconds is a RetriableError naming the time, not a sleeping slot.
+    from engine.scale.cluster import queue_config
+    from engine.scale.queue import ensure_schema
+
+    config = queue_config(pg_url)
+    ensure_schema(config)
+
+    async def scenario() -> tuple[float, float]:
+        first = SharedRateBudgets(config.dsn, schema=config.schema, hold_seconds=0.5)
+        second = SharedRateBudgets(config.dsn, schema=config.schema, hold_seconds=0.5)
+        try:
+            a = first.for_credential("cinode:shared", 3, 30.0)
+            b = second.for_credential("cinode:shared", 3, 30.0)
+            for _ in range(3):
+                await a.acquire()
+            started = time.monotonic()
+            with pytest.raises(RetriableError) as raised:
+                await b.acquire()
+            assert raised.value.retry_after is not None
+            return raised.value.retry_after, time.monotonic() - started
+        finally:
+            await first.aclose()
+            await second.aclose()
+
+    retry_after, held = asyncio.run(scenario())
+    assert 25 < retry_after <= 30.1
+    assert held < 0.5

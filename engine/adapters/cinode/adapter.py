@@ -311,7 +311,8 @@ class CinodeAdapter:
         self._owner_id: int | None = None
         company = config.options.get("company_id")
         try:
-            self._company_id: int | None = int(company) if company not in (None, "") else None
+            self._company_id: int | None = \
+                int(company) if company is not None and company != "" else None
         except (TypeError, ValueError):
             raise FatalError(f"cinode connection {config.name!r}: options.company_id must be "
                              f"a whole number, got {company!r}") from None
@@ -724,9 +725,9 @@ class CinodeAdapter:
         # small, so scan them and stop as soon as every value is found.
         source = self._read_all(obj) if obj == "users" else self._read_list(obj)
         async for record in source:
-            value = record.get(field_name)
-            if value is not None and str(value) in wanted and str(value) not in found:
-                found[str(value)] = record
+            held = record.get(field_name)
+            if held is not None and str(held) in wanted and str(held) not in found:
+                found[str(held)] = record
                 if len(found) == len(wanted):
                     break
         return found

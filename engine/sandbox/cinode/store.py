@@ -183,8 +183,10 @@ class CinodeStore:
             elif tag_id is not None:
                 raise invalid("id", f"Tag {tag_id} was not found.")
             elif isinstance(name, str) and name.strip():
-                tag = by_name.get(name.strip().casefold())
-                if tag is None:
+                known = by_name.get(name.strip().casefold())
+                if known is not None:
+                    tag = known
+                else:
                     tag = {"id": next(self._tag_ids), "name": name.strip()}
                     self.tags[tag["id"]] = tag
                     by_name[tag["name"].casefold()] = tag

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from functools import partial
 from typing import Any
 
 from starlette.requests import Request
@@ -97,7 +98,7 @@ def _candidates(store: ObjectStore, groups: list[list[dict[str, Any]]],
 
         if op in ("EQ", "IN"):
             index = collection.value_index(
-                f"properties.{name}", lambda v, k=kind: comparable(k, v), extract)
+                f"properties.{name}", partial(comparable, kind), extract)
             values = flt.get("values") or [] if op == "IN" else [flt.get("value")]
             ids = [i for v in values if v is not None for i in index.ids(v)]
             return collection.in_order(ids)
@@ -106,7 +107,7 @@ def _candidates(store: ObjectStore, groups: list[list[dict[str, Any]]],
             if low is None:
                 continue
             ordered = collection.ordered_index(
-                f"properties.{name}", lambda v, k=kind: _ranked(comparable(k, v)), extract)
+                f"properties.{name}", partial(_ranked_value, kind), extract)
             return collection.in_order(ordered.ids_from((True, low)))
     return None
 
@@ -218,8 +219,7 @@ class Search:
             kind = kinds[name]
             present = [r for r in hits if r["properties"].get(name) not in (None, "")]
             absent = [r for r in hits if r["properties"].get(name) in (None, "")]
-            present.sort(key=lambda r, n=name, k=kind: comparable(k, r["properties"][n]),
-                         reverse=descending)
+            present.sort(key=partial(_sort_value, kind, name), reverse=descending)
             hits = present + absent
         return self._page(store, body, len(hits), hits[after:after + limit], after, limit)
 
@@ -233,3 +233,13 @@ class Search:
         if nxt < total and nxt < SEARCH_CAP:
             result["paging"] = {"next": {"after": str(nxt)}}
         return JSONResponse(result)
+
+
+def _sort_value(kind: str, name: str, record: Mapping[str, Any]) -> Any:
+    """A search hit's comparable value of one sort property (hits without it sort apart)."""
+    return comparable(kind, record["properties"][name])
+
+
+def _ranked_value(kind: str, value: Any) -> Any:
+    """A property value's place in an ordered index of its kind."""
+    return _ranked(comparable(kind, value))

@@ -263,6 +263,6 @@ class Collection:
                     yield factory(i)
             offset = live_base
         for record_id in list(self._created)[offset - live_base:]:
-            record = self._overlay.get(record_id)
-            if record is not None:
-                yield dict(record)
+            created = self._overlay.get(record_id)
+            if created is not None:
+                yield dict(created)
