@@ -215,7 +215,12 @@ class Decider:
                     if seen is not None and not held and created is None:
                         # Next time skipped without mapping (a held change is reported
                         # every run, so a record that has one keeps being mapped).
-                        refreshed.append(replace(link, source_hash=seen, updated_at=None))
+                        if link.source_hash != seen:
+                            refreshed.append(replace(link, source_hash=seen, updated_at=None))
+                    elif link.source_hash is not None:
+                        # Mapped until its held change is gone: even a source set back to
+                        # what the link's hash says must clear it (created.py).
+                        refreshed.append(replace(link, source_hash=None, updated_at=None))
                 elif with_old:
                     later.append(Decision(key, record, source_id, update, create_only,
                                           new_hash, link, held, created,
