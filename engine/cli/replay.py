@@ -5,9 +5,6 @@ records a recorded run read (engine/sync/replay.py), for people, tools and PR co
 from __future__ import annotations
 
 import argparse
-import json
-import subprocess
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -51,6 +48,8 @@ def _arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _show(value: Any) -> str:
+    import json
+
     from engine.redact import Redactor
 
     text = Redactor().text(json.dumps(value, ensure_ascii=False, default=str))
@@ -109,6 +108,8 @@ def render_github(results: list[ReplayResult]) -> str:
 
 
 def _json(results: list[ReplayResult]) -> str:
+    import json
+
     return json.dumps([{
         "integration": r.integration, "sync": r.sync, "run": r.run.run_id, "base": r.base,
         "records": r.records, "changed": len(r.diffs), "fields": dict(r.field_counts()),
@@ -121,6 +122,8 @@ def _json(results: list[ReplayResult]) -> str:
 
 def _base_spec(path: Path, ref: str, folder: Path) -> Spec:
     """The spec file as it is at git `ref`, loaded from a copy in `folder`."""
+    import subprocess
+
     from engine.errors import SpecsyncError
     from engine.spec.load import load_spec
 
@@ -158,6 +161,8 @@ def _runs(store: StateStore, spec: Spec, args: ReplayArgs) -> list[RecordedRun]:
 
 
 def replay(args: ReplayArgs) -> int:
+    import tempfile
+
     from engine.spec.load import load_spec
     from engine.state import SqliteStateStore, StoreNotFoundError, open_store
     from engine.sync.replay import replay_run

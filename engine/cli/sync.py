@@ -200,7 +200,9 @@ async def _plan_with_estimate(runtime: Runtime, name: str, *, full: bool,
     if exact is None:
         plan = await plan_sync(runtime, name, full=full, links=links)
     else:
-        plan = await _exact_plan(runtime, name, full=full, links=links, exact=exact)
+        from engine.cli.exact import exact_plan
+
+        plan = await exact_plan(runtime, name, full=full, links=links, exact=exact)
     links.expect(plan)  # a later sync linking to these records finds them
     measured = {m.connection: m.sent() - before[m.connection] for m in meters}
     max_batch = runtime.adapter(target).max_batch(sync.target_object)
@@ -233,29 +235,6 @@ def internal_matching_note(runtime: Runtime, plan: Plan) -> str | None:
         return None  # the docs say what would happen; nothing to warn about here
     return unmatched_note(default_registry().title(adapter.name), obj, sync.key.components,
                           missing=missing, selected=selected, at_least=plan.truncated)
-
-
-async def _exact_plan(runtime: Runtime, name: str, *, full: bool, links: PlannedLinks,
-                      exact: list[PlannedSync]) -> Plan:
-    """plan_sync keeping every change, recorded with its hashes for `--out`."""
-    import sys
-
-    from engine.sync.exact import Recorder
-    from engine.sync.pipeline import plan_sync
-
-    state = runtime.store
-    cursor = state.get_cursor(runtime.spec.integration, name)
-    fingerprint = state.get_fingerprint(runtime.spec.integration, name)
-    recorder = Recorder(lambda record: "")
-
-    def on_batch(job: Any, batch: Any, changes: Any) -> None:
-        recorder.key_of = job.decider.key_of
-        recorder.batch(batch, changes)
-
-    plan = await plan_sync(runtime, name, full=full, links=links, keep=sys.maxsize,
-                           on_batch=on_batch)
-    exact.append(recorder.planned(plan, full=full, cursor=cursor, fingerprint=fingerprint))
-    return plan
 
 
 def plan(args: PlanArgs) -> int:
@@ -458,46 +437,6 @@ def failure_lines(failures: list[Change], *, total: int) -> list[str]:
     return lines
 
 
-def _run_plan(args: RunArgs, console: Console) -> int:
-    """`run --plan FILE`: refuse a stale plan, naming its records; else run exactly it."""
-    from rich.markup import escape
-
-    from engine.sync.exact import load_plan
-    from engine.sync.exact_run import run_exact, stale_since
-
-    if args.sync or args.full:
-        console.print("[red]error[/] --plan runs what the plan says: no --sync or --full")
-        return 2
-    exact = load_plan(args.plan or "")
-
-    async def main() -> int:
-        async with open_runtime(args.spec, args.state) as runtime:
-            stale = await stale_since(runtime, exact)
-            if stale:
-                console.print(f"[red]refused[/]: the plan is stale, {len(stale)} "
-                              f"{'record' if len(stale) == 1 else 'records'} changed since "
-                              "it was made (nothing was written; make a new plan):")
-                for record in stale[:50]:
-                    console.print(f"  {escape(record.sync)} {escape(record.key)}: "
-                                  f"{escape(record.why)}", markup=True, highlight=False)
-                if len(stale) > 50:
-                    console.print(f"  ... and {len(stale) - 50} more")
-                return 1
-
-            async def one(name: str, full: bool, guard: RunGuard) -> RunReport:
-                return await _run_one(runtime, name, full=full, quiet=True, console=console,
-                                      guard=guard)
-
-            reports, guard = await run_exact(runtime, exact, one)
-            _print_reports(runtime.spec, runtime, reports, console)
-            for held in guard.held:
-                console.print(f"[yellow]held back[/] {escape(held.sync)} {escape(held.key)}: "
-                              f"{escape(held.why)}")
-            return 0 if all(r.outcome == "success" for r in reports) else 1
-
-    return _run_async(main)
-
-
 def run(args: RunArgs) -> int:
     """Run the syncs; SIGTERM or SIGINT stops them gracefully (engine/cli/signals.py)
     and the command exits 128 + the signal's number."""
@@ -505,7 +444,9 @@ def run(args: RunArgs) -> int:
 
     console = _console(stderr=True)
     if args.plan:
-        return _run_plan(args, console)
+        from engine.cli.exact import run_plan
+
+        return run_plan(args, console)
     signum: int | None = None
 
     def say(text: str) -> None:

@@ -2,7 +2,8 @@
 
 Each check is a generator of `Diagnostic`s (the jsonschema style), so `specsync validate`
 reports every problem in one pass. Checks are defensive: a part the schema already
-rejected is skipped rather than crashing the rest.
+rejected is skipped rather than crashing the rest. The module is long because the
+checks share one context and its helpers; each check is a short generator of its own.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from engine.adapters.catalog import Catalog, ObjectInfo
 from engine.adapters.egress import url_problem
 from engine.adapters.registry import AdapterRegistry, default_registry
 from engine.diagnostics import Diagnostic, Location, Severity
+from engine.spec.direction import check_directions
 from engine.spec.environment import ENV_REF
 from engine.spec.model import SETUP_REF
 from engine.spec.source import LoadedDocument, pointer_join
@@ -598,20 +600,12 @@ def _check_find(ctx: _Context, pointer: str, raw: Mapping[str, Any], mode: Any,
                            did_you_mean(str(name), [*actions, *syncs], "actions and syncs"))
 
 
-def _check_directions(ctx: _Context) -> Iterator[Diagnostic]:
-    from engine.spec.direction import direction_problems
-
-    for p in direction_problems(ctx.data):
-        yield ctx.diag(p.code, p.message, p.pointer, p.hint,
-                       severity=Severity.WARNING if p.warning else Severity.ERROR)
-
-
 CHECKS: tuple[Callable[[_Context], Iterator[Diagnostic]], ...] = (
     _check_connections,
     _check_setup_refs,
     _check_syncs,
     _check_actions,
-    _check_directions,
+    check_directions,  # two-way pairs: engine/spec/direction.py
 )
 
 

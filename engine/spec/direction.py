@@ -18,8 +18,8 @@ from typing import Any
 
 from engine.spec.model import FieldMap, Sync
 
-__all__ = ["DirectionProblem", "carries_back", "direction_problems", "hold_back_one_way",
-           "opposite"]
+__all__ = ["DirectionProblem", "carries_back", "check_directions", "direction_problems",
+           "hold_back_one_way", "opposite"]
 
 SIDES = ("outbound", "inbound")
 
@@ -148,7 +148,8 @@ def direction_problems(data: Mapping[str, Any]) -> Iterator[DirectionProblem]:
                     pointer_join(pointer_join("/syncs", other), "source"),
                     f"add `direction: {'inbound' if side == 'outbound' else 'outbound'}` "
                     f"to `{other}`")
-            elif syncs[other].get("direction") == side:
+            elif syncs[other].get("direction") == side and list(syncs).index(other) > \
+                    list(syncs).index(name):  # said once, at the first of the two
                 yield DirectionProblem(
                     "spec.direction-pair",
                     f"syncs `{name}` and `{other}` write opposite ways but both say "
@@ -189,3 +190,12 @@ def direction_problems(data: Mapping[str, Any]) -> Iterator[DirectionProblem]:
                             f"back `{target}`, which `{name}` declares {side} only",
                             at, f"remove it, or declare `{target}` `direction: both`",
                             warning=True)
+
+
+def check_directions(ctx: Any) -> Iterator[Any]:
+    """The problems as `specsync validate` diagnostics (ctx: engine/spec/check.py's)."""
+    from engine.diagnostics import Severity
+
+    for p in direction_problems(ctx.data):
+        yield ctx.diag(p.code, p.message, p.pointer, p.hint,
+                       severity=Severity.WARNING if p.warning else Severity.ERROR)

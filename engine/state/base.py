@@ -12,6 +12,9 @@ code does not call it on its event loop (a commit's fsync, a PostgreSQL round tr
 would hold every other task up): it awaits `AsyncStateStore` (asyncstore.py), which
 runs the same calls in order on a thread of its own.
 
+The module is long because the whole protocol is here in one place, each method with
+what it promises, so both stores can be checked against one text.
+
 Times are `datetime`s passed in by the caller (inject the clock); aware values are
 used as given, naive ones are taken as local time. Values read back are aware UTC.
 """
@@ -567,24 +570,16 @@ class StateStore(Protocol):
         """A delivery failed: count the attempt and try again from `retry_at`."""
         ...
 
-    # -- replay: recorded reads (engine/state/recordings.py) ------------------------------
+    # -- replay: recorded reads, newest runs first (engine/state/recordings.py) --------------
     def record_reads(self, run_id: int, integration: str, sync: str, first: int,
-                     reads: Sequence[RecordedRead], *, at: datetime) -> None:
-        """Keep what a run read (rows `first`, `first + 1`, ... of the run)."""
-        ...
+                     reads: Sequence[RecordedRead], *, at: datetime) -> None: ...
 
     def prune_recordings(self, integration: str, sync: str, *, keep: int,
-                         older_than: datetime) -> None:
-        """Drop recorded runs of a sync beyond the newest `keep` or recorded before a time."""
-        ...
+                         older_than: datetime) -> None: ...
 
-    def recorded_runs(self, integration: str, sync: str | None = None) -> list[RecordedRun]:
-        """The recorded runs, newest first."""
-        ...
+    def recorded_runs(self, integration: str, sync: str | None = None) -> list[RecordedRun]: ...
 
-    def recorded_reads(self, run_id: int) -> list[RecordedRead]:
-        """What one recorded run read, in read order."""
-        ...
+    def recorded_reads(self, run_id: int) -> list[RecordedRead]: ...
 
     # -- lifecycle -----------------------------------------------------------------
     # -- safeguards (engine/state/*_safeguards.py) ---------------------------------------
