@@ -13,6 +13,7 @@ someone must register it in the vendor's own UI.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,6 +25,8 @@ from engine.spec.model import Spec
 from engine.sync.runtime import Runtime
 
 __all__ = ["ConnectionReport", "connect_request", "reconcile_spec"]
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -40,19 +43,29 @@ class ConnectionReport:
         return [r for r in self.registrations if r.state in ("missing", "extra", "differs")]
 
 
-def _resolved_options(spec: Spec, connection: str, environ: Mapping[str, str]
-                      ) -> dict[str, Any]:
-    raw = spec.connections[connection].webhooks
+def _resolved_options(spec: Spec, connection: str, environ: Mapping[str, str], *,
+                      strict: bool) -> dict[str, Any]:
+    """The `webhooks:` block resolved. Not `strict` (comparing only): a setting whose
+    variable is unset is left out, and the registrar says so if it needs it."""
+    out: dict[str, Any] = {}
     missing: list[str] = []
-    out = {key: resolve_text(value, environ, missing) if isinstance(value, str) else value
-           for key, value in raw.items()}
-    if missing:
+    for key, value in spec.connections[connection].webhooks.items():
+        if not isinstance(value, str):
+            out[key] = value
+            continue
+        unset: list[str] = []
+        text = resolve_text(value, environ, unset)
+        missing.extend(unset)
+        if not unset:
+            out[key] = text
+    if missing and strict:
         raise MissingEnvironmentError(sorted(set(missing)), connection, what="webhooks")
     return out
 
 
 def connect_request(spec: Spec, name: str, public_url: str | None,
-                    environ: Mapping[str, str]) -> ConnectRequest | None:
+                    environ: Mapping[str, str], *, strict: bool = True
+                    ) -> ConnectRequest | None:
     """What must be registered for connection `name`; None when nothing uses it."""
     base = public_url.rstrip("/") if public_url else None
     triggers = tuple(
@@ -72,7 +85,8 @@ def connect_request(spec: Spec, name: str, public_url: str | None,
     return ConnectRequest(
         integration=spec.integration, connection=name, webhook_path=webhook_path,
         action_path=action_path, webhook_url=f"{base}{webhook_path}" if base else None,
-        webhook_options=_resolved_options(spec, name, environ), triggers=triggers,
+        webhook_options=_resolved_options(spec, name, environ, strict=strict),
+        triggers=triggers,
         actions=actions)
 
 
@@ -87,7 +101,8 @@ async def reconcile_spec(runtime: Runtime, public_url: str | None, *,
     for name, connection in spec.connections.items():
         report = ConnectionReport(name, connection.adapter)
         try:
-            request = connect_request(spec, name, public_url, runtime.environ)
+            request = connect_request(spec, name, public_url, runtime.environ,
+                                      strict=apply)
         except SpecsyncError as exc:
             report.error = runtime.redactor.text(str(exc))
             reports.append(report)
@@ -108,5 +123,6 @@ async def reconcile_spec(runtime: Runtime, public_url: str | None, *,
         except SpecsyncError as exc:
             report.error = runtime.redactor.text(str(exc))
         except Exception as exc:  # reported per connection, never a traceback
+            log.debug("registrations of %s failed", name, exc_info=True)
             report.error = runtime.redactor.text(f"{type(exc).__name__}: {exc}")
     return reports

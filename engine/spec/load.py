@@ -148,9 +148,11 @@ def validate_paths(paths: Iterable[str | Path], vendors: AdapterRegistry | None 
 def _lock_diagnostics(doc: LoadedDocument, vendors: AdapterRegistry | None
                       ) -> list[Diagnostic]:
     """The spec against the lock beside it (spec.lock.json), offline."""
-    from engine.spec.lockfile import lock_diagnostics
+    from engine.spec.lockfile import lock_diagnostics, lock_path
     from engine.spec.references import spec_references
 
+    if not lock_path(doc.file).is_file():
+        return []  # no lock: nothing to hold the spec to
     spec = build_spec(doc.file, doc.data, "")
     return lock_diagnostics(doc.file, spec_references(spec, vendors), doc.location)
 

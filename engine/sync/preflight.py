@@ -26,6 +26,7 @@ from typing import Any, Literal
 
 from engine.adapters.base import Referent
 from engine.diagnostics import Location
+from engine.rules import compile_rule, parse_rule
 from engine.spec.lockfile import LockedReference, kind_word
 from engine.spec.model import Spec, Sync
 from engine.spec.references import SpecReference
@@ -119,6 +120,7 @@ async def check_references(runtime: Runtime, refs: list[SpecReference], locate: 
     out = Preflight()
     lists = await _referents(runtime, refs, out)
     resolved: dict[tuple[str, str, str, str | None], LockedReference] = {}
+    absent: dict[tuple[str, str, str], list[SpecReference]] = {}
     for ref in refs:
         items = lists.get((ref.connection, ref.kind))
         if items is None:
@@ -132,12 +134,16 @@ async def check_references(runtime: Runtime, refs: list[SpecReference], locate: 
             resolved[ref.key] = LockedReference(*ref.key, hits[0].name)
         elif creatable:
             resolved[ref.key] = LockedReference(*ref.key, "")
-            out.findings.append(Finding(
-                "note", f"{ref.sync}: {kind_word(ref.kind)} {ref.value!r} ({ref.where}) does "
-                f"not exist in {_title(runtime, ref.connection)} yet: the first write creates it",
-                locate(ref.pointer)))
+            absent.setdefault((ref.sync, ref.kind, ref.where), []).append(ref)
         else:
             out.findings.append(_missing(runtime, ref, items, locate(ref.pointer)))
+    for (sync, kind, where), missing in absent.items():  # one note per setup entry
+        names = ", ".join(repr(r.value) for r in missing)
+        plural = f"{kind_word(kind)}s" if len(missing) > 1 else kind_word(kind)
+        out.findings.append(Finding(
+            "note", f"{sync}: {plural} {names} ({where}) not in "
+            f"{_title(runtime, missing[0].connection)} yet: the first write creates "
+            f"{'them' if len(missing) > 1 else 'it'}", locate(missing[0].pointer)))
     out.resolved = list(resolved.values())
     if locked is not None:
         out.findings.extend(_drift(runtime, locked, lists))
@@ -261,8 +267,15 @@ async def _internal_keys(runtime: Runtime, sync: Sync, records: list[dict[str, A
                          source: str, locate: Locate) -> list[Finding]:
     if sync.key.match != "internal":
         return []
-    keys = [sync.key.separator.join(str(r.get(c, "")) for c in sync.key.components)
-            for r in records[:3]]
+    if sync.filter:  # only the records the sync would write
+        keep = compile_rule(parse_rule(sync.filter), setup=runtime.spec.setup,
+                            clock=runtime.clock)
+        records = [r for r in records if keep(r)]
+    keys = [key for r in records
+            if (key := sync.key.separator.join(str(r.get(c) or "")
+                                               for c in sync.key.components))][:3]
+    if not keys:
+        return []
     target = runtime.adapter(sync.target_connection)
     for key in keys:
         with contextlib.suppress(Exception):  # an id of the wrong shape is no id

@@ -13,6 +13,7 @@ from engine.sandbox.hubspot import HubSpotSandbox
 from engine.sandbox.kleer import KleerSandbox
 from engine.sandbox.platform import SandboxConfig
 from engine.sandbox.serve import serve_in_thread
+from engine.spec.load import load_spec
 
 SPEC = str(Path(__file__).parents[2] / "specs" / "kleer-hubspot")
 PUBLIC = "https://sync.example.com"
@@ -47,7 +48,8 @@ def test_connect_shows_what_it_registered_and_check_reports_drift(
            f"{PUBLIC}/webhooks/kleer-hubspot/hubspot" in out
     assert "ok       hubspot (hubspot) webhook subscription: company.propertyChange name" in out
     assert "deleted  hubspot (hubspot) webhook subscription: company.creation" in out
-    assert out.count("created  hubspot (hubspot) workflow action") == 5
+    actions = load_spec(Path(SPEC) / "spec.yaml").actions
+    assert out.count("created  hubspot (hubspot) workflow action") == len(actions)
     assert "hubspot-sandbox-developer-key" not in out
 
     assert main(["connect", SPEC, "--public-url", PUBLIC]) == 0  # again: nothing to do

@@ -180,3 +180,12 @@ async def test_a_connection_without_the_app_s_key_says_what_to_set(vendors: Vend
     [report] = await vendors.reconcile("kleer-hubspot", apply=True)
     assert report.error is not None and "HUBSPOT_DEVELOPER_KEY" in report.error
     assert "webhooks" in report.error and not report.registrations
+
+
+async def test_check_compares_without_the_webhook_secret_connect_needs_it(
+        vendors: Vendors) -> None:
+    del vendors.environ["CINODE_WEBHOOK_SECRET"]
+    assert states(await vendors.reconcile("kleer-cinode", apply=False)) == {"missing": 1}
+    [report] = await vendors.reconcile("kleer-cinode", apply=True)
+    assert report.error is not None and "CINODE_WEBHOOK_SECRET" in report.error
+    assert vendors.cinode.store.webhooks == {}

@@ -62,9 +62,9 @@ class _Developer:
         app_id, key = options.get("app_id"), options.get("developer_key")
         if not app_id or not key:
             raise SpecsyncError(
-                "registering HubSpot webhooks and workflow actions needs the app: set "
-                "webhooks.app_id and webhooks.developer_key (${ENV} references) on the "
-                "hubspot connection")
+                "HubSpot webhooks and workflow actions are registered with the app's id and "
+                "developer API key: set webhooks.app_id and webhooks.developer_key on the "
+                "hubspot connection (${ENV} references) and their environment variables")
         self.app = str(app_id)
         self.key = str(key)
         adapter.context.redactor.add(self.key)
