@@ -28,7 +28,7 @@ import asyncio
 import functools
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime
+from datetime import datetime, timedelta
 from itertools import islice
 from typing import Literal, ParamSpec, TypeVar
 
@@ -37,11 +37,13 @@ from engine.state.base import (
     ActionStatus,
     AuditEntry,
     BatchCommit,
+    BreakerRecord,
     CreatedValues,
     InboxEvent,
     Incident,
     LeaseToken,
     Link,
+    QuarantinedRecord,
     RecordFailure,
     Run,
     RunOutcome,
@@ -290,6 +292,29 @@ class AsyncStateStore:
                                   retry_at: datetime) -> None:
         await self._call(self.store.notification_failed, incident_id, error,
                          retry_at=retry_at)
+
+    # -- safeguards -----------------------------------------------------------------------
+    async def save_breakers(self, breakers: Sequence[BreakerRecord], *, at: datetime) -> None:
+        await self._call(self.store.save_breakers, breakers, at=at)
+
+    async def breakers(self) -> list[BreakerRecord]:
+        return await self._call(self.store.breakers)
+
+    async def reset_breakers(self, integration: str | None = None, system: str | None = None,
+                             endpoint: str | None = None) -> int:
+        return await self._call(self.store.reset_breakers, integration, system, endpoint)
+
+    async def count_writes(self, integration: str, pair: str, records: Mapping[str, str], *,
+                           at: datetime, window: timedelta, max_writes: int) -> set[str]:
+        return await self._call(self.store.count_writes, integration, pair, records, at=at,
+                                window=window, max_writes=max_writes)
+
+    async def quarantined(self, integration: str | None = None) -> list[QuarantinedRecord]:
+        return await self._call(self.store.quarantined, integration)
+
+    async def release_quarantine(self, integration: str, record: str, *, at: datetime
+                                 ) -> bool:
+        return await self._call(self.store.release_quarantine, integration, record, at=at)
 
     # -- replay: recorded reads -----------------------------------------------------------
     async def record_reads(self, run_id: int, integration: str, sync: str, first: int,

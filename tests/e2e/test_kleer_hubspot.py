@@ -484,6 +484,35 @@ async def test_a_project_edit_in_hubspot_updates_the_kleer_project(world: World)
     await runtime.aclose()
 
 
+async def test_a_project_renamed_in_hubspot_is_reported_not_dropped(world: World) -> None:
+    """issue 15: Kleer sets a project's name at creation only. A rename in HubSpot cannot
+    reach Kleer, and is said so: held by the run (warning), listed by status."""
+    runtime = world.runtime()
+    await run_sync(runtime, "companies")
+    await run_sync(runtime, "projects")
+    kleer = runtime.adapter("kleer")
+    projects = [p async for p in kleer.read("client_projects") if p["status"] == "Open"]
+    project = projects[0]
+    [raw] = world.hubspot_by("projects", "kleer_project_id", project["id"])
+    hubspot = runtime.adapter("hubspot")
+    first = await hubspot.get("projects", raw["id"])
+    assert first is not None
+    await run_sync(runtime, "projects_inbound", trigger="webhook", records=_one(first))
+    assert world.store.list_held() == []
+    await world.edit(world.hubspot.app, f"projects/{raw['id']}", {"hs_name": "Nytt namn"})
+    renamed = await hubspot.get("projects", raw["id"])
+    assert renamed is not None
+    report = await run_sync(runtime, "projects_inbound", trigger="webhook",
+                            records=_one(renamed))
+    assert report.held == {"name": 1} and report.outcome == "success"
+    assert any("name (1 record)" in w for w in report.warnings)
+    [held] = world.store.list_held("kleer-hubspot", "projects_inbound")
+    assert held.held == {"name": (project["name"], "Nytt namn")}
+    after = await kleer.get("client_projects", str(project["id"]))
+    assert after is not None and after["name"] == project["name"]
+    await runtime.aclose()
+
+
 async def test_closing_a_project_in_hubspot_asks_for_it_in_kleer_and_then_settles(
         world: World) -> None:
     runtime = world.runtime()
