@@ -136,7 +136,8 @@ _TAGS = re.compile(r"<[^>]+>")
 
 def _is_html(response: httpx.Response) -> bool:
     """True for an HTML page (what no JSON or XML API of ours answers with data)."""
-    return response.headers.get("content-type", "").lower().startswith("text/html")
+    content_type: str = response.headers.get("content-type", "")
+    return content_type.lower().startswith("text/html")
 
 
 def vendor_reason(response: httpx.Response, redactor: Redactor | None = None) -> str:

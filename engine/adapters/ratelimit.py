@@ -162,6 +162,12 @@ class RateBudget:
         # Seconds added to every window: a shared budget's acquisitions and the requests'
         # arrival at the vendor are apart by a few ms, which a full window must absorb.
         self.margin = 0.0
+        #: The vendor's daily quota as last heard (`x-daily-requests-left`, HubSpot's
+        #: `-Daily-Remaining`), counted down by each acquisition; None: not known.
+        self.daily_left: float | None = None
+        #: Requests the vendor allows a day (HubSpot's `-Daily`, else the adapter's
+        #: documented figure); None: not known.
+        self.daily_limit: int | None = None
 
     def __repr__(self) -> str:
         w = self._configured
@@ -218,6 +224,8 @@ class RateBudget:
         self._sent.append(now)
         if self._vendor_remaining is not None:
             self._vendor_remaining -= 1
+        if self.daily_left is not None:
+            self.daily_left -= 1
         self._stats.acquired += 1
 
     def wait_at(self, now: float) -> float:
@@ -337,6 +345,14 @@ class RateBudget:
         daily_left = _number(headers, "x-daily-requests-left")
         if daily_left is None:
             daily_left = _number(headers, "x-hubspot-ratelimit-daily-remaining")
+        daily_max = _number(headers, "x-hubspot-ratelimit-daily")
+        if daily_max is not None and daily_max >= 1:
+            self.daily_limit = int(daily_max)
+        if daily_left is not None:
+            # Answers overtake each other: within a day the lowest count is the news.
+            self.daily_left = daily_left if self.daily_left is None or \
+                daily_left > self.daily_left + self._configured.limit else \
+                min(self.daily_left, daily_left)
         if daily_left is not None and daily_left <= 0:
             self._blocked_until = max(
                 self._blocked_until, now + _seconds_to_utc_midnight(self._wall_clock())

@@ -14,6 +14,7 @@ never sits silent.
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from collections import deque
 from collections.abc import Callable, Mapping
@@ -60,6 +61,9 @@ class ProgressState:
     requests_per_second: float | None
     limit_per_second: float | None
     eta_seconds: float | None
+    # Days the rest takes when it needs more requests than the target's daily quota has
+    # left (engine/sync/quota.py: the run stops when it is spent, the next carries on).
+    quota_days: int | None = None
 
     def line(self, connection: str | None = None) -> str:
         from engine.sync.pace import duration
@@ -74,7 +78,9 @@ class ProgressState:
         if connection is not None and self.requests_per_second is not None:
             limit = f" of {self.limit_per_second:g}" if self.limit_per_second else ""
             parts.append(f"{connection} {self.requests_per_second:,.1f}{limit} requests/s")
-        if self.eta_seconds is not None:
+        if self.quota_days is not None:
+            parts.append(f"ETA {self.quota_days} days (the target's daily request quota)")
+        elif self.eta_seconds is not None:
             parts.append(f"ETA {duration(self.eta_seconds)}")
         return " · ".join(parts)
 
@@ -99,6 +105,7 @@ class RunProgress:
         self._requests = _Rate()
         self._started = clock()
         self._updated = self._started
+        self._sent_at_start = target.sent() if target is not None else 0
         self._sample(self._started)
 
     def update(self, counts: Mapping[str, int]) -> None:
@@ -135,7 +142,20 @@ class RunProgress:
             total=total, written_per_second=self._written.per_second(),
             requests_per_second=self._requests.per_second() if self.target else None,
             limit_per_second=self.target.per_second if self.target else None,
-            eta_seconds=eta)
+            eta_seconds=eta, quota_days=self._quota_days(total, done))
+
+    def _quota_days(self, total: int | None, done: int) -> int | None:
+        """Days the rest takes at this run's requests per record, when that is more than
+        the target's daily quota has left today (None: it fits, or nothing is known)."""
+        budget = getattr(getattr(self.target, "session", None), "budget", None)
+        left = getattr(budget, "daily_left", None)
+        per_day = getattr(budget, "daily_limit", None)
+        if self.target is None or total is None or not done or left is None or not per_day:
+            return None
+        need = (total - done) * (self.target.sent() - self._sent_at_start) / done
+        if need <= left:
+            return None
+        return 1 + math.ceil((need - max(left, 0)) / per_day)
 
     def line(self) -> str:
         return self.state().line(self.target.connection if self.target else None)

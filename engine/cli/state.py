@@ -47,6 +47,7 @@ def status(args: StatusArgs) -> int:
     from rich.table import Table
 
     from engine.state import StoreNotFoundError, open_store
+    from engine.sync.quota import BACKFILL_PREFIX
 
     try:
         store = open_store(state_url(args.state), create=False)
@@ -74,6 +75,11 @@ def status(args: StatusArgs) -> int:
                           str(len(store.failing_keys(integration, sync))))
         if latest:
             console.print(table)
+        for (integration, sync), run in sorted(latest.items()):
+            # A backfill the daily quota stopped: where it stands and its ETA (quota.py).
+            if run.error and run.error.startswith(BACKFILL_PREFIX):
+                console.print(f"{integration}/{sync}: {run.error}", markup=False,
+                              highlight=False)
         failures = store.list_failures(limit=args.limit)
         if failures:
             failing = Table(title="failing records (retried every run)")

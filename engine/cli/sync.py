@@ -88,8 +88,11 @@ async def _plan_with_estimate(runtime: Runtime, name: str, *, full: bool,
                               ) -> tuple[Plan, RunEstimate]:
     """The plan of one sync, and what a run of it asks of each connection: the requests
     planning sent (a run reads and looks up the same) plus the writes it would add."""
+    import dataclasses
+
     from engine.sync.pace import estimate_run, request_meter
     from engine.sync.pipeline import plan_sync
+    from engine.sync.quota import quota_days
 
     sync = runtime.spec.syncs[name]
     source, target = sync.source_connection, sync.target_connection
@@ -105,10 +108,14 @@ async def _plan_with_estimate(runtime: Runtime, name: str, *, full: bool,
     links.expect(plan)  # a later sync linking to these records finds them
     measured = {m.connection: m.sent() - before[m.connection] for m in meters}
     max_batch = runtime.adapter(target).max_batch(sync.target_object)
-    return plan, estimate_run(plan, source=source, target=target, measured=measured,
-                              meters=meters, max_batch=max_batch,
-                              target_object=sync.target_object,
-                              costs=runtime.adapter(target))
+    estimate = estimate_run(plan, source=source, target=target, measured=measured,
+                            meters=meters, max_batch=max_batch,
+                            target_object=sync.target_object, costs=runtime.adapter(target))
+    # More requests than the target's daily quota: a backfill over days (quota.py).
+    load = next((x for x in estimate.loads if x.connection == target), None)
+    quota = quota_days(next((m for m in meters if m.connection == target), None),
+                       load.requests if load else 0)
+    return plan, dataclasses.replace(estimate, quota=quota)
 
 
 

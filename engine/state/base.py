@@ -87,6 +87,20 @@ class Link:
     origin: LinkOrigin = "created"
     active: bool = True
     updated_at: datetime | None = None
+    #: The source record's hash (with the sync's fingerprint) when last decided: the
+    #: same record again is skipped without mapping (engine/sync/decide.py).
+    source_hash: str | None = None
+
+    @classmethod
+    def of_row(cls, source_key: str, target_id: str, hash: str, origin: LinkOrigin,
+               active: bool, updated_at: datetime | None, source_hash: str | None) -> Link:
+        """A link read from a store, for the hot path: a no-change reconcile reads one per
+        record, and filling the instance dict directly costs half of `__init__`."""
+        link = object.__new__(cls)
+        link.__dict__.update(source_key=source_key, target_id=target_id, hash=hash,
+                             origin=origin, active=active, updated_at=updated_at,
+                             source_hash=source_hash)
+        return link
 
 
 @dataclass(frozen=True)

@@ -62,7 +62,7 @@ _SCHEMA_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 _IN_CHUNK = 5000
 _ITERSIZE = 2000
 
-_LINK_COLUMNS = "source_key, target_id, hash, origin, active, updated_at"
+_LINK_COLUMNS = "source_key, target_id, hash, origin, active, updated_at, source_hash"
 _RUN_COLUMNS = (
     "id, integration, sync, status, spec_hash, git_commit, trigger, started_at, finished_at,"
     " counts, error"
@@ -79,7 +79,7 @@ def _utc(moment: datetime | None) -> datetime | None:
 
 
 def _link(row: Sequence[Any]) -> Link:
-    return Link(row[0], row[1], row[2], row[3], row[4], row[5])  # session TimeZone is UTC
+    return Link.of_row(row[0], row[1], row[2], row[3], row[4], row[5], row[6])  # UTC
 
 
 def _run(row: Sequence[Any]) -> Run:
@@ -171,7 +171,8 @@ class PostgresStateStore(PostgresCreatedValues, PostgresOperatorState, PostgresR
             self._conn = self._open(autocommit=True)
             self._conn.execute(
                 "CREATE TEMP TABLE link_stage (ord BIGINT, source_key TEXT, target_id TEXT,"
-                " hash TEXT, origin TEXT, active BOOLEAN, updated_at TIMESTAMPTZ)"
+                " hash TEXT, origin TEXT, active BOOLEAN, updated_at TIMESTAMPTZ,"
+                " source_hash TEXT)"
                 " ON COMMIT DELETE ROWS"
             )
         return self._conn
@@ -372,7 +373,7 @@ class PostgresStateStore(PostgresCreatedValues, PostgresOperatorState, PostgresR
         """
         with cur.copy(
             "COPY pg_temp.link_stage (ord, source_key, target_id, hash, origin, active,"
-            " updated_at) FROM STDIN"
+            " updated_at, source_hash) FROM STDIN"
         ) as copy:
             for position, link in enumerate(batch.links):
                 check_link(link)
@@ -380,18 +381,19 @@ class PostgresStateStore(PostgresCreatedValues, PostgresOperatorState, PostgresR
                 stamp = at if link.updated_at is None else aware(link.updated_at)
                 copy.write_row(
                     (position, link.source_key, link.target_id, link.hash, link.origin, link.active,
-                     stamp)
+                     stamp, link.source_hash)
                 )
         if written:
             cur.execute(
                 "INSERT INTO links (integration, sync, source_key, target_id, hash, origin,"
-                " active, updated_at)"
+                " active, updated_at, source_hash)"
                 " SELECT DISTINCT ON (source_key) %s, %s, source_key, target_id, hash, origin,"
-                " active, updated_at FROM pg_temp.link_stage ORDER BY source_key, ord DESC"
+                " active, updated_at, source_hash FROM pg_temp.link_stage"
+                " ORDER BY source_key, ord DESC"
                 " ON CONFLICT (integration, sync, source_key) DO UPDATE SET"
                 " target_id = excluded.target_id, hash = excluded.hash,"
                 " origin = excluded.origin, active = excluded.active,"
-                " updated_at = excluded.updated_at",
+                " updated_at = excluded.updated_at, source_hash = excluded.source_hash",
                 (batch.integration, batch.sync),
             )
 

@@ -62,7 +62,7 @@ __all__ = ["SqliteStateStore"]
 _IN_CHUNK = 500  # well under SQLite's bound-parameter limit
 _PAGE = 1000  # links per page when streaming
 
-_LINK_COLUMNS = "source_key, target_id, hash, origin, active, updated_at"
+_LINK_COLUMNS = "source_key, target_id, hash, origin, active, updated_at, source_hash"
 _RUN_COLUMNS = (
     "id, integration, sync, status, spec_hash, git_commit, trigger, started_at, finished_at,"
     " counts, error"
@@ -73,7 +73,8 @@ _INBOX_COLUMNS = (
 
 
 def _link(row: Sequence[Any]) -> Link:
-    return Link(row[0], row[1], row[2], row[3], bool(row[4]), from_epoch(row[5]))
+    return Link.of_row(row[0], row[1], row[2], row[3], bool(row[4]), from_epoch(row[5]),
+                       row[6])
 
 
 def _run(row: Sequence[Any]) -> Run:
@@ -287,7 +288,7 @@ class SqliteStateStore(SqliteCreatedValues, SqliteOperatorState, SqliteRecording
                 written.append(link.source_key)
                 stamp = at if link.updated_at is None else to_epoch(link.updated_at)
                 yield (*scope, link.source_key, link.target_id, link.hash, link.origin,
-                       int(link.active), stamp)
+                       int(link.active), stamp, link.source_hash)
 
         with self._write() as db:
             if batch.lease is not None:
@@ -302,11 +303,11 @@ class SqliteStateStore(SqliteCreatedValues, SqliteOperatorState, SqliteRecording
                     )
             db.executemany(
                 "INSERT INTO links (integration, sync, source_key, target_id, hash, origin,"
-                " active, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+                " active, updated_at, source_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
                 " ON CONFLICT (integration, sync, source_key) DO UPDATE SET"
                 " target_id = excluded.target_id, hash = excluded.hash,"
                 " origin = excluded.origin, active = excluded.active,"
-                " updated_at = excluded.updated_at",
+                " updated_at = excluded.updated_at, source_hash = excluded.source_hash",
                 link_rows(),
             )
             db.executemany(

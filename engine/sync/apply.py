@@ -79,7 +79,7 @@ class Writer:
             elif kind is ChangeKind.ADOPT and not change.payload:
                 # Found as it should be: linked without a write.
                 applied.links.append(Link(change.key, change.target_id or "", change.hash,
-                                          origin="adopted"))
+                                          origin="adopted", source_hash=change.source_hash))
                 if change.created is not None:
                     applied.created.append(change.created)
             elif change.created is not None and not kind.writes:
@@ -122,7 +122,8 @@ class Writer:
             record = found.get(change.key)
             if isinstance(record, dict) and self.matcher.target_info is not None:
                 target_id = self.matcher.target_id(record)
-                return Link(change.key, target_id or "", change.hash, origin="created")
+                return Link(change.key, target_id or "", change.hash, origin="created",
+                            source_hash=change.source_hash)
             if self.external_field and not retried and change.kind is ChangeKind.CREATE:
                 # The lookup says it did not land: sending it once more is not blind.
                 [again] = await self.target.write(self.sync.target_object, [WriteOp(
@@ -138,7 +139,8 @@ class Writer:
         target_id = result.target_id or change.target_id or ""
         return Link(change.key, target_id, change.hash,
                     origin=_ORIGIN.get(change.kind, "created"),
-                    active=change.kind not in (ChangeKind.DEACTIVATE, ChangeKind.DELETE))
+                    active=change.kind not in (ChangeKind.DEACTIVATE, ChangeKind.DELETE),
+                    source_hash=change.source_hash)
 
 
 class Checkpoints:

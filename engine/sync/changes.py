@@ -68,6 +68,17 @@ def payload_hash(payload: Mapping[str, Any]) -> str:
     return hashlib.blake2b(blob, digest_size=16).hexdigest()
 
 
+def source_hash(record: Mapping[str, Any], salt: bytes) -> str:
+    """A content hash of a source record under a sync's fingerprint (`salt`): equal to
+    the one on its link, the record maps to what was last written, so a run skips it
+    without mapping (engine/sync/decide.py)."""
+    try:  # keys in the adapter's order: another order only costs one mapping
+        blob = orjson.dumps(record, default=_default)
+    except TypeError:  # a key that is not a string
+        blob = orjson.dumps(record, option=_HASH_OPTIONS, default=_default)
+    return hashlib.blake2b(salt + blob, digest_size=16).hexdigest()
+
+
 def _plain(value: Any) -> Any:
     if isinstance(value, datetime | date):
         return value.isoformat()
@@ -99,6 +110,7 @@ class Change:
     code: str = ""  # the error code for kind "error"
     source_id: str | None = None
     hash: str = ""  # hash of the fields later runs compare (the update payload)
+    source_hash: str | None = None  # the source record's (`source_hash`), kept on its link
     # Fields the target sets at creation only whose source value changed since: not
     # written (the target cannot take them), reported by plan, run and status.
     held: tuple[FieldChange, ...] = ()
@@ -141,7 +153,7 @@ class Change:
 
 _SKIP_DEFAULTS: dict[str, Any] = {
     "kind": ChangeKind.SKIP, "fields": (), "reason": "", "code": "", "hash": "", "held": (),
-    "created": None}
+    "created": None, "source_hash": None}
 
 
 @dataclass

@@ -3,6 +3,8 @@
 For every record, in order: its key (one record per key per batch), the filter, the
 mapped payload and its hash, then against the sync's links:
 
+- linked, the source record's hash as on the link         -> skip, without mapping it
+  (only where the mapping reads the record alone: no `linked()`, no clock)
 - linked, same hash as last written                       -> skip
 - linked, payload changed                                 -> update
 - not linked, found in the target (external id, adopt_by) -> adopt
@@ -22,8 +24,9 @@ template waits for the store on the event loop.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, cast
 
 from engine.adapters.base import Record
@@ -32,7 +35,14 @@ from engine.errors import RecordError
 from engine.spec.model import Sync
 from engine.state.asyncstore import AsyncStateStore
 from engine.state.base import CreatedValues, Link, StateStore
-from engine.sync.changes import Change, ChangeKind, FieldChange, diff_fields, payload_hash
+from engine.sync.changes import (
+    Change,
+    ChangeKind,
+    FieldChange,
+    diff_fields,
+    payload_hash,
+    source_hash,
+)
 from engine.sync.created import created_values, observe
 from engine.sync.mapping import Mapper
 from engine.sync.match import TargetMatcher, id_text
@@ -64,10 +74,20 @@ class Decision:
     link: Link | None = None  # the link of an update; None while unlinked
     held: tuple[FieldChange, ...] = ()  # create-only fields the source changed since
     created: CreatedValues | None = None
+    source_hash: str | None = None
 
 
 def _uses_links(transform: Transform) -> bool:
     return "linked" in transform.functions or "linked_source" in transform.functions
+
+
+_CLOCK = re.compile(r"\b(now|today)\b")
+
+
+def _pure(transform: Transform) -> bool:
+    """Whether the output depends on the record (and the spec) alone: no other sync's
+    links, no clock. Only then may an unchanged source record skip its mapping."""
+    return not _uses_links(transform) and not _CLOCK.search(str(transform.source))
 
 
 class Decider:
@@ -76,7 +96,8 @@ class Decider:
     def __init__(self, sync: Sync, *, integration: str, mapper: Mapper,
                  predicate: Callable[[Mapping[str, Any]], bool] | None, ctx: RenderContext,
                  links: StoreLinks, matcher: TargetMatcher, store: AsyncStateStore,
-                 source_info: ObjectInfo | None, target_info: ObjectInfo | None) -> None:
+                 source_info: ObjectInfo | None, target_info: ObjectInfo | None,
+                 fingerprint: str | None = None) -> None:
         self.sync = sync
         self.integration = integration
         self.mapper = mapper
@@ -99,6 +120,11 @@ class Decider:
         self.watch_created = any(f.create_only for f in mapper.fields)
         # Linked keys whose key field was changed in the target (verify.py): they fail.
         self.modified: Mapping[str, RecordError] = {}
+        # A record whose source hash is the one on its link maps to what was last
+        # written: skipped without mapping, when the mapping is the record's alone.
+        pure = all(_pure(f.transform) for f in (*mapper.fields, *mapper.placement))
+        self._salt = fingerprint.encode() if pure and fingerprint else None
+        self._refreshed: list[Link] = []
 
     # -- keys ---------------------------------------------------------------------------
     def key_of(self, record: Mapping[str, Any]) -> str:
@@ -146,6 +172,8 @@ class Decider:
         id_field, predicate, ctx = self.id_field, self.predicate, self.ctx
         map_record = self.mapper.map
         skip = Change.skip
+        salt = self._salt
+        refreshed = self._refreshed = []
         for key, record in keyed:
             source_id = id_text(record.get(id_field)) if id_field else None
             if isinstance(key, RecordError):
@@ -164,6 +192,11 @@ class Decider:
             if self.modified and link is not None and key in self.modified:
                 early.append(Change.failure(key, self.modified[key], source_id))
                 continue
+            seen = source_hash(record, salt) if salt is not None else None
+            if link is not None and seen is not None and link.source_hash == seen \
+                    and link.active:
+                later.append(skip(key, link.target_id, source_id))  # not even mapped
+                continue
             try:
                 update, create_only = map_record(record, ctx)
             except RecordError as exc:
@@ -179,16 +212,28 @@ class Decider:
                     later.append(Change(ChangeKind.SKIP, key, link.target_id,
                                         source_id=source_id, held=held, created=created)
                                  if held or created else skip(key, link.target_id, source_id))
+                    if seen is not None and not held and created is None:
+                        # Next time skipped without mapping (a held change is reported
+                        # every run, so a record that has one keeps being mapped).
+                        if link.source_hash != seen:
+                            refreshed.append(replace(link, source_hash=seen, updated_at=None))
+                    elif link.source_hash is not None:
+                        # Mapped until its held change is gone: even a source set back to
+                        # what the link's hash says must clear it (created.py).
+                        refreshed.append(replace(link, source_hash=None, updated_at=None))
                 elif with_old:
                     later.append(Decision(key, record, source_id, update, create_only,
-                                          new_hash, link, held, created))
+                                          new_hash, link, held, created,
+                                          None if held or created else seen))
                     waiting = True
                 else:
                     later.append(Change(ChangeKind.UPDATE, key, link.target_id, update,
                                         diff_fields({}, update), source_id=source_id,
-                                        hash=new_hash, held=held, created=created))
+                                        hash=new_hash, held=held, created=created,
+                                        source_hash=None if held or created else seen))
                 continue
-            decision = Decision(key, record, source_id, update, create_only, new_hash)
+            decision = Decision(key, record, source_id, update, create_only, new_hash,
+                                source_hash=seen)
             later.append(decision)
             unlinked.append(decision)
             waiting = True
@@ -217,7 +262,8 @@ class Decider:
                 settled.append(Change(ChangeKind.UPDATE, item.key, item.link.target_id,
                                       item.update, self._diff(old, item.update),
                                       source_id=item.source_id, hash=item.hash,
-                                      held=item.held, created=item.created))
+                                      held=item.held, created=item.created,
+                                      source_hash=item.source_hash))
             else:
                 settled.append(self._match(item, existing.get(item.key), owners))
         return settled
@@ -259,7 +305,8 @@ class Decider:
             fields = self._diff(found, update)
             return Change(ChangeKind.ADOPT, key, target_id, update if fields else {}, fields,
                           source_id=source_id, hash=item.hash,
-                          created=self._created(key, item.create_only))
+                          created=self._created(key, item.create_only),
+                          source_hash=item.source_hash)
         try:
             payload = self.mapper.create_from(item.record, self.ctx, update, item.create_only)
         except RecordError as exc:
@@ -268,10 +315,22 @@ class Decider:
             payload[self.external_field] = key
         return Change(ChangeKind.CREATE, key, None, payload, diff_fields(None, payload),
                       source_id=source_id, hash=item.hash,
-                      created=self._created(key, item.create_only))
+                      created=self._created(key, item.create_only),
+                      source_hash=item.source_hash)
 
     def _created(self, key: str, create_only: Mapping[str, Any]) -> CreatedValues | None:
         return created_values(key, create_only) if self.watch_created else None
+
+    def source_hash_of(self, record: Record) -> str | None:
+        """The hash an unchanged record is skipped by; None where the mapping reads
+        more than the record (no skipping without mapping then)."""
+        return source_hash(record, self._salt) if self._salt is not None else None
+
+    def take_refreshed(self) -> list[Link]:
+        """Links of the last batch's unchanged records that learn their source hash
+        (committed with the batch, so the next run skips them without mapping)."""
+        refreshed, self._refreshed = self._refreshed, []
+        return refreshed
 
     def _unmatched(self, record: Record, key: str, link: Link | None,
                    source_id: str | None) -> Change:

@@ -73,7 +73,8 @@ class SyncJob:
         self.decider = Decider(self.sync, integration=self.integration, mapper=self.mapper,
                                predicate=self.predicate, ctx=self.ctx, links=self.links,
                                matcher=self.matcher, store=self.astore,
-                               source_info=self.source_info, target_info=self.target_info)
+                               source_info=self.source_info, target_info=self.target_info,
+                               fingerprint=self.fingerprint)
         self.writer = Writer(self.sync, self.target, self.matcher)
 
     def __repr__(self) -> str:

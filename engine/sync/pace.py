@@ -22,12 +22,15 @@ import math
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from engine.adapters.http import HttpSession
 from engine.adapters.ratelimit import RateBudget
 from engine.sync.changes import ChangeKind, Plan
 from engine.sync.runtime import Runtime
+
+if TYPE_CHECKING:
+    from engine.sync.quota import QuotaDays
 
 __all__ = [
     "ConnectionLoad",
@@ -132,6 +135,7 @@ class RunEstimate:
     """
 
     loads: tuple[ConnectionLoad, ...]
+    quota: QuotaDays | None = None  # the target's daily quota, when a run outlasts a day
 
     @property
     def requests(self) -> int:
@@ -160,10 +164,17 @@ class RunEstimate:
         if seconds is not None:
             which = "limit" if len(used) == 1 else "limits"
             text += f"; at the {which} ({limits}) that takes at least {duration(seconds)}"
+        if self.quota is not None:
+            text += f"; {self.quota.describe()}"
         return text
 
     def to_dict(self) -> dict[str, object]:
+        quota = self.quota
         return {"requests": self.requests, "seconds": self.seconds,
+                "days": quota.days if quota is not None else 1,
+                "daily_quota": None if quota is None else {
+                    "connection": quota.connection, "per_day": quota.per_day,
+                    "left_today": quota.left_today, "requests": quota.requests},
                 "connections": [{"connection": load.connection, "reads": load.reads,
                                  "writes": load.writes, "requests": load.requests,
                                  "per_second": load.per_second} for load in self.loads]}

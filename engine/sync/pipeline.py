@@ -46,6 +46,8 @@ from engine.sync.deletion_guard import DeletionGuard
 from engine.sync.failure_share import FailureShare
 from engine.sync.job import SyncJob
 from engine.sync.lease import SyncLease
+from engine.sync.pace import request_meter
+from engine.sync.quota import DailyQuota
 from engine.sync.read import DeltaCursor, batches
 from engine.sync.recording import ReadRecorder
 from engine.sync.runtime import Runtime, StoreLinks
@@ -178,6 +180,10 @@ async def run_sync(runtime: Runtime, sync_name: str, *, full: bool = False,
     # A key.modified failure stands until a full run's read of the target clears it: a
     # delta or webhook run cannot see the target's field, so it does not resolve one.
     pinned: set[str] = set()
+    quota = DailyQuota(request_meter(runtime, job.sync.target_connection),
+                       target_object=job.sync.target_object,
+                       costs=runtime.adapter(job.sync.target_connection))
+    quota_stop: str | None = None  # why a backfill stopped before the end (quota.py)
     try:
         if since is None and records is None:
             job.decider.modified = await _verify(job)
@@ -188,20 +194,32 @@ async def run_sync(runtime: Runtime, sync_name: str, *, full: bool = False,
                                                                         failing)
         # A stop request (SIGTERM) ends the read; the batch in hand is still written.
         async for batch in batches(runtime.stop.guard(stream), job.batch_size):
-            counts["read"] += len(batch)
-            if progress is not None:  # read, before the writes that may take a while
-                progress(counts)
+            if not quota.fits(()):  # not even the look-ups: the day's quota is spent
+                quota_stop = quota.message(counts["read"], _total(job), runtime.clock())
+                break
             before = cursor.value
-            newest = cursor.scan(batch)
             changes = await job.decider.decide(batch, with_old=False)
             if guard is not None:
                 changes = guard(name, changes)
             changes = list(await write_rate.screen(deletions.hold(changes, before)))
+            affordable = quota.affordable(changes)
+            if affordable < len(changes):
+                # The day's quota: write what it pays for, then stop (read again next run).
+                quota_stop = quota.message(counts["read"] + affordable, _total(job),
+                                             runtime.clock())
+                changes = changes[:affordable]
+            counts["read"] += len(batch) if quota_stop is None else len(changes)
+            if progress is not None:  # read, before the writes that may take a while
+                progress(counts)
+            newest = cursor.scan(batch)
             for change in changes:
                 for held in change.held:
                     report.held[held.field] = report.held.get(held.field, 0) + 1
             applied = await job.writer.apply(changes, fence=lease.fence)
-            cursor.reach(newest)
+            applied.links.extend(job.decider.take_refreshed())  # unchanged: source hashes
+            quota.spent(changes)
+            if quota_stop is None:  # a batch written in part leaves the cursor where it was
+                cursor.reach(newest)
             failed = applied.failed
             report.failures.extend(  # a reason may quote an e-mail or a phone: masked
                 replace(c, reason=runtime.redactor.text(c.reason))
@@ -221,7 +239,16 @@ async def run_sync(runtime: Runtime, sync_name: str, *, full: bool = False,
             failure_share.check(counts)
             if progress is not None:
                 progress(counts)
-        if runtime.stop.requested:
+            if quota_stop is not None:
+                break
+        if quota_stop is not None:
+            # What the day's quota paid for is committed; a delta read resumes after it,
+            # a full read reads again and skips what is linked now.
+            await checkpoints.flush(deletions.capped(cursor.value))
+            report.outcome = "partial"
+            report.error = quota_stop
+            report.warnings.append(quota_stop)
+        elif runtime.stop.requested:
             # Stopped before the end of the read: what completed is committed (a delta
             # read resumes after it), the cursor of a full read is not (it reads again).
             await checkpoints.flush(deletions.capped(cursor.value))
@@ -283,6 +310,14 @@ async def run_sync(runtime: Runtime, sync_name: str, *, full: bool = False,
 
         await store.run(finish)  # both in one trip, completed even if this task is cancelled
     return report
+
+
+def _total(job: SyncJob) -> int | None:
+    """How many records the source says a full read yields (for a backfill's ETA)."""
+    try:
+        return job.source.total(job.sync.source_object)
+    except Exception:  # an ETA is never worth failing a run for
+        return None
 
 
 def _final(status: RunStatus) -> RunOutcome:

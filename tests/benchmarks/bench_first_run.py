@@ -75,9 +75,18 @@ async def _child(state: str, plan_first: bool, spec_path: Path) -> None:
             await runtime.aclose()
             time.sleep(2.5)  # the plan's requests leave the 2-second window
         runtime = Runtime(spec=spec, store=store)
+        profiler = None
+        if os.environ.get("BENCH_PROFILE"):  # a cProfile of the run, to this file
+            import cProfile
+
+            profiler = cProfile.Profile()
+            profiler.enable()
         started, cpu = time.perf_counter(), time.process_time()
         report = await run_sync(runtime, "customers")
         seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
+        if profiler is not None:
+            profiler.disable()
+            profiler.dump_stats(os.environ["BENCH_PROFILE"])
         await runtime.aclose()
     print(json.dumps({"created": report.counts["create"], "errors": report.counts["error"],
                       "seconds": seconds, "cpu": cpu, "predicted": predicted,
@@ -136,9 +145,14 @@ def main() -> None:
           f"{result['seconds']:.1f} s")
     if args.limits:
         rate = len(calls) / result["seconds"]
-        print(f"request rate {rate:.2f}/s against the documented 20/s "
-              f"({rate / 20 * 100:.0f}%); plan predicted {result['predicted']:.1f} s, "
-              f"the run took {result['seconds']:.1f} s")
+        # From the first Cinode request of the run to the last: the run's own start-up
+        # (reading the source, the token) sends nothing to Cinode.
+        span = (calls[-1].at - calls[0].at).total_seconds() if len(calls) > 1 else 0.0
+        sending = (len(calls) - 1) / span if span else float("nan")
+        print(f"request rate {rate:.2f}/s over the whole run, {sending:.2f}/s from the first "
+              f"Cinode request to the last, against the documented 20/s "
+              f"({rate / 20 * 100:.0f}%, {sending / 20 * 100:.0f}%); plan predicted "
+              f"{result['predicted']:.1f} s, the run took {result['seconds']:.1f} s")
 
 
 if __name__ == "__main__":

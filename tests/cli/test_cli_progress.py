@@ -108,3 +108,29 @@ def test_the_eta_counts_down_between_batches() -> None:
     clock.now = 25.0  # no batch finished since
     later = progress.state().eta_seconds
     assert first == 80.0 and later == 75.0
+
+
+@dataclass
+class Budget:
+    daily_left: int | None = None
+    daily_limit: int | None = None
+
+
+@dataclass
+class Session:
+    budget: Budget
+
+
+def test_a_backfill_past_the_daily_quota_says_how_many_days() -> None:
+    clock, meter = Clock(), Meter()
+    meter.session = Session(Budget(daily_left=1_000, daily_limit=10_000))  # type: ignore[attr-defined]
+    progress = RunProgress("customers", total=lambda: 100_000, target=meter,  # type: ignore[arg-type]
+                           clock=clock)
+    for second in range(1, 31):  # 10 records a second, two requests each
+        clock.now = float(second)
+        meter.requests = 20 * second
+        progress.update({"read": 10 * second, "create": 10 * second})
+    # 99,700 records left at 2 requests each: 1,000 today, then 10,000 a day.
+    assert progress.line().endswith("ETA 21 days (the target's daily request quota)")
+    meter.session.budget.daily_left = 500_000  # type: ignore[attr-defined]
+    assert progress.line().endswith("ETA 2 h 46 min")

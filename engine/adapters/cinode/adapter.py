@@ -140,6 +140,7 @@ from engine.adapters.cinode.wire import (
 from engine.adapters.concurrency import DEFAULT_CONCURRENCY, in_order
 from engine.adapters.http import HttpSession, vendor_reason
 from engine.adapters.listing import Listing, ListingLookups
+from engine.adapters.ratelimit import RateBudget
 from engine.adapters.retry import RetryPolicy
 from engine.errors import AmbiguousWriteError, FatalError, RecordError
 from engine.values import coerce_record, parse_datetime
@@ -152,6 +153,9 @@ DEFAULT_RATE_LIMIT = (40, 2.0)
 TOKEN_RATE_LIMIT = (2, 2.0)
 REFRESH_MARGIN = 30.0  # seconds before expiry a token is renewed
 DEFAULT_PAGE_SIZE = 500
+# Requests a company may send a day (Cinode's API terms, the sandbox's default); the
+# `x-daily-requests-left` header says how many are left. `options.daily_requests` overrides.
+DAILY_REQUESTS = 10_000
 # A project GET may show a time later than its place in the search order only when it
 # changed during the read: such a record is newer than the read's start (less this).
 _CLOCK_SLACK = timedelta(minutes=5)
@@ -291,6 +295,9 @@ class CinodeAdapter:
             budget=context.budgets.for_credential(f"cinode:{self._access_id}", limit, per),
             retry=retry, redactor=context.redactor, auth=self._authorize,
             on_unauthorized=self._renew_after_401, sleep=sleep)
+        budget = self.session.budget
+        if isinstance(budget, RateBudget) and budget.daily_limit is None:
+            budget.daily_limit = int(config.options.get("daily_requests", DAILY_REQUESTS))
         # The token endpoint has its own limit and does not count against the plan.
         self._token_session = HttpSession(
             client, name="cinode-token",
