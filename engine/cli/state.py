@@ -74,6 +74,7 @@ def status(args: StatusArgs) -> int:
                           str(len(store.failing_keys(integration, sync))))
         if latest:
             console.print(table)
+        _print_queue(console, store)
         failures = store.list_failures(limit=args.limit)
         if failures:
             failing = Table(title="failing records (retried every run)")
@@ -86,8 +87,43 @@ def status(args: StatusArgs) -> int:
     return 0
 
 
+def _print_queue(console: Console, store: object) -> None:
+    """The distributed mode's job queue, per tenant and sync (nothing for SQLite)."""
+    import os
+
+    from rich.table import Table
+
+    from engine.errors import StateError
+
+    try:
+        from engine.scale.cluster import tuning
+        from engine.scale.queue_view import read_queue
+    except ImportError:  # the scale extra is not installed: there is no queue to show
+        return
+    try:
+        stall = tuning(os.environ).get("stall_seconds", 30.0)
+        rows = read_queue(store, stall_seconds=stall)
+    except StateError as exc:
+        console.print(f"job queue: {exc}", markup=False, highlight=False)
+        return
+    if rows is None:
+        return
+    if not rows:
+        console.print("job queue: empty (no job waiting or running)")
+        return
+    table = Table(title="job queue (distributed mode)")
+    for column in ("tenant", "integration", "sync", "waiting", "running", "stalled",
+                   "retried"):
+        table.add_column(column)
+    for row in rows:
+        table.add_row(row.tenant, row.integration, row.sync, str(row.waiting),
+                      str(row.running), str(row.stalled), str(row.retried))
+    console.print(table)
+
+
 STATUS = command(
-    "status", help="each sync's last run, counts, links, cursor and failing records",
+    "status", help="each sync's last run, counts, links, cursor and failing records; "
+    "with workers, the job queue per tenant and sync",
     example="specsync status --state postgresql://specsync@db/specsync",
     args=StatusArgs, handler=status, arguments=_status_arguments,
 )
