@@ -12,8 +12,9 @@ two differences:
 Its `/metrics` adds the queue: `specsync_queue_jobs{tenant,integration,sync,state}`
 (waiting, running, stalled, retried; engine/scale/queue_view.py).
 
-Workflow actions are still executed by the server that receives them (their vendor
-waits for the answer); the runs they start afterwards go to the queue like any other.
+Workflow actions are jobs too: the execution is claimed and its job deferred in one
+transaction, the vendor is answered `pending`, and the worker reports the outcome
+through the vendor's callback (engine/scale/actions.py).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from starlette.applications import Starlette
 from engine.redact import Redactor
 from engine.runner.app import build_app
 from engine.scale.cluster import Cluster, QueueingStore, open_cluster
+from engine.scale.actions import QueuedActions
 from engine.scale.queue import SCHEDULE_QUEUE, make_app
 from engine.scale.queue_view import QueueCollector
 from engine.scale.tasks import TaskContext, register_tasks
@@ -80,6 +82,7 @@ def distributed_app(spec_paths: list[str], *, state_url: str | None,
     inner = app.router.lifespan_context
     ctx = app.state.runner
     ctx.metrics.registry.register(QueueCollector(cluster.store, cluster.config.stall_seconds))
+    app.state.runner_control.actions = QueuedActions(ctx)  # actions become jobs
 
     @contextlib.asynccontextmanager
     async def lifespan(application: Starlette) -> AsyncIterator[None]:
