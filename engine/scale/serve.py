@@ -29,8 +29,8 @@ from starlette.applications import Starlette
 
 from engine.redact import Redactor
 from engine.runner.app import build_app
-from engine.scale.cluster import Cluster, QueueingStore, open_cluster
 from engine.scale.actions import QueuedActions
+from engine.scale.cluster import Cluster, QueueingStore, open_cluster
 from engine.scale.queue import SCHEDULE_QUEUE, make_app
 from engine.scale.queue_view import QueueCollector
 from engine.scale.tasks import TaskContext, register_tasks

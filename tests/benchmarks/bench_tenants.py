@@ -221,7 +221,8 @@ def main() -> int:
     maconomy = MaconomySandbox(SandboxConfig(records=args.records, rate_limits=False))
     cinode = CinodeSandbox(SandboxConfig(records=5, rate_limits=False))
     with tempfile.TemporaryDirectory(prefix="bench-tenants-") as tmp, \
-            serve_in_thread(maconomy.app) as m_url, serve_in_thread(_many_access_ids(cinode.app)) as c_url:
+            serve_in_thread(maconomy.app) as m_url, \
+            serve_in_thread(_many_access_ids(cinode.app)) as c_url:
         root = Path(tmp)
         spec = _spec_copy(root)
         tenants_path = root / "tenants.yaml"
