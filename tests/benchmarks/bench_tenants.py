@@ -11,7 +11,8 @@ cluster) and N `specsync worker --tenants` processes, every tenant's two syncs o
 Cinode sandbox served by this process. After `--seconds` the processes are stopped and
 the queue's own records (procrastinate's job events) and the run history are read:
 
-- jobs/s: sync jobs finished per second over the measured span;
+- jobs/s: sync jobs finished per second over the measured span (which starts at the
+  first slot after every process has loaded the tenants and registered);
 - schedule lag p50/p99: from a job's slot (the schedule's time, not when it was
   deferred) to the moment a worker started it. Past saturation a sync's next slot
   coalesces into its waiting job, so the lag is bounded by the slot interval plus the
@@ -126,6 +127,24 @@ def _stop(processes: list[subprocess.Popen[bytes]]) -> None:
             p.wait()
 
 
+def _wait_ready(dsn: str, schema: str, count: int,
+                processes: list[subprocess.Popen[bytes]], limit: float = 900.0) -> None:
+    """Until every process has loaded its tenants and registered with the queue."""
+    deadline = time.time() + limit
+    while time.time() < deadline:
+        if any(p.poll() is not None for p in processes):
+            raise SystemExit("a server or worker stopped while starting; see --logs")
+        try:
+            with psycopg.connect(dsn, options=f"-c search_path={schema}") as conn:
+                row = conn.execute("SELECT count(*) FROM procrastinate_workers").fetchone()
+            if row and row[0] >= count:
+                return
+        except psycopg.Error:
+            pass  # the queue's tables are not there yet
+        time.sleep(1.0)
+    raise SystemExit(f"the processes did not start within {limit:.0f} s")
+
+
 def _percentile(values: list[float], q: float) -> float:
     if not values:
         return float("nan")
@@ -179,6 +198,8 @@ def bench(dsn: str, *, tenants: int, workers: int, seconds: float, every: str,
                                      "--state", state, "--concurrency", str(concurrency),
                                      "--name", f"w{n}", "--log-level", "INFO"],
                                     env, logs / f"worker-{workers}-{n}.log"))
+        launched = time.time()
+        _wait_ready(dsn, schema, workers + 1, processes)  # the server's tick registers too
         started = time.time()
         time.sleep(seconds)
         ended = time.time()
@@ -196,7 +217,8 @@ def bench(dsn: str, *, tenants: int, workers: int, seconds: float, every: str,
     counts = sorted(found["per_tenant"].values())
     counts = [0] * (tenants - len(counts)) + counts  # tenants with no run in the span
     lags = found["lags"]
-    return (f"{workers} worker(s) x {concurrency}: {found['jobs'] / span:6.1f} jobs/s "
+    return (f"{workers} worker(s) x {concurrency} (ready after {started - launched:.0f} s): "
+            f"{found['jobs'] / span:6.1f} jobs/s "
             f"({found['jobs']} in {span:.0f} s); schedule lag p50 {_percentile(lags, .5):.1f} s"
             f", p99 {_percentile(lags, .99):.1f} s; runs per tenant min {counts[0]}, "
             f"median {statistics.median(counts):.0f}, max {counts[-1]}; "
