@@ -103,10 +103,9 @@ def _shape(spec: Spec) -> Any:
     """What the dependency rule reads of a spec: its syncs' transforms, in order. A
     thousand tenants of one spec differ in setup values, not in this (compiling every
     tenant's templates made a cluster's first tick take minutes)."""
-    return (spec.integration, tuple(
-        (name, tuple(repr(f.transform) for f in sync.fields),
-         tuple(repr(v) for v in sync.placement.values()))
-        for name, sync in spec.syncs.items()))
+    return tuple((name, tuple(repr(f.transform) for f in sync.fields),
+                  tuple(repr(v) for v in sync.placement.values()))
+                 for name, sync in spec.syncs.items())
 
 
 _BY_SHAPE: dict[Any, tuple[dict[str, str], list[str]]] = {}
