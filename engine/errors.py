@@ -42,6 +42,7 @@ __all__ = [
     "MalformedRequestError",
     "RecordError",
     "RetriableError",
+    "SafeguardTripped",
     "SpecError",
     "SpecsyncError",
     "StateError",
@@ -97,6 +98,17 @@ class FatalError(AdapterError):
 
 class StateError(SpecsyncError):
     pass
+
+
+class SafeguardTripped(SpecsyncError):
+    """A safeguard stopped a run (reliability.md S12, S15, S20): nothing unsafe was written.
+
+    `safeguard` names which one ("deletions", "failures", "circuit_breaker"), for metrics.
+    """
+
+    def __init__(self, safeguard: str, message: str) -> None:
+        self.safeguard = safeguard
+        super().__init__(message)
 
 
 class MalformedRequestError(SpecsyncError, ValueError):

@@ -110,15 +110,14 @@ def _logfmt_value(value: Any) -> str:
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"
-    if not isinstance(value, str):
-        value = (
-            jsonlib.dumps(value, ensure_ascii=False, default=str)
-            if isinstance(value, dict | list | tuple)
-            else str(value)
-        )
-    if value and not any(c in value for c in ' ="\\\n\t'):
-        return value
-    return jsonlib.dumps(value, ensure_ascii=False)
+    text = value if isinstance(value, str) else (
+        jsonlib.dumps(value, ensure_ascii=False, default=str)
+        if isinstance(value, dict | list | tuple)
+        else str(value)
+    )
+    if text and not any(c in text for c in ' ="\\\n\t'):
+        return text
+    return jsonlib.dumps(text, ensure_ascii=False)
 
 
 class LogfmtFormatter(logging.Formatter):

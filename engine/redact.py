@@ -59,6 +59,7 @@ __all__ = [
     "is_personnummer",
     "is_sensitive_header",
     "is_sensitive_key",
+    "mask_personnummer",
 ]
 
 MASK = "***"
@@ -218,6 +219,12 @@ def _valid_match(match: re.Match[str]) -> bool:
 
 def _mask_personnummer(match: re.Match[str]) -> str:
     return PERSONNUMMER_MASK if _valid_match(match) else match[0]
+
+
+def mask_personnummer(text: str) -> str:
+    """`text` with every valid personnummer or samordningsnummer in it masked (only those:
+    for values kept for later, such as replay's recorded reads)."""
+    return _PERSONNUMMER.sub(_mask_personnummer, text)
 
 
 def _mask_value(match: re.Match[str]) -> str:

@@ -32,4 +32,5 @@ def load_schema(name: str) -> dict[str, Any]:
     by any of them. What is worth keeping is the validator built from it, and that is
     kept where it is built (`engine.spec.schema.spec_validator`).
     """
-    return json.loads((schemas_dir() / name).read_text(encoding="utf-8"))
+    schema: dict[str, Any] = json.loads((schemas_dir() / name).read_text(encoding="utf-8"))
+    return schema

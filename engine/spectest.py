@@ -18,12 +18,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jsonschema import Draft202012Validator
 
 from engine.adapters.catalog import ObjectInfo
 from engine.adapters.registry import default_registry
+from engine.adapters.text import TextRules
 from engine.diagnostics import Diagnostic, Location, Severity, render_text
 from engine.errors import RecordError, SpecError
 from engine.resources import load_schema
@@ -32,6 +33,9 @@ from engine.spec.model import Spec, build_spec
 from engine.spec.schema import diagnose_schema_error
 from engine.spec.source import LoadedDocument, load_yaml
 from engine.values import coerce_record, parse_datetime
+
+if TYPE_CHECKING:
+    from engine.coverage import Coverage
 
 __all__ = ["CaseResult", "StaticLinks", "evaluate_case", "run_spec_tests", "run_test_file",
            "same"]
@@ -134,10 +138,19 @@ def _source_info(spec: Spec, connection: str | None, obj: str | None) -> ObjectI
     return catalog.objects.get(obj) if catalog else None
 
 
+def _text_rules(spec: Spec, connection: str | None) -> TextRules | None:
+    """The target vendor's rules for control characters, as a run applies them."""
+    conn = spec.connections.get(connection) if connection else None
+    vendor = default_registry().find(conn.adapter) if conn else None
+    return vendor.text if vendor else None
+
+
 def evaluate_case(spec: Spec, target: str, case: Mapping[str, Any], *,
                   file_setup: Mapping[str, Any], file_links: Mapping[str, Any],
-                  now: datetime, is_action: bool) -> list[str]:
-    """Run one case; the list of mismatches (empty when it passes)."""
+                  now: datetime, is_action: bool, coverage: Coverage | None = None
+                  ) -> list[str]:
+    """Run one case; the list of mismatches (empty when it passes). `coverage`, when
+    given, sees what the case exercised (engine/coverage)."""
     from engine.rules import compile_rule, parse_rule
     from engine.sync.mapping import Mapper
     from engine.templates import RenderContext
@@ -166,7 +179,8 @@ def evaluate_case(spec: Spec, target: str, case: Mapping[str, Any], *,
                                object_type=action.object_type, declared=action.inputs,
                                id_field=id_field)
         mapper = Mapper(action.fields, target=_source_info(spec, action.target_connection,
-                                                           action.target_object), source=info)
+                                                           action.target_object), source=info,
+                        text=_text_rules(spec, action.target_connection))
         rule = None
         key_spec = None
     else:
@@ -175,11 +189,15 @@ def evaluate_case(spec: Spec, target: str, case: Mapping[str, Any], *,
         record = coerce_record(case["record"], info.fields if info else {})
         mapper = Mapper(sync.fields, sync.placement,
                         target=_source_info(spec, sync.target_connection, sync.target_object),
-                        source=info)
+                        source=info, text=_text_rules(spec, sync.target_connection))
         rule = compile_rule(parse_rule(sync.filter), setup=spec.setup, clock=lambda: now) \
             if sync.filter else None
         key_spec = sync.key
 
+    if coverage is not None:
+        coverage.observe(spec, target, is_action=is_action, record=record, ctx=ctx,
+                         clock=lambda: now, checks_filter="filter" in expect,
+                         complete=mapper.complete)
     if "filter" in expect:
         verdict = rule(record) if rule is not None else True
         if verdict != expect["filter"]:
@@ -255,7 +273,8 @@ def _file_problems(doc: LoadedDocument, spec: Spec) -> list[Diagnostic]:
     return problems
 
 
-def run_test_file(spec: Spec, path: Path) -> tuple[list[CaseResult], list[Diagnostic], str]:
+def run_test_file(spec: Spec, path: Path, coverage: Coverage | None = None
+                  ) -> tuple[list[CaseResult], list[Diagnostic], str]:
     name = display_path(path)
     text = path.read_text(encoding="utf-8")
     doc, diags = load_yaml(name, text)
@@ -274,7 +293,7 @@ def run_test_file(spec: Spec, path: Path) -> tuple[list[CaseResult], list[Diagno
         try:
             found = evaluate_case(spec, target, case, file_setup=data.get("setup") or {},
                                   file_links=data.get("links") or {}, now=now,
-                                  is_action=is_action)
+                                  is_action=is_action, coverage=coverage)
         except SpecError as exc:
             found = [f"the setup values make the spec invalid: {d.message}"
                      for d in exc.diagnostics]
@@ -283,7 +302,10 @@ def run_test_file(spec: Spec, path: Path) -> tuple[list[CaseResult], list[Diagno
 
 
 def run_spec_tests(paths: Iterable[str | Path], *, verbose: bool = False,
-                   name_filter: str | None = None, out: Any = None) -> int:
+                   name_filter: str | None = None, out: Any = None,
+                   coverage: Coverage | None = None) -> int:
+    """Run the tests of the specs under `paths`; 0 when all pass. `coverage` collects
+    what they exercised."""
     out = out or sys.stdout
     files, problems = find_spec_files(paths)
     sources: dict[str, str] = {}
@@ -297,6 +319,8 @@ def run_spec_tests(paths: Iterable[str | Path], *, verbose: bool = False,
             diagnostics.extend(exc.diagnostics)
             sources.update(exc.sources)
             continue
+        if coverage is not None:
+            coverage.register(spec)
         test_files = sorted((spec_path.parent / "tests").glob("*.yaml"))
         if not test_files:
             diagnostics.append(Diagnostic(
@@ -304,7 +328,7 @@ def run_spec_tests(paths: Iterable[str | Path], *, verbose: bool = False,
                 Location(display_path(spec_path), 1, 1), hint="add tests/<sync>.yaml beside it",
                 severity=Severity.WARNING))
         for test_path in test_files:
-            results, diags, text = run_test_file(spec, test_path)
+            results, diags, text = run_test_file(spec, test_path, coverage)
             sources[display_path(test_path)] = text
             diagnostics.extend(diags)
             cases += len(results)

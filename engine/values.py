@@ -76,7 +76,8 @@ def coerce(value: Any, type_name: str | None) -> Any:
     return value
 
 
-def coerce_record(record: Mapping[str, Any], fields: Mapping[str, Any], prefix: str = "") -> dict:
+def coerce_record(record: Mapping[str, Any], fields: Mapping[str, Any],
+                  prefix: str = "") -> dict[str, Any]:
     """Coerce every declared field of `record` (nested objects too); others pass through.
 
     `fields` maps dotted paths to objects with a `.type` (a catalog's ObjectInfo.fields).

@@ -9,7 +9,12 @@ and know no vendor by name:
 - `WebhookSource`: verify a delivery (signature or credential) and parse it into
   `WebhookEvent`s;
 - `ActionProtocol`: the vendor's workflow-action request, answer and callback;
-- `FilterPushdown`: a sync's filter in the vendor's query language.
+- `FilterPushdown`: a sync's filter in the vendor's query language;
+- `ReferenceSource`: the system's own metadata (pipelines, stages, currencies, ...)
+  that spec values refer to, for `specsync check` and `specsync lock`;
+- `Registrar`: what the vendor must hold for a spec's triggers and actions to reach
+  `specsync serve` (webhooks, subscriptions, workflow action definitions), compared
+  with what it holds and, for `specsync connect`, registered through its own API.
 
 An adapter turns one vendor API into records with the field names and types its catalog
 declares, and turns target payloads back into the
@@ -39,6 +44,7 @@ import httpx
 from engine.adapters.catalog import Catalog
 from engine.adapters.egress import EgressPolicy, GuardedTransport
 from engine.adapters.ratelimit import RateBudgets
+from engine.adapters.text import NO_RULES, TextRules
 from engine.errors import MalformedRequestError, RecordError
 from engine.redact import Redactor
 
@@ -47,16 +53,24 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ActionExecution",
+    "ActionNeed",
     "ActionOutcome",
     "ActionProtocol",
     "Adapter",
     "AdapterContext",
     "CheckResult",
+    "ConnectRequest",
     "ConnectionConfig",
     "FilterPushdown",
     "InboundRequest",
     "MalformedRequestError",
     "Record",
+    "ReferenceSource",
+    "Referent",
+    "Registrar",
+    "Registration",
+    "RegistrationState",
+    "TriggerNeed",
     "Vendor",
     "WebhookEvent",
     "WebhookSource",
@@ -177,16 +191,21 @@ def _tls_context() -> ssl.SSLContext:
 
 
 def client_for(config: ConnectionConfig, transport: httpx.AsyncBaseTransport | None = None,
-               timeout: float = 30.0, policy: EgressPolicy | None = None) -> httpx.AsyncClient:
+               timeout: float = 30.0, policy: EgressPolicy | None = None,
+               wrap: Callable[[httpx.AsyncBaseTransport], httpx.AsyncBaseTransport] | None
+               = None) -> httpx.AsyncClient:
     """The httpx client an adapter gets: base URL, timeouts, no redirects.
 
     Real network traffic goes through `GuardedTransport` (engine/adapters/egress.py):
     only the connection's own host, https, no private or metadata addresses. A transport
     given here (an in-process test app) replaces the network and is used as it is.
+    `wrap` puts a layer over either (the runtime's circuit breakers).
     """
     if transport is None:
         transport = GuardedTransport(httpx.AsyncHTTPTransport(verify=_tls_context()),
                                      config.base_url, policy or EgressPolicy())
+    if wrap is not None:
+        transport = wrap(transport)
     return httpx.AsyncClient(base_url=config.base_url, transport=transport,
                              timeout=httpx.Timeout(timeout, connect=10.0),
                              follow_redirects=False, headers={"User-Agent": "specsync/0.1"})
@@ -333,6 +352,109 @@ class FilterPushdown(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class TriggerNeed:
+    """A sync started by the connection's webhooks: the object, and the events or
+    properties it listens to (empty: every event of the object)."""
+
+    sync: str
+    object: str
+    events: tuple[str, ...] = ()
+    properties: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ActionNeed:
+    """A workflow action the connection's workflows call, at `url`."""
+
+    name: str
+    title: str
+    url: str
+    object_type: str | None
+    inputs: Mapping[str, str]  # input name -> spec type (string, number, ...)
+    outputs: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ConnectRequest:
+    """What one connection of a spec needs registered with its vendor.
+
+    `webhook_url` is where deliveries must go (None: no public URL known, so a
+    registration is recognised by its path alone, `webhook_path` / `action_path`).
+    `webhook_options` is the connection's `webhooks:` block with its ${ENV} references
+    resolved, secret included: a registrar sends it only to the vendor.
+    """
+
+    integration: str
+    connection: str
+    webhook_path: str
+    action_path: str
+    webhook_url: str | None
+    webhook_options: Mapping[str, Any] = field(repr=False)
+    triggers: tuple[TriggerNeed, ...] = ()
+    actions: tuple[ActionNeed, ...] = ()
+
+    @property
+    def needed(self) -> bool:
+        return bool(self.triggers or self.actions)
+
+
+RegistrationState = Literal["ok", "missing", "extra", "differs", "created", "updated",
+                            "deleted"]
+
+
+@dataclass(frozen=True)
+class Registration:
+    """One registration, and how it stands: `ok`/`missing`/`extra`/`differs` when
+    compared (`check`), `created`/`updated`/`deleted`/`ok` once applied (`connect`)."""
+
+    kind: str  # in words: "company webhook", "webhook subscription", "workflow action"
+    name: str  # what it is: "projects: created, updated", "company.propertyChange name"
+    state: RegistrationState
+    target: str | None = None  # where it sends (no secrets)
+    vendor_id: str | None = None
+    detail: str = ""  # why it differs, in words
+
+
+@runtime_checkable
+class Registrar(Protocol):
+    """A vendor's registrations for a spec's triggers and actions."""
+
+    async def reconcile(self, adapter: Any, request: ConnectRequest, *,
+                        apply: bool) -> list[Registration]:
+        """Compare what the vendor holds with what `request` needs. With `apply`,
+        create what is missing, correct what differs and remove extra registrations of
+        this integration (never others'), through the vendor's API, idempotently.
+        Raises SpecsyncError with plain words when the connection lacks what the
+        vendor's registration API needs (an app id, a key)."""
+        ...
+
+
+@dataclass(frozen=True)
+class Referent:
+    """One item of a system's metadata a spec may refer to: a pipeline, a stage (with
+    its pipeline as `parent`), a currency, an office, a role, a tag."""
+
+    id: str
+    name: str
+    parent: str | None = None
+
+
+@runtime_checkable
+class ReferenceSource(Protocol):
+    """The metadata kinds a catalog's `ref` fields name, as the live system lists them.
+
+    `created_on_write` names the kinds the system creates when a write names one that
+    does not exist (tags written by name): a missing one is a note, not a problem.
+    """
+
+    created_on_write: frozenset[str]
+
+    async def referents(self, adapter: Any, kind: str) -> list[Referent]:
+        """Every item of `kind` the system holds; ValueError for a kind it lacks."""
+        ...
+
+
 # ------------------------------------------------------------------ the vendor
 
 
@@ -351,7 +473,10 @@ class Vendor:
     webhooks: WebhookSource | None = None
     actions: ActionProtocol | None = None
     pushdown: FilterPushdown | None = None
+    registrar: Registrar | None = None
+    references: ReferenceSource | None = None
     notes: tuple[str, ...] = ()  # what the real API cannot do, for docs and validate
+    text: TextRules = NO_RULES  # control characters and NUL: refused or removed (text.py)
 
     @cached_property
     def catalog(self) -> Catalog:

@@ -26,6 +26,8 @@ class FieldInfo:
     description: str = ""
     enum: tuple[Any, ...] | None = None
     items: str | None = None
+    ref: str | None = None  # a reference to the system's own metadata of this kind
+    ref_parent: str | None = None  # the sibling field naming its parent (a stage's pipeline)
 
 
 @dataclass(frozen=True)
@@ -79,6 +81,8 @@ def _flatten(prefix: str, fields: Mapping[str, Any], read_only: bool = False,
             description=raw.get("description", ""),
             enum=tuple(raw["enum"]) if "enum" in raw else None,
             items=raw.get("items"),
+            ref=raw.get("ref"),
+            ref_parent=raw.get("ref_parent"),
         )
         if raw.get("fields"):
             yield from _flatten(f"{path}.", raw["fields"], ro, wo)

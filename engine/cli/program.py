@@ -9,7 +9,19 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from engine.cli import author, demo, sandbox, scale, serve, spec, state, sync
+from engine.cli import (
+    author,
+    demo,
+    replay,
+    safeguards,
+    sandbox,
+    scale,
+    serve,
+    setup,
+    spec,
+    state,
+    sync,
+)
 from engine.cli.core import Command, run
 
 __all__ = ["COMMANDS", "main", "version"]
@@ -22,10 +34,15 @@ COMMANDS: tuple[Command, ...] = (
     author.FUNCTIONS,
     sync.PLAN,
     sync.RUN,
-    sync.CHECK,
+    setup.CHECK,
+    setup.CONNECT,
+    setup.LOCK,
     state.STATUS,
     state.HISTORY,
+    safeguards.BREAKERS,
+    safeguards.QUARANTINE,
     sync.EXPLAIN,
+    replay.REPLAY,
     serve.SERVE,
     scale.WORKER,
     scale.STATE,

@@ -75,6 +75,9 @@ class SpecTestArgs:
     paths: list[str]
     verbose: bool
     k: str | None
+    coverage: bool = False
+    fail_under: float | None = None
+    format: str = "text"
 
 
 def _test_arguments(p: argparse.ArgumentParser) -> None:
@@ -82,12 +85,36 @@ def _test_arguments(p: argparse.ArgumentParser) -> None:
                    help="spec files or directories; their tests/*.yaml run (default: specs)")
     p.add_argument("-v", "--verbose", action="store_true", help="list every case")
     p.add_argument("-k", metavar="TEXT", help="only cases whose name contains TEXT")
+    p.add_argument("--coverage", action="store_true",
+                   help="report what the tests exercised: filter clauses seen true and false, "
+                   "template branches, fields, setup values; and the spec lines they missed")
+    p.add_argument("--fail-under", type=float, metavar="N",
+                   help="with --coverage: exit 1 when coverage is under N percent")
+    p.add_argument("--format", choices=["text", "json", "github"], default="text",
+                   help="the coverage report: text (default), json, or github (annotations "
+                   "on the lines never exercised); test results then go to stderr")
 
 
 def run_tests(args: SpecTestArgs) -> int:
     from engine.spectest import run_spec_tests
 
-    return run_spec_tests(args.paths, verbose=args.verbose, name_filter=args.k)
+    if not args.coverage:
+        if args.fail_under is not None or args.format != "text":
+            print("error: --fail-under and --format go with --coverage", file=sys.stderr)
+            return 2
+        return run_spec_tests(args.paths, verbose=args.verbose, name_filter=args.k)
+    from engine.coverage import Coverage, render
+    from engine.coverage.report import total_percent
+
+    coverage = Coverage()
+    code = run_spec_tests(args.paths, verbose=args.verbose, name_filter=args.k,
+                          out=sys.stdout if args.format == "text" else sys.stderr,
+                          coverage=coverage)
+    summaries = coverage.summaries()
+    print(render(summaries, args.format, fail_under=args.fail_under))
+    if args.fail_under is not None and total_percent(summaries) < args.fail_under:
+        return 1
+    return code
 
 
 TEST = command(

@@ -13,7 +13,7 @@ from engine.cli.options import add_state_option, count, state_url
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from engine.state import Run
+    from engine.state import Run, StateStore
 
 __all__ = ["HISTORY", "STATUS"]
 
@@ -80,10 +80,17 @@ def status(args: StatusArgs) -> int:
             failing = Table(title="failing records (retried every run)")
             for column in ("integration", "sync", "key", "code", "attempts", "message"):
                 failing.add_column(column)
+            from engine.redact import Redactor
+
+            redact = Redactor()  # stored masked; masked again for rows an old version kept
             for f in failures:
                 failing.add_row(f.integration, f.sync, f.source_key, f.code, str(f.attempts),
-                                f.message[:100])
+                                redact.text(f.message)[:100])
             console.print(failing)
+        _print_held(store, console, args.limit)
+        from engine.cli.safeguards import print_safeguards
+
+        print_safeguards(store, latest, console)
     return 0
 
 
@@ -118,6 +125,32 @@ def _print_queue(console: Console, store: object) -> None:
     for row in rows:
         table.add_row(row.tenant, row.integration, row.sync, str(row.waiting),
                       str(row.running), str(row.stalled), str(row.retried))
+    console.print(table)
+
+
+def _print_held(store: StateStore, console: Console, limit: int) -> None:
+    """Source changes the target cannot take (fields it sets at creation only)."""
+    import json
+
+    from rich.table import Table
+
+    from engine.redact import Redactor
+
+    held = store.list_held(limit=limit)
+    if not held:
+        return
+    redact = Redactor()
+    table = Table(title="changes not written: the target sets these fields at creation only"
+                  " (change them there by hand, or set the source back)")
+    for column in ("integration", "sync", "key", "field", "as created", "source now", "since"):
+        table.add_column(column)
+    for record in held:
+        for name, (old, new) in sorted((record.held or {}).items()):
+            table.add_row(record.integration, record.sync, record.source_key, name,
+                          redact.text(json.dumps(old, ensure_ascii=False))[:60],
+                          redact.text(json.dumps(new, ensure_ascii=False))[:60],
+                          record.held_since.strftime("%Y-%m-%d %H:%M:%S")
+                          if record.held_since else "-")
     console.print(table)
 
 

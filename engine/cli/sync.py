@@ -1,4 +1,4 @@
-"""Commands that read and write through a spec's connections: `plan`, `run`, `check`, `explain`.
+"""Commands that read and write through a spec's connections: `plan`, `run`, `explain`.
 
 Each loads the spec with the same checks as `specsync validate` (a broken spec never
 runs), opens the state store (`--state`, else $SPECSYNC_STATE, else .specsync/state.db)
@@ -21,15 +21,18 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from engine.cli.progress import RunProgress
+    from engine.redact import Redactor
     from engine.spec.model import Spec
     from engine.state import StateStore
-    from engine.sync.changes import Plan
+    from engine.sync.changes import Change, Plan
+    from engine.sync.exact import PlannedSync, RunGuard
     from engine.sync.pace import RunEstimate
     from engine.sync.pipeline import RunReport
     from engine.sync.planned import PlannedLinks
     from engine.sync.runtime import Runtime
 
-__all__ = ["CHECK", "EXPLAIN", "PLAN", "RUN", "render_plan"]
+__all__ = ["EXPLAIN", "PLAN", "RUN", "failure_lines", "internal_matching_note", "open_runtime",
+           "render_plan"]
 
 T = TypeVar("T")
 
@@ -62,8 +65,24 @@ def _open_store(state: str | None, *, read_only: bool) -> StateStore:
         return SqliteStateStore(":memory:")
 
 
+def _log_redactor() -> Redactor:
+    """The redactor of the command's log lines (warnings and errors on stderr), which is
+    also the runtime's: the connections' secrets it learns are masked in every line, and
+    so are identity numbers, e-mail addresses and phone numbers (engine/redact.py).
+    Where something else set logging up already (a test, an embedding program), its
+    handlers stay, and the runtime gets a redactor of its own."""
+    import logging
+
+    from engine.logs import configure_logging
+    from engine.redact import Redactor
+
+    if logging.getLogger().handlers:
+        return Redactor()
+    return configure_logging("WARNING")
+
+
 @asynccontextmanager
-async def _open_runtime(spec_path: str, state: str | None, *,
+async def open_runtime(spec_path: str, state: str | None, *,
                         read_only: bool = False) -> AsyncIterator[Runtime]:
     """The spec loaded, its state store open, a Runtime over both; all closed at the end."""
     from engine.spec.load import load_spec
@@ -71,7 +90,7 @@ async def _open_runtime(spec_path: str, state: str | None, *,
 
     spec = load_spec(spec_path)
     with _open_store(state, read_only=read_only) as store:
-        runtime = Runtime(spec=spec, store=store)
+        runtime = Runtime(spec=spec, store=store, redactor=_log_redactor())
         try:
             yield runtime
         finally:
@@ -106,13 +125,20 @@ def render_plan(plan: Plan) -> str:
     redact = Redactor()
     counts = plan.counts
     head = ", ".join(f"{counts.get(k, 0)} to {k}" for k in _WRITES)
+    held = (f", {plan.held} with changes the target cannot take (set at creation only)"
+            if plan.held else "")
     lines = [f"{plan.integration}/{plan.sync}: {head}; {counts.get('skip', 0)} unchanged, "
-             f"{counts.get('filtered', 0)} filtered out, {counts.get('error', 0)} failing"]
+             f"{counts.get('filtered', 0)} filtered out, {counts.get('error', 0)} failing"
+             + held]
     for change in sorted(plan.changes, key=lambda c: (c.kind, c.key)):
-        if change.kind in ("skip", "filtered"):
+        if change.kind in ("skip", "filtered") and not change.held:
             continue
         target = f" -> {change.target_id}" if change.target_id else ""
-        lines.append(f"  {_MARKS.get(change.kind, '?')} {change.kind} {change.key}{target}")
+        kind = "unchanged" if change.kind == "skip" else change.kind
+        lines.append(f"  {_MARKS.get(change.kind, '!')} {kind} {change.key}{target}")
+        for f in change.held:
+            lines.append(f"      {f.field}: {redact.text(_show(f.old))} -> "
+                         f"{redact.text(_show(f.new))} (not written: set at creation only)")
         if change.kind == "error":
             lines.append(f"      [{change.code}] {redact.text(change.reason)}")
         # A field the target cannot read back is sent with every update and cannot be
@@ -129,6 +155,7 @@ def render_plan(plan: Plan) -> str:
                          f"{', '.join(unreadable)}")
     if plan.truncated:
         lines.append("  (more changes than shown; the counts cover every record)")
+    lines.extend(f"  warning: {redact.text(w)}" for w in plan.warnings)
     return "\n".join(lines)
 
 
@@ -141,6 +168,7 @@ class PlanArgs:
     json: bool
     full: bool
     state: str | None
+    out: str | None = None
 
 
 def _plan_arguments(p: argparse.ArgumentParser) -> None:
@@ -148,11 +176,14 @@ def _plan_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--sync", metavar="NAME", help="only this sync (default: every sync)")
     p.add_argument("--json", action="store_true", help="the plans as JSON, for tools")
     p.add_argument("--full", action="store_true", help="plan a full reconcile, ignoring cursors")
+    p.add_argument("--out", metavar="FILE", help="also write the exact plan, with the hashes "
+                   "it was computed from, for `specsync run --plan FILE`")
     add_state_option(p)
 
 
 async def _plan_with_estimate(runtime: Runtime, name: str, *, full: bool,
-                              links: PlannedLinks) -> tuple[Plan, RunEstimate]:
+                              links: PlannedLinks, exact: list[PlannedSync] | None = None
+                              ) -> tuple[Plan, RunEstimate]:
     """The plan of one sync, and what a run of it asks of each connection: the requests
     planning sent (a run reads and looks up the same) plus the writes it would add."""
     from engine.sync.pace import estimate_run, request_meter
@@ -163,35 +194,81 @@ async def _plan_with_estimate(runtime: Runtime, name: str, *, full: bool,
     meters = [m for m in (request_meter(runtime, c) for c in dict.fromkeys((source, target)))
               if m is not None]
     before = {m.connection: m.sent() for m in meters}
-    plan = await plan_sync(runtime, name, full=full, links=links)
+    if exact is None:
+        plan = await plan_sync(runtime, name, full=full, links=links)
+    else:
+        from engine.cli.exact import exact_plan
+
+        plan = await exact_plan(runtime, name, full=full, links=links, exact=exact)
     links.expect(plan)  # a later sync linking to these records finds them
     measured = {m.connection: m.sent() - before[m.connection] for m in meters}
     max_batch = runtime.adapter(target).max_batch(sync.target_object)
     return plan, estimate_run(plan, source=source, target=target, measured=measured,
-                              meters=meters, max_batch=max_batch)
+                              meters=meters, max_batch=max_batch,
+                              target_object=sync.target_object,
+                              costs=runtime.adapter(target))
+
+
+def internal_matching_note(runtime: Runtime, plan: Plan) -> str | None:
+    """Internal matching: how many planned records name no existing target record."""
+    from engine.sync.match import unmatched_note
+
+    sync = runtime.spec.syncs[plan.sync]
+    if sync.key.match != "internal":
+        return None
+    from engine.adapters.registry import default_registry
+
+    adapter = runtime.adapter(sync.target_connection)
+    info = adapter.describe().objects.get(sync.target_object)
+    obj = (info.label if info else sync.target_object).lower()
+    missing = sum(1 for c in plan.changes if c.kind == "error" and c.code == "key.not-found")
+    selected = sum(n for kind, n in plan.counts.items()
+                   if kind not in ("filtered", "deactivate", "delete"))
+    if not missing:
+        return None  # the docs say what would happen; nothing to warn about here
+    return unmatched_note(default_registry().title(adapter.name), obj, sync.key.components,
+                          missing=missing, selected=selected, at_least=plan.truncated)
 
 
 def plan(args: PlanArgs) -> int:
     notes: dict[str, str | None] = {}
+    exact: list[PlannedSync] | None = [] if args.out else None
+    spec_hash: list[tuple[str, str]] = []
 
     async def main() -> list[tuple[Plan, RunEstimate]]:
         from engine.docs.describe import creation_only_note
         from engine.sync.planned import PlannedLinks
 
-        async with _open_runtime(args.spec, args.state, read_only=True) as runtime:
+        async with open_runtime(args.spec, args.state, read_only=True) as runtime:
             names = _sync_names(runtime.spec, args.sync)
             # Fields the target's API can set at creation only: never planned as updates.
             notes.update((name, creation_only_note(runtime.spec, name)) for name in names)
             # one for all: a sync's plan sees the links the syncs planned before it make
             links = PlannedLinks(runtime.store, runtime.spec.integration)
-            return [await _plan_with_estimate(runtime, name, full=args.full, links=links)
-                    for name in names]
+            spec_hash.append((runtime.spec.integration, runtime.spec.content_hash))
+            planned = [await _plan_with_estimate(runtime, name, full=args.full, links=links,
+                                                 exact=exact)
+                       for name in names]
+            for p, _ in planned:
+                unmatched = internal_matching_note(runtime, p)
+                if unmatched:
+                    notes[p.sync] = "; ".join(n for n in (notes.get(p.sync), unmatched) if n)
+            return planned
 
     plans = _run_async(main)
+    if args.out and exact is not None:
+        from engine.sync.exact import ExactPlan
+
+        [(integration, content_hash)] = spec_hash
+        ExactPlan(integration, content_hash, exact).write(args.out)
+        print(f"wrote the exact plan to {args.out}: `specsync run {args.spec} --plan "
+              f"{args.out}` does exactly this", file=sys.stderr)
     if args.json:
         import json
 
-        print(json.dumps([{**p.to_dict(), "estimate": e.to_dict()} for p, e in plans],
+        print(json.dumps([{**p.to_dict(), "estimate": e.to_dict(),
+                           **({"note": notes[p.sync]} if notes.get(p.sync) else {})}
+                          for p, e in plans],
                          indent=2, ensure_ascii=False))
     else:
         print("\n\n".join(render_plan(p) + f"\n  estimate: {e.describe()}"
@@ -218,6 +295,9 @@ class RunArgs:
     full: bool
     quiet: bool
     state: str | None
+    plan: str | None = None
+    confirm_deletions: int | None = None
+    grace: float = 30.0
 
 
 def _run_arguments(p: argparse.ArgumentParser) -> None:
@@ -225,11 +305,22 @@ def _run_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--sync", metavar="NAME", help="only this sync (default: every sync)")
     p.add_argument("--full", action="store_true", help="read everything, not only changes")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--plan", metavar="FILE", help="run exactly the plan `specsync plan --out "
+                   "FILE` wrote; refused, naming the records, when the source or the "
+                   "target changed since in a way that changes it")
+    p.add_argument("--confirm-deletions", metavar="N", type=int, default=None,
+                   help="let up to N deactivations and deletes through the deletion guard "
+                   "this once (the number a refused run named)")
+    p.add_argument("--grace", type=float, default=30.0, metavar="SECONDS",
+                   help="on SIGTERM or Ctrl-C, how long the writes in flight may take to "
+                   "finish before they are abandoned (default: 30)")
     add_state_option(p)
 
 
 async def _run_one(runtime: Runtime, name: str, *, full: bool, quiet: bool,
-                   console: Console, interval: float = 10.0) -> RunReport:
+                   console: Console, interval: float = 10.0,
+                   guard: RunGuard | None = None,
+                   confirm_deletions: int | None = None) -> RunReport:
     """One sync to the end, with its progress on stderr (engine/cli/progress.py)."""
     import asyncio
 
@@ -241,21 +332,25 @@ async def _run_one(runtime: Runtime, name: str, *, full: bool, quiet: bool,
     source = runtime.adapter(sync.source_connection)
     state = RunProgress(name, total=lambda: source.total(sync.source_object),
                         target=request_meter(runtime, sync.target_connection))
-    if quiet:
-        return await run_sync(runtime, name, full=full)
+    if quiet or guard is not None:
+        return await run_sync(runtime, name, full=full, guard=guard,
+                              confirm_deletions=confirm_deletions)
     if not console.is_terminal:  # a log or CI: a line every `interval` seconds
         printer = asyncio.create_task(print_periodically(
             state, lambda line: console.print(line, markup=False, highlight=False),
             interval=interval))
         try:
-            return await run_sync(runtime, name, full=full, progress=state.update)
+            return await run_sync(runtime, name, full=full, progress=state.update,
+                                  confirm_deletions=confirm_deletions)
         finally:
             printer.cancel()
-    return await _run_with_bar(runtime, name, full=full, console=console, state=state)
+    return await _run_with_bar(runtime, name, full=full, console=console, state=state,
+                               confirm_deletions=confirm_deletions)
 
 
 async def _run_with_bar(runtime: Runtime, name: str, *, full: bool, console: Console,
-                        state: RunProgress) -> RunReport:
+                        state: RunProgress, confirm_deletions: int | None = None
+                        ) -> RunReport:
     from rich.progress import (
         BarColumn,
         Progress,
@@ -281,7 +376,8 @@ async def _run_with_bar(runtime: Runtime, name: str, *, full: bool, console: Con
             now = state.state()
             bar.update(task, total=now.total, completed=now.done)
 
-        return await run_sync(runtime, name, full=full, progress=progress)
+        return await run_sync(runtime, name, full=full, progress=progress,
+                              confirm_deletions=confirm_deletions)
 
 
 def _print_reports(spec: Spec, runtime: Runtime, reports: list[RunReport],
@@ -301,26 +397,77 @@ def _print_reports(spec: Spec, runtime: Runtime, reports: list[RunReport],
 
     _console().print(table)
     for r in reports:
+        if r.tripped and r.error:  # a safeguard's reason: what stopped the run, and why
+            console.print(f"[red]stopped[/] {r.sync}: {escape(r.error)}")
         for warning in r.warnings:
             console.print(f"[yellow]warning[/] {r.sync}: {escape(warning)}")
-        for failure in r.failures[:20]:  # escaped: `[links.missing]` is text, not markup
-            console.print(f"[red]failed[/] {r.sync} {escape(failure.key)}: "
-                          f"{escape(f'[{failure.code}]')} "
-                          f"{escape(runtime.redactor.text(failure.reason))}")
+        for line in failure_lines(r.failures, total=r.counts["error"]):
+            console.print(f"[red]failed[/] {r.sync} {escape(runtime.redactor.text(line))}")
+
+
+_SHOWN_ALONE = 3  # failures of one code listed one by one; more share one line
+
+
+def failure_lines(failures: list[Change], *, total: int) -> list[str]:
+    """The failures of a run for people: up to three of a code each with its message; a
+    code shared by more is one line (the first message, then the other keys), so 30
+    records failing for one reason read as one reason, not a wall of 30."""
+    by_code: dict[str, list[Change]] = {}
+    for failure in failures:
+        by_code.setdefault(failure.code, []).append(failure)
+    lines: list[str] = []
+    for code, group in by_code.items():
+        if len(group) <= _SHOWN_ALONE:
+            lines.extend(f"{c.key}: [{code}] {c.reason}" for c in group)
+            continue
+        others = [c.key for c in group[1:11]]
+        more = len(group) - 1 - len(others)
+        lines.append(f"{len(group)} records [{code}], e.g. {group[0].key}: {group[0].reason}"
+                     f" (also {', '.join(others)}{f' and {more} more' if more else ''})")
+    if total > len(failures):
+        lines.append(f"{total - len(failures)} more failing records: `specsync status` "
+                     "lists them")
+    return lines
 
 
 def run(args: RunArgs) -> int:
+    """Run the syncs; SIGTERM or SIGINT stops them gracefully (engine/cli/signals.py)
+    and the command exits 128 + the signal's number."""
+    from engine.cli.signals import GracefulStop
+
     console = _console(stderr=True)
+    if args.plan:
+        from engine.cli.exact import run_plan
+
+        return run_plan(args, console)
+    signum: int | None = None
+
+    def say(text: str) -> None:
+        console.print(text, markup=False, highlight=False)
 
     async def main() -> list[RunReport]:
-        async with _open_runtime(args.spec, args.state) as runtime:
-            reports = [await _run_one(runtime, name, full=args.full, quiet=args.quiet,
-                                      console=console)
-                       for name in _sync_names(runtime.spec, args.sync)]
+        nonlocal signum
+        async with open_runtime(args.spec, args.state) as runtime:
+            reports: list[RunReport] = []
+            async with GracefulStop(runtime.stop, grace=args.grace, say=say) as stopping:
+                for name in _sync_names(runtime.spec, args.sync):
+                    if stopping.stopped:
+                        break  # the syncs not started yet stay for the next run
+                    report = await stopping.shield(_run_one(
+                        runtime, name, full=args.full, quiet=args.quiet, console=console,
+                        confirm_deletions=args.confirm_deletions))
+                    if report is None:
+                        say(f"{name}: interrupted; the writes in flight were abandoned, "
+                            "what was committed stays")
+                        break
+                    reports.append(report)
+            signum = stopping.signum
             _print_reports(runtime.spec, runtime, reports, console)
             return reports
 
     reports = _run_async(main)
+    if signum is not None:
+        return 128 + signum
     return 0 if all(r.outcome == "success" for r in reports) else 1
 
 
@@ -330,50 +477,6 @@ RUN = command(
     args=RunArgs, handler=run, arguments=_run_arguments,
     description="Run each sync (or the one named) to the end: read changes since the "
     "cursor, filter, map, match, write only what changed. Exits 1 when a sync fails.",
-)
-
-
-# -- check ------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class CheckArgs:
-    spec: str
-    state: str | None
-
-
-def _check_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("spec", metavar="SPEC", help="a spec file or its integration directory")
-    add_state_option(p)
-
-
-def check(args: CheckArgs) -> int:
-    from engine.errors import SpecsyncError
-
-    async def main() -> bool:
-        ok = True
-        async with _open_runtime(args.spec, args.state, read_only=True) as runtime:
-            for name, connection in runtime.spec.connections.items():
-                try:
-                    result = await runtime.adapter(name).check()
-                    good, message = result.ok, result.message
-                except SpecsyncError as exc:  # one the user can act on: its words only
-                    good, message = False, runtime.redactor.text(str(exc))
-                except Exception as exc:  # a check reports, it does not crash
-                    good = False
-                    message = runtime.redactor.text(f"{type(exc).__name__}: {exc}")
-                ok = ok and good
-                print(f"{'ok  ' if good else 'FAIL'} {name} ({connection.adapter}): {message}")
-        return ok
-
-    return 0 if _run_async(main) else 1
-
-
-CHECK = command(
-    "check", help="test each connection of a spec and say plainly which works",
-    example="specsync check specs/kleer-hubspot",
-    args=CheckArgs, handler=check, arguments=_check_arguments,
-    description="Connect to every system the spec names, with its credentials, and report "
-    "per connection. Exits 1 when any connection fails.",
 )
 
 
@@ -435,7 +538,7 @@ async def _explain(runtime: Runtime, sync_name: str, wanted: str) -> int:
 
 def explain(args: ExplainArgs) -> int:
     async def main() -> int:
-        async with _open_runtime(args.spec, args.state, read_only=True) as runtime:
+        async with open_runtime(args.spec, args.state, read_only=True) as runtime:
             [name] = _sync_names(runtime.spec, args.sync)
             return await _explain(runtime, name, args.key)
 

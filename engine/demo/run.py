@@ -29,6 +29,7 @@ import sys
 import tempfile
 import threading
 from collections.abc import Awaitable, Callable, Iterator
+from functools import partial
 from pathlib import Path
 from typing import TypeVar
 
@@ -132,8 +133,7 @@ class _Demo:
         try:
             for name in names:
                 report = await self.step(f"{integration}: scheduled run of {name}",
-                                         lambda name=name: run_sync(runtime, name,
-                                                                    trigger="schedule"))
+                                         partial(run_sync, runtime, name, trigger="schedule"))
                 if report is None:
                     continue
                 reports.append(report)
@@ -152,7 +152,8 @@ class _Demo:
 
     async def kleer_cinode(self) -> None:
         self.printer.section("Live: Cinode webhooks -> runner -> Kleer")
-        url = await self.step("kleer-cinode: register the runner's webhook with Cinode",
+        url = await self.step("kleer-cinode: specsync connect registers the runner's "
+                              "webhook with Cinode",
                               lambda: subscribe_cinode(self.world))
         if url is not None:
             self.printer.done(f"Cinode sends project events to {url}")
@@ -161,11 +162,12 @@ class _Demo:
 
     async def kleer_hubspot(self) -> None:
         self.printer.section("Live: HubSpot webhooks and workflow actions -> runner -> Kleer")
-        url = await self.step("kleer-hubspot: subscribe the runner to HubSpot's webhooks",
+        url = await self.step("kleer-hubspot: specsync connect subscribes the runner to "
+                              "HubSpot's webhooks and defines the workflow actions",
                               lambda: subscribe_hubspot(self.world))
         if url is not None:
             self.printer.done(f"HubSpot sends the inbound syncs' trigger properties to {url}")
-        definitions = await self.step("kleer-hubspot: define the workflow actions in HubSpot",
+        definitions = await self.step("kleer-hubspot: the workflow actions defined in HubSpot",
                                       lambda: define_actions(self.world))
         if definitions is not None:
             self.printer.done(f"{len(definitions)} workflow actions call "

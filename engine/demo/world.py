@@ -20,6 +20,7 @@ from typing import Any
 
 import httpx
 
+from engine.adapters.base import Registration
 from engine.demo.servers import LoopbackServer
 from engine.errors import SpecsyncError
 from engine.redact import Redactor
@@ -75,6 +76,8 @@ class DemoWorld:
     webhook_secret: str
     client: httpx.AsyncClient
     servers: list[LoopbackServer] = field(default_factory=list)
+    # What `specsync connect` registered, per integration (subscribe.py).
+    registrations: dict[str, list[Registration]] = field(default_factory=dict)
 
     def runtime(self, integration: str) -> Runtime:
         """A runtime for one integration's scheduled runs, over real HTTP."""

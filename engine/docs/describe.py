@@ -17,6 +17,7 @@ from typing import Any
 from engine.adapters.catalog import ObjectInfo
 from engine.adapters.registry import default_registry
 from engine.docs.model import ActionDoc, IntegrationDoc, Row, SyncDoc
+from engine.docs.safeguards import safeguard_words
 from engine.docs.words import (
     filter_words,
     join_words,
@@ -40,7 +41,8 @@ FIXED = "Required and must not be modified"
 TAGS = "Synced tags are configured during setup"
 _ENUM_MEANING = re.compile(r"(?:^|,)\s*(-?[0-9]+)\s+([A-Za-z][A-Za-z -]*?)\s*(?=,|$)")
 _TAG_SETS = re.compile(r"select_tags\(\s*setup\.([a-z][a-z0-9_]*)")
-CREATE_ONLY = "Set when the record is created only: {system}'s API cannot change it later"
+CREATE_ONLY = ("Set when the record is created only: {system}'s API cannot change it later "
+               "(a later change is reported by plan and status, not written)")
 ONE_WAY = "One-way: editing it in {system} does not start a sync on its own"
 
 
@@ -203,6 +205,7 @@ def _sync(spec: Spec, sync: Sync) -> SyncDoc:
         delta=_delta(sync, source),
         unmatched=_unmatched(sync, target),
         rows=tuple(_with_names(r, source, target) for r in rows),
+        safeguards=safeguard_words(spec, sync, raw),
     )
 
 
@@ -219,7 +222,15 @@ def _trigger(spec: Spec, sync: Sync) -> str | None:
         return None
     connection = spec.connections.get(sync.trigger.webhook)
     system = system_name(connection.adapter) if connection else sync.trigger.webhook
-    return trigger_words(system, sync.trigger.events, sync.trigger.properties)
+    words = trigger_words(system, sync.trigger.events, sync.trigger.properties)
+    action = spec.actions.get(sync.create_action or "")
+    if action is None:
+        return words
+    title = action.title or action.name
+    when = f" and `{sync.create_when}`" if sync.create_when else ""
+    return (f"{words}; a record that names no target record yet (new in {system}{when}) is "
+            f"created by the action \"{title}\", which writes the new id back (webhooks "
+            "only: scheduled runs never create)")
 
 
 def _delta(sync: Sync, source: _Object) -> str | None:
@@ -315,7 +326,8 @@ def _field_row(spec: Spec, f: FieldMap, source: _Object, target: _Object, raw: A
         if required or target.external_id(f.target):
             comments.append(FIXED)
         else:
-            comments.append("Written when the record is created; must not be modified")
+            comments.append("Written when the record is created; must not be modified (a "
+                            "later change is reported by plan and status, not written)")
     elif required:
         comments.append(REQUIRED)
     setup_names = list(transform.setup_names)
@@ -333,8 +345,14 @@ def _field_row(spec: Spec, f: FieldMap, source: _Object, target: _Object, raw: A
     if isinstance(enabled, str) and SETUP_REF.match(enabled):
         note = _setup_note(spec, enabled)
         comments.append(SWITCH + (f" ({note})" if note else ""))
-    if not f.enabled:
+    if f.held_back:
+        comments.append(f"Never written: it would carry back `{f.held_back}`, which "
+                        f"flows {target.system} → {source.system} only")
+    elif not f.enabled:
         comments.append("Disabled in this setup")
+    if f.direction != "both":
+        comments.append(f"Flows {source.system} → {target.system} only (edits in "
+                        f"{target.system} are never written back)")
     badge = one_way(transform.fields, f.target) if one_way is not None else None
     if badge:
         comments.append(badge)
@@ -373,8 +391,13 @@ def _key_comment(spec: Spec, sync: Sync, source: _Object, target: _Object,
         text = (f"External matching: the {source.system} ID is stored in {target.system}'s "
                 f"{field} and used to find records that already exist")
     else:
-        text = f"Internal matching: the key is {target.system}'s own ID"
+        text = (f"Internal matching: the key is {target.system}'s own ID; a record whose "
+                f"key names no existing {target.system} record is not created but reported "
+                "(key.not-found)")
     comments.append(text + (f" ({match_note})" if match_note else ""))
+    if key.verify and key.match == "external":
+        comments.append(f"Every full run checks it in {target.system}: a record whose ID was "
+                        "changed there is reported (key.modified) until it is set back")
     return comments
 
 

@@ -50,6 +50,7 @@ class SyncDoc:
     delta: str | None
     unmatched: str | None
     rows: tuple[Row, ...]
+    safeguards: str | None = None  # the limits the spec sets, in words
 
 
 @dataclass(frozen=True)

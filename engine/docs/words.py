@@ -200,8 +200,8 @@ def _operand(operand: Operand, field: str, say: _Say) -> str:
         named = f"setup.{operand.name}"
         if isinstance(value, (list, tuple)) and all(not isinstance(v, (list, dict))
                                                     for v in value):
-            shown: str | None = ", ".join(_literal(v, field, say, quote=False) for v in value)
-            shown = shown if len(shown) <= _SHORT else None
+            joined = ", ".join(_literal(v, field, say, quote=False) for v in value)
+            shown: str | None = joined if len(joined) <= _SHORT else None
         else:
             shown = setup_value_words(value)
         if shown is None:

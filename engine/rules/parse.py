@@ -38,6 +38,7 @@ from engine.rules.nodes import (
     Rule,
     SetupRef,
 )
+from engine.rules.tree import ParseTree, subtree, token, tokens
 
 __all__ = ["MAX_DURATION", "MAX_LENGTH", "MAX_NESTING", "parse_rule", "syntax_errors"]
 
@@ -106,11 +107,10 @@ def parse_rule(text: str) -> Rule:
 # ---------------------------------------------------------------------------
 # Driving the parser and explaining its errors
 
-
-def _drive(text: str) -> Tree:
+def _drive(text: str) -> ParseTree:
     parser = _parser()
     ip = parser.parse_interactive(text)
-    tokens = ip.lexer_thread.lex(ip.parser_state)
+    tokens = ip.lexer_thread.lex(ip.parser_state)  # type: ignore[no-untyped-call]
     fed: list[Token] = []
     try:
         while True:
@@ -121,14 +121,16 @@ def _drive(text: str) -> Tree:
             except UnexpectedToken as e:  # contextual lexer: a real token, wrong place
                 raise _explain(text, fed, e.token, _accepts(ip)) from None
             except UnexpectedCharacters as e:
-                raise _bad_character(text, fed, e.pos_in_stream, _accepts(ip)) from None
+                raise _bad_character(text, fed, e.pos_in_stream or 0, _accepts(ip)) from None
             try:
                 ip.feed_token(tok)
             except UnexpectedToken as e:
                 raise _explain(text, fed, tok, _accepts(ip, e)) from None
             fed.append(tok)
         try:
-            return ip.feed_eof(fed[-1] if fed else None)
+            tree: ParseTree = ip.feed_eof(  # type: ignore[no-untyped-call]
+                fed[-1] if fed else None)
+            return tree
         except UnexpectedToken as e:
             raise _explain(text, fed, None, _accepts(ip, e)) from None
     except LarkError as e:  # pragma: no cover - a lark failure mode not explained above
@@ -225,7 +227,7 @@ def _explain(text: str, fed: list[Token], bad: Token | None,
                 and before in (None, "AND", "OR", "NOT", "LPAR")):
             # `x = 1 or or ...`: the contextual lexer read the second `or` as a field.
             where = f" after `{fed[-2]}`" if before else ""
-            at = _span(prev)
+            at = _span(prev) if prev is not None else at
             return err(f"expected a condition{where}, found `{field}`",
                        f"`{field}` is a keyword; write a field with that name in backticks")
         meant = _operator_meant(str(bad)) if btype in ("NAME", "QUOTED_NAME") and bad else None
@@ -297,7 +299,7 @@ def _explain(text: str, fed: list[Token], bad: Token | None,
             return err("missing `)`", f"the `(`{where} is never closed")
         if btype == "RPAR":
             return err("unmatched `)`", "remove it, or add the `(` that it closes")
-        if (btype == "NAME" and bad is not None and ptype == "NUMBER"
+        if (btype == "NAME" and bad is not None and prev is not None and ptype == "NUMBER"
                 and bad.start_pos == prev.end_pos and str(bad).lower() in _UNITS):
             return err(f"a duration such as `{prev}{bad}` needs now() or today()",
                        f"write today() - {prev}{bad}")
@@ -413,9 +415,9 @@ def _bad_character(text: str, fed: list[Token], pos: int,
     return RuleSyntaxError(f"unexpected character `{shown}`", line, column, column + 1, hint)
 
 
-def _check_nesting(tree: Tree) -> None:
+def _check_nesting(tree: ParseTree) -> None:
     """Refuse trees nested deeper than MAX_NESTING, without recursion."""
-    stack: list[tuple[Tree, int]] = [(tree, 0)]
+    stack: list[tuple[ParseTree, int]] = [(tree, 0)]
     while stack:
         node, depth = stack.pop()
         if node.data in ("group", "negation"):
@@ -436,7 +438,7 @@ def _check_nesting(tree: Tree) -> None:
 # Parse tree -> nodes
 
 
-def _pos(item: Tree | Token) -> dict[str, int]:
+def _pos(item: ParseTree | Token) -> dict[str, int]:
     if isinstance(item, Token):
         return {"line": item.line or 1, "column": item.column or 1,
                 "end_line": item.end_line or 1, "end_column": item.end_column or 1}
@@ -451,12 +453,12 @@ class _Builder:
     def __init__(self, text: str):
         self.text = text
 
-    def fail(self, item: Tree | Token, message: str, hint: str | None) -> RuleSyntaxError:
+    def fail(self, item: ParseTree | Token, message: str, hint: str | None) -> RuleSyntaxError:
         p = _pos(item)
         end = p["end_column"] if p["end_line"] == p["line"] else p["column"] + 1
         return RuleSyntaxError(message, p["line"], p["column"], max(end, p["column"] + 1), hint)
 
-    def expr(self, tree: Tree) -> Expr:
+    def expr(self, tree: ParseTree) -> Expr:
         kind = tree.data
         kids = tree.children
         if kind in ("or_expr", "and_expr"):
@@ -464,52 +466,52 @@ class _Builder:
             cls = Or if kind == "or_expr" else And
             return cls(items, **_pos(tree))
         if kind == "negation":
-            return Not(self.expr(kids[1]), **_pos(tree))
+            return Not(self.expr(subtree(kids[1])), **_pos(tree))
         if kind == "group":
             # Parentheses only steer precedence; keep the inner node (with its own span).
-            return self.expr(kids[1])
-        field = self.field(kids[0])
+            return self.expr(subtree(kids[1]))
+        field = self.field(subtree(kids[0]))
         if kind == "is_test":
             test = " ".join(str(t).lower() for t in kids[2:])
             return Is(field, test, **_pos(tree))
         if kind == "compare":
-            op = str(kids[1].children[0])
-            return Compare(field, op, self.operand(kids[2]), **_pos(tree))
+            op = str(subtree(kids[1]).children[0])
+            return Compare(field, op, self.operand(subtree(kids[2])), **_pos(tree))
         if kind == "member":
-            return Compare(field, "in", self.operand(kids[2]), **_pos(tree))
+            return Compare(field, "in", self.operand(subtree(kids[2])), **_pos(tree))
         if kind == "not_member":
-            return Compare(field, "not in", self.operand(kids[3]), **_pos(tree))
+            return Compare(field, "not in", self.operand(subtree(kids[3])), **_pos(tree))
         if kind == "contains":
-            return Compare(field, "contains", self.operand(kids[2]), **_pos(tree))
+            return Compare(field, "contains", self.operand(subtree(kids[2])), **_pos(tree))
         if kind == "starts_with":
-            return Compare(field, "starts with", self.operand(kids[3]), **_pos(tree))
+            return Compare(field, "starts with", self.operand(subtree(kids[3])), **_pos(tree))
         raise self.fail(tree, f"unexpected `{kind}`", None)  # pragma: no cover
 
-    def field(self, tree: Tree) -> Field:
-        names = tuple(self.name(t) for t in tree.children if t.type != "DOT")
+    def field(self, tree: ParseTree) -> Field:
+        names = tuple(self.name(t) for t in tokens(tree) if t.type != "DOT")
         return Field(names, **_pos(tree))
 
     def name(self, tok: Token) -> str:
         return str(tok)[1:-1] if tok.type == "QUOTED_NAME" else str(tok)
 
-    def operand(self, tree: Tree) -> Operand:
+    def operand(self, tree: ParseTree) -> Operand:
         if tree.data == "literal":
-            return self.literal(tree.children[0])
+            return self.literal(token(tree.children[0]))
         if tree.data == "list":
-            items = tuple(self.literal(t.children[0]) for t in tree.children
+            items = tuple(self.literal(token(t.children[0])) for t in tree.children
                           if isinstance(t, Tree))
             return ListValue(items, **_pos(tree))
         if tree.data == "setup_ref":
-            path = tuple(self.name(t) for t in tree.children[1:] if t.type != "DOT")
+            path = tuple(self.name(t) for t in tokens(tree)[1:] if t.type != "DOT")
             return SetupRef(path, **_pos(tree))
         return self.relative(tree)
 
-    def relative(self, tree: Tree) -> RelativeTime:
-        base_tok = tree.children[0]
+    def relative(self, tree: ParseTree) -> RelativeTime:
+        base_tok = token(tree.children[0])
         base = "now" if base_tok.type == "NOW" else "today"
         if len(tree.children) == 3:
             return RelativeTime(base, **_pos(tree))  # type: ignore[arg-type]
-        sign_tok, dur = tree.children[3], tree.children[4]
+        sign_tok, dur = token(tree.children[3]), token(tree.children[4])
         m = re.fullmatch(r"(\d+)([a-z]*)", str(dur), re.IGNORECASE)
         digits, unit = (m.group(1), m.group(2).lower()) if m else ("", "")
         if unit not in _UNITS:

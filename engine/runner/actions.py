@@ -59,11 +59,12 @@ from engine.adapters.base import (
 from engine.adapters.catalog import ObjectInfo
 from engine.errors import AmbiguousWriteError, FatalError, MalformedRequestError, RecordError
 from engine.runner.context import RunnerContext
+from engine.runner.creates import create_lock
 from engine.runner.deployment import Deployment
 from engine.runner.webhooks import inbound, read_body
 from engine.spec.environment import MissingEnvironmentError
 from engine.spec.model import Action, Sync
-from engine.state.base import BatchCommit, Link
+from engine.state.base import ActionStatus, BatchCommit, Link
 from engine.sync.changes import payload_hash
 from engine.sync.mapping import Mapper
 from engine.sync.pipeline import run_sync
@@ -174,6 +175,7 @@ class ActionRunner:
                        flight: _Flight) -> dict[str, Any] | None:
         runtime = deployment.runtimes[integration]
         outcome: ActionOutcome
+        status: ActionStatus
         try:
             outputs = await self.run_action(deployment, integration, action, execution)
             outcome, status = ActionOutcome("succeeded", outputs), "succeeded"
@@ -203,7 +205,16 @@ class ActionRunner:
 
     async def run_action(self, deployment: Deployment, integration: str, action: Action,
                          execution: ActionExecution) -> dict[str, Any]:
-        """Map, write, link, push back; returns the rendered output fields."""
+        """Map, write, link, push back; returns the rendered output fields. A create runs
+        alone for its enrolled object in this process (creates.py: a sync's inbound
+        create and a workflow execution for one record make one record)."""
+        if action.mode == "update" or not execution.object_id:
+            return await self._run_action(deployment, integration, action, execution)
+        async with create_lock(self.ctx, integration, action.name, execution.object_id):
+            return await self._run_action(deployment, integration, action, execution)
+
+    async def _run_action(self, deployment: Deployment, integration: str, action: Action,
+                          execution: ActionExecution) -> dict[str, Any]:
         runtime = deployment.runtimes[integration]
         spec = runtime.spec
         store = runtime.store
@@ -235,7 +246,8 @@ class ActionRunner:
         obj = action.target_object
         info = target.describe().objects.get(obj)
         render = RenderContext(setup=spec.setup, links=runtime.links(), now=runtime.clock())
-        mapper = Mapper(action.fields, target=info)
+        mapper = Mapper(action.fields, target=info,
+                        text=runtime.text_rules(action.target_connection))
         create = mapper.create_payload(record, render)
         update = mapper.update_payload(record, render)
         scope = f"action:{action.name}"
@@ -370,7 +382,7 @@ class ActionRunner:
                     report = await run_sync(runtime, sync_name, trigger="action",
                                             records=_one(written))
             self.ctx.metrics.observe_run(integration, sync_name, "action", report.outcome,
-                                         report.counts)
+                                         report.counts, report.tripped)
         except Exception as exc:
             # The action itself succeeded; the scheduled run pushes the result back later.
             log.error("push-back after a workflow action failed", extra={

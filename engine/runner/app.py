@@ -26,7 +26,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterable, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -68,13 +68,15 @@ class Runner:
     def __init__(self, ctx: RunnerContext, *, spec_paths: list[str] | None,
                  loader: Callable[[], Deployment] | None, schedule: bool, inbox: bool,
                  inbox_options: Mapping[str, Any] | None = None,
-                 owns_store: bool = False) -> None:
+                 owns_store: bool = False,
+                 sleep: Callable[[float], Awaitable[object]] = asyncio.sleep) -> None:
         self.ctx = ctx
         self.spec_paths = spec_paths
         self.loader = loader
         self.owns_store = owns_store
         self.scheduler = Scheduler(ctx.store, ctx.deployment.scheduled_jobs(), self.run_scheduled,
-                                   gate=ctx.gate, clock=ctx.clock) if schedule else None
+                                   gate=ctx.gate, clock=ctx.clock,
+                                   sleep=sleep) if schedule else None
         self.worker = InboxWorker(ctx, **dict(inbox_options or {})) if inbox else None
         if self.worker is not None:
             ctx.wake_inbox = self._wake_worker
@@ -108,7 +110,7 @@ class Runner:
             self.ctx.progress.end(live)
             self.ctx.run_finished(integration, sync)
         self.ctx.metrics.observe_run(integration, sync, trigger, report.outcome,
-                                     report.counts)
+                                     report.counts, report.tripped)
         log.info("%s run finished", trigger, extra={
             "integration": integration, "sync": sync, "run_id": report.run_id,
             "outcome": report.outcome, **{f"n_{k}": v for k, v in report.counts.items() if v}})
@@ -169,6 +171,7 @@ class Runner:
                 log.warning("%d run(s) of an earlier process were interrupted", recovered)
         loop = asyncio.get_running_loop()
         self._stop.clear()
+        self.ctx.deployment.allow_runs()
         if self.scheduler is not None:
             self._tasks.append(loop.create_task(self.scheduler.run(self._stop),
                                                 name="specsync-scheduler"))
@@ -214,6 +217,8 @@ class Runner:
 
     async def _stop_background(self, grace_seconds: float) -> None:
         self._stop.set()
+        for deployment in (*self.retired, self.ctx.deployment):
+            deployment.request_stop("the server's shutdown")  # runs stop at a batch's end
         pending: list[asyncio.Task[Any]] = list(self._tasks)
         if self.scheduler is not None:
             pending.extend(self.scheduler.tasks.values())
@@ -299,6 +304,7 @@ def build_app(
     environ: Mapping[str, str] | None = None,
     transports: Mapping[str, httpx.AsyncBaseTransport] | None = None,
     clock: Callable[[], datetime] = utc_now,
+    sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
     redactor: Redactor | None = None,
     public_url: str | None = None,
     max_body_bytes: int = 1_000_000,
@@ -315,6 +321,7 @@ def build_app(
     sandboxes). `schedule`/`inbox` switch the background tasks off for tests that drive
     them by hand through `app.state.runner_control`. `console` turns on the operator
     console under /console (when it names a secret) and alerts (when it names a webhook).
+    `clock` and `sleep` are the scheduler's time (tests drive schedules with them).
     """
     owns_store = store is None
     if store is None:
@@ -346,13 +353,17 @@ def build_app(
         ctx = metrics_holder.get("ctx")
         return ctx.inbox_depth(max_age=0.0) if ctx else None
 
-    ctx = RunnerContext(current, store, RunnerMetrics(depth, all_budgets), clock=clock,
+    def state() -> object:
+        ctx = metrics_holder.get("ctx")
+        return ctx.store if ctx else None
+
+    ctx = RunnerContext(current, store, RunnerMetrics(depth, all_budgets, state), clock=clock,
                         public_url=public_url, max_body_bytes=max_body_bytes,
                         max_inbox_depth=max_inbox_depth)
     metrics_holder["ctx"] = ctx
     runner = Runner(ctx, spec_paths=paths, loader=load if paths is not None else None,
                     schedule=schedule, inbox=inbox, inbox_options=inbox_options,
-                    owns_store=owns_store)
+                    owns_store=owns_store, sleep=sleep)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

@@ -18,12 +18,14 @@ from engine.adapters.base import Vendor, WebhookEvent, WebhookSource
 from engine.adapters.ratelimit import RateBudgets
 from engine.errors import SpecsyncError
 from engine.redact import Redactor
+from engine.runner.dependencies import upstream_syncs
 from engine.runner.schedule import ScheduledSync, parse_schedule
 from engine.spec.environment import MissingEnvironmentError, resolve_text
 from engine.spec.load import iter_specs
 from engine.spec.model import Connection, Spec, Sync
 from engine.state.base import StateStore
 from engine.sync.runtime import Runtime, utc_now
+from engine.sync.stop import StopRequest
 
 __all__ = ["Deployment"]
 
@@ -33,6 +35,7 @@ class Deployment:
     specs: dict[str, Spec]
     runtimes: dict[str, Runtime]
     environ: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
+    _upstream: dict[str, dict[str, frozenset[str]]] = field(default_factory=dict, repr=False)
 
     @classmethod
     def load(cls, spec_paths: Iterable[str], store: StateStore, *,
@@ -167,10 +170,34 @@ class Deployment:
                 built += 1
         return built
 
+    def upstream(self, integration: str, sync: str) -> frozenset[str]:
+        """The syncs of the integration whose links `sync` reads (dependencies.py)."""
+        spec = self.specs.get(integration)
+        if spec is None:
+            return frozenset()
+        if integration not in self._upstream:
+            self._upstream[integration] = upstream_syncs(spec)
+        return self._upstream[integration].get(sync, frozenset())
+
+    def request_stop(self, reason: str) -> None:
+        """Ask every run in progress to stop at its batch's end (engine/sync/stop.py)."""
+        for runtime in self.runtimes.values():
+            runtime.stop.request(reason)
+
+    def allow_runs(self) -> None:
+        """Runs may go on again (a runner started after a stop): a fresh stop request."""
+        for runtime in self.runtimes.values():
+            runtime.stop = StopRequest()
+
     def scheduled_jobs(self) -> list[ScheduledSync]:
-        return [ScheduledSync(spec.integration, sync.name, parse_schedule(sync.schedule))
-                for spec in self.specs.values() for sync in spec.syncs.values()
-                if sync.schedule != "never"]
+        """Every scheduled sync, with the syncs whose links it reads (it waits for them)."""
+        jobs: list[ScheduledSync] = []
+        for spec in self.specs.values():
+            jobs.extend(ScheduledSync(spec.integration, sync.name,
+                                      parse_schedule(sync.schedule),
+                                      self.upstream(spec.integration, sync.name))
+                        for sync in spec.syncs.values() if sync.schedule != "never")
+        return jobs
 
     async def aclose(self) -> None:
         for runtime in self.runtimes.values():

@@ -15,6 +15,9 @@ SIGKILL, leaves them to be claimed again when the lease runs out), then:
 
 The events of a sync an operator paused are held: given back, due again after
 `hold_seconds`, never dropped for it (a held round does not count as a failed attempt).
+So are the events of a sync whose scheduled upstream sync (one whose links it reads,
+dependencies.py) never completed a run: on a fresh store they wait for its first run
+instead of failing `links.missing`.
 
 A batch is claimed, and settled, in store transactions of at most `chunk_size` events:
 the webhook receiver shares the store, and every delivery waiting to be stored would
@@ -46,7 +49,10 @@ from functools import partial
 from typing import Any
 
 from engine.adapters.base import Record, WebhookEvent
+from engine.errors import RetriableError
 from engine.runner.context import RunnerContext
+from engine.runner.creates import create_through_action, creates_record
+from engine.runner.dependencies import first_run_done
 from engine.runner.deployment import Deployment
 from engine.spec.model import Sync
 from engine.state.base import InboxEvent
@@ -104,7 +110,8 @@ def is_echo(deployment: Deployment, integration: str, sync: Sync, record: Record
             continue
         target = runtime.adapter(opposite.target_connection).describe().objects.get(
             opposite.target_object)
-        mapper = Mapper(opposite.fields, opposite.placement, target=target)
+        mapper = Mapper(opposite.fields, opposite.placement, target=target,
+                        text=runtime.text_rules(opposite.target_connection))
         written = [f for f in mapper.fields if not f.create_only]
         names = {f.target for f in written}
         if opposite.key.match == "external" and opposite.key.target_field:
@@ -207,6 +214,12 @@ class InboxWorker:
             if (integration, sync) in paused:
                 held.update(owners[(integration, sync)])
                 continue
+            waiting = await asyncio.to_thread(self._waiting_for, deployment, integration, sync)
+            if waiting:
+                log.info("webhook events held: waiting for the first run of %s",
+                         ", ".join(waiting), extra={"integration": integration, "sync": sync})
+                held.update(owners[(integration, sync)])
+                continue
             try:
                 await self._sync(deployment, integration, sync, by_record)
             except Exception as exc:
@@ -221,6 +234,13 @@ class InboxWorker:
             failed.setdefault(event_id, "held: the sync is paused")
         await self._settle(claimed, done, failed, held)
         return len(claimed)
+
+    def _waiting_for(self, deployment: Deployment, integration: str, sync: str) -> list[str]:
+        """Scheduled upstream syncs that never completed a run (their first is coming)."""
+        spec = deployment.specs[integration]
+        return [name for name in sorted(deployment.upstream(integration, sync))
+                if spec.syncs[name].schedule != "never"
+                and not first_run_done(self.ctx.store, integration, name)]
 
     async def _claim(self) -> list[InboxEvent]:
         """Up to `batch_size` due events, claimed `chunk_size` at a time (in order)."""
@@ -289,6 +309,13 @@ class InboxWorker:
                 self.reads += 1
                 if record is None:
                     continue  # deleted since: nothing to push
+                if creates_record(sync, record, runtime.spec.setup) and \
+                        not any(e.is_deletion for e in events):
+                    # New in the source: created in the target by the sync's create
+                    # action, which writes the new id back (creates.py).
+                    await create_through_action(self.ctx, deployment, integration, sync,
+                                                object_id, record)
+                    continue
                 if is_echo(deployment, integration, sync, record, object_id, events):
                     self.ctx.metrics.events.labels(integration, sync.source_connection,
                                                    "echo").inc(len(events))
@@ -307,4 +334,6 @@ class InboxWorker:
                 self.ctx.progress.end(live)
                 self.ctx.run_finished(integration, sync_name)
         self.ctx.metrics.observe_run(integration, sync_name, "webhook", report.outcome,
-                                     report.counts)
+                                     report.counts, report.tripped)
+        if report.tripped == "circuit_breaker":  # not processed: retried once it closes
+            raise RetriableError(report.error or "a circuit breaker is open")

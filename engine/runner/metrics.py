@@ -8,6 +8,9 @@
         signature, malformed, too_large, unknown, unavailable, overloaded
     specsync_inbox_depth                                   events not yet processed
     specsync_rate_limit_waits_total / _seconds_total       waits for a rate budget
+    specsync_safeguard_trips_total{integration,sync,safeguard}
+        deletions, failures, circuit_breaker: runs a safeguard stopped
+    circuit breakers and quarantined records: see safeguard_metrics.py
 
 Labels carry names from specs only, never record ids or values.
 """
@@ -21,6 +24,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from engine.adapters.ratelimit import RateBudget
+from engine.runner.safeguard_metrics import SafeguardCollector
 
 __all__ = ["CONTENT_TYPE", "RunnerMetrics"]
 
@@ -54,7 +58,8 @@ class _Live(Collector):
 
 class RunnerMetrics:
     def __init__(self, depth: Callable[[], int | None] = lambda: 0,
-                 budgets: Callable[[], Iterable[RateBudget]] = tuple) -> None:
+                 budgets: Callable[[], Iterable[RateBudget]] = tuple,
+                 store: Callable[[], object] = lambda: None) -> None:
         self.registry = CollectorRegistry()
         r = self.registry
         self.runs = Counter("specsync_runs", "Sync runs by how they ended",
@@ -66,11 +71,16 @@ class RunnerMetrics:
         self.rejected = Counter("specsync_webhook_requests_rejected",
                                 "Webhook and action requests refused",
                                 ["integration", "connection", "reason"], registry=r)
+        self.trips = Counter("specsync_safeguard_trips", "Runs a safeguard stopped",
+                             ["integration", "sync", "safeguard"], registry=r)
         self.registry.register(_Live(depth, budgets))
+        self.registry.register(SafeguardCollector(store))
 
     def observe_run(self, integration: str, sync: str, trigger: str, outcome: str,
-                    counts: dict[str, int]) -> None:
+                    counts: dict[str, int], tripped: str | None = None) -> None:
         self.runs.labels(integration, sync, trigger, outcome).inc()
+        if tripped:
+            self.trips.labels(integration, sync, tripped).inc()
         written = sum(counts.get(k, 0) for k in _WRITTEN)
         for kind, value in (("read", counts.get("read", 0)), ("written", written),
                             ("skipped", counts.get("skip", 0)),

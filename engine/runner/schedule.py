@@ -15,7 +15,11 @@ run for yet, and keeps these promises (reliability.md S4):
   and failing records are retried by every run anyway);
 - a sync an operator paused (`StateStore.set_paused`) does not run: each slot that
   passes meanwhile is recorded as run and as skipped (`skipped_key`), so resuming waits
-  for the next slot instead of catching up.
+  for the next slot instead of catching up;
+- a sync whose templates read another sync's links (`ScheduledSync.after`,
+  dependencies.py) waits while that sync is due, running or waiting to retry, and
+  starts as soon as its run completes: a fresh store's first round runs in dependency
+  order, not all at once.
 
 Time is injected (`clock`, `sleep`) so tests drive it without sleeping.
 """
@@ -76,7 +80,7 @@ class Schedule:
             elapsed = (moment - _EPOCH).total_seconds()
             return _EPOCH + timedelta(seconds=(elapsed // step) * step)
         following = self.next_after(moment)
-        if following is None:
+        if following is None or self.cron is None:
             return None
         return croniter(self.cron, following).get_prev(datetime).astimezone(UTC)
 
@@ -113,6 +117,7 @@ class ScheduledSync:
     integration: str
     sync: str
     schedule: Schedule
+    after: frozenset[str] = frozenset()  # syncs of the same integration it waits for
 
     @property
     def meta_key(self) -> str:
@@ -196,14 +201,34 @@ class Scheduler:
             name = (job.integration, job.sync)
             if name in paused:
                 self._skip(job, slot)
+        pending = {(job.integration, job.sync) for job, _ in due} - set(paused)
+        for job, slot in due:
+            name = (job.integration, job.sync)
+            if name in paused:
                 continue
             if name in self.tasks or self.gate.busy(*name):
                 continue  # still running: the slot stays due and runs once afterwards
+            waiting = self.waiting_for(job, pending)
+            if waiting:
+                log.debug("scheduled run of %s/%s waits for %s", *name, ", ".join(waiting))
+                continue  # started by the wake-up its upstream run's end sends
             task = asyncio.get_running_loop().create_task(
                 self._run(job, slot), name=f"schedule:{job.integration}/{job.sync}")
             self.tasks[name] = task
             started.append(task)
         return started
+
+    def waiting_for(self, job: ScheduledSync, pending: set[tuple[str, str]]) -> list[str]:
+        """The upstream syncs `job` must wait for: due now (`pending`), running, or
+        refused and waiting to retry. One this scheduler does not run waits for nothing."""
+        out = []
+        for upstream in sorted(job.after):
+            name = (job.integration, upstream)
+            if name not in self.jobs:
+                continue
+            if name in pending or name in self.tasks or name in self._retry_at:
+                out.append(upstream)
+        return out
 
     def _skip(self, job: ScheduledSync, slot: datetime) -> None:
         log.info("scheduled run of %s/%s skipped: the sync is paused", job.integration,

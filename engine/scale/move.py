@@ -40,7 +40,8 @@ from engine.state.migrations import latest_version
 __all__ = ["MoveReport", "move_state"]
 
 # Parents before children (failures reference runs).
-TABLES = ("sync_state", "links", "runs", "failures", "inbox", "leases", "actions", "meta")
+TABLES = ("sync_state", "links", "runs", "failures", "inbox", "leases", "actions", "meta",
+          "circuit_breakers", "record_writes")
 _IDENTITY = ("runs", "inbox")
 _CHUNK = 5_000
 

@@ -81,7 +81,8 @@ class InProcess:
             except BaseException:
                 self.ctx.metrics.runs.labels(scope, sync, trigger, "failed").inc()
                 raise
-        self.ctx.metrics.observe_run(scope, sync, trigger, report.outcome, report.counts)
+        self.ctx.metrics.observe_run(scope, sync, trigger, report.outcome, report.counts,
+                                     report.tripped)
         log.info("run finished", extra={
             "integration": scope, "sync": sync, "trigger": trigger, "run_id": report.run_id,
             "outcome": report.outcome,

@@ -69,6 +69,8 @@ async def work(cluster: Cluster, *, concurrency: int = 2, name: str | None = Non
                     stalled_worker_timeout=cluster.config.stall_seconds))
                 stopper = asyncio.ensure_future(stop.wait())
                 await asyncio.wait({runner, stopper}, return_when=asyncio.FIRST_COMPLETED)
+                if stop.is_set():  # runs in progress stop at their batch's end
+                    ctx.deployment.request_stop("the worker's shutdown")
                 if not runner.done():
                     runner.cancel()  # procrastinate's graceful stop: in-flight jobs finish
                 stopper.cancel()

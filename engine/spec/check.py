@@ -2,7 +2,8 @@
 
 Each check is a generator of `Diagnostic`s (the jsonschema style), so `specsync validate`
 reports every problem in one pass. Checks are defensive: a part the schema already
-rejected is skipped rather than crashing the rest.
+rejected is skipped rather than crashing the rest. The module is long because the
+checks share one context and its helpers; each check is a short generator of its own.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from engine.adapters.catalog import Catalog, ObjectInfo
 from engine.adapters.egress import url_problem
 from engine.adapters.registry import AdapterRegistry, default_registry
 from engine.diagnostics import Diagnostic, Location, Severity
+from engine.spec.direction import check_directions
 from engine.spec.environment import ENV_REF
 from engine.spec.model import SETUP_REF
 from engine.spec.source import LoadedDocument, pointer_join
@@ -218,7 +220,8 @@ def _template_text(transform: Any) -> str | None:
     if isinstance(transform, str):
         return transform
     if isinstance(transform, dict) and isinstance(transform.get("template"), str):
-        return transform["template"]
+        template: str = transform["template"]
+        return template
     return None
 
 
@@ -370,6 +373,16 @@ def _check_key(ctx: _Context, pointer: str, key: Any, source: ObjectInfo | None,
                            "an external id", pointer_join(pointer, "target_field"),
                            did_you_mean(target_field, target.external_id_fields,
                                         "external-id fields"))
+    if key.get("verify") and target is not None:
+        if match_value != "external":
+            yield ctx.diag("spec.key-verify", "`verify` checks the target field that holds "
+                           "the key, which only external matching has",
+                           pointer_join(pointer, "verify"), "remove `verify`, or set "
+                           "match: external with a target_field")
+        elif "read" not in target.operations:
+            yield ctx.diag("spec.key-verify", f"`verify` reads every {target.name} record, "
+                           f"which {target_catalog} cannot list",
+                           pointer_join(pointer, "verify"), "remove `verify`")
 
 
 def _check_adopt_by(ctx: _Context, pointer: str, key: Any, source: ObjectInfo | None,
@@ -392,6 +405,33 @@ def _check_adopt_by(ctx: _Context, pointer: str, key: Any, source: ObjectInfo | 
         yield from _check_transform(ctx, at, value, source)
 
 
+def _check_create(ctx: _Context, pointer: str, raw: Mapping[str, Any],
+                  source: ObjectInfo | None) -> Iterator[Diagnostic]:
+    """`create:` names a create action between the sync's own source and target."""
+    create = raw.get("create")
+    if not isinstance(create, dict) or not isinstance(create.get("action"), str):
+        return
+    at = pointer_join(pointer, "create")
+    actions = ctx.data.get("actions") or {}
+    name = create["action"]
+    action = actions.get(name)
+    if not isinstance(action, dict):
+        yield ctx.diag("spec.create-action", f"no action named `{name}`",
+                       pointer_join(at, "action"), did_you_mean(name, actions, "actions"))
+    elif action.get("mode", "create") != "create" or \
+            (action.get("source"), action.get("target")) != (raw.get("source"), raw.get("target")):
+        yield ctx.diag("spec.create-action",
+                       f"action `{name}` must create {raw.get('target')} records from "
+                       f"{raw.get('source')} records to create this sync's missing ones",
+                       pointer_join(at, "action"),
+                       "name a `mode: create` action with the same source and target")
+    if not raw.get("trigger"):
+        yield ctx.diag("spec.create-action", "`create` works on webhook-triggered records "
+                       "only, and this sync has no `trigger`", at, "add a webhook `trigger:`")
+    if "when" in create:
+        yield from _check_rule(ctx, pointer_join(at, "when"), create["when"], source)
+
+
 def _check_syncs(ctx: _Context) -> Iterator[Diagnostic]:
     connections = ctx.data.get("connections") or {}
     for name, raw in (ctx.data.get("syncs") or {}).items():
@@ -406,7 +446,7 @@ def _check_syncs(ctx: _Context) -> Iterator[Diagnostic]:
                                if raw.get("on_unmatched") != "delete" else ["create", "delete"])
         source = src[2] if src else None
         target = tgt[2] if tgt else None
-        target_catalog = ctx.catalogs[tgt[0]].adapter if tgt and ctx.catalogs.get(tgt[0]) else ""
+        target_catalog = _adapter_of(ctx, tgt)
         if "schedule" in raw:
             yield from _check_schedule(ctx, pointer_join(pointer, "schedule"), raw["schedule"])
         elif "trigger" not in raw:
@@ -450,6 +490,7 @@ def _check_syncs(ctx: _Context) -> Iterator[Diagnostic]:
                                "every run compares content hashes")
         yield from _check_key(ctx, pointer_join(pointer, "key"), raw.get("key"), source, target,
                               target_catalog)
+        yield from _check_create(ctx, pointer, raw, source)
         yield from _check_adopt_by(ctx, pointer_join(pointer, "key"), raw.get("key"), source,
                                    target, target_catalog)
         if "filter" in raw:
@@ -457,7 +498,7 @@ def _check_syncs(ctx: _Context) -> Iterator[Diagnostic]:
         updatable = target is None or "update" in target.operations
         yield from _field_rows(ctx, pointer_join(pointer, "fields"), raw.get("fields"), source,
                                target, target_catalog, updates=updatable)
-        if not updatable and "create" in target.operations and \
+        if not updatable and target is not None and "create" in target.operations and \
                 isinstance(raw.get("fields"), dict) and any(
                 not (isinstance(v, dict) and v.get("on") == "create")
                 for v in raw["fields"].values()):
@@ -505,7 +546,7 @@ def _check_actions(ctx: _Context) -> Iterator[Diagnostic]:
         tgt = ctx.object_of(raw.get("target"))
         source = src[2] if src else None
         target = tgt[2] if tgt else None
-        target_catalog = ctx.catalogs[tgt[0]].adapter if tgt and ctx.catalogs.get(tgt[0]) else ""
+        target_catalog = _adapter_of(ctx, tgt)
         inputs = tuple((raw.get("inputs") or {}).keys())
         yield from _field_rows(ctx, pointer_join(pointer, "fields"), raw.get("fields"), source,
                                target, target_catalog, extra_names=("inputs", "object", *inputs),
@@ -564,6 +605,7 @@ CHECKS: tuple[Callable[[_Context], Iterator[Diagnostic]], ...] = (
     _check_setup_refs,
     _check_syncs,
     _check_actions,
+    check_directions,  # two-way pairs: engine/spec/direction.py
 )
 
 
@@ -576,12 +618,19 @@ def check_spec(doc: LoadedDocument,
     """
     vendors = vendors or default_registry()
     data = doc.data if isinstance(doc.data, dict) else {}
-    setup = data.get("setup") if isinstance(data.get("setup"), dict) else {}
+    raw_setup, raw_syncs = data.get("setup"), data.get("syncs")
+    setup = raw_setup if isinstance(raw_setup, dict) else {}
     catalogs: dict[str, Catalog | None] = {}
     for name, raw in (data.get("connections") or {}).items():
         adapter = raw.get("adapter") if isinstance(raw, dict) else None
         catalogs[name] = vendors.catalog(adapter) if isinstance(adapter, str) else None
-    syncs = data.get("syncs") if isinstance(data.get("syncs"), dict) else {}
+    syncs = raw_syncs if isinstance(raw_syncs, dict) else {}
     ctx = _Context(doc, data, setup, catalogs, tuple(syncs), vendors)
     for check in CHECKS:
         yield from check(ctx)
+
+
+def _adapter_of(ctx: _Context, found: tuple[str, Any, Any] | None) -> str:
+    """The adapter name of the connection an object reference resolved to, else ""."""
+    catalog = ctx.catalogs.get(found[0]) if found else None
+    return catalog.adapter if catalog is not None else ""

@@ -136,10 +136,25 @@ def validate_paths(paths: Iterable[str | Path], vendors: AdapterRegistry | None 
         sources[display_path(path)] = text
         if doc is not None:
             diags.extend(problems)
-            diags.extend(_diagnose(doc, vendors))
+            found = _diagnose(doc, vendors)
+            diags.extend(found)
+            if not any(d.severity is Severity.ERROR for d in (*problems, *found)):
+                diags.extend(_lock_diagnostics(doc, vendors))
         else:
             diags.extend(_despite_yaml_errors(display_path(path), text, problems, vendors))
     return sorted(diags, key=lambda d: d.sort_key), sources, len(files)
+
+
+def _lock_diagnostics(doc: LoadedDocument, vendors: AdapterRegistry | None
+                      ) -> list[Diagnostic]:
+    """The spec against the lock beside it (spec.lock.json), offline."""
+    from engine.spec.lockfile import lock_diagnostics, lock_path
+    from engine.spec.references import spec_references
+
+    if not lock_path(doc.file).is_file():
+        return []  # no lock: nothing to hold the spec to
+    spec = build_spec(doc.file, doc.data, "")
+    return lock_diagnostics(doc.file, spec_references(spec, vendors), doc.location)
 
 
 def iter_specs(paths: Iterable[str | Path]) -> Iterator[Spec]:

@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+from engine.spec.safeguards import BreakerSettings, Safeguards, breaker_settings, safeguards
+
 __all__ = [
     "SETUP_REF",
     "Action",
@@ -23,6 +25,7 @@ __all__ = [
     "Delta",
     "FieldMap",
     "KeySpec",
+    "Replay",
     "Spec",
     "Sync",
     "Trigger",
@@ -62,6 +65,7 @@ class Connection:
     webhooks: Mapping[str, Any]
     pointer: str
     record_url: str | None = None  # the record in the system's web app: {object}, {id}
+    circuit_breaker: BreakerSettings = field(default_factory=BreakerSettings)
 
 
 @dataclass(frozen=True)
@@ -71,6 +75,7 @@ class KeySpec:
     match: str  # "external" | "internal"
     target_field: str | None
     adopt_by: Mapping[str, Any] = field(default_factory=dict)  # target field -> template
+    verify: bool = False  # full runs report targets whose target_field was changed there
 
 
 @dataclass(frozen=True)
@@ -87,6 +92,14 @@ class Trigger:
 
 
 @dataclass(frozen=True)
+class Replay:
+    """How many recorded runs a sync keeps for `specsync replay`, and for how long."""
+
+    keep: int
+    max_age: timedelta
+
+
+@dataclass(frozen=True)
 class FieldMap:
     """One row of a field table: target field <- transform."""
 
@@ -98,6 +111,11 @@ class FieldMap:
     source: str | None
     comment: str | None
     pointer: str  # of the transform's text in the spec
+    # two-way pairs (engine/spec/direction.py): both | outbound | inbound
+    direction: str = "both"
+    # set when this field would carry back a one-way field of the opposite sync: the
+    # field is then never written ("sync.field" of the one-way field)
+    held_back: str | None = None
 
 
 @dataclass(frozen=True)
@@ -121,6 +139,13 @@ class Sync:
     ignore_echo: bool
     batch_size: int
     pointer: str
+    # Webhook records with an empty key: created in the target by this action (mode
+    # create), when the `create_when` filter (if any) selects them.
+    create_action: str | None = None
+    create_when: str | None = None
+    direction: str | None = None  # outbound | inbound: its side of a two-way pair
+    replay: Replay | None = None  # runs keep what they read (engine/sync/recording.py)
+    safeguards: Safeguards = field(default_factory=Safeguards)  # not in the fingerprint
 
     def fingerprint(self, setup: Mapping[str, Any]) -> str:
         """Hash of everything that shapes this sync's output: a change forces a full reconcile."""
@@ -187,7 +212,8 @@ def _field_map(target: str, raw: Any, pointer: str, setup: Mapping[str, Any]) ->
         enabled = resolve_setup_ref(raw.get("enabled", True), setup)
         return FieldMap(target, transform, bool(raw.get("required", False)),
                         bool(enabled), raw.get("on", "always"), raw.get("source"),
-                        raw.get("comment"), transform_pointer)
+                        raw.get("comment"), transform_pointer,
+                        direction=str(raw.get("direction", "both")))
     return FieldMap(target, raw, False, True, "always", None, None, pointer)
 
 
@@ -201,6 +227,7 @@ def _fields(raw: Mapping[str, Any], pointer: str, setup: Mapping[str, Any]) -> t
 
 def build_spec(path: str, data: Mapping[str, Any], content_hash: str) -> Spec:
     """Build the model from a document that passed the schema and the semantic checks."""
+    from engine.spec.direction import hold_back_one_way
     from engine.spec.source import pointer_join
 
     setup = dict(data.get("setup") or {})
@@ -217,6 +244,7 @@ def build_spec(path: str, data: Mapping[str, Any], content_hash: str) -> Spec:
             webhooks=dict(raw.get("webhooks") or {}),
             pointer=pointer_join("/connections", name),
             record_url=raw.get("record_url"),
+            circuit_breaker=breaker_settings(raw.get("circuit_breaker")),
         )
     syncs = {}
     for name, raw in (data.get("syncs") or {}).items():
@@ -246,6 +274,7 @@ def build_spec(path: str, data: Mapping[str, Any], content_hash: str) -> Spec:
                 match=str(resolve_setup_ref(key.get("match", "external"), setup)),
                 target_field=key.get("target_field"),
                 adopt_by=dict(key.get("adopt_by") or {}),
+                verify=bool(key.get("verify", False)),
             ),
             filter=raw.get("filter"),
             on_unmatched=raw.get("on_unmatched", "ignore"),
@@ -255,7 +284,15 @@ def build_spec(path: str, data: Mapping[str, Any], content_hash: str) -> Spec:
             ignore_echo=bool(raw.get("ignore_echo", True)),
             batch_size=int(raw.get("batch_size", 100)),
             pointer=pointer,
+            create_action=(raw.get("create") or {}).get("action"),
+            create_when=(raw.get("create") or {}).get("when"),
+            direction=raw.get("direction"),
+            replay=Replay(int(raw["replay"]["keep"]),
+                          parse_duration(raw["replay"].get("max_age", "30d")))
+            if raw.get("replay") else None,
+            safeguards=safeguards(raw.get("safeguards")),
         )
+    syncs = hold_back_one_way(syncs)
     actions = {}
     for name, raw in (data.get("actions") or {}).items():
         pointer = pointer_join("/actions", name)

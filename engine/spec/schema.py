@@ -8,9 +8,9 @@ and a hint (did-you-mean for misspelled keys, the list of valid values).
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from functools import cache
-from typing import Any
+from typing import Any, cast
 
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
@@ -94,8 +94,10 @@ def diagnose_schema_error(err: ValidationError, doc: LoadedDocument) -> Diagnost
     path = list(err.absolute_path)
     pointer = _pointer(path)
     validator = err.validator
+    schema: Mapping[str, Any] = err.schema if isinstance(err.schema, Mapping) else {}
+    hint: str | None
     if validator == "additionalProperties":
-        allowed = sorted((err.schema.get("properties") or {}).keys())
+        allowed = sorted((schema.get("properties") or {}).keys())
         extras = [k for k in err.instance if k not in allowed] if isinstance(err.instance, dict) \
             else []
         key = extras[0] if extras else ""
@@ -130,7 +132,7 @@ def diagnose_schema_error(err: ValidationError, doc: LoadedDocument) -> Diagnost
             pointer=pointer,
         )
     if validator == "enum":
-        options = [str(o) for o in err.validator_value]
+        options = [str(o) for o in cast("list[Any]", err.validator_value)]
         close = difflib.get_close_matches(str(err.instance), options, n=1, cutoff=0.6)
         listing = ", ".join(f"`{o}`" for o in options)
         hint = (f"did you mean `{close[0]}`? " if close else "") + f"one of {listing}"
@@ -153,7 +155,7 @@ def diagnose_schema_error(err: ValidationError, doc: LoadedDocument) -> Diagnost
                               hint=hint, pointer=at)
         return Diagnostic(code, message, doc.location(pointer), hint=hint, pointer=pointer)
     if validator in ("anyOf", "oneOf"):
-        schema_ref = str(err.schema.get("description", ""))
+        schema_ref = str(schema.get("description", ""))
         if "never | hourly" in schema_ref:
             return Diagnostic("spec.schedule", f"`{err.instance}` is not a schedule",
                               doc.location(pointer),

@@ -273,9 +273,9 @@ class _Converter:
             out: dict[str, Any] = {}
             for k in node:
                 child = pointer_join(pointer, str(k))
-                self.map.keys[child] = tuple(node.lc.key(k))  # type: ignore[assignment]
+                self.map.keys[child] = tuple(node.lc.key(k))
                 pos = node.lc.value(k)
-                self.map.values[child] = tuple(pos)  # type: ignore[assignment]
+                self.map.values[child] = tuple(pos)
                 value = node[k]
                 if isinstance(value, str) and pos is not None:
                     self.map.scalars[child] = _scalar_span(self.lines, value, pos[0], pos[1])
@@ -290,7 +290,7 @@ class _Converter:
             for i, value in enumerate(node):
                 child = pointer_join(pointer, i)
                 pos = node.lc.item(i)
-                self.map.values[child] = tuple(pos)  # type: ignore[assignment]
+                self.map.values[child] = tuple(pos)
                 if isinstance(value, str) and pos is not None:
                     self.map.scalars[child] = _scalar_span(self.lines, value, pos[0], pos[1])
                 items.append(self.convert(value, child))

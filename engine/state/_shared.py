@@ -6,6 +6,7 @@ import json
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from functools import lru_cache
+from typing import cast
 
 from engine.errors import StateError
 from engine.state.base import (
@@ -57,7 +58,13 @@ def dump_json(value: Mapping[str, object] | None) -> str | None:
 
 
 def load_json(text: str | None) -> dict[str, object] | None:
-    return None if text is None else json.loads(text)
+    return None if text is None else cast("dict[str, object]", json.loads(text))
+
+
+def load_counts(text: str | None) -> dict[str, int]:
+    """A run's per-kind record counts, stored as a JSON object of integers."""
+    loaded = load_json(text) or {}
+    return {str(kind): int(cast("int", count)) for kind, count in loaded.items()}
 
 
 def check_link(link: Link) -> Link:

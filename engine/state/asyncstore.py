@@ -28,7 +28,7 @@ import asyncio
 import functools
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime
+from datetime import datetime, timedelta
 from itertools import islice
 from typing import Literal, ParamSpec, TypeVar
 
@@ -37,16 +37,20 @@ from engine.state.base import (
     ActionStatus,
     AuditEntry,
     BatchCommit,
+    BreakerRecord,
+    CreatedValues,
     InboxEvent,
     Incident,
     LeaseToken,
     Link,
+    QuarantinedRecord,
     RecordFailure,
     Run,
     RunOutcome,
     StateStore,
     SyncPause,
 )
+from engine.state.recordings import RecordedRead, RecordedRun
 
 __all__ = ["AsyncStateStore"]
 
@@ -122,6 +126,17 @@ class AsyncStateStore:
 
     async def count_links(self, integration: str, sync: str) -> int:
         return await self._call(self.store.count_links, integration, sync)
+
+    async def get_created(self, integration: str, sync: str, keys: Sequence[str]
+                          ) -> dict[str, CreatedValues]:
+        return await self._call(self.store.get_created, integration, sync, keys)
+
+    async def list_held(self, integration: str | None = None, sync: str | None = None,
+                        limit: int = 100) -> list[CreatedValues]:
+        return await self._call(self.store.list_held, integration, sync, limit)
+
+    async def held_counts(self) -> dict[tuple[str, str], int]:
+        return await self._call(self.store.held_counts)
 
     # -- cursor, fingerprint, batch commit ----------------------------------------------
     async def get_cursor(self, integration: str, sync: str) -> str | None:
@@ -277,6 +292,47 @@ class AsyncStateStore:
                                   retry_at: datetime) -> None:
         await self._call(self.store.notification_failed, incident_id, error,
                          retry_at=retry_at)
+
+    # -- safeguards -----------------------------------------------------------------------
+    async def save_breakers(self, breakers: Sequence[BreakerRecord], *, at: datetime) -> None:
+        await self._call(self.store.save_breakers, breakers, at=at)
+
+    async def breakers(self) -> list[BreakerRecord]:
+        return await self._call(self.store.breakers)
+
+    async def reset_breakers(self, integration: str | None = None, system: str | None = None,
+                             endpoint: str | None = None) -> int:
+        return await self._call(self.store.reset_breakers, integration, system, endpoint)
+
+    async def count_writes(self, integration: str, pair: str, records: Mapping[str, str], *,
+                           at: datetime, window: timedelta, max_writes: int) -> set[str]:
+        return await self._call(self.store.count_writes, integration, pair, records, at=at,
+                                window=window, max_writes=max_writes)
+
+    async def quarantined(self, integration: str | None = None) -> list[QuarantinedRecord]:
+        return await self._call(self.store.quarantined, integration)
+
+    async def release_quarantine(self, integration: str, record: str, *, at: datetime
+                                 ) -> bool:
+        return await self._call(self.store.release_quarantine, integration, record, at=at)
+
+    # -- replay: recorded reads -----------------------------------------------------------
+    async def record_reads(self, run_id: int, integration: str, sync: str, first: int,
+                           reads: Sequence[RecordedRead], *, at: datetime) -> None:
+        await self._call(self.store.record_reads, run_id, integration, sync, first, reads,
+                         at=at)
+
+    async def prune_recordings(self, integration: str, sync: str, *, keep: int,
+                               older_than: datetime) -> None:
+        await self._call(self.store.prune_recordings, integration, sync, keep=keep,
+                         older_than=older_than)
+
+    async def recorded_runs(self, integration: str, sync: str | None = None
+                            ) -> list[RecordedRun]:
+        return await self._call(self.store.recorded_runs, integration, sync)
+
+    async def recorded_reads(self, run_id: int) -> list[RecordedRead]:
+        return await self._call(self.store.recorded_reads, run_id)
 
     # -- lifecycle ------------------------------------------------------------------------
     async def schema_version(self) -> int:

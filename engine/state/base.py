@@ -12,6 +12,9 @@ code does not call it on its event loop (a commit's fsync, a PostgreSQL round tr
 would hold every other task up): it awaits `AsyncStateStore` (asyncstore.py), which
 runs the same calls in order on a thread of its own.
 
+The module is long because the whole protocol is here in one place, each method with
+what it promises, so both stores can be checked against one text.
+
 Times are `datetime`s passed in by the caller (inject the clock); aware values are
 used as given, naive ones are taken as local time. Values read back are aware UTC.
 """
@@ -21,19 +24,25 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Literal, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    from engine.state.recordings import RecordedRead, RecordedRun
 
 __all__ = [
     "ActionRecord",
     "ActionStatus",
     "AuditEntry",
     "BatchCommit",
+    "BreakerRecord",
+    "CreatedValues",
     "FailedRecord",
     "InboxEvent",
     "Incident",
     "LeaseToken",
     "Link",
     "LinkOrigin",
+    "QuarantinedRecord",
     "RecordFailure",
     "Run",
     "RunOutcome",
@@ -109,12 +118,54 @@ class RecordFailure:
 
 
 @dataclass(frozen=True)
+class BreakerRecord:
+    """A circuit breaker of one (system, endpoint), as last saved (reliability.md S15)."""
+
+    integration: str
+    system: str
+    endpoint: str  # "METHOD /path/{id}": ids left out, never a record's data
+    state: Literal["closed", "open", "half-open"]
+    failures: int = 0
+    opened_at: datetime | None = None
+    retry_at: datetime | None = None
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class QuarantinedRecord:
+    """A two-way record the write-rate breaker stopped writing (reliability.md S27)."""
+
+    integration: str
+    pair: str  # the two syncs, "a+b"
+    record: str  # "connection.object#id" on the pair's first side
+    writes: int
+    window_start: datetime
+    quarantined_at: datetime
+    keys: str  # the syncs' keys of the record, for people: "a=K1, b=K2"
+
+
+@dataclass(frozen=True)
 class LeaseToken:
     """Proof of holding a lease; `epoch` is the fencing token checked at every commit."""
 
     name: str
     holder: str
     epoch: int
+
+
+@dataclass(frozen=True)
+class CreatedValues:
+    """The fields a target sets at creation only, as a record was created with them, and
+    a later source change to them the target cannot take (`held`: field -> [as created,
+    as the source has it now]; None while the source agrees). Plan and status report
+    held changes: a target that cannot change a field must not make a change vanish."""
+
+    source_key: str
+    created: Mapping[str, Any]
+    held: Mapping[str, tuple[Any, Any]] | None = None
+    held_since: datetime | None = None
+    integration: str = ""
+    sync: str = ""
 
 
 @dataclass(frozen=True)
@@ -137,6 +188,7 @@ class BatchCommit:
     cursor: str | None = None
     lease: LeaseToken | None = None
     run_id: int | None = None
+    created: Sequence[CreatedValues] = ()  # upserted; `held_since` kept while still held
 
 
 @dataclass(frozen=True)
@@ -271,6 +323,20 @@ class StateStore(Protocol):
     def count_links(self, integration: str, sync: str) -> int: ...
 
     # -- cursor, fingerprint, batch commit ---------------------------------------
+    def get_created(self, integration: str, sync: str, keys: Sequence[str]
+                    ) -> dict[str, CreatedValues]:
+        """The creation values of these keys (those that have any)."""
+        ...
+
+    def list_held(self, integration: str | None = None, sync: str | None = None,
+                  limit: int = 100) -> list[CreatedValues]:
+        """Records with a source change the target cannot take, oldest first."""
+        ...
+
+    def held_counts(self) -> dict[tuple[str, str], int]:
+        """Per (integration, sync): how many records hold a change."""
+        ...
+
     def get_cursor(self, integration: str, sync: str) -> str | None:
         """The delta cursor; it only ever moves through `commit_batch`."""
         ...
@@ -490,7 +556,44 @@ class StateStore(Protocol):
         """A delivery failed: count the attempt and try again from `retry_at`."""
         ...
 
+    # -- replay: recorded reads, newest runs first (engine/state/recordings.py) --------------
+    def record_reads(self, run_id: int, integration: str, sync: str, first: int,
+                     reads: Sequence[RecordedRead], *, at: datetime) -> None: ...
+
+    def prune_recordings(self, integration: str, sync: str, *, keep: int,
+                         older_than: datetime) -> None: ...
+
+    def recorded_runs(self, integration: str, sync: str | None = None) -> list[RecordedRun]: ...
+
+    def recorded_reads(self, run_id: int) -> list[RecordedRead]: ...
+
     # -- lifecycle -----------------------------------------------------------------
+    # -- safeguards (engine/state/*_safeguards.py) ---------------------------------------
+    def save_breakers(self, breakers: Sequence[BreakerRecord], *, at: datetime) -> None:
+        """Upsert circuit-breaker states (a closed one with no failures is removed)."""
+        ...
+
+    def breakers(self) -> list[BreakerRecord]:
+        """Every circuit breaker saved, of every integration."""
+        ...
+
+    def reset_breakers(self, integration: str | None = None, system: str | None = None,
+                       endpoint: str | None = None) -> int:
+        """Close (forget) the breakers matching; how many."""
+        ...
+
+    def count_writes(self, integration: str, pair: str, records: Mapping[str, str], *,
+                     at: datetime, window: timedelta, max_writes: int) -> set[str]:
+        """Count one write of each record (record -> "sync=key") in its window; the
+        records quarantined, newly (more than `max_writes` in `window`) or before."""
+        ...
+
+    def quarantined(self, integration: str | None = None) -> list[QuarantinedRecord]: ...
+
+    def release_quarantine(self, integration: str, record: str, *, at: datetime) -> bool:
+        """Write the record again (its count starts over); False when not quarantined."""
+        ...
+
     def schema_version(self) -> int:
         """The applied migration version (equal to the code's after opening)."""
         ...

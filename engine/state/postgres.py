@@ -9,6 +9,10 @@ tests use throwaway ones) selected through search_path.
 
 A broken connection (failover, restart) raises StateError for the call in flight
 and is replaced on the next call.
+
+The module is long on purpose: it is the whole StateStore protocol on PostgreSQL, one
+method per protocol method beside its SQL; split by table, every piece would reach back
+into the same connection pool, lock and transaction helpers.
 """
 
 from __future__ import annotations
@@ -45,9 +49,12 @@ from engine.state.base import (
     Run,
     RunOutcome,
 )
+from engine.state.created_values import PostgresCreatedValues
 from engine.state.migrations import latest_version, load_migrations
 from engine.state.postgres_operator import FAILURE_COLUMNS as _FAILURE_COLUMNS
 from engine.state.postgres_operator import PostgresOperatorState, failure_row
+from engine.state.postgres_safeguards import PostgresSafeguardState
+from engine.state.recordings import PostgresRecordings
 
 __all__ = ["PostgresStateStore"]
 
@@ -117,7 +124,8 @@ def _action(row: Sequence[Any], fresh: bool) -> ActionRecord:
     )
 
 
-class PostgresStateStore(PostgresOperatorState):
+class PostgresStateStore(PostgresCreatedValues, PostgresOperatorState, PostgresRecordings,
+                         PostgresSafeguardState):
     """State in PostgreSQL. `PostgresStateStore("postgresql://u@host/db", schema="specsync")`."""
 
     def __init__(self, dsn: str, *, schema: str = "specsync", connect_timeout: int = 10) -> None:
@@ -195,7 +203,7 @@ class PostgresStateStore(PostgresOperatorState):
 
     def _read(self, query: str, params: Sequence[Any] | Mapping[str, Any] = ()) -> list[Any]:
         with self._lock, self._errors():
-            return self._connection().execute(query, params).fetchall()  # type: ignore[arg-type]
+            return self._connection().execute(query, params).fetchall()
 
     def _migrate(self) -> None:
         latest = latest_version("postgres")
@@ -228,7 +236,7 @@ class PostgresStateStore(PostgresOperatorState):
                 )
 
     def schema_version(self) -> int:
-        return self._read("SELECT coalesce(max(version), 0) FROM schema_migrations")[0][0]
+        return int(self._read("SELECT coalesce(max(version), 0) FROM schema_migrations")[0][0])
 
     def close(self) -> None:
         with self._lock:
@@ -284,9 +292,9 @@ class PostgresStateStore(PostgresOperatorState):
             conn.close()
 
     def count_links(self, integration: str, sync: str) -> int:
-        return self._read(
+        return int(self._read(
             "SELECT count(*) FROM links WHERE integration = %s AND sync = %s", (integration, sync)
-        )[0][0]
+        )[0][0])
 
     # -- cursor, fingerprint, batch commit --------------------------------------------
     def get_cursor(self, integration: str, sync: str) -> str | None:
@@ -349,6 +357,7 @@ class PostgresStateStore(PostgresOperatorState):
                     " cursor = excluded.cursor, updated_at = excluded.updated_at",
                     (*scope, batch.cursor, at),
                 )
+            self.write_created(cur, batch, at)
 
     @staticmethod
     def _upsert_links(
@@ -575,7 +584,7 @@ class PostgresStateStore(PostgresOperatorState):
             )
 
     def inbox_depth(self) -> int:
-        return self._read("SELECT count(*) FROM inbox WHERE status <> 'done'")[0][0]
+        return int(self._read("SELECT count(*) FROM inbox WHERE status <> 'done'")[0][0])
 
     def inbox_prune(self, done_before: datetime) -> int:
         with self._write() as cur:

@@ -9,6 +9,10 @@ Durability and concurrency choices, and why:
 - One connection per store, guarded by a lock, so it may be used from threads
   (e.g. `asyncio.to_thread`).
 - The file is created 0600: it holds links and failure messages about people.
+
+The module is long on purpose: it is the whole StateStore protocol on one engine, one
+method per protocol method, each a short statement; split by table, every piece would
+reach back into the same connection, lock and transaction helpers.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from engine.state._shared import (
     chunks,
     dump_json,
     from_epoch,
+    load_counts,
     load_json,
     to_epoch,
 )
@@ -45,9 +50,12 @@ from engine.state.base import (
     Run,
     RunOutcome,
 )
+from engine.state.created_values import SqliteCreatedValues
 from engine.state.migrations import latest_version, load_migrations, sqlite_statements
+from engine.state.recordings import SqliteRecordings
 from engine.state.sqlite_operator import FAILURE_COLUMNS as _FAILURE_COLUMNS
 from engine.state.sqlite_operator import SqliteOperatorState, failure_row
+from engine.state.sqlite_safeguards import SqliteSafeguardState
 
 __all__ = ["SqliteStateStore"]
 
@@ -79,7 +87,7 @@ def _run(row: Sequence[Any]) -> Run:
         trigger=row[6],
         started_at=from_epoch(row[7]),
         finished_at=None if row[8] is None else from_epoch(row[8]),
-        counts=load_json(row[9]) or {},
+        counts=load_counts(row[9]),
         error=row[10],
     )
 
@@ -110,7 +118,8 @@ def _action(row: Sequence[Any], fresh: bool) -> ActionRecord:
     )
 
 
-class SqliteStateStore(SqliteOperatorState):
+class SqliteStateStore(SqliteCreatedValues, SqliteOperatorState, SqliteRecordings,
+                       SqliteSafeguardState):
     """State in one SQLite file. `SqliteStateStore(".specsync/state.db")`.
 
     ":memory:" works too (tests, one process), without durability.
@@ -200,7 +209,7 @@ class SqliteStateStore(SqliteOperatorState):
 
     def schema_version(self) -> int:
         """The applied schema version (for `specsync state` and the tests)."""
-        return self._read("SELECT coalesce(max(version), 0) FROM schema_migrations")[0][0]
+        return int(self._read("SELECT coalesce(max(version), 0) FROM schema_migrations")[0][0])
 
     def close(self) -> None:
         with self._lock:
@@ -255,9 +264,9 @@ class SqliteStateStore(SqliteOperatorState):
             )
 
     def count_links(self, integration: str, sync: str) -> int:
-        return self._read(
+        return int(self._read(
             "SELECT count(*) FROM links WHERE integration = ? AND sync = ?", (integration, sync)
-        )[0][0]
+        )[0][0])
 
     # -- cursor, fingerprint, batch commit --------------------------------------------
     def get_cursor(self, integration: str, sync: str) -> str | None:
@@ -326,6 +335,7 @@ class SqliteStateStore(SqliteOperatorState):
                     " cursor = excluded.cursor, updated_at = excluded.updated_at",
                     (*scope, batch.cursor, at),
                 )
+            self.write_created(db, batch)
 
     def get_fingerprint(self, integration: str, sync: str) -> str | None:
         rows = self._read(
@@ -494,7 +504,7 @@ class SqliteStateStore(SqliteOperatorState):
             )
 
     def inbox_depth(self) -> int:
-        return self._read("SELECT count(*) FROM inbox WHERE status <> 'done'")[0][0]
+        return int(self._read("SELECT count(*) FROM inbox WHERE status <> 'done'")[0][0])
 
     def inbox_prune(self, done_before: datetime) -> int:
         with self._write() as db:

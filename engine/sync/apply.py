@@ -16,14 +16,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Literal
 
 from engine.adapters.base import Adapter, WriteOp, WriteResult
 from engine.spec.model import Sync
 from engine.state.asyncstore import AsyncStateStore
-from engine.state.base import BatchCommit, FailedRecord, Link, LinkOrigin
+from engine.state.base import BatchCommit, CreatedValues, FailedRecord, Link, LinkOrigin
 from engine.sync.changes import Change, ChangeKind
 from engine.sync.lease import SyncLease
 from engine.sync.match import TargetMatcher
@@ -47,6 +47,7 @@ class Applied:
     links: list[Link] = field(default_factory=list)
     failures: list[FailedRecord] = field(default_factory=list)  # to record in the store
     failed: list[Change] = field(default_factory=list)  # the same, as errors to report
+    created: list[CreatedValues] = field(default_factory=list)  # creation values to keep
 
     def fail(self, change: Change) -> None:
         self.failures.append(FailedRecord(change.key, change.code, change.reason))
@@ -75,6 +76,10 @@ class Writer:
                 # Found as it should be: linked without a write.
                 applied.links.append(Link(change.key, change.target_id or "", change.hash,
                                           origin="adopted"))
+                if change.created is not None:
+                    applied.created.append(change.created)
+            elif change.created is not None and not kind.writes:
+                applied.created.append(change.created)  # unchanged, or a change held
             elif kind.writes:
                 ops.append(WriteOp(_WRITE_KIND[kind], change.key, change.payload,
                                    change.target_id, self.external_field))
@@ -85,6 +90,8 @@ class Writer:
                 settled = await self._settle(change, result)
                 if isinstance(settled, Link):
                     applied.links.append(settled)
+                    if change.created is not None:
+                        applied.created.append(change.created)
                 else:
                     applied.fail(settled)
         return applied
@@ -128,6 +135,7 @@ class Checkpoints:
     def __init__(self, store: AsyncStateStore, integration: str, sync: str, *,
                  lease: SyncLease, run_id: int, clock: Callable[[], datetime],
                  ordered: bool, cursor: str | None,
+                 redact: Callable[[str], str] = str,
                  monotonic: Callable[[], float] = time.monotonic) -> None:
         self.store = store
         self.integration = integration
@@ -137,6 +145,7 @@ class Checkpoints:
         self.clock = clock
         self.ordered = ordered
         self.committed_cursor = cursor
+        self.redact = redact  # failure text is stored with personal data masked
         self.monotonic = monotonic
         self._last = monotonic()
 
@@ -144,18 +153,25 @@ class Checkpoints:
                     cursor: str | None) -> None:
         """Commit a batch when it changed something, or its cursor has waited long enough;
         then renew the lease (StateError if another runner has taken it over)."""
-        if not (applied.links or applied.failures or resolved
+        if not (applied.links or applied.failures or resolved or applied.created
                 or self.monotonic() - self._last > COMMIT_INTERVAL):
             return
         await self.store.commit_batch(BatchCommit(
             self.integration, self.sync, self.clock(), links=applied.links,
-            failures=applied.failures, resolved=resolved,
+            failures=[replace(f, message=self.redact(f.message)) for f in applied.failures],
+            resolved=resolved, created=applied.created,
             cursor=cursor if self.ordered else None, lease=self.lease.token,
             run_id=self.run_id))
         if self.ordered:
             self.committed_cursor = cursor
         self._last = self.monotonic()
         await self.lease.renew()
+
+    async def flush(self, cursor: str | None) -> None:
+        """Commit the cursor the completed batches reached, for a run stopped early; a
+        read out of cursor order commits none (its next run reads it all again)."""
+        if self.ordered:
+            await self.finish(cursor)
 
     async def finish(self, cursor: str | None) -> None:
         """Commit the cursor the whole read reached, if no batch carried it yet."""

@@ -23,6 +23,7 @@ from typing import Any
 import orjson
 
 from engine.errors import RecordError
+from engine.state.base import CreatedValues
 
 __all__ = ["KINDS", "Change", "ChangeKind", "FieldChange", "Plan", "diff_fields",
            "payload_hash"]
@@ -98,6 +99,10 @@ class Change:
     code: str = ""  # the error code for kind "error"
     source_id: str | None = None
     hash: str = ""  # hash of the fields later runs compare (the update payload)
+    # Fields the target sets at creation only whose source value changed since: not
+    # written (the target cannot take them), reported by plan, run and status.
+    held: tuple[FieldChange, ...] = ()
+    created: CreatedValues | None = None  # the creation values to remember, if changed
 
     @classmethod
     def skip(cls, key: str, target_id: str | None, source_id: str | None) -> Change:
@@ -129,11 +134,14 @@ class Change:
             out["code"] = self.code
         if self.reason:
             out["reason"] = self.reason
+        if self.held:
+            out["held"] = [f.to_dict() for f in self.held]
         return out
 
 
 _SKIP_DEFAULTS: dict[str, Any] = {
-    "kind": ChangeKind.SKIP, "fields": (), "reason": "", "code": "", "hash": ""}
+    "kind": ChangeKind.SKIP, "fields": (), "reason": "", "code": "", "hash": "", "held": (),
+    "created": None}
 
 
 @dataclass
@@ -143,21 +151,29 @@ class Plan:
     changes: list[Change] = field(default_factory=list)
     counts: Counter[str] = field(default_factory=Counter)
     truncated: bool = False  # more changes than kept for display; counts are complete
+    held: int = 0  # records with a change to a field the target sets at creation only
+    warnings: list[str] = field(default_factory=list)  # e.g. a safeguard a run would trip
 
     def add(self, change: Change, keep: bool = True) -> None:
         self.counts[change.kind] += 1
+        if change.held:
+            self.held += 1
         if keep:
             self.changes.append(change)
 
     def to_dict(self) -> dict[str, Any]:
-        visible = [c for c in self.changes if c.kind not in _QUIET]
-        return {
+        visible = [c for c in self.changes if c.kind not in _QUIET or c.held]
+        out: dict[str, Any] = {
             "integration": self.integration,
             "sync": self.sync,
             "counts": {k.value: self.counts.get(k, 0) for k in KINDS},
             "changes": [c.to_dict() for c in sorted(visible, key=lambda c: (c.kind, c.key))],
             "truncated": self.truncated,
+            **({"warnings": list(self.warnings)} if self.warnings else {}),
         }
+        if self.held:
+            out["held"] = self.held
+        return out
 
 
 def diff_fields(old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> tuple[FieldChange, ...]:

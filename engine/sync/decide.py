@@ -31,8 +31,9 @@ from engine.adapters.catalog import ObjectInfo
 from engine.errors import RecordError
 from engine.spec.model import Sync
 from engine.state.asyncstore import AsyncStateStore
-from engine.state.base import Link, StateStore
+from engine.state.base import CreatedValues, Link, StateStore
 from engine.sync.changes import Change, ChangeKind, FieldChange, diff_fields, payload_hash
+from engine.sync.created import created_values, observe
 from engine.sync.mapping import Mapper
 from engine.sync.match import TargetMatcher, id_text
 from engine.sync.runtime import StoreLinks
@@ -61,6 +62,8 @@ class Decision:
     create_only: dict[str, Any]
     hash: str
     link: Link | None = None  # the link of an update; None while unlinked
+    held: tuple[FieldChange, ...] = ()  # create-only fields the source changed since
+    created: CreatedValues | None = None
 
 
 def _uses_links(transform: Transform) -> bool:
@@ -92,6 +95,10 @@ class Decider:
                                if _uses_links(f.transform)] + \
             [t for t in matcher.adopt_by.values() if _uses_links(t)]
         self._linked_deactivate = [t for t in self.deactivate.values() if _uses_links(t)]
+        # Fields written at creation only: their source changes are watched (created.py).
+        self.watch_created = any(f.create_only for f in mapper.fields)
+        # Linked keys whose key field was changed in the target (verify.py): they fail.
+        self.modified: Mapping[str, RecordError] = {}
 
     # -- keys ---------------------------------------------------------------------------
     def key_of(self, record: Mapping[str, Any]) -> str:
@@ -127,8 +134,11 @@ class Decider:
         keyed = self.last_per_key(batch)
         if self._linked_fields or self._linked_deactivate:
             await self._load_links(keyed)
-        links = await self.store.get_links(self.integration, self.sync.name,
-                                           [k for k, _ in keyed if isinstance(k, str)])
+        keys = [k for k, _ in keyed if isinstance(k, str)]
+        links = await self.store.get_links(self.integration, self.sync.name, keys)
+        watch = self.watch_created
+        stored = await self.store.get_created(self.integration, self.sync.name, keys) \
+            if watch and links else {}
         early: list[Change] = []  # no key, or no payload
         later: list[Change | Decision] = []
         unlinked: list[Decision] = []
@@ -151,6 +161,9 @@ class Decider:
             if predicate is not None and not predicate(record):
                 later.append(self._unmatched(record, key, link, source_id))
                 continue
+            if self.modified and link is not None and key in self.modified:
+                early.append(Change.failure(key, self.modified[key], source_id))
+                continue
             try:
                 update, create_only = map_record(record, ctx)
             except RecordError as exc:
@@ -158,16 +171,22 @@ class Decider:
                 continue
             new_hash = payload_hash(update)
             if link is not None:
+                held: tuple[FieldChange, ...] = ()
+                created: CreatedValues | None = None
+                if watch:
+                    held, created = observe(key, create_only, stored.get(key))
                 if link.active and link.hash == new_hash:
-                    later.append(skip(key, link.target_id, source_id))
+                    later.append(Change(ChangeKind.SKIP, key, link.target_id,
+                                        source_id=source_id, held=held, created=created)
+                                 if held or created else skip(key, link.target_id, source_id))
                 elif with_old:
                     later.append(Decision(key, record, source_id, update, create_only,
-                                          new_hash, link))
+                                          new_hash, link, held, created))
                     waiting = True
                 else:
                     later.append(Change(ChangeKind.UPDATE, key, link.target_id, update,
                                         diff_fields({}, update), source_id=source_id,
-                                        hash=new_hash))
+                                        hash=new_hash, held=held, created=created))
                 continue
             decision = Decision(key, record, source_id, update, create_only, new_hash)
             later.append(decision)
@@ -197,7 +216,8 @@ class Decider:
                 old = await self.matcher.current(item.link.target_id)
                 settled.append(Change(ChangeKind.UPDATE, item.key, item.link.target_id,
                                       item.update, self._diff(old, item.update),
-                                      source_id=item.source_id, hash=item.hash))
+                                      source_id=item.source_id, hash=item.hash,
+                                      held=item.held, created=item.created))
             else:
                 settled.append(self._match(item, existing.get(item.key), owners))
         return settled
@@ -238,7 +258,8 @@ class Decider:
                 update = {**update, self.external_field: key}
             fields = self._diff(found, update)
             return Change(ChangeKind.ADOPT, key, target_id, update if fields else {}, fields,
-                          source_id=source_id, hash=item.hash)
+                          source_id=source_id, hash=item.hash,
+                          created=self._created(key, item.create_only))
         try:
             payload = self.mapper.create_from(item.record, self.ctx, update, item.create_only)
         except RecordError as exc:
@@ -246,7 +267,11 @@ class Decider:
         if self.external_field:
             payload[self.external_field] = key
         return Change(ChangeKind.CREATE, key, None, payload, diff_fields(None, payload),
-                      source_id=source_id, hash=item.hash)
+                      source_id=source_id, hash=item.hash,
+                      created=self._created(key, item.create_only))
+
+    def _created(self, key: str, create_only: Mapping[str, Any]) -> CreatedValues | None:
+        return created_values(key, create_only) if self.watch_created else None
 
     def _unmatched(self, record: Record, key: str, link: Link | None,
                    source_id: str | None) -> Change:

@@ -59,7 +59,8 @@ class SyncJob:
         self.predicate = (compile_rule(parse_rule(self.sync.filter), setup=spec.setup,
                                        clock=runtime.clock) if self.sync.filter else None)
         self.mapper = Mapper(self.sync.fields, self.sync.placement, target=self.target_info,
-                             source=self.source_info)
+                             source=self.source_info,
+                             text=runtime.text_rules(self.sync.target_connection))
         self.fingerprint = self.sync.fingerprint(spec.setup)
         # Records are decided and checkpointed in batches of `batch_size`; the adapter
         # splits the writes of a batch into what one API call can carry.

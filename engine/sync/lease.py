@@ -130,6 +130,18 @@ class SyncLease:
                                             self.clock(), self.ttl):
             raise StateError("the sync's lease was taken over by another runner")
 
+    async def check(self) -> None:
+        """StateError if another runner holds the lease now (ours expired while this
+        process was paused, and was taken over): checked before a batch's writes, so a
+        stale runner stops before it writes, not only when its commit is refused."""
+        token = self._held()
+        current = await self.store.run(lambda store: store.current_lease(self.name,
+                                                                         self.clock()))
+        if current is not None and (current.holder, current.epoch) != (token.holder,
+                                                                       token.epoch):
+            raise StateError("the sync's lease was taken over by another runner (this one "
+                             "was paused past its lease); stopping without writing")
+
     async def release(self) -> None:
         token = self._held()
         await self.store.release_lease(self.name, token.holder, token.epoch)

@@ -20,11 +20,12 @@ spec test asserts is exactly what a run writes. Rules it applies:
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from engine.adapters.catalog import ObjectInfo
+from engine.adapters.text import TextRules
 from engine.errors import RecordError
 from engine.spec.model import FieldMap
 from engine.templates import OMIT, RenderContext, Transform, compile_transform
@@ -127,11 +128,26 @@ def _put_none(record: dict[str, Any], parts: Sequence[str]) -> None:
     node.setdefault(parts[-1], None)
 
 
+def _cleaned(clean: Callable[[str, str], str], field: str, value: Any) -> Any:
+    """`value` with every text in it as the target's TextRules make it."""
+    if type(value) is str:
+        return clean(field, value)
+    if isinstance(value, dict):
+        return {k: _cleaned(clean, f"{field}.{k}", v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_cleaned(clean, field, v) for v in value]
+    return value
+
+
 class Mapper:
     """The compiled field table of one sync or action."""
 
     def __init__(self, fields: Sequence[FieldMap], placement: Mapping[str, Any] | None = None,
-                 target: ObjectInfo | None = None, source: ObjectInfo | None = None):
+                 target: ObjectInfo | None = None, source: ObjectInfo | None = None,
+                 text: TextRules | None = None):
+        # The target's rules for control characters (engine/adapters/text.py): applied
+        # to every text value before it is hashed, so the hash is of what is written.
+        self._clean = text.clean if text is not None and text.active else None
         def type_of(name: str) -> str | None:
             return target.field_type(name) if target is not None else None
 
@@ -184,6 +200,8 @@ class Mapper:
         for compiled in fields:
             value = compiled.render(record, ctx)
             if value is not OMIT:
+                if self._clean is not None and value is not None:
+                    value = _cleaned(self._clean, compiled.target, value)
                 _set(payload, compiled.path, value)
 
     def map(self, record: Mapping[str, Any], ctx: RenderContext) -> tuple[dict[str, Any],
@@ -196,6 +214,7 @@ class Mapper:
         record = self.complete(record)
         update: dict[str, Any] = {}
         create_only: dict[str, Any] = {}
+        clean = self._clean
         # `CompiledField.render` inlined: this loop runs for every field of every record.
         for render, compiled, target, path, once, required, convert, exact in self._steps:
             try:
@@ -210,6 +229,8 @@ class Mapper:
                 continue
             if convert is not None and value is not None and type(value) not in exact:
                 value = convert(value)
+            if clean is not None and value is not None:
+                value = _cleaned(clean, target, value)
             if path is None:
                 (create_only if once else update)[target] = value
             else:

@@ -17,14 +17,44 @@ from typing import Any
 
 from engine.adapters.base import Adapter, Record
 from engine.adapters.catalog import ObjectInfo
+from engine.adapters.registry import default_registry
 from engine.errors import RecordError
 from engine.spec.model import Sync
 from engine.sync.mapping import Mapper
 from engine.templates import RenderContext, Transform, compile_transform
 
-__all__ = ["TargetMatcher", "id_text"]
+__all__ = ["INTERNAL_WHY", "TargetMatcher", "id_text", "internal_not_found",
+           "unmatched_note"]
 
 Found = dict[str, Record | RecordError]
+
+
+INTERNAL_WHY = ("{system} assigns its ids, so a record created now could not be found by "
+                "this key again and every run would make another")
+
+
+def internal_not_found(system: str, obj: str, key: str, components: Sequence[str]) -> str:
+    """The per-record message of internal matching when the key names no target record."""
+    fields = ", ".join(f"`{c}`" for c in components) or "the key"
+    return (f"no {system} {obj} has id {key}: internal matching uses {system}'s own id as "
+            f"the key and never creates a record ({INTERNAL_WHY.format(system=system)}). "
+            f"Either put the {system} id of an existing {obj} in {fields} of this record, "
+            f"or choose external matching (the source's id kept in {system}) so that "
+            "missing records are created")
+
+
+def unmatched_note(system: str, obj: str, components: Sequence[str], *, missing: int,
+                   selected: int, at_least: bool = False) -> str:
+    """What `plan` says up front about an internal-matching sync: how many records name
+    no existing target record, what happens to them and what to do."""
+    fields = ", ".join(f"`{c}`" for c in components) or "the key"
+    share = "all" if missing == selected and not at_least else \
+        f"{'at least ' if at_least else ''}{missing} of {selected}"
+    return (f"internal matching: {share} selected records name no existing {system} {obj} "
+            f"({fields} is not one of its ids); a run reports them as failing "
+            f"(key.not-found) and creates nothing ({INTERNAL_WHY.format(system=system)}). "
+            f"To create them, choose external matching; to match them, put {system}'s ids "
+            f"in {fields}")
 
 
 def id_text(value: Any) -> str | None:
@@ -73,10 +103,15 @@ class TargetMatcher:
                     "hold the target's id")
                 continue
             record = await self.target.get(obj, key)
-            found[key] = record if record is not None else RecordError(
-                "key.not-found", f"internal matching: {self.target.name} has no "
-                f"{obj} with id {key}")
+            found[key] = record if record is not None else self.not_found(key)
         return found
+
+    def not_found(self, key: str) -> RecordError:
+        """Internal matching never creates: the message says why and what to do."""
+        system = default_registry().title(self.target.name)
+        obj = (self.target_info.label if self.target_info else self.sync.target_object).lower()
+        return RecordError("key.not-found", internal_not_found(
+            system, obj, key, self.sync.key.components))
 
     async def adopt_lookup(self, items: Sequence[tuple[str, Record]]) -> Found:
         """Existing targets found by the key's `adopt_by` fields (e.g. an org number) for

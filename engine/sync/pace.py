@@ -22,14 +22,23 @@ import math
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any, Protocol
 
 from engine.adapters.http import HttpSession
 from engine.adapters.ratelimit import RateBudget
 from engine.sync.changes import ChangeKind, Plan
 from engine.sync.runtime import Runtime
 
-__all__ = ["ConnectionLoad", "RequestMeter", "RunEstimate", "duration", "estimate_run",
-           "request_meter", "write_requests"]
+__all__ = [
+    "ConnectionLoad",
+    "RequestMeter",
+    "RunEstimate",
+    "WriteCosts",
+    "duration",
+    "estimate_run",
+    "request_meter",
+    "write_requests",
+]
 
 
 @dataclass(frozen=True)
@@ -57,17 +66,39 @@ def request_meter(runtime: Runtime, connection: str) -> RequestMeter | None:
     return RequestMeter(connection, session) if isinstance(session, HttpSession) else None
 
 
-def write_requests(plan: Plan, max_batch: int) -> int:
+class WriteCosts(Protocol):
+    """An adapter that knows how many calls one write takes (optional capability): a
+    Cinode customer with an invoice address is two, the customer and its address."""
+
+    def write_requests(self, obj: str, kind: str, payload: Mapping[str, Any]) -> int: ...
+
+
+def write_requests(plan: Plan, max_batch: int, *, target_object: str | None = None,
+                   costs: object = None) -> int:
     """The requests a plan's writes take: each kind that writes, `max_batch` per call.
 
     An adopt of a record found as it should be only links and sends nothing; when the
-    plan kept every change that is told apart, else every adopt counts as a write.
+    plan kept every change that is told apart, else every adopt counts as a write. An
+    adapter offering `write_requests` (one call per record) prices each kept change; a
+    truncated plan's other changes cost the average of the kept ones of their kind.
     """
     counts: Mapping[str, int] = plan.counts
     if not plan.truncated:
         counts = Counter(str(c.kind) for c in plan.changes
                          if c.kind.writes and (c.kind is not ChangeKind.ADOPT or c.payload))
     per_call = max(1, max_batch)
+    priced = getattr(costs, "write_requests", None)
+    if per_call == 1 and callable(priced) and target_object is not None:
+        spent: Counter[str] = Counter()
+        seen: Counter[str] = Counter()
+        for change in plan.changes:
+            if change.kind.writes and (change.kind is not ChangeKind.ADOPT or change.payload):
+                kind = "create" if change.kind is ChangeKind.CREATE else "update"
+                spent[str(change.kind)] += max(1, int(priced(target_object, kind,
+                                                             change.payload or {})))
+                seen[str(change.kind)] += 1
+        return sum(math.ceil(counts.get(kind, 0) * spent[kind] / seen[kind]) if seen[kind]
+                   else counts.get(kind, 0) for kind in ChangeKind if kind.writes)
     return sum(math.ceil(counts.get(kind, 0) / per_call) for kind in ChangeKind if kind.writes)
 
 
@@ -95,9 +126,9 @@ class RunEstimate:
     """The requests a run of a plan sends and the time they take at the vendors' limits.
 
     A sync reads, then writes, batch after batch: its connections take turns, so their
-    times add up. A floor ("at least"): a write is counted as one call (`max_batch`
-    writes per call), and a vendor that needs two for it (a Cinode customer and its
-    address), retries and slow answers make a run longer.
+    times add up. A floor ("at least"): a write is one call (`max_batch` writes per
+    call) unless the adapter prices it (`WriteCosts`: a Cinode customer and its address
+    are two); retries and slow answers make a run longer.
     """
 
     loads: tuple[ConnectionLoad, ...]
@@ -139,7 +170,8 @@ class RunEstimate:
 
 
 def estimate_run(plan: Plan, *, source: str, target: str, measured: Mapping[str, int],
-                 meters: Iterable[RequestMeter], max_batch: int) -> RunEstimate:
+                 meters: Iterable[RequestMeter], max_batch: int,
+                 target_object: str | None = None, costs: object = None) -> RunEstimate:
     """The estimate of a run of `plan`: `measured` holds the requests planning sent per
     connection (reads and lookups); the target adds the plan's writes.
 
@@ -148,7 +180,7 @@ def estimate_run(plan: Plan, *, source: str, target: str, measured: Mapping[str,
     """
     rates = {meter.connection: meter.per_second for meter in meters}
     names = [source] if source == target else [source, target]
-    writes = write_requests(plan, max_batch)
+    writes = write_requests(plan, max_batch, target_object=target_object, costs=costs)
     old_values = plan.counts.get(ChangeKind.UPDATE, 0)
 
     def reads(name: str) -> int:

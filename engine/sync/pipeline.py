@@ -31,18 +31,26 @@ Guarantees (see reliability.md, invariants I1-I3):
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator, Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from engine.adapters.base import Record
+from engine.adapters.breaker import CircuitOpenError
+from engine.errors import RecordError, SafeguardTripped
 from engine.state.base import RunOutcome, RunStatus, StateStore
 from engine.sync.apply import Checkpoints
 from engine.sync.changes import Change, ChangeKind, Plan
+from engine.sync.deletion_guard import DeletionGuard
+from engine.sync.failure_share import FailureShare
 from engine.sync.job import SyncJob
 from engine.sync.lease import SyncLease
 from engine.sync.read import DeltaCursor, batches
+from engine.sync.recording import ReadRecorder
 from engine.sync.runtime import Runtime, StoreLinks
+from engine.sync.verify import modified_keys
+from engine.sync.write_rate import WriteRate
 
 __all__ = ["RunReport", "SyncJob", "plan_sync", "run_sync"]
 
@@ -67,25 +75,34 @@ class RunReport:
     failures: list[Change] = field(default_factory=list)
     error: str | None = None
     seconds: float = 0.0
+    held: dict[str, int] = field(default_factory=dict)  # create-only field -> records held
+    tripped: str | None = None  # the safeguard that stopped the run, if one did
 
 
 async def plan_sync(runtime: Runtime, sync_name: str, *, full: bool = False,
                     records: AsyncIterator[Record] | None = None,
-                    links: StoreLinks | None = None) -> Plan:
+                    links: StoreLinks | None = None, keep: int = PLAN_KEEP,
+                    on_batch: Callable[[SyncJob, list[Record], list[Change]], None] | None
+                    = None) -> Plan:
     """What a run would do, field by field; reads source and target, writes nothing.
 
-    `links` replaces the store's links (planned.py: the links earlier plans would make).
+    `links` replaces the store's links (planned.py: the links earlier plans would make);
+    `keep` is how many changes are kept for display; `on_batch` sees each batch and its
+    changes (exact.py records an exact plan from them).
     """
     job = SyncJob(runtime, sync_name, links=links)
     integration, name = job.integration, job.sync.name
     plan = Plan(integration, name)
 
-    def position(state: StateStore) -> tuple[str | None, str | None]:
-        return state.get_cursor(integration, name), state.get_fingerprint(integration, name)
+    def position(state: StateStore) -> tuple[str | None, str | None, int]:
+        return (state.get_cursor(integration, name), state.get_fingerprint(integration, name),
+                state.count_links(integration, name))
 
-    cursor, fingerprint = await job.astore.run(position)
+    cursor, fingerprint, linked = await job.astore.run(position)
     since = job.reader.window(full, cursor=cursor, stored_fingerprint=fingerprint,
                               fingerprint=job.fingerprint)
+    if since is None and records is None:
+        job.decider.modified = await _verify(job)
     if records is not None:
         stream = records
     elif since is None:
@@ -94,84 +111,166 @@ async def plan_sync(runtime: Runtime, sync_name: str, *, full: bool = False,
         failing = set(await job.astore.failing_keys(integration, name))
         stream = job.reader.stream(since, set(), failing)
     async for batch in batches(stream, job.batch_size):
-        for change in await job.decider.decide(batch, with_old=True):
-            plan.add(change, keep=len(plan.changes) < PLAN_KEEP)
+        decided = await job.decider.decide(batch, with_old=True)
+        if on_batch is not None:
+            on_batch(job, batch, decided)
+        for change in decided:
+            plan.add(change, keep=len(plan.changes) < keep)
     plan.truncated = sum(plan.counts.values()) > len(plan.changes)
+    deleting = plan.counts[ChangeKind.DEACTIVATE] + plan.counts[ChangeKind.DELETE]
+    why = DeletionGuard(job.sync.safeguards.deletions, linked=linked,
+                        sync=name).beyond(deleting) if deleting else None
+    if why:
+        plan.warnings.append(
+            f"the deletion guard would hold this run's {deleting} deactivations and "
+            f"deletes ({why}): a run writes none of them unless confirmed with "
+            f"`specsync run SPEC --sync {name} --confirm-deletions {deleting}`")
     return plan
 
 
 async def run_sync(runtime: Runtime, sync_name: str, *, full: bool = False,
                    trigger: str = "manual", records: AsyncIterator[Record] | None = None,
                    progress: Callable[[dict[str, int]], None] | None = None,
-                   git_commit: str | None = None) -> RunReport:
-    """Run one sync to the end (or to the first error that stops it) and record the run."""
+                   git_commit: str | None = None,
+                   guard: Callable[[str, list[Change]], list[Change]] | None = None,
+                   confirm_deletions: int | None = None) -> RunReport:
+    """Run one sync to the end (or to the first error that stops it) and record the run.
+
+    `guard` may replace a batch's changes before they are written (exact.py's RunGuard
+    fails those an exact plan does not have). A safeguard that trips (deletion_guard.py,
+    failure_share.py) ends the run as failed with its reason in `error`; it is not raised."""
     job = SyncJob(runtime, sync_name)
     store, integration, name = job.astore, job.integration, job.sync.name
     started = time.monotonic()
     lease = SyncLease(store, integration, name, clock=runtime.clock, host=runtime.host)
     await lease.take()
     started_at = runtime.clock()
+    breakers = runtime.circuit_breakers
 
-    def start(state: StateStore) -> tuple[int, str | None, str | None, list[str]]:
+    def start(state: StateStore) -> tuple[int, str | None, str | None, list[str], int]:
+        breakers.load(state.breakers())  # what other runs (and operators) left
         run_id = state.start_run(integration, name, spec_hash=job.spec.content_hash,
                                  git_commit=git_commit, trigger=trigger, started_at=started_at)
         return (run_id, state.get_cursor(integration, name),
-                state.get_fingerprint(integration, name), state.failing_keys(integration, name))
+                state.get_fingerprint(integration, name), state.failing_keys(integration, name),
+                state.count_links(integration, name))
 
-    run_id, stored_cursor, fingerprint, failing_keys = await store.run(start)
+    run_id, stored_cursor, fingerprint, failing_keys, linked = await store.run(start)
     since = job.reader.window(full, cursor=stored_cursor, stored_fingerprint=fingerprint,
                               fingerprint=job.fingerprint)
     counts: dict[str, int] = {str(kind): 0 for kind in _COUNTED}
     report = RunReport(integration, name, run_id, "running", counts, stored_cursor,
                        since is None)
     failing = set(failing_keys)
+    deletions = DeletionGuard(job.sync.safeguards.deletions, linked=linked, sync=name,
+                              confirmed=confirm_deletions)
+    failure_share = FailureShare(job.sync.safeguards.failures)
+    write_rate = WriteRate(job.spec, job.sync, store, runtime.clock)
     # Keys read in this run that the retry of failures must not fetch again. Only keys
     # that were failing, or failed now, can be retried: remembering just those keeps
     # memory flat however large the source (everything streams; see the design notes).
     read_keys: set[str] = set()
     cursor = DeltaCursor(job.sync, stored_cursor, advance=records is None)
+    recorder = ReadRecorder(job, run_id) if job.sync.replay and records is None else None
     checkpoints = Checkpoints(store, integration, name, lease=lease, run_id=run_id,
                               clock=runtime.clock, ordered=since is not None and records is None,
-                              cursor=stored_cursor)
+                              cursor=stored_cursor, redact=runtime.redactor.text)
+    # A key.modified failure stands until a full run's read of the target clears it: a
+    # delta or webhook run cannot see the target's field, so it does not resolve one.
+    pinned: set[str] = set()
     try:
+        if since is None and records is None:
+            job.decider.modified = await _verify(job)
+        elif job.sync.key.verify and failing:
+            pinned = {f.source_key for f in await store.list_failures(
+                integration, name, limit=100_000) if f.code == "key.modified"}
         stream = records if records is not None else job.reader.stream(since, read_keys,
                                                                         failing)
-        async for batch in batches(stream, job.batch_size):
+        # A stop request (SIGTERM) ends the read; the batch in hand is still written.
+        async for batch in batches(runtime.stop.guard(stream), job.batch_size):
             counts["read"] += len(batch)
             if progress is not None:  # read, before the writes that may take a while
                 progress(counts)
+            before = cursor.value
             newest = cursor.scan(batch)
             changes = await job.decider.decide(batch, with_old=False)
+            if guard is not None:
+                changes = guard(name, changes)
+            changes = list(await write_rate.screen(deletions.hold(changes, before)))
+            for change in changes:
+                for held in change.held:
+                    report.held[held.field] = report.held.get(held.field, 0) + 1
+            await lease.check()  # a runner paused past its lease writes nothing more
             applied = await job.writer.apply(changes)
             cursor.reach(newest)
             failed = applied.failed
-            report.failures.extend(failed[: max(0, 100 - len(report.failures))])
+            report.failures.extend(  # a reason may quote an e-mail or a phone: masked
+                replace(c, reason=runtime.redactor.text(c.reason))
+                for c in failed[: max(0, 100 - len(report.failures))])
             failed_keys = {c.key for c in failed}
             read_keys.update(failed_keys)
             for change in changes:
                 kind = ChangeKind.ERROR if failed_keys and change.key in failed_keys \
                     else change.kind
                 counts[kind] = counts.get(kind, 0) + 1
-            resolved = [c.key for c in changes
-                        if c.kind in _RESOLVING and c.key in failing] if failing else []
-            await checkpoints.batch(applied, resolved, cursor.value)
+            resolved = [c.key for c in changes if c.kind in _RESOLVING and c.key in failing
+                        and c.key not in pinned] if failing else []
+            await checkpoints.batch(applied, resolved, deletions.capped(cursor.value))
+            if recorder is not None:
+                await recorder.batch(batch, changes, failed_keys)
             job.links.forget()
+            failure_share.check(counts)
             if progress is not None:
                 progress(counts)
-        if records is None:
-            await checkpoints.finish(cursor.value)
-            await store.set_fingerprint(integration, name, job.fingerprint)
-        report.outcome = "partial" if counts[ChangeKind.ERROR] else "success"
+        if runtime.stop.requested:
+            # Stopped before the end of the read: what completed is committed (a delta
+            # read resumes after it), the cursor of a full read is not (it reads again).
+            await checkpoints.flush(deletions.capped(cursor.value))
+            report.outcome = "interrupted"
+            report.error = f"stopped by {runtime.stop.reason} before the end of the read"
+        else:
+            whole = records is None and since is None
+            released = deletions.release(read=counts["read"], full=whole,
+                                         stated_total=job.source.total(job.sync.source_object)
+                                         if whole else None)
+            if released:
+                released = list(await write_rate.screen(released))
+                await lease.check()
+                applied = await job.writer.apply(released)
+                failed_keys = {c.key for c in applied.failed}
+                report.failures.extend(
+                    replace(c, reason=runtime.redactor.text(c.reason))
+                    for c in applied.failed[: max(0, 100 - len(report.failures))])
+                for change in released:
+                    kind = ChangeKind.ERROR if change.key in failed_keys else change.kind
+                    counts[kind] = counts.get(kind, 0) + 1
+                await checkpoints.batch(applied, [], cursor.value)
+            if records is None:
+                await checkpoints.finish(cursor.value)
+                await store.set_fingerprint(integration, name, job.fingerprint)
+            if recorder is not None:
+                await recorder.prune()
+            report.outcome = "partial" if counts[ChangeKind.ERROR] else "success"
+    except SafeguardTripped as exc:
+        report.outcome, report.tripped = "failed", exc.safeguard
+        report.error = runtime.redactor.text(str(exc))
+    except CircuitOpenError as exc:  # nothing more is sent; what was committed stays
+        report.outcome, report.tripped = "failed", "circuit_breaker"
+        report.error = runtime.redactor.text(str(exc))
     except BaseException as exc:
-        report.outcome = "interrupted" if isinstance(exc, KeyboardInterrupt | GeneratorExit) \
-            else "failed"
-        report.error = runtime.redactor.text(f"{type(exc).__name__}: {exc}")
+        stopped = isinstance(exc, KeyboardInterrupt | GeneratorExit | asyncio.CancelledError)
+        report.outcome = "interrupted" if stopped else "failed"
+        report.error = (f"stopped by {runtime.stop.reason or 'cancellation'}; the writes in "
+                        "flight were abandoned" if stopped
+                        else runtime.redactor.text(f"{type(exc).__name__}: {exc}"))
         raise
     finally:
-        warning = cursor.warning()
-        if warning:
-            report.warnings.append(warning)
-        report.cursor = cursor.value
+        for warning in (cursor.warning(), write_rate.warning()):
+            if warning:
+                report.warnings.append(warning)
+        if report.held:
+            report.warnings.append(held_warning(report.held))
+        report.cursor = deletions.capped(cursor.value) if report.tripped else cursor.value
         report.seconds = time.monotonic() - started
         outcome = _final(report.outcome)
         finished_at = runtime.clock()
@@ -180,6 +279,7 @@ async def run_sync(runtime: Runtime, sync_name: str, *, full: bool = False,
             try:
                 state.finish_run(run_id, outcome=outcome, counts=counts, error=report.error,
                                  finished_at=finished_at)
+                state.save_breakers(breakers.changed(), at=finished_at)
             finally:
                 lease.release_now(state)
 
@@ -190,6 +290,21 @@ async def run_sync(runtime: Runtime, sync_name: str, *, full: bool = False,
 def _final(status: RunStatus) -> RunOutcome:
     """How a run ended: one still "running" when it stopped was interrupted."""
     return "interrupted" if status == "running" else status
+
+
+async def _verify(job: SyncJob) -> dict[str, RecordError]:
+    """A full read: the linked targets whose key field was changed there (verify.py)."""
+    return await modified_keys(job.sync, job.target, job.target_info, job.astore,
+                               job.integration)
+
+
+def held_warning(held: dict[str, int]) -> str:
+    """The run's word on source changes to fields the target sets at creation only."""
+    fields = ", ".join(f"{name} ({n} record{'s' if n != 1 else ''})"
+                       for name, n in sorted(held.items()))
+    return (f"source changes not written, the target sets these fields at creation only: "
+            f"{fields}; `specsync status` lists the records (change them in the target by "
+            "hand, or set the source back)")
 
 
 def failing_summary(changes: Iterable[Change]) -> list[str]:

@@ -21,9 +21,11 @@ from typing import Any
 import httpx
 
 from engine.adapters.base import Adapter, AdapterContext, ConnectionConfig, client_for
+from engine.adapters.breaker import BreakerTransport, CircuitBreakers
 from engine.adapters.egress import EgressPolicy
 from engine.adapters.ratelimit import RateBudget, RateBudgets
 from engine.adapters.registry import AdapterRegistry, default_registry
+from engine.adapters.text import NO_RULES, TextRules
 from engine.errors import FatalError
 from engine.redact import Redactor
 from engine.spec.environment import resolve_connection
@@ -31,6 +33,7 @@ from engine.spec.model import Spec
 from engine.state.asyncstore import AsyncStateStore
 from engine.state.base import Link, StateStore
 from engine.sync.lease import Host
+from engine.sync.stop import StopRequest
 
 __all__ = ["Runtime", "StoreLinks", "utc_now"]
 
@@ -170,6 +173,8 @@ class Runtime:
     redactor: Redactor = field(default_factory=Redactor)
     clock: Callable[[], datetime] = utc_now
     host: Host | None = None  # who holds sync leases; None: this process (Host.local())
+    breakers: CircuitBreakers | None = None  # per (system, endpoint); made for the spec
+    stop: StopRequest = field(default_factory=StopRequest)  # SIGTERM: stop at a batch's end
     _astore: AsyncStateStore | None = field(default=None, init=False, repr=False)
     _adapters: dict[str, Adapter] = field(default_factory=dict, init=False, repr=False)
     _configs: dict[str, ConnectionConfig] = field(default_factory=dict, init=False, repr=False)
@@ -193,13 +198,29 @@ class Runtime:
             except KeyError:
                 raise FatalError(f"no adapter `{config.adapter}` is installed") from None
             client = client_for(config, self.transports.get(connection),
-                                policy=EgressPolicy.from_environ(self.environ))
+                                policy=EgressPolicy.from_environ(self.environ),
+                                wrap=lambda inner: BreakerTransport(
+                                    inner, self.circuit_breakers, config.adapter))
+            self.circuit_breakers.configure(
+                config.adapter, self.spec.connections[connection].circuit_breaker)
             self._clients.append(client)  # adapters use the client; the runtime owns it
             noted = self._budgets_of.setdefault(connection, [])
             context = AdapterContext(budgets=_NotingBudgets(self.budgets, noted),
                                      redactor=self.redactor, now=self.clock)
             self._adapters[connection] = factory(config, client, context)
         return self._adapters[connection]
+
+    @property
+    def circuit_breakers(self) -> CircuitBreakers:
+        """The breakers of this spec's connections (engine/adapters/breaker.py)."""
+        if self.breakers is None:
+            self.breakers = CircuitBreakers(self.spec.integration)
+        return self.breakers
+
+    def text_rules(self, connection: str) -> TextRules:
+        """What the connection's system does with control characters (its vendor's)."""
+        vendor = self.registry.find(self.spec.connections[connection].adapter)
+        return vendor.text if vendor is not None else NO_RULES
 
     def budgets_of(self, connection: str) -> list[RateBudget]:
         """The rate budgets a connection's adapter draws from (none before it is built)."""

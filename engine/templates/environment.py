@@ -145,8 +145,9 @@ def capped_join(eval_ctx: EvalContext, value: Any, d: str = "", attribute: Any =
         total = sum(map(len, parts)) + len(str(d)) * max(0, len(parts) - 1)
         _check_join(total)
         return str(d).join(parts)
-    text = _JINJA_JOIN(eval_ctx, items, d, attribute)
-    return checked_size(str(text))
+    text = str(_JINJA_JOIN(eval_ctx, items, d, attribute))
+    checked_size(text)
+    return text
 
 
 _JINJA_JOIN = jinja_filters.do_join

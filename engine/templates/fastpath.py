@@ -20,6 +20,10 @@ Equal results by construction, not by imitation:
 
 No template text is pasted into the generated source: every name, key and constant is
 bound in the function's namespace as `c<N>` and referred to by that name.
+
+The module is long on purpose: one code emitter per whitelisted Jinja node type, all
+sharing one code generator's temporaries and constants; read together they are the
+whitelist, and the equality argument above holds only if they stay side by side.
 """
 
 from __future__ import annotations
@@ -141,7 +145,8 @@ class _Codegen:
         method = getattr(self, f"e_{type(node).__name__}", None)
         if method is None:
             raise _Unsupported(type(node).__name__)
-        return method(node)
+        code: str = method(node)
+        return code
 
     def e_Const(self, node: nodes.Const) -> str:
         return self.const(node.value)  # never a literal: `None[1:]` would be a SyntaxWarning
@@ -314,7 +319,7 @@ class _Codegen:
         # single quotes: a `~` inside a part is a double-quoted f-string
         return "f'" + "".join(parts) + "'" if top else "(" + " + ".join(parts) + ")"
 
-    def if_text(self, test: nodes.Expr, body: list[nodes.Node], elifs: list[nodes.If],
+    def if_text(self, test: nodes.Node, body: list[nodes.Node], elifs: list[nodes.If],
                 else_: list[nodes.Node]) -> str:
         if elifs:
             first = elifs[0]
@@ -441,11 +446,13 @@ class _Codegen:
         )
         return display, test or "True"
 
-    def callee(self, fn: Callable[..., Any]) -> tuple[str, list[str]]:
+    def callee(self, fn: object) -> tuple[str, list[str]]:
         """How to call a registered function: its target and what goes before the arguments."""
         target = getattr(fn, "specsync_target", None)
         if target is not None:
             return self.const(target), ["ctx"]
+        if not callable(fn):
+            raise _Unsupported("not callable")
         pass_arg = _PassArg.from_obj(fn)
         if pass_arg is None:
             return self.const(fn), []
@@ -472,6 +479,8 @@ class _Codegen:
         the filter. `default`'s argument must be a name or constant: written out, it is
         evaluated only when needed, and evaluating those cannot fail.
         """
+        if node.node is None:
+            return None  # a filter block: the generic path handles it
         plain = node.dyn_args is None and node.dyn_kwargs is None and not node.kwargs
         builtin = ENV.filters[node.name] is jinja_filters.FILTERS.get(node.name)
         if not (plain and builtin):
@@ -607,8 +616,9 @@ def _filtered(items: Any, test: Callable[[Any], Any]) -> Any:
             yield item
 
 
-def _is_keyword_name(key: str) -> bool:
-    return key.isascii() and key.isidentifier() and not keyword.iskeyword(key)
+def _is_keyword_name(key: object) -> bool:
+    return (isinstance(key, str) and key.isascii() and key.isidentifier()
+            and not keyword.iskeyword(key))
 
 
 def _is_plain(code: str) -> bool:

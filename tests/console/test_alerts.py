@@ -201,3 +201,22 @@ async def test_a_failed_delivery_is_retried_later_and_sent_once(
     assert len(receiver.bodies) == 1
     # The URL is a credential: it is in no error, log or store row.
     assert all("secret" not in (i.last_error or "") for i in app.store.list_incidents())
+
+
+@pytest.mark.scenario("S15")
+async def test_a_breaker_saved_by_a_run_alerts_and_a_reset_clears_it(
+        alerting: tuple[ConsoleApp, AlertMonitor, Receiver, Clock]) -> None:
+    from engine.state.base import BreakerRecord
+
+    app, monitor, receiver, _ = alerting
+    now = datetime.now().astimezone()
+    app.store.save_breakers([BreakerRecord(  # as run_sync saves it when a breaker opens
+        INTEGRATION, "cinode", "POST /v0.1/companies/{id}/customers", "open", 5, now,
+        now + timedelta(minutes=1), "HTTP 503")], at=now)
+    [shown] = app.ctx.breakers()
+    assert (shown.state, shown.failures, shown.integration) == ("open", 5, INTEGRATION)
+    await monitor.round()
+    assert receiver.events() == [("opened", "breaker", "cinode")]
+    assert app.store.reset_breakers(INTEGRATION) == 1  # `specsync breakers reset`
+    await monitor.round()
+    assert receiver.events()[-1] == ("cleared", "breaker", "cinode")

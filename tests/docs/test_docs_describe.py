@@ -50,7 +50,8 @@ def test_setup_only_rows_have_no_source(doc: IntegrationDoc) -> None:
     r = row(doc, "users", "Language")
     # Cinode takes a user's language at creation only (its add model alone has it).
     assert r.source == "" and r.comment == (
-        "Set when the record is created only: Cinode's API cannot change it later; "
+        "Set when the record is created only: Cinode's API cannot change it later "
+        "(a later change is reported by plan and status, not written); "
         "Configured during setup (setup.language_id = 2)")
 
 
@@ -69,7 +70,8 @@ def test_constants_and_combined_fields(doc: IntegrationDoc) -> None:
     assert r.source == "Supplier Name, Supplier Organisation Number"
     # Cinode cannot update a subcontractor at all: every row says so.
     assert r.comment == ("Set when the record is created only: Cinode's API cannot change it "
-                         'later; Combined as "{0} ({1})"')
+                         "later (a later change is reported by plan and status, not "
+                         'written); Combined as "{0} ({1})"')
 
 
 def test_key_rows(doc: IntegrationDoc) -> None:
@@ -80,7 +82,9 @@ def test_key_rows(doc: IntegrationDoc) -> None:
     r = row(doc, "subcontractors", "Internal/External ID")
     assert 'Key: Supplier Organisation Number and Internal ID joined by "/"' in r.comment
     r = row(doc, "clients_in", "Customer Number")
-    assert r.comment.endswith("Internal matching: the key is Kleer's own ID")
+    assert r.comment.endswith("Internal matching: the key is Kleer's own ID; a record whose "
+                              "key names no existing Kleer record is not created but "
+                              "reported (key.not-found)")
 
 
 def test_filter_row_and_what_happens_when_a_record_stops_matching(doc: IntegrationDoc) -> None:

@@ -414,6 +414,58 @@ async def test_a_subcontractor_changed_in_kleer_is_left_as_cinode_has_it(
     assert (after["firstName"], after["lastName"]) == (before["firstName"], before["lastName"])
 
 
+async def test_a_change_cinode_cannot_take_is_reported_by_run_plan_and_status(
+        world_factory: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """issue 15: a source change to a field the target sets at creation only is never
+    dropped silently: the run warns, `plan` shows it old -> new as not written, `status`
+    lists the record until the source agrees again."""
+    from engine.cli.sync import render_plan
+    from engine.sync.pipeline import plan_sync
+
+    world = world_factory(100)
+    await world.run("subcontractors")
+    key, before = next(iter(world.cinode_subcontractors().items()))
+    assert world.store.list_held() == []
+    name = world.kleer.store["user"].get(int(key))["name"]
+    await world.control(world.kleer, "PATCH", f"/_sandbox/records/user/{key}",
+                        {"name": "Nytt Namn"})
+
+    runtime = world.runtime()
+    try:
+        plan = await plan_sync(runtime, "subcontractors")
+    finally:
+        await runtime.aclose()
+    assert plan.held == 1 and plan.counts["update"] == 0
+    text = render_plan(plan)
+    assert "1 with changes the target cannot take (set at creation only)" in text
+    assert (f'      firstName: "{before["firstName"]}" -> "Nytt" (not written: set at '
+            "creation only)") in text
+    assert f'      lastName: "{before["lastName"]}" -> "Namn"' in text
+
+    world.cinode.requests.clear()
+    report = await world.run("subcontractors")
+    assert report.counts["update"] == 0 and _writes(world.cinode) == []
+    assert report.held == {"firstName": 1, "lastName": 1}
+    assert any(w.startswith("source changes not written, the target sets these fields at "
+                            "creation only: firstName (1 record), lastName (1 record)")
+               for w in report.warnings)
+    [held] = world.store.list_held(INTEGRATION, "subcontractors")
+    assert held.source_key == key
+    assert held.held == {"firstName": (before["firstName"], "Nytt"),
+                         "lastName": (before["lastName"], "Namn")}
+
+    state = str(tmp_path / "state-0.db")
+    assert cli_main(["status", "--state", state]) == 0
+    out = capsys.readouterr().out
+    assert "changes not written: the target sets these fields at creation only" in out
+    assert "subcontractors" in out and '"Nytt"' in out
+
+    # The source set back: nothing held any more.
+    await world.control(world.kleer, "PATCH", f"/_sandbox/records/user/{key}", {"name": name})
+    report = await world.run("subcontractors")
+    assert report.held == {} and world.store.list_held() == []
+
+
 async def test_subcontractors_are_not_synced_as_employees(world: World) -> None:
     await world.run("users")
     await world.run("subcontractors")
@@ -479,6 +531,64 @@ async def test_customer_changes_in_kleer_update_cinode_but_never_its_id(world: W
     assert "BV=60" in tag_names(customer) and f"BV={client['payment-days']}" not in \
         tag_names(customer)
     assert customer["identification"] == str(client["id"])
+
+
+async def test_a_country_and_currency_changed_in_kleer_reach_the_cinode_customer(
+        world: World) -> None:
+    """issue 15 said Cinode sets a customer's country and currency at creation only. Its
+    contract says otherwise: `PATCH customers/{id}` (CompanyCustomerPatchModel) takes
+    /countryid and /turnovercurrencyid, so a change in Kleer is written, not dropped."""
+    await world.run("customers")
+    client = next(iter(world.kleer.store["client"].iter()))
+    currencies = {c["currencyCode"]: c["id"] for c in CURRENCIES}
+    new_currency = next(code for code in ("NOK", "EUR", "USD")
+                        if code in currencies and code != client["currency-type"])
+    await world.control(world.kleer, "PATCH", f"/_sandbox/records/client/{client['id']}",
+                        {"country-code": "NO", "currency-type": new_currency})
+    report = await world.run("customers")
+    assert report.counts["update"] == 1 and report.held == {}
+    customer = world.cinode.customers.get(world.cinode_customers()[str(client["id"])]["id"])
+    assert customer is not None
+    assert (customer["countryId"], customer["turnOverCurrencyId"]) == (
+        2, currencies[new_currency])  # NO=2 in the spec's country_ids
+    assert world.store.list_held() == []
+
+
+async def test_an_internal_id_changed_in_cinode_is_reported_per_record(
+        world: World, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """covers: Customer Number / Internal ID "Required and must not be modified" (issue
+    15): someone edits the id in Cinode; the next run (full, as every Kleer read is)
+    fails that record `key.modified`, naming the value found and the one to set back,
+    and writes nothing to it; the others go through. Set back, it clears."""
+    await world.run("customers")
+    client = next(iter(world.kleer.store["client"].iter()))
+    key = str(client["id"])
+    customer_id = world.cinode_customers()[key]["id"]
+    await world.control(world.cinode, "PATCH", f"/_sandbox/records/customers/{customer_id}",
+                        {"identification": "K-EDITED"})
+    await world.control(world.kleer, "PATCH", f"/_sandbox/records/client/{key}",
+                        {"notes": "Ändrad i Kleer"})
+    world.cinode.requests.clear()
+    report = await world.run("customers")
+    assert report.outcome == "partial" and report.counts["error"] == 1
+    [failure] = report.failures
+    assert (failure.key, failure.code) == (key, "key.modified")
+    assert failure.reason == (
+        f"the Cinode customer {customer_id} linked to {key}: its Internal/External ID "
+        f"(identification) holds 'K-EDITED', but it must keep '{key}'; someone changed it "
+        f"in Cinode. Set it back to {key} there (nothing is written to this record until "
+        "then)")
+    assert world.cinode.customers.get(customer_id)["description"] != "Ändrad i Kleer"
+    assert report.counts["skip"] == len(list(world.kleer.store["client"].iter())) - 1
+    assert cli_main(["status", "--state", str(tmp_path / "state-0.db")]) == 0
+    assert "key.modified" in capsys.readouterr().out
+
+    await world.control(world.cinode, "PATCH", f"/_sandbox/records/customers/{customer_id}",
+                        {"identification": key})
+    report = await world.run("customers")
+    assert report.outcome == "success" and report.counts["update"] == 1
+    assert world.cinode.customers.get(customer_id)["description"] == "Ändrad i Kleer"
+    assert world.store.failing_keys(INTEGRATION, "customers") == []
 
 
 # --------------------------------------------------------------------------- projects

@@ -9,6 +9,7 @@ computed from the Kleer records the syncs read, never typed in.
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -27,7 +28,7 @@ from engine.errors import RecordError
 from engine.runner.actions import ActionRunner
 from engine.runner.context import RunnerContext
 from engine.runner.deployment import Deployment
-from engine.runner.inbox import is_echo
+from engine.runner.inbox import InboxWorker, is_echo
 from engine.sandbox.hubspot import HubSpotSandbox
 from engine.sandbox.kleer import KleerSandbox
 from engine.sandbox.platform import SandboxConfig
@@ -336,6 +337,35 @@ async def test_a_company_edit_in_hubspot_updates_the_kleer_client_with_all_field
     # The Kleer change goes out on the next scheduled run, and then HubSpot is quiet.
     out = await run_sync(runtime, "companies")
     assert out.counts["update"] == 1, out.counts
+    await runtime.aclose()
+
+
+async def test_a_field_declared_outbound_only_is_not_written_back_inbound(
+        world: World, tmp_path: Path) -> None:
+    # companies declares kleer_your_reference outbound only: Kleer owns the reference,
+    # so the inbound sync's `contact` (which reads it) never writes it back.
+    text = SPEC.read_text().replace(
+        'kleer_your_reference: {value: "{{ contact or none }}", source: contact}',
+        'kleer_your_reference: {value: "{{ contact or none }}", source: contact,\n'
+        '                             direction: outbound}', 1)
+    (tmp_path / "spec.yaml").write_text(text)
+    world.spec = load_spec(tmp_path / "spec.yaml")
+    runtime = world.runtime()
+    await run_sync(runtime, "companies")
+    before = await runtime.adapter("kleer").get("clients", "40000002")
+    assert before is not None
+    [raw] = world.hubspot_by("companies", "kleer_client_id", 40000002)
+    await world.edit(world.hubspot.app, f"companies/{raw['id']}",
+                     {"phone": "+46 8 999 99 99", "kleer_your_reference": "Ny Kontakt"})
+    company = await runtime.adapter("hubspot").get("companies", raw["id"])
+    assert company is not None and company["kleer_your_reference"] == "Ny Kontakt"
+    report = await run_sync(runtime, "clients_inbound", trigger="webhook",
+                            records=_one(company))
+    assert report.outcome == "success" and written(report) == 1, report.counts
+    client = await runtime.adapter("kleer").get("clients", "40000002")
+    assert client is not None
+    assert client["phone"] == "+46 8 999 99 99"  # a both-ways field went back
+    assert client["contact"] == before["contact"] != "Ny Kontakt"
     await runtime.aclose()
 
 
@@ -854,3 +884,178 @@ async def test_a_retried_create_project_after_a_lost_answer_makes_exactly_one_pr
     assert world.associated("projects", pushed["id"], "deals") == {deal["id"]}
     await deployment.aclose()
     await runtime.aclose()
+
+
+# --------------------------------------------------------------------------- inbound creates
+# issue 15: "When you create or update certain records in HubSpot ... syncs it back to
+# Kleer": a company created in HubSpot reaches Kleer through its webhook, not only
+# through a workflow action.
+
+
+def _kleer_clients_for(world: World, company_id: str) -> list[dict[str, Any]]:
+    return [c for c in world.kleer.store["client"].iter()
+            if c.get("foreign-id") == f"hubspot-company-{company_id}"]
+
+
+_DELIVERIES = itertools.count()
+
+
+async def _deliver(world: World, worker: InboxWorker, *events: WebhookEvent) -> None:
+    """Store the events as the webhook receiver does, then one inbox round."""
+    from datetime import UTC, datetime
+
+    for one in events:
+        world.store.inbox_put("kleer-hubspot/hubspot", f"delivery-{next(_DELIVERIES)}",
+                              one.to_bytes(), received_at=datetime.now(UTC))
+    assert await worker.process_once() == len(events)
+
+
+def _created_in_hubspot(world: World, name: str) -> dict[str, Any]:
+    return world.hubspot.create_record(
+        world.hubspot.object_store("companies"),
+        {"name": name, "phone": "+46 8 123 45 67", "city": "Lund", "country": "Sweden",
+         "kleer_payment_days": "20"}, source=("CRM_UI", "userId:1"))
+
+
+async def test_a_company_created_in_hubspot_becomes_a_kleer_client_linked_back(
+        world: World) -> None:
+
+    deployment = world.deployment()
+    ctx = RunnerContext(deployment=deployment, store=world.store)
+    worker = InboxWorker(ctx)
+    company = _created_in_hubspot(world, "Nybildat AB")
+    cid = company["id"]
+    await _deliver(world, worker,
+                   event(subscriptionType="company.creation", objectId=int(cid)),
+                   change(cid, "name", "Nybildat AB"))
+    [client] = _kleer_clients_for(world, cid)
+    assert (client["name"], client["phone"], client["payment-days"]) == (
+        "Nybildat AB", "+46 8 123 45 67", 20)
+    assert client["country-code"] == "SE"
+    # The new Kleer id is written back to the company: the two are linked.
+    [linked] = world.hubspot_by("companies", "kleer_client_id", client["id"])
+    assert linked["id"] == cid
+    assert world.store.failing_keys("kleer-hubspot", "clients_inbound") == []
+
+    # HubSpot reports what our push-back wrote: an echo, nothing goes back to Kleer.
+    kleer_writes = [e for e in current_ledger().of("kleer") if e.method != "GET"]
+    pushed = await world.runtime().adapter("hubspot").get("companies", cid)
+    assert pushed is not None
+    await _deliver(world, worker, change(cid, "name", pushed["name"]),
+                   change(cid, "phone", pushed["phone"]))
+    assert [e for e in current_ledger().of("kleer") if e.method != "GET"] == kleer_writes
+    assert len(_kleer_clients_for(world, cid)) == 1
+
+    # A person edits it in HubSpot later: an update of that one client.
+    await world.edit(world.hubspot.app, f"companies/{cid}", {"phone": "+46 8 000 00 00"})
+    await _deliver(world, worker, change(cid, "phone", "+46 8 000 00 00"))
+    [client] = _kleer_clients_for(world, cid)
+    assert client["phone"] == "+46 8 000 00 00"
+    await deployment.aclose()
+
+
+async def test_a_webhook_and_a_workflow_for_one_new_company_make_one_kleer_client(
+        world: World) -> None:
+    """Whichever comes first, the webhook or the Create Kleer Client workflow action, and
+    also when both arrive at once: one Kleer client, linked to the company."""
+    import asyncio
+
+
+    deployment = world.deployment()
+    ctx = RunnerContext(deployment=deployment, store=world.store)
+    runner = ActionRunner(ctx)
+    action = world.spec.actions["create_client"]
+
+    # Webhook first, then the workflow: the action finds the client the webhook made.
+    first = _created_in_hubspot(world, "Först Webhook AB")
+    await _deliver(world, InboxWorker(ctx), change(first["id"], "name", "Först Webhook AB"))
+    outputs = await runner.run_action(deployment, world.spec.integration, action,
+                                      execution(first["id"], "COMPANY", {}))
+    [client] = _kleer_clients_for(world, first["id"])
+    assert str(outputs["kleer_client_id"]) == str(client["id"])
+
+    # Workflow first, then the webhook: the company carries its id, nothing is created.
+    second = _created_in_hubspot(world, "Först Workflow AB")
+    await runner.run_action(deployment, world.spec.integration, action,
+                            execution(second["id"], "COMPANY", {}, callback="ap-2"))
+    await _deliver(world, InboxWorker(ctx), change(second["id"], "name", "Först Workflow AB"))
+    assert len(_kleer_clients_for(world, second["id"])) == 1
+
+    # Both at once, Kleer slow to create (each path would look first, find nothing and
+    # create, were they not run one after the other for the company).
+    class SlowCreates(httpx.AsyncBaseTransport):
+        def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
+            self.inner = inner
+
+        async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+            if request.method != "GET":
+                await asyncio.sleep(0.3)
+            return await self.inner.handle_async_request(request)
+
+    slow = Deployment.from_specs([world.spec], world.store, environ=world.environ,
+                                 transports={**world.transports(),
+                                             "kleer": SlowCreates(contract_transport(world.kleer))})
+    ctx = RunnerContext(deployment=slow, store=world.store)
+    third = _created_in_hubspot(world, "Samtidigt AB")
+    await asyncio.gather(
+        ActionRunner(ctx).run_action(slow, world.spec.integration, action,
+                                     execution(third["id"], "COMPANY", {}, callback="ap-3")),
+        _deliver(world, InboxWorker(ctx), change(third["id"], "name", "Samtidigt AB")))
+    [client] = _kleer_clients_for(world, third["id"])
+    assert [r["id"] for r in world.hubspot_by("companies", "kleer_client_id",
+                                              client["id"])] == [third["id"]]
+    # ... and neither path failed (the second found the first one's client).
+    assert world.store.failing_keys("kleer-hubspot", "clients_inbound") == []
+    await slow.aclose()
+    await deployment.aclose()
+
+
+async def test_the_safety_net_run_creates_nothing(world: World) -> None:
+    """Only webhooks create: a scheduled inbound run leaves companies without a Kleer id
+    alone (the first one would otherwise make every company a Kleer client)."""
+    _created_in_hubspot(world, "Bara I HubSpot AB")
+    before = len(list(world.kleer.store["client"].iter()))
+    runtime = world.runtime()
+    report = await run_sync(runtime, "clients_inbound")
+    assert report.counts["create"] == 0 and report.counts["filtered"] >= 1
+    assert len(list(world.kleer.store["client"].iter())) == before
+    await runtime.aclose()
+
+
+async def test_a_project_created_in_hubspot_becomes_a_kleer_project_linked_back(
+        world: World) -> None:
+    deployment = world.deployment()
+    worker = InboxWorker(RunnerContext(deployment=deployment, store=world.store))
+    runtime = world.runtime()
+    await run_sync(runtime, "companies")
+    client_id = next(iter(world.kleer.store["client"].iter()))["id"]
+    project = world.hubspot.create_record(
+        world.hubspot.object_store("projects"),
+        {"hs_name": "Införande fas 2", "hs_description": "Andra fasen",
+         "kleer_client_id": str(client_id)}, source=("CRM_UI", "userId:1"))
+    pid = project["id"]
+    created = event(subscriptionType="object.propertyChange", objectTypeId="0-970",
+                    objectId=int(pid), propertyName="hs_name", propertyValue="Införande fas 2")
+    await _deliver(world, worker, created)
+    [made] = [p for p in world.kleer.store["client-project"].iter()
+              if p["number"] == f"HSP-{pid}"]
+    assert (made["name"], made["client"], made["comment"]) == (
+        "Införande fas 2", {"id": client_id}, "Andra fasen")
+    # Linked back: the HubSpot project carries the Kleer project's id.
+    [linked] = world.hubspot_by("projects", "kleer_project_id", made["_id"])
+    assert linked["id"] == pid
+    # The event again (a redelivery, or the echo of our push-back): nothing new in Kleer.
+    await _deliver(world, worker, created)
+    assert len([p for p in world.kleer.store["client-project"].iter()
+                if p["number"] == f"HSP-{pid}"]) == 1
+
+    # A project that names no Kleer client: recorded plainly, nothing created.
+    orphan = world.hubspot.create_record(world.hubspot.object_store("projects"),
+                                         {"hs_name": "Utan kund"}, source=("CRM_UI", "u:1"))
+    await _deliver(world, worker, event(subscriptionType="object.propertyChange",
+                                        objectTypeId="0-970", objectId=int(orphan["id"]),
+                                        propertyName="hs_name", propertyValue="Utan kund"))
+    [failure] = world.store.list_failures("kleer-hubspot", "projects_inbound")
+    assert (failure.source_key, failure.code) == (f"#{orphan['id']}", "field.required")
+    await runtime.aclose()
+    await deployment.aclose()

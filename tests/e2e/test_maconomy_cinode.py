@@ -291,6 +291,46 @@ async def test_internal_matching_updates_the_cinode_customer_by_its_own_id(
         assert names[cinode_id] == world.maconomy.customers.get(number)["name1"]
 
 
+async def test_internal_matching_on_a_fresh_cinode_says_so_before_and_during_the_run(
+        world: World) -> None:
+    """covers: Internal ID on a Cinode that holds none of the ids (issue 15): the plan
+    says up front that no record names an existing customer, that none will be created
+    and what to do; each failing record says the same, and the run's summary shows the
+    reason once instead of once per record."""
+    from engine.cli.sync import failure_lines, internal_matching_note
+    from engine.sync.pipeline import plan_sync
+
+    spec = world.variant(setup={"customer_id_match": "internal"})
+    runtime = world.runtime(spec)
+    try:
+        plan = await plan_sync(runtime, "customers")
+        note = internal_matching_note(runtime, plan)
+    finally:
+        await runtime.aclose()
+    assert plan.counts["create"] == 0 and plan.counts["error"] == RECORDS
+    assert note is not None
+    assert note.startswith("internal matching: all selected records name no existing "
+                           "Cinode customer (`customernumber` is not one of its ids)")
+    assert "creates nothing" in note and "choose external matching" in note
+
+    report = await world.run("customers", spec)
+    assert report.counts["error"] == RECORDS and report.counts["create"] == 0
+    assert {f.code for f in report.failures} == {"key.not-found"}
+    first = report.failures[0]
+    assert first.reason.startswith(f"no Cinode customer has id {first.key}: internal "
+                                   "matching uses Cinode's own id as the key and never "
+                                   "creates a record")
+    assert "put the Cinode id of an existing customer in `customernumber`" in first.reason
+    assert not world.cinode_customers()  # nothing created
+    lines = failure_lines(report.failures, total=report.counts["error"])
+    assert len(lines) == 1 and lines[0].startswith(f"{RECORDS} records [key.not-found], e.g. ")
+    assert lines[0].endswith(f"and {RECORDS - 11} more)")
+
+    # The way out the messages name: external matching creates them all.
+    report = await world.run("customers", world.variant(setup={}))
+    assert report.counts["create"] == RECORDS and report.counts["error"] == 0
+
+
 # --------------------------------------------------------------------------- projects
 
 

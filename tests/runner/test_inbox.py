@@ -12,7 +12,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
+import pytest
 
+from engine.sandbox.platform import Faults
 from engine.state import sync_lease_name
 from tests.runner.conftest import CRM_SECRET, DELIVERY_SECRET, ENVIRON, RUNNER_URL, SPEC, Harness
 from tests.runner.test_webhooks import hubspot_events, post_hubspot
@@ -247,3 +249,31 @@ async def test_a_batch_is_claimed_in_chunks_and_processed_as_one(harness: Harnes
     [copy] = [c for c in harness.crm.customers
               if c.get("identification") == str(company["id"])]
     assert copy["name"] == company["properties"]["name"]
+
+
+@pytest.mark.scenario("S15")
+async def test_events_whose_run_a_circuit_breaker_stopped_are_retried(
+        harness: Harness) -> None:
+    customer = next(iter(harness.crm.customers))
+    harness.delivery.set_faults(Faults(error_rate=1.0))  # the target answers 5xx only
+    await cinode_event(harness, customer["id"], "2025-01-15T09:00:01Z")
+    worker = harness.worker(backoff_seconds=5)
+    assert await worker.process_once() == 1  # five 5xx in a row: the breaker opens
+    assert harness.store.inbox_depth() == 1
+    [opened] = [b for b in harness.store.breakers() if b.state == "open"]
+    assert (opened.integration, opened.system) == ("mirror", "cinode")
+
+    sent = len(harness.delivery_io.sent)
+    harness.clock.advance(6)
+    assert await worker.process_once() == 1  # the retry: refused unsent, given back again
+    assert len(harness.delivery_io.sent) == sent
+    run = harness.store.list_runs("mirror", "crm_to_delivery", limit=1)[0]
+    assert run.status == "failed" and "circuit breaker" in (run.error or "")
+    assert harness.store.inbox_depth() == 1
+
+    harness.delivery.set_faults(Faults())
+    assert harness.store.reset_breakers("mirror") == 1  # or wait for the probe
+    harness.clock.advance(11)
+    assert await worker.process_once() == 1
+    assert len(delivered(harness, customer["id"])) == 1
+    assert harness.store.inbox_depth() == 0

@@ -240,3 +240,48 @@ async def test_reloading_jobs_drops_removed_syncs_and_adds_new_ones(store) -> No
     scheduler.replace_jobs([job(sync="customers"), job("never", sync="users")])
     await settle(scheduler.tick())
     assert [c[1] for c in runs.calls] == ["customers"]
+
+
+async def test_a_dependent_sync_waits_for_its_upstream_run_and_starts_when_it_ends(
+        store) -> None:
+    """A fresh store: both are due at once; the sync reading the other's links waits
+    while it runs, starts as soon as it ends, and so again in the next shared slot."""
+    clock = FakeClock()
+    runs = Runs(clock=clock)
+    runs.release.clear()
+    customers = job("hourly", "customers")
+    projects = ScheduledSync("demo", "projects", parse_schedule("every 30m"),
+                             frozenset({"customers"}))
+    scheduler = Scheduler(store, [projects, customers], runs, clock=clock)
+    first = scheduler.tick()
+    await asyncio.sleep(0)
+    assert [c[1] for c in runs.calls] == ["customers"]
+    assert scheduler.tick() == []  # customers still runs: projects waits
+    runs.release.set()
+    await settle(first)
+    await settle(scheduler.tick())
+    assert [c[1] for c in runs.calls] == ["customers", "projects"]
+    clock.advance(minutes=30)  # 11:00: both due again, the same order
+    runs.release.clear()
+    started = scheduler.tick()
+    await asyncio.sleep(0)
+    assert [c[1] for c in runs.calls[2:]] == ["customers"]
+    runs.release.set()
+    await settle(started)
+    await settle(scheduler.tick())
+    assert [c[1] for c in runs.calls[2:]] == ["customers", "projects"]
+    clock.advance(minutes=30)  # 11:30: only projects is due: it waits for nothing
+    await settle(scheduler.tick())
+    assert [c[1] for c in runs.calls[4:]] == ["projects"]
+
+
+async def test_a_dependent_of_a_paused_or_unscheduled_sync_does_not_wait(store) -> None:
+    clock = FakeClock()
+    runs = Runs(clock=clock)
+    store.set_paused("demo", "customers", True, by="alice (operator)", at=T0)
+    customers = job("hourly", "customers")
+    projects = ScheduledSync("demo", "projects", parse_schedule("hourly"),
+                             frozenset({"customers", "users"}))  # users: not scheduled
+    scheduler = Scheduler(store, [customers, projects], runs, clock=clock)
+    await settle(scheduler.tick())
+    assert [c[1] for c in runs.calls] == ["projects"]

@@ -77,3 +77,25 @@ def test_move_refuses_while_a_run_holds_its_lease(pg_url: str, tmp_path: Path) -
     with open_store(pg_url) as target:
         assert target.list_runs() == [] and target.count_links("maconomy-cinode",
                                                                "customers") == 0
+
+
+def test_open_breakers_and_quarantined_records_move_too(pg_url: str, tmp_path: Path) -> None:
+    from datetime import timedelta
+
+    from engine.state.base import BreakerRecord
+
+    sqlite = tmp_path / "state.db"
+    now = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+    opened = BreakerRecord("kleer-hubspot", "hubspot", "POST /crm/v3/objects/companies",
+                           "open", 5, now, now + timedelta(minutes=1), "HTTP 503")
+    with SqliteStateStore(sqlite) as store:
+        store.save_breakers([opened], at=now)
+        for _ in range(3):
+            store.count_writes("kleer-hubspot", "a+b", {"hubspot.companies#1": "a=1"}, at=now,
+                               window=timedelta(hours=1), max_writes=2)
+    report = move_state(sqlite, pg_url)
+    assert (report.rows["circuit_breakers"], report.rows["record_writes"]) == (1, 1)
+    with open_store(pg_url) as target:
+        assert target.breakers() == [opened]
+        [held] = target.quarantined()
+        assert (held.record, held.writes, held.quarantined_at) == ("hubspot.companies#1", 3, now)

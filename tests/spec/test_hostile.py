@@ -89,9 +89,9 @@ def test_deep_nesting_on_the_last_line_is_refused_where_it_starts(tmp_path: Path
 
     spec = tmp_path / "spec.yaml"
     spec.write_text(VALID.read_text() + "extra: " + "[" * depth + "]" * depth + "\n")
-    started = time.perf_counter()
+    started = time.process_time()  # CPU time: a busy machine does not make it fail
     diags, _, _ = validate_paths([spec])
-    assert time.perf_counter() - started < 5
+    assert time.process_time() - started < 5  # a guard against the 76 s, not a benchmark
     [diag] = diags
     last_line = len(VALID.read_text().splitlines()) + 1
     assert (diag.code, diag.location.line) == ("yaml.too-deep", last_line)

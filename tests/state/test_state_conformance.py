@@ -12,6 +12,7 @@ from state_support import T0, Backend, at
 from engine.errors import StateError
 from engine.state import (
     BatchCommit,
+    CreatedValues,
     FailedRecord,
     LeaseToken,
     Link,
@@ -46,6 +47,32 @@ def run_threads(count: int, target: Callable[[int], None]) -> None:
 
 def test_is_a_state_store(store: StateStore) -> None:
     assert isinstance(store, StateStore)
+
+
+# -- creation values -------------------------------------------------------------------
+
+
+def test_creation_values_and_held_changes_round_trip(store: StateStore) -> None:
+    """What a record was created with, and a source change the target cannot take: kept
+    with the batch, listed while held (since when it was first held), cleared when the
+    source agrees again."""
+    commit(store, 0, created=[CreatedValues("1001", {"name": "Acme", "n": 1}),
+                              CreatedValues("1002", {"name": "Bolt"})])
+    assert store.get_created(INTEG, S, ["1001", "1002", "1003"])["1001"].created == \
+        {"name": "Acme", "n": 1}
+    assert store.list_held() == [] and store.held_counts() == {}
+    commit(store, 10, created=[CreatedValues("1002", {"name": "Bolt"},
+                                             {"name": ("Bolt", "Bolt AB")})])
+    commit(store, 20, created=[CreatedValues("1002", {"name": "Bolt"},
+                                             {"name": ("Bolt", "Bolt Ltd")})])
+    [held] = store.list_held(INTEG, S)
+    assert (held.source_key, held.held, held.held_since) == (
+        "1002", {"name": ("Bolt", "Bolt Ltd")}, at(10))
+    assert store.held_counts() == {(INTEG, S): 1}
+    assert store.list_held(INTEG, "users") == []
+    commit(store, 30, created=[CreatedValues("1002", {"name": "Bolt"})])
+    assert store.list_held() == [] and store.get_created(INTEG, S, ["1002"])["1002"].held \
+        is None
 
 
 # -- links -----------------------------------------------------------------------------

@@ -9,7 +9,10 @@ from importlib.resources import files
 
 from engine.adapters.base import Vendor
 from engine.adapters.cinode.adapter import CinodeAdapter
+from engine.adapters.cinode.references import CinodeReferences
+from engine.adapters.cinode.registrations import CinodeRegistrar
 from engine.adapters.cinode.webhooks import CinodeWebhooks
+from engine.adapters.text import C0_CONTROLS, TextRules
 
 __all__ = ["NOTES", "VENDOR", "CinodeAdapter"]
 
@@ -37,6 +40,13 @@ NOTES = (
     "Cinode's add model): an inactive customer is created, then patched.",
 )
 
+# Cinode's values are JSON strings shown in its UI and CV exports: a NUL or another C0
+# control character (a value pasted from a PDF, a CSV import) means nothing there and is
+# cut or garbled by what reads it later, so it is removed (tab, line feed and carriage
+# return are kept).
+TEXT = TextRules(remove=C0_CONTROLS)
+
 VENDOR = Vendor(name="cinode", title="Cinode", adapter=CinodeAdapter,
                 catalog_file=files(__name__) / "catalog.json", webhooks=CinodeWebhooks(),
-                notes=NOTES)
+                registrar=CinodeRegistrar(), references=CinodeReferences(), notes=NOTES,
+                text=TEXT)

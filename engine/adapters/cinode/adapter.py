@@ -137,7 +137,9 @@ from engine.adapters.cinode.wire import (
     whole_number,
     wire_moment,
 )
+from engine.adapters.concurrency import DEFAULT_CONCURRENCY, in_order
 from engine.adapters.http import HttpSession, vendor_reason
+from engine.adapters.listing import Listing, ListingLookups
 from engine.adapters.retry import RetryPolicy
 from engine.errors import AmbiguousWriteError, FatalError, RecordError
 from engine.values import coerce_record, parse_datetime
@@ -302,7 +304,8 @@ class CinodeAdapter:
         self._owner_id: int | None = None
         company = config.options.get("company_id")
         try:
-            self._company_id: int | None = int(company) if company not in (None, "") else None
+            self._company_id: int | None = \
+                int(company) if company is not None and company != "" else None
         except (TypeError, ValueError):
             raise FatalError(f"cinode connection {config.name!r}: options.company_id must be "
                              f"a whole number, got {company!r}") from None
@@ -312,6 +315,9 @@ class CinodeAdapter:
             raise FatalError(f"cinode connection {config.name!r}: {exc}") from None
         self._currencies: dict[str, int] | None = None
         self._totals: dict[str, int] = {}
+        self._lookups = ListingLookups()
+        self._concurrency = int(config.options.get("concurrency", DEFAULT_CONCURRENCY))
+        self._listed_totals: dict[str, int] = {}
 
     def __repr__(self) -> str:
         return f"CinodeAdapter({self.config.name!r}, company={self._company_id})"
@@ -686,8 +692,18 @@ class CinodeAdapter:
         if not wanted:
             return found
         if obj in ("customers", "projects"):
-            # An exact search per value: cheap, and never pages the whole collection.
+            listing = await self._listing(obj, field_name, len(wanted))
+            if listing is not None:
+                # Answered from one paged listing (listing.py); a GET per record found.
+                for value in sorted(wanted - listing.unsure):
+                    target_id = listing.ids.get(value)
+                    full = await self._get_raw(obj, target_id) if target_id else None
+                    if full is not None and str(full.get(field_name)) == value:
+                        found[value] = self._record(obj, full)
+                wanted &= listing.unsure
+            # An exact search per value: cheap while few keys are unlinked.
             extra = {"identificationOperator": 3} if obj == "customers" else {}
+            self._lookups.spend(obj, field_name, len(wanted))
             for value in sorted(wanted):
                 items, _ = await self._search_page(obj, {"identification": value, **extra},
                                                    1, 0, 0)
@@ -702,12 +718,45 @@ class CinodeAdapter:
         # small, so scan them and stop as soon as every value is found.
         source = self._read_all(obj) if obj == "users" else self._read_list(obj)
         async for record in source:
-            value = record.get(field_name)
-            if value is not None and str(value) in wanted and str(value) not in found:
-                found[str(value)] = record
+            held = record.get(field_name)
+            if held is not None and str(held) in wanted and str(held) not in found:
+                found[str(held)] = record
                 if len(found) == len(wanted):
                     break
         return found
+
+    async def _listing(self, obj: str, field_name: str, values: int) -> Listing | None:
+        """The target's ids by `field_name` from one paged search, once a listing costs
+        no more than the per-value searches spent on this object (listing.py)."""
+        listing = self._lookups.fresh(obj, field_name)
+        if listing is not None:
+            return listing
+        total = self._listed_totals.get(obj)
+        if total is None:
+            _, total = await self._search_page(obj, {}, 1, 0, 0, size=1)
+            self._listed_totals[obj] = total
+        if not self._lookups.worth_listing(obj, field_name, values, total, self._page_size()):
+            return None
+        ids: dict[str, str] = {}
+        async for raw in self._search_all(obj, _SEARCH[obj][1], 0):
+            value = raw.get(field_name)
+            if value not in (None, ""):
+                ids.setdefault(str(value), str(raw.get("id")))
+        self._listed_totals[obj] = self._totals.get(obj, total)
+        return self._lookups.keep(obj, field_name, ids)
+
+    def _note_creates(self, obj: str, ops: Sequence[WriteOp],
+                      results: Sequence[WriteResult]) -> None:
+        """Keep a listing current with this process's own creates (listing.py)."""
+        for op, result in zip(ops, results, strict=True):
+            field_name = op.external_field
+            value = op.payload.get(field_name) if field_name and op.kind == "create" else None
+            if field_name is None or value in (None, ""):
+                continue
+            if result.ok and result.target_id:
+                self._lookups.created(obj, field_name, str(value), result.target_id)
+            else:
+                self._lookups.unsure(obj, field_name, str(value))
 
     # ------------------------------------------------------------------ writes
 
@@ -716,27 +765,29 @@ class CinodeAdapter:
         writer = {"users": self._write_user, "customers": self._write_customer,
                   "projects": self._write_project,
                   "subcontractors": self._write_subcontractor}[obj]
-        results: list[WriteResult] = []
-        for op in ops:
+
+        async def one(op: WriteOp) -> WriteResult:
             if op.kind == "delete" or (op.kind == "update" and not op.target_id):
                 reason = ("the integration does not delete Cinode records"
                           if op.kind == "delete" else "an update needs the target id")
-                results.append(WriteResult(op.key, op.target_id,
-                                           error=RecordError("vendor.unsupported", reason)))
-                continue
+                return WriteResult(op.key, op.target_id,
+                                   error=RecordError("vendor.unsupported", reason))
             try:
                 target_id = await writer(op)
             except _Rejected as rejected:
-                results.append(WriteResult(op.key, rejected.target_id or op.target_id,
-                                           error=rejected.error,
-                                           created=op.kind == "create" and
-                                           rejected.target_id is not None))
+                return WriteResult(op.key, rejected.target_id or op.target_id,
+                                   error=rejected.error,
+                                   created=op.kind == "create" and
+                                   rejected.target_id is not None)
             except RecordError as error:  # refused before anything was sent
-                results.append(WriteResult(op.key, op.target_id, error=error))
+                return WriteResult(op.key, op.target_id, error=error)
             except AmbiguousWriteError:
-                results.append(WriteResult(op.key, op.target_id, ambiguous=True))
-            else:
-                results.append(WriteResult(op.key, target_id, created=op.kind == "create"))
+                return WriteResult(op.key, op.target_id, ambiguous=True)
+            return WriteResult(op.key, target_id, created=op.kind == "create")
+
+        # No batch operation: a few records in flight at once, paced by the budget.
+        results = await in_order(ops, one, self._concurrency)
+        self._note_creates(obj, ops, results)
         return results
 
     async def _send(self, method: str, tail: str, *, json_body: Any = None,
@@ -876,6 +927,22 @@ class CinodeAdapter:
             raise RecordError("vendor.rejected", f"Cinode knows no currency {code!r}",
                               field="currencyCode")
         return found
+
+    def write_requests(self, obj: str, kind: str, payload: Mapping[str, Any]) -> int:
+        """How many calls one write takes (for `plan`'s estimate): the record, plus the
+        invoice address, the manager and the status patch each customer create forces."""
+        calls = 1
+        if obj == "customers":
+            address = payload.get("invoiceAddress")
+            if isinstance(address, Mapping) and any(v not in (None, "")
+                                                    for v in address.values()):
+                calls += 1
+            if payload.get("responsibleUserId") is not None:
+                calls += 1
+            if kind == "create" and payload.get("status") is not None \
+                    and not payload["status"]:
+                calls += 1
+        return calls
 
     async def _write_customer(self, op: WriteOp) -> str:
         payload = op.payload

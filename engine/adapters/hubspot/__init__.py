@@ -16,7 +16,9 @@ from engine.adapters.base import Vendor
 from engine.adapters.hubspot.actions import HubSpotActions
 from engine.adapters.hubspot.adapter import DEFAULT_ASSOCIATION_TYPES, HubSpotAdapter
 from engine.adapters.hubspot.pushdown import HubSpotPushdown
+from engine.adapters.hubspot.registrations import HubSpotRegistrar
 from engine.adapters.hubspot.webhooks import HubSpotWebhooks
+from engine.adapters.text import C0_CONTROLS, TextRules
 
 __all__ = ["DEFAULT_ASSOCIATION_TYPES", "NOTES", "VENDOR", "HubSpotAdapter"]
 
@@ -46,6 +48,13 @@ NOTES = (
     "slow action is completed later through HubSpot's callback API.",
 )
 
+# HubSpot property values are JSON strings shown in its UI, exports and e-mail tokens: a
+# NUL or another C0 control character (a value pasted from a PDF, a CSV import) means
+# nothing there and is cut or garbled by what reads it later, so it is removed (tab,
+# line feed and carriage return are kept).
+TEXT = TextRules(remove=C0_CONTROLS)
+
 VENDOR = Vendor(name="hubspot", title="HubSpot", adapter=HubSpotAdapter,
                 catalog_file=files(__name__) / "catalog.json", webhooks=HubSpotWebhooks(),
-                actions=HubSpotActions(), pushdown=HubSpotPushdown(), notes=NOTES)
+                actions=HubSpotActions(), pushdown=HubSpotPushdown(),
+                registrar=HubSpotRegistrar(), notes=NOTES, text=TEXT)

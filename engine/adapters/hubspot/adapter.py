@@ -268,7 +268,7 @@ class HubSpotAdapter(Writes):
         if obj not in self._properties:
             response = await self.session.request(
                 "GET", f"/crm/v3/properties/{await self._type(obj)}")
-            self._properties[obj] = {p["name"]: p for p in response.json().get("results")
+            self._properties[obj] = {p["name"]: dict(p) for p in response.json().get("results")
                                      or [] if isinstance(p, Mapping) and "name" in p}
         return self._properties[obj]
 

@@ -26,6 +26,7 @@ from __future__ import annotations
 import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -154,15 +155,15 @@ class Writes:
         object_type = await self._type(obj)
         for id_property, items in upserts.items():
             for chunk in _distinct_chunks(items):
-                await self._bisect(chunk, results, lambda c, p=id_property: self._upsert(
-                    object_type, p, c, results))
+                await self._bisect(chunk, results, partial(
+                    self._upsert, object_type, id_property, results=results))
         for start in range(0, len(creates), BATCH_LIMIT):
             await self._bisect(creates[start:start + BATCH_LIMIT], results,
                                lambda c: self._create(object_type, c, results))
         for by, items in updates.items():
             for chunk in _distinct_chunks(items):
-                await self._bisect(chunk, results, lambda c, p=by: self._update(
-                    object_type, p, c, results))
+                await self._bisect(chunk, results, partial(
+                    self._update, object_type, by, results=results))
         await self._associate(obj, ops, results)
         return [r if r is not None else WriteResult(op.key, op.target_id, error=RecordError(
             "vendor.rejected", "HubSpot answered without this record")) for r, op in

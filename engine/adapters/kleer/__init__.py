@@ -11,6 +11,7 @@ from importlib.resources import files
 
 from engine.adapters.base import Vendor
 from engine.adapters.kleer.adapter import KleerAdapter
+from engine.adapters.text import XML_1_0_FORBIDDEN, TextRules
 
 __all__ = ["VENDOR", "KleerAdapter"]
 
@@ -37,5 +38,11 @@ NOTES = (
     "which it cannot probe.",
 )
 
+# Kleer's records are XML 1.0 documents (kleer-v1.xsd; the JSON API is a view of them):
+# a character XML 1.0 cannot carry (NUL, most C0 controls) cannot be stored, and
+# dropping it would change a name or a number without anyone knowing. Refused.
+TEXT = TextRules(refuse=XML_1_0_FORBIDDEN,
+                 why="Kleer keeps its records as XML 1.0, which cannot carry that character")
+
 VENDOR = Vendor(name="kleer", title="Kleer", adapter=KleerAdapter,
-                catalog_file=files(__name__) / "catalog.json", notes=NOTES)
+                catalog_file=files(__name__) / "catalog.json", notes=NOTES, text=TEXT)

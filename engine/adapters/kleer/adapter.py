@@ -437,11 +437,11 @@ class KleerAdapter:
         # than one record holds fails that record instead of picking one.
         matches: dict[str, list[Mapping[str, Any]]] = {}
         async for raw in self._raw(obj):
-            value = raw.get(field_name)
+            held = raw.get(field_name)
             if field_name == "id":
-                value = unwrap_id(value)
-            if value is not None and str(value) in wanted:
-                matches.setdefault(str(value), []).append(raw)
+                held = unwrap_id(held)
+            if held is not None and str(held) in wanted:
+                matches.setdefault(str(held), []).append(raw)
         for value, raws in matches.items():
             if len(raws) > 1:
                 ids = ", ".join(str(unwrap_id(r.get("id"))) for r in raws)

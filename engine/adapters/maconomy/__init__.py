@@ -14,6 +14,7 @@ from engine.adapters.base import Vendor
 from engine.adapters.maconomy.adapter import MaconomyAdapter
 from engine.adapters.maconomy.pushdown import MaconomyPushdown
 from engine.adapters.maconomy.restriction import restriction_literal
+from engine.adapters.text import C0_CONTROLS, TextRules
 
 __all__ = ["VENDOR", "MaconomyAdapter", "restriction_literal"]
 
@@ -31,6 +32,12 @@ NOTES = (
     "A record deleted in Maconomy is not seen by a changed-since read.",
 )
 
+# Maconomy's values are JSON strings kept in its database and printed on its reports: a
+# NUL or another C0 control character (a value pasted from a PDF, a CSV import) means
+# nothing there and is cut or garbled by what reads it later, so it is removed (tab,
+# line feed and carriage return are kept).
+TEXT = TextRules(remove=C0_CONTROLS)
+
 VENDOR = Vendor(name="maconomy", title="Maconomy", adapter=MaconomyAdapter,
                 catalog_file=files(__name__) / "catalog.json", pushdown=MaconomyPushdown(),
-                notes=NOTES)
+                notes=NOTES, text=TEXT)

@@ -141,10 +141,11 @@ class Wire:
         if self.options.has("logout_via_auth"):
             url, accept = f"{self.options.api_path}/auth/{self.options.shortname}", AUTH_ACCEPT
         else:
-            url = next((c.resource for c in self._containers.values() if c.resource), None)
+            found = next((c.resource for c in self._containers.values() if c.resource), None)
             accept = V1_ACCEPT
-            if url is None:
+            if found is None:
                 return  # no resource read yet that a logout could ride on
+            url = found
         try:
             await self.plain.request("GET", url, headers={**headers, "Accept": accept},
                                      expected=(401, 403, 404))

@@ -133,7 +133,7 @@ class TokenService:
             return limited
         if access_id is None:
             return Response(status_code=401)
-        del self._refresh_tokens[token]  # rotate: a refresh token works once
+        self._refresh_tokens.pop(str(token), None)  # rotate: a refresh token works once
         return self._issue(access_id)
 
     def _limited(self, access_id: str) -> Response | None:

@@ -97,14 +97,13 @@ class Control:
     async def create(self, request: Request) -> Response:
         """Create a record as a UI user would; the body is the vendor's add model."""
         name = request.path_params["object"]
-        resources = self.sandbox.resources
-        handlers = {"users": resources["users"].create,
-                    "subcontractors": resources["subcontractors"].create,
-                    "customers": resources["customers"].create,
-                    "projects": resources["projects"].create}
-        if name not in handlers:
+        creatable = ("users", "subcontractors", "customers", "projects")
+        handler = getattr(self.sandbox.resources.get(name), "create", None) \
+            if name in creatable else None
+        if handler is None:
             return invalid("object", f"Unknown object {name!r}.").response()
         try:
-            return await handlers[name](request)
+            response: Response = await handler(request)
+            return response
         except Problem as problem:
             return problem.response()

@@ -23,7 +23,7 @@ from starlette.responses import JSONResponse, Response
 
 from engine.sandbox.cinode.errors import Problem, invalid, stream_array
 from engine.sandbox.cinode.resource import Resource, RouteSpec
-from engine.sandbox.cinode.search import matches, page_and_sort, search
+from engine.sandbox.cinode.search import indexed_search, matches, page_and_sort
 from engine.sandbox.cinode.store import Record
 from engine.sandbox.cinode.validation import Body, apply_patch, require_patch_type
 
@@ -163,8 +163,10 @@ class Customers(Resource):
         def keep(customer: Record) -> bool:
             return all(matches(customer.get(f), w, op) for f, w, op in filters)
 
-        result, total = search(self.store.customers.iter(), keep, _SORTS[sort_by], order,
-                               page, per_page)
+        exact = {f: w for f, w, op in filters if op == 3}
+        result, total = indexed_search(self.store.customers, keep, _SORTS[sort_by], order,
+                                       page, per_page, exact=exact, filtered=bool(filters),
+                                       partial=self.store.customer_index_fields)
         return JSONResponse(self.views.search_result(
             [self.views.customer_base(c) for c in result], total, sort_by, order, page,
             per_page))

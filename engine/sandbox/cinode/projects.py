@@ -24,7 +24,7 @@ from starlette.responses import JSONResponse, Response
 
 from engine.sandbox.cinode.errors import invalid, stream_array
 from engine.sandbox.cinode.resource import Resource, RouteSpec
-from engine.sandbox.cinode.search import matches, page_and_sort, search
+from engine.sandbox.cinode.search import indexed_search, matches, page_and_sort
 from engine.sandbox.cinode.seed import PIPELINES, STATE_TITLES
 from engine.sandbox.cinode.store import Record
 from engine.sandbox.cinode.validation import Body
@@ -206,8 +206,10 @@ class Projects(Resource):
                 return owner is not None and owner.get("corporateIdentityNumber") == orgno
             return True
 
-        result, total = search(self.store.projects.iter(), keep, _SORTS[sort_by], order,
-                               page, per_page)
+        filtered = any(sets.values()) or customer is not None or bool(title) or \
+            any(exact.values()) or bool(orgno)
+        result, total = indexed_search(self.store.projects, keep, _SORTS[sort_by], order,
+                                       page, per_page, exact=exact, filtered=filtered)
         return JSONResponse(self.views.search_result(
             [self.views.project_base(p) for p in result], total, sort_by, order, page,
             per_page))

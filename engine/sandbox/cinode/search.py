@@ -14,8 +14,9 @@ from typing import Any
 
 from engine.sandbox.cinode.errors import invalid
 from engine.sandbox.cinode.store import Record
+from engine.sandbox.platform import Collection
 
-__all__ = ["matches", "page_and_sort", "search"]
+__all__ = ["indexed_search", "matches", "page_and_sort", "search"]
 
 
 def page_and_sort(body: Mapping[str, Any], default_sort: int, sorts: Mapping[int, str],
@@ -89,3 +90,35 @@ def matches(value: Any, wanted: str | None, operator: int) -> bool:
     if operator == 3:
         return text == needle
     return needle in text
+
+
+def _folded(value: Any) -> str:
+    return str(value).casefold()
+
+
+def indexed_search(collection: Collection, keep: Callable[[Record], bool], sort_field: str,
+                   order: int, page: int, per_page: int, *,
+                   exact: Mapping[str, str | None] | None = None,
+                   filtered: bool = True,
+                   partial: Callable[[int], Record] | None = None
+                   ) -> tuple[list[Record], int]:
+    """`search` through the collection's indexes where the query allows it.
+
+    An Equals filter on a field (`exact`, field -> wanted) reads that field's value index
+    and checks only its records; a query without filters pages the sort order's index.
+    Either is O(log n) plus the page, where a scan of 100,000 records takes seconds.
+    Results are the same as `search` over every record. `partial` builds the indexed
+    fields of a generated record alone (see `Collection.value_index`).
+    """
+    for field, wanted in (exact or {}).items():
+        if wanted not in (None, ""):
+            candidates = collection.value_index(field, _folded, partial=partial).ids(wanted)
+            found = (collection.get(record_id) for record_id in sorted(candidates))
+            return search((r for r in found if r is not None), keep, sort_field, order,
+                          page, per_page)
+    if not filtered:
+        ordered = collection.ordered_index(sort_field, _sort_key, partial=partial)
+        ids = ordered.page((page - 1) * per_page, per_page, descending=order == 1)
+        records = [r for r in (collection.get(i) for i in ids) if r is not None]
+        return records, len(collection)
+    return search(collection.iter(), keep, sort_field, order, page, per_page)

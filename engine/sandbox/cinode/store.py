@@ -25,6 +25,7 @@ from engine.sandbox.cinode.seed import (
     cinode_datetime,
     customer_id,
     customer_index,
+    customer_index_fields,
     customer_record,
     project_id,
     project_index,
@@ -64,6 +65,9 @@ class CinodeStore:
         self.projects = self._collection(
             "projects", counts.projects,
             lambda i: project_record(seed, i, company_id, counts), project_index)
+        #: The fields the search indexes read of a generated customer, built alone.
+        self.customer_index_fields: Callable[[int], Record] = \
+            lambda i: customer_index_fields(seed, i)
         self.tags: dict[int, Record] = {t["id"]: dict(t) for t in TAGS}
         self.webhooks: dict[str, Record] = {}
         self._user_emails = {u["companyUserEmail"].casefold(): u["id"] for u in self.users}
@@ -179,8 +183,10 @@ class CinodeStore:
             elif tag_id is not None:
                 raise invalid("id", f"Tag {tag_id} was not found.")
             elif isinstance(name, str) and name.strip():
-                tag = by_name.get(name.strip().casefold())
-                if tag is None:
+                known = by_name.get(name.strip().casefold())
+                if known is not None:
+                    tag = known
+                else:
                     tag = {"id": next(self._tag_ids), "name": name.strip()}
                     self.tags[tag["id"]] = tag
                     by_name[tag["name"].casefold()] = tag

@@ -112,6 +112,12 @@ class HubSpotSandbox(Sandbox):
 
     # ------------------------------------------------------------------ base hooks
 
+    def environment(self, url: str) -> list[tuple[str, str]]:
+        """The credentials' variables, and the app's id and developer API key that
+        `specsync connect` registers webhooks and workflow actions with."""
+        return [*self.credentials.environment(url), ("HUBSPOT_APP_ID", str(self.app_id)),
+                ("HUBSPOT_DEVELOPER_KEY", self.settings.developer_api_key)]
+
     def routes(self) -> list[BaseRoute]:
         out: list[BaseRoute] = [*self.auth.routes()]
         for api in self._apis:

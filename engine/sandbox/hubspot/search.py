@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from functools import partial
 from typing import Any
 
 from starlette.requests import Request
@@ -74,6 +75,46 @@ def filter_matches(flt: Mapping[str, Any], kind: str, stored: str | None) -> boo
         return high is not None and bool(want <= have <= high)
     return bool({"LT": have < want, "LTE": have <= want, "GT": have > want,
                  "GTE": have >= want}[op])
+
+
+def _candidates(store: ObjectStore, groups: list[list[dict[str, Any]]],
+                kinds: Mapping[str, str]) -> list[dict[str, Any]] | None:
+    """The records one filter group can match, read from an index (None: scan them all).
+
+    An EQ or IN filter reads the property's value index; a GT, GTE or BETWEEN filter the
+    property's order from its low value on (a changed-since read). Every other filter is
+    still checked on the candidates, which come back in the collection's order, so the
+    answer is the scan's."""
+    if len(groups) != 1:
+        return None
+    collection = store.collection
+    for flt in groups[0]:
+        name, op = flt["propertyName"], flt["operator"]
+        kind = kinds[name]
+
+        def extract(record: Mapping[str, Any], name: str = name) -> Any:
+            value = record["properties"].get(name)
+            return None if value in (None, "") else value
+
+        if op in ("EQ", "IN"):
+            index = collection.value_index(
+                f"properties.{name}", partial(comparable, kind), extract)
+            values = flt.get("values") or [] if op == "IN" else [flt.get("value")]
+            ids = [i for v in values if v is not None for i in index.ids(v)]
+            return collection.in_order(ids)
+        if op in ("GT", "GTE", "BETWEEN") and kind in ("datetime", "date", "number"):
+            low = comparable(kind, flt.get("value"))
+            if low is None:
+                continue
+            ordered = collection.ordered_index(
+                f"properties.{name}", partial(_ranked_value, kind), extract)
+            return collection.in_order(ordered.ids_from((True, low)))
+    return None
+
+
+def _ranked(value: Any) -> tuple[bool, Any]:
+    """A sort key where values no filter can pass (absent, unparseable) come first."""
+    return (False, 0) if value is None else (True, value)
 
 
 class Search:
@@ -171,13 +212,14 @@ class Search:
             # Nothing to filter or sort: page the store directly (cheap for big portals).
             total, page = len(store.collection), store.collection.page(after, limit)
             return self._page(store, body, total, page, after, limit)
-        hits = [r for r in store.collection.iter() if matches(r)]
+        candidates = None if query else _candidates(store, groups, kinds)
+        source = store.collection.iter() if candidates is None else candidates
+        hits = [r for r in source if matches(r)]
         for name, descending in reversed(sorts):
             kind = kinds[name]
             present = [r for r in hits if r["properties"].get(name) not in (None, "")]
             absent = [r for r in hits if r["properties"].get(name) in (None, "")]
-            present.sort(key=lambda r, n=name, k=kind: comparable(k, r["properties"][n]),
-                         reverse=descending)
+            present.sort(key=partial(_sort_value, kind, name), reverse=descending)
             hits = present + absent
         return self._page(store, body, len(hits), hits[after:after + limit], after, limit)
 
@@ -191,3 +233,13 @@ class Search:
         if nxt < total and nxt < SEARCH_CAP:
             result["paging"] = {"next": {"after": str(nxt)}}
         return JSONResponse(result)
+
+
+def _sort_value(kind: str, name: str, record: Mapping[str, Any]) -> Any:
+    """A search hit's comparable value of one sort property (hits without it sort apart)."""
+    return comparable(kind, record["properties"][name])
+
+
+def _ranked_value(kind: str, value: Any) -> Any:
+    """A property value's place in an ordered index of its kind."""
+    return _ranked(comparable(kind, value))

@@ -337,8 +337,8 @@ class WebhooksApi:
             return Response(status_code=204)
         if request.method == "PUT":
             body = await read_json(request)
-            url = body.get("targetUrl") if isinstance(body, dict) else None
-            if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+            target = body.get("targetUrl") if isinstance(body, dict) else None
+            if not isinstance(target, str) or not target.startswith(("http://", "https://")):
                 raise validation("targetUrl must be an http(s) URL")
             throttling = body.get("throttling")
             concurrent = throttling.get("maxConcurrentRequests") \
@@ -349,9 +349,9 @@ class WebhooksApi:
                                  "number", code="INVALID_THROTTLING")
             for old in list(self.dispatcher.targets):
                 self.dispatcher.unregister(old)
-            self.dispatcher.register(url)
+            self.dispatcher.register(target)
             created = self._settings["createdAt"] if self._settings else now
-            self._settings = {"targetUrl": url,
+            self._settings = {"targetUrl": target,
                               "throttling": {"maxConcurrentRequests": concurrent},
                               "createdAt": created, "updatedAt": now}
         if not self.dispatcher.targets:

@@ -75,7 +75,7 @@ def invoice_page(request: Request, store: Collection, summary: Callable[[int], R
             if not _matches(record, status, lower_date, upper_date, query, client_name):
                 continue
             if offset <= size < offset + limit:
-                page.append(record if "paid" not in record else store.get(record["id"]))
+                page.append(record if "paid" not in record else store.get(record["id"]) or record)
             size += 1
     kind = KINDS["invoice"]
     return Reply(kind.collection, {kind.list_key: page},

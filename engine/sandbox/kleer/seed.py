@@ -448,7 +448,7 @@ def _row(rng: Any, seed: int, counts: KleerCounts, when: date | None) -> dict[st
     quantity = float(rng.randint(1, 160)) if product["unit"] == "tim" else float(
         rng.randint(1, 3))
     row: dict[str, Any] = {"quantity": quantity, "price": product["price"], "vat": 0.25,
-                           "product": _ref(product["id"]), "unit": product["unit"],
+                           "product": _ref(product_id), "unit": product["unit"],
                            "description": product["name"], "account-nr": SALES_ACCOUNT}
     if when is not None:
         row["delivery-date"] = _d(when)

@@ -398,13 +398,13 @@ class MaconomySandbox(Sandbox):
     # -- records a user creates in Maconomy
 
     def _customer_defaults(self, number: str) -> dict[str, Any]:
-        base = dict.fromkeys(seed.CUSTOMER_FIELDS, "")
+        base: dict[str, Any] = dict.fromkeys(seed.CUSTOMER_FIELDS, "")
         base.update({"customernumber": number, "country": "sweden", "currency": "SEK",
                      "paymentterms": "N30", "blocked": False, "region": "central"})
         return base
 
     def _job_defaults(self, number: str) -> dict[str, Any]:
-        base = dict.fromkeys(seed.JOB_FIELDS, "")
+        base: dict[str, Any] = dict.fromkeys(seed.JOB_FIELDS, "")
         now = self.clock.now()
         base.update({"jobnumber": number, "closed": False, "active": True, "jobtype": "T&M",
                      "region": "central", "theyear": now.year, "budgetamount": 0.0})

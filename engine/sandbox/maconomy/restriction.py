@@ -356,7 +356,8 @@ class _Parser:
             raise RestrictionError(f"expected {shape}", name_tok.pos)
         args[1] += 1 - self.dialect.month_base
         try:
-            moment = datetime(*args[:6])
+            y, mo, d, h, mi, s = [*args, 0, 0, 0][:6]  # a date is midnight
+            moment = datetime(y, mo, d, h, mi, s)
         except ValueError as exc:
             raise RestrictionError(f"invalid {name_tok.value}: {exc}", name_tok.pos) from None
         millis = args[6] if len(args) == 7 else 0

@@ -97,9 +97,9 @@ class Container:
         if cached is not None and cached[0] == store.version:
             ids = cached[1]
         else:
-            ids = self._indexed_ids(restriction, order)
-            if ids is None:
-                ids = self._matching_ids(restriction, order, natural)
+            indexed = self._indexed_ids(restriction, order)
+            ids = indexed if indexed is not None else \
+                self._matching_ids(restriction, order, natural)
             self.matches[cache_key] = (store.version, ids)
             if len(self.matches) > 16:
                 self.matches.popitem(last=False)
@@ -157,7 +157,7 @@ class Container:
         rows = [r for r in store.iter(factory) if matches(r)]
         # Stable sorts from the last key to the first; missing values sort first.
         for name, descending in reversed(order):
-            rows.sort(key=lambda r, n=name: sort_key(r.get(n)), reverse=descending)
+            rows.sort(key=_by_field(name), reverse=descending)
         return [r[key] for r in rows]
 
 
@@ -185,6 +185,11 @@ def parse_orderby(value: Any, fields: tuple[str, ...]) -> Order:
             raise RestrictionError(f"unknown field {name!r} in orderby", 0, name)
         order.append((name, descending))
     return tuple(order)
+
+
+def _by_field(name: str) -> Callable[[dict[str, Any]], tuple[int, Any]]:
+    """The sort key of a row by one field (a closure per field, bound now, not late)."""
+    return lambda row: sort_key(row.get(name))
 
 
 def sort_key(value: Any) -> tuple[int, Any]:

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import threading
 from bisect import bisect_right
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import datetime
 from typing import Any
 
 from engine.sandbox.platform.clock import Clock
+from engine.sandbox.platform.indexes import OrderedIndex, ValueIndex
 
 Record = dict[str, Any]
 
@@ -48,6 +49,8 @@ class Collection:
         self._deleted_index: list[int] = []  # sorted base indices that were deleted
         self._modified: dict[Any, datetime] = {}
         self._scan_index: dict[Any, int] | None = None
+        self._value_indexes: dict[str, ValueIndex] = {}
+        self._ordered_indexes: dict[str, OrderedIndex] = {}
         self._lock = threading.RLock()
         #: Bumped on every write, so callers can cache query results per version.
         self.version = 0
@@ -84,6 +87,68 @@ class Collection:
         """When the sandbox last changed this record (None: untouched since generated)."""
         return self._modified.get(record_id)
 
+    # -- secondary indexes (indexes.py): learned on first use, kept current by writes
+
+    def value_index(self, field: str,
+                    normalize: Callable[[Any], Any] = lambda value: value,
+                    extract: Callable[[Record], Any] | None = None,
+                    partial: Callable[[int], Record] | None = None) -> ValueIndex:
+        """The index of `field`'s values (the first call's `normalize` stays); `extract`
+        reads the value where it is not `record[field]` (a nested property); `partial`
+        builds only the key and this field of a base record, to learn the index fast."""
+        with self._lock:
+            index = self._value_indexes.get(field)
+            if index is None:
+                index = ValueIndex(field, normalize, extract)
+                index.build(self.iter(partial), self.key)
+                self._value_indexes[field] = index
+            return index
+
+    def ordered_index(self, field: str, sort_key: Callable[[Any], Any],
+                      extract: Callable[[Record], Any] | None = None,
+                      partial: Callable[[int], Record] | None = None) -> OrderedIndex:
+        """The records in the order of `sort_key(record[field])` (first call's key);
+        `extract` and `partial` as for `value_index`."""
+        with self._lock:
+            index = self._ordered_indexes.get(field)
+            if index is None:
+                index = OrderedIndex(field, sort_key, extract)
+                index.build(self.iter(partial), self.key)
+                self._ordered_indexes[field] = index
+            return index
+
+    def find(self, field: str, value: Any) -> list[Record]:
+        """The live records whose `field` equals `value` (as the field's index normalises)."""
+        found = (self.get(record_id) for record_id in self.value_index(field).ids(value))
+        return [record for record in found if record is not None]
+
+    def in_order(self, ids: Iterable[Any]) -> list[Record]:
+        """The live records of `ids` in `iter()` order (base by index, then created)."""
+        created: dict[Any, int] | None = None
+        ranked: list[tuple[int, Record]] = []
+        for record_id in set(ids):
+            record = self.get(record_id)
+            if record is None:
+                continue
+            index = self.index_of(record_id)
+            if index is None:
+                if created is None:
+                    created = {rid: n for n, rid in enumerate(self._created)}
+                index = self.size + created.get(record_id, len(created))
+            ranked.append((index, record))
+        ranked.sort(key=lambda pair: pair[0])
+        return [record for _, record in ranked]
+
+    def _reindex(self, record_id: Any, previous: Record | None, current: Record | None
+                 ) -> None:
+        indexes: list[ValueIndex | OrderedIndex] = [*self._value_indexes.values(),
+                                                    *self._ordered_indexes.values()]
+        for index in indexes:
+            if current is None:
+                index.remove(record_id, previous)
+            else:
+                index.replace(record_id, previous, current)
+
     # -- writes
 
     def put(self, record: Record) -> Record:
@@ -103,6 +168,8 @@ class Collection:
             self._overlay[record_id] = stored
             self._modified[record_id] = now
             self.version += 1
+            if self._value_indexes or self._ordered_indexes:
+                self._reindex(record_id, previous, stored)
             return dict(stored)
 
     def patch(self, record_id: Any, changes: Mapping[str, Any]) -> Record | None:
@@ -117,8 +184,11 @@ class Collection:
 
     def delete(self, record_id: Any) -> bool:
         with self._lock:
-            if self.get(record_id) is None:
+            current = self.get(record_id)
+            if current is None:
                 return False
+            if self._value_indexes or self._ordered_indexes:
+                self._reindex(record_id, current, None)
             self._overlay.pop(record_id, None)
             self._modified[record_id] = self.clock.now()
             self.version += 1
@@ -193,6 +263,6 @@ class Collection:
                     yield factory(i)
             offset = live_base
         for record_id in list(self._created)[offset - live_base:]:
-            record = self._overlay.get(record_id)
-            if record is not None:
-                yield dict(record)
+            created = self._overlay.get(record_id)
+            if created is not None:
+                yield dict(created)

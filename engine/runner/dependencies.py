@@ -1,0 +1,52 @@
+"""Which syncs wait for which: a sync whose templates read another sync's links
+(`linked('customers')`, `linked_source('users')`) runs after that sync.
+
+The scheduler holds a due sync while one of its upstream syncs is due, running or
+waiting to retry, so on a fresh state store the first round runs in dependency order
+(no record fails `links.missing` for a link the next sync in line was about to make),
+and in every later slot a dependent starts as soon as its upstream run completes. The
+inbox worker holds webhook events of a sync whose upstream never completed a run.
+A dependency cycle is no order at all: its syncs then wait for nothing.
+"""
+
+from __future__ import annotations
+
+from graphlib import CycleError, TopologicalSorter
+
+from engine.spec.model import Spec, Sync
+from engine.state.base import StateStore
+from engine.templates import compile_transform
+
+__all__ = ["first_run_done", "reads_links_of", "upstream_syncs"]
+
+#: The meta key the scheduler records a sync's last slot under (schedule.py).
+LAST_SLOT_PREFIX = "runner.last_slot."
+
+
+def reads_links_of(sync: Sync) -> set[str]:
+    """The syncs whose links this sync's templates read."""
+    found: set[str] = set()
+    for transform in (*(f.transform for f in sync.fields), *sync.placement.values()):
+        found.update(compile_transform(transform).linked_syncs)
+    return found - {sync.name}
+
+
+def upstream_syncs(spec: Spec) -> dict[str, frozenset[str]]:
+    """Each sync's upstream syncs in the same spec; empty for all of them on a cycle."""
+    names = set(spec.syncs)
+    upstream = {name: frozenset(reads_links_of(sync) & names)
+                for name, sync in spec.syncs.items()}
+    sorter: TopologicalSorter[str] = TopologicalSorter(upstream)
+    try:
+        sorter.prepare()
+    except CycleError:
+        return {name: frozenset() for name in names}
+    return upstream
+
+
+def first_run_done(store: StateStore, integration: str, sync: str) -> bool:
+    """Whether the sync ever completed a run here (scheduled, or by `specsync run`)."""
+    if store.get_meta(integration, LAST_SLOT_PREFIX + sync) is not None:
+        return True
+    return any(run.finished_at is not None and run.status != "interrupted"
+               for run in store.list_runs(integration, sync, limit=5))
