@@ -142,7 +142,7 @@ def test_four_workers_share_one_budget_without_a_429_and_use_the_limit(
     for cinode in cinodes:  # every record reached its tenant's Cinode, once
         keys = [c["identification"] for c in cinode.customers.iter()
                 if c.get("identification")]
-        assert set(keys) == {str(100000 + n) for n in range(RECORDS)} or len(keys) == RECORDS
+        assert len(set(keys)) == RECORDS  # every record reached its Cinode
         if len(keys) != len(set(keys)):
             # Found after merging main (18:20), with test_a_database_restart...: a run
             # put back mid-batch leaves the batch's creates unlinked and the next run
