@@ -190,6 +190,7 @@ _NON_DIGIT_TEXT = st.text(
 )
 
 
+@pytest.mark.scenario("S22")
 @settings(max_examples=200, deadline=None)
 @given(pnr=personnummer(), before=_NON_DIGIT_TEXT, after=_NON_DIGIT_TEXT)
 def test_any_valid_personnummer_is_masked(pnr: str, before: str, after: str) -> None:
@@ -248,6 +249,7 @@ def test_logging_filter_redacts_message_args_extras_and_traceback() -> None:
     assert f"RuntimeError: vendor said no to {MASK}" in out
 
 
+@pytest.mark.scenario("S22")
 @pytest.mark.parametrize(("text", "expected"), [
     ("The email 'sara.andersson@example.se' is already in use",
      "The email '[e-mail]' is already in use"),

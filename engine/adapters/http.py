@@ -134,6 +134,11 @@ _XML_MESSAGE = re.compile(r"<message>(.*?)</message>", re.DOTALL | re.IGNORECASE
 _TAGS = re.compile(r"<[^>]+>")
 
 
+def _is_html(response: httpx.Response) -> bool:
+    """True for an HTML page (what no JSON or XML API of ours answers with data)."""
+    return response.headers.get("content-type", "").lower().startswith("text/html")
+
+
 def vendor_reason(response: httpx.Response, redactor: Redactor | None = None) -> str:
     """The vendor's own explanation of an error, trimmed and redacted.
 
@@ -281,6 +286,18 @@ class HttpSession:
             if self.on_response is not None:
                 await self.on_response(response)
 
+            if 200 <= status < 300 and method == "GET" and _is_html(response):
+                # A proxy's or a load balancer's error page answered 200: never read as
+                # data (a page of zero records), retried like a 5xx within the budget.
+                reason = "an HTML page instead of the API's data"
+                if not self.retry.should_retry(attempt):
+                    raise RetriableError(
+                        self._describe(method, shown, status, reason)
+                        + f" (gave up after {attempt} attempts)", status=status,
+                        vendor_reason=reason)
+                await self._wait(attempt, None, method, shown, "html", status=status,
+                                 reason=reason)
+                continue
             if 200 <= status < 300 or status in expected:
                 return response
             if status == 401 and self.on_unauthorized is not None and not refreshed:

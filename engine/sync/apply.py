@@ -15,7 +15,7 @@ committed at most once a second instead of paying a durable commit per batch.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Literal
@@ -63,8 +63,12 @@ class Writer:
         self.matcher = matcher
         self.external_field = matcher.external_field
 
-    async def apply(self, changes: Sequence[Change]) -> Applied:
-        """Write what `decide` chose; the links and failures to commit, and the failures."""
+    async def apply(self, changes: Sequence[Change],
+                    fence: Callable[[], Awaitable[None]] | None = None) -> Applied:
+        """Write what `decide` chose; the links and failures to commit, and the failures.
+
+        `fence` is awaited before each call to the target (its `max_batch` writes): the
+        sync's lease check, so a runner that lost its lease stops before the next one."""
         applied = Applied()
         ops: list[WriteOp] = []
         pending: list[Change] = []
@@ -85,7 +89,7 @@ class Writer:
                                    change.target_id, self.external_field))
                 pending.append(change)
         if ops:
-            results = await self.target.write(self.sync.target_object, ops)
+            results = await self._write(ops, fence)
             for change, result in zip(pending, results, strict=True):
                 settled = await self._settle(change, result)
                 if isinstance(settled, Link):
@@ -95,6 +99,18 @@ class Writer:
                 else:
                     applied.fail(settled)
         return applied
+
+    async def _write(self, ops: Sequence[WriteOp],
+                     fence: Callable[[], Awaitable[None]] | None) -> list[WriteResult]:
+        obj = self.sync.target_object
+        if fence is None:
+            return await self.target.write(obj, ops)
+        size = max(1, self.target.max_batch(obj))
+        results: list[WriteResult] = []
+        for start in range(0, len(ops), size):
+            await fence()
+            results.extend(await self.target.write(obj, ops[start:start + size]))
+        return results
 
     async def _settle(self, change: Change, result: WriteResult,
                       retried: bool = False) -> Link | Change:

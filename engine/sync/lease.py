@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import os
 import socket
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -32,9 +33,10 @@ from engine.errors import StateError
 from engine.state.asyncstore import AsyncStateStore
 from engine.state.base import LeaseToken, StateStore, sync_lease_name
 
-__all__ = ["LEASE_TTL", "Host", "SyncLease", "process_alive"]
+__all__ = ["FENCE_INTERVAL", "LEASE_TTL", "Host", "SyncLease", "process_alive"]
 
 LEASE_TTL = 120.0  # seconds a lease lasts unless renewed (a commit renews it)
+FENCE_INTERVAL = 1.0  # seconds without renewal after which a write renews first
 
 
 def process_alive(pid: int) -> bool:
@@ -87,7 +89,8 @@ class SyncLease:
 
     def __init__(self, store: AsyncStateStore, integration: str, sync: str, *,
                  clock: Callable[[], datetime], host: Host | None = None,
-                 ttl: float = LEASE_TTL) -> None:
+                 ttl: float = LEASE_TTL,
+                 monotonic: Callable[[], float] = time.monotonic) -> None:
         self.store = store
         self.integration = integration
         self.sync = sync
@@ -95,6 +98,8 @@ class SyncLease:
         self.clock = clock
         self.host = host if host is not None else Host.local()
         self.ttl = ttl
+        self.monotonic = monotonic
+        self.renewed_at = monotonic()
         self.token: LeaseToken | None = None
 
     def __repr__(self) -> str:
@@ -121,6 +126,7 @@ class SyncLease:
                 f"another run of {self.integration}/{self.sync} is in progress (it holds "
                 "the sync's lease); try again when it has finished")
         self.token = LeaseToken(self.name, holder, epoch)
+        self.renewed_at = self.monotonic()
         return self.token
 
     async def renew(self) -> None:
@@ -129,18 +135,15 @@ class SyncLease:
         if not await self.store.renew_lease(self.name, token.holder, token.epoch,
                                             self.clock(), self.ttl):
             raise StateError("the sync's lease was taken over by another runner")
+        self.renewed_at = self.monotonic()
 
-    async def check(self) -> None:
-        """StateError if another runner holds the lease now (ours expired while this
-        process was paused, and was taken over): checked before a batch's writes, so a
-        stale runner stops before it writes, not only when its commit is refused."""
-        token = self._held()
-        current = await self.store.run(lambda store: store.current_lease(self.name,
-                                                                         self.clock()))
-        if current is not None and (current.holder, current.epoch) != (token.holder,
-                                                                       token.epoch):
-            raise StateError("the sync's lease was taken over by another runner (this one "
-                             "was paused past its lease); stopping without writing")
+    async def fence(self, interval: float = FENCE_INTERVAL) -> None:
+        """Before a write: renew the lease if it was not renewed for `interval` seconds
+        (StateError if another runner took it over meanwhile). A runner paused past its
+        lease (SIGSTOP, a VM frozen) finds out on waking, before it writes again, and
+        not only when its next commit is refused."""
+        if self.monotonic() - self.renewed_at > interval:
+            await self.renew()
 
     async def release(self) -> None:
         token = self._held()

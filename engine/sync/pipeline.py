@@ -200,8 +200,7 @@ async def run_sync(runtime: Runtime, sync_name: str, *, full: bool = False,
             for change in changes:
                 for held in change.held:
                     report.held[held.field] = report.held.get(held.field, 0) + 1
-            await lease.check()  # a runner paused past its lease writes nothing more
-            applied = await job.writer.apply(changes)
+            applied = await job.writer.apply(changes, fence=lease.fence)
             cursor.reach(newest)
             failed = applied.failed
             report.failures.extend(  # a reason may quote an e-mail or a phone: masked
@@ -235,8 +234,7 @@ async def run_sync(runtime: Runtime, sync_name: str, *, full: bool = False,
                                          if whole else None)
             if released:
                 released = list(await write_rate.screen(released))
-                await lease.check()
-                applied = await job.writer.apply(released)
+                applied = await job.writer.apply(released, fence=lease.fence)
                 failed_keys = {c.key for c in applied.failed}
                 report.failures.extend(
                     replace(c, reason=runtime.redactor.text(c.reason))

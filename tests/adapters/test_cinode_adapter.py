@@ -125,6 +125,7 @@ async def test_check_with_a_wrong_secret_says_so_without_the_secret() -> None:
     assert "wrong-secret-value-123" not in result.message
 
 
+@pytest.mark.scenario("S18")
 async def test_token_is_cached_and_renewed_before_it_expires(cinode: Harness) -> None:
     for _ in range(3):
         await collect(cinode.adapter.read("users"))
@@ -136,6 +137,7 @@ async def test_token_is_cached_and_renewed_before_it_expires(cinode: Harness) ->
     assert all(status != 401 for _, _, status in cinode.statuses())
 
 
+@pytest.mark.scenario("S18")
 async def test_an_expired_token_is_renewed_once_after_a_401() -> None:
     # The adapter's clock does not move, so only the 401 can tell it the token expired.
     harness, client = await make_harness(sandbox_clock_for_adapter=False)

@@ -110,6 +110,7 @@ def _config(url: str) -> ConnectionConfig:
     return ConnectionConfig("crm", "kleer", url, {"token": "s3cret"})
 
 
+@pytest.mark.scenario("S29")
 @pytest.mark.parametrize("form", ["{decimal}", "127.0.0.1", "[::ffff:127.0.0.1]", "localhost"])
 async def test_nothing_reaches_a_loopback_listener_unless_allowed(listener: _Listener,
                                                                   form: str) -> None:

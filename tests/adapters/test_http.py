@@ -178,6 +178,7 @@ def make_session(
     )
 
 
+@pytest.mark.scenario("S13")
 async def test_429_retry_after_is_honoured_in_both_forms(client, vendor, clock) -> None:
     vendor.script["/things"].extend(
         [
@@ -290,6 +291,7 @@ async def test_client_errors_are_fatal_with_vendor_reason(
     assert {"message": str(err), "vendor_reason": err.vendor_reason} == snapshot
 
 
+@pytest.mark.scenario("S16")
 async def test_post_create_with_5xx_is_ambiguous_and_not_resent(client, vendor, clock) -> None:
     vendor.script["/users"].append(Scripted(502, {"message": "Bad gateway"}))
     session = make_session(client, clock)
@@ -361,6 +363,7 @@ async def test_unauthorized_refreshes_once_then_succeeds(client, vendor, clock) 
     assert session.stats.refreshes == 1 and session.stats.retries == 0
 
 
+@pytest.mark.scenario("S18")
 async def test_burst_of_401s_refreshes_once(client, vendor, clock) -> None:
     vendor.token = "token-1"
     current = {"token": "token-0"}
@@ -382,6 +385,7 @@ async def test_burst_of_401s_refreshes_once(client, vendor, clock) -> None:
     assert session.stats.by_status[401] > 1  # the burst really happened
 
 
+@pytest.mark.scenario("S18")
 async def test_unauthorized_after_refresh_is_fatal(client, vendor, clock) -> None:
     refreshes = []
 

@@ -224,6 +224,7 @@ async def test_changed_since_returns_exactly_the_changed_records_ascending(hubsp
     assert body["sorts"] == [{"propertyName": "hs_lastmodifieddate", "direction": "ASCENDING"}]
 
 
+@pytest.mark.scenario("S7", "S11")
 async def test_changed_since_restarts_the_search_window_without_loss_or_repeats() -> None:
     harness = make(records=700, options={"search_window": 250})
     async with harness.client:
@@ -402,6 +403,7 @@ async def test_repeated_external_values_never_share_a_batch(hubspot) -> None:
             hubspot.calls("POST", "/batch/upsert")] == [2, 1]
 
 
+@pytest.mark.scenario("S19")
 async def test_a_rejected_record_in_an_upsert_batch_gets_its_own_error(hubspot) -> None:
     taken = (await hubspot.adapter.get("companies", company(0)))["orgno"]
     ops = [WriteOp("create", f"k-{n}", {"name": f"Bolag {n}", "numberofemployees": 5},
@@ -425,6 +427,7 @@ async def test_a_rejected_record_in_an_upsert_batch_gets_its_own_error(hubspot) 
     assert calls < len(ops) // 2, calls
 
 
+@pytest.mark.scenario("S19")
 async def test_batch_create_maps_207_errors_by_trace_id(hubspot) -> None:
     ops = [WriteOp("create", "r1", {"name": "Rad 1", "quantity": 2, "price": 1250}),
            WriteOp("create", "r2", {"name": "Rad 2", "quantity": "två", "price": 10}),
@@ -493,6 +496,7 @@ async def test_pairs_without_a_documented_type_use_the_default_association(hubsp
                          "associate/default")
 
 
+@pytest.mark.scenario("S16")
 async def test_a_server_error_on_batch_create_makes_its_ops_ambiguous(hubspot) -> None:
     op = WriteOp("create", "x", {"name": "Rad", "quantity": 1, "price": 1})
     assert (await hubspot.adapter.write("line_items", [op]))[0].ok

@@ -40,6 +40,7 @@ def _ms(moment: datetime) -> str:
     return str(int(moment.timestamp() * 1000))
 
 
+@pytest.mark.scenario("S25")
 @pytest.mark.parametrize(("headers", "body", "uri", "reason"), [
     pytest.param(_v3(VECTOR_BODY), VECTOR_BODY, VECTOR_URI, None, id="valid"),
     pytest.param(_v3(VECTOR_BODY), VECTOR_BODY + b" ", VECTOR_URI, "does not match",

@@ -579,6 +579,7 @@ async def test_unsupported_operations_are_per_item_errors(kleer) -> None:
     assert results[0].error is not None
 
 
+@pytest.mark.scenario("S16")
 async def test_a_create_answered_with_a_server_error_is_ambiguous_not_retried(kleer) -> None:
     kleer.sandbox.set_faults(Faults(error_rate=1.0))
     [result] = await kleer.adapter.write("clients", [

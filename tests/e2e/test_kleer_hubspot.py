@@ -426,6 +426,7 @@ async def test_a_merge_in_hubspot_re_reads_the_survivor_and_deletions_start_noth
     await runtime.aclose()
 
 
+@pytest.mark.scenario("S24")
 async def test_our_own_outbound_write_does_not_bounce_back(world: World) -> None:
     runtime = world.runtime()
     await run_sync(runtime, "companies")
@@ -481,6 +482,35 @@ async def test_a_project_edit_in_hubspot_updates_the_kleer_project(world: World)
     assert after["comment"] == "Fas 2"
     # Kleer sets a project's name when it is created only; the client is not mapped.
     assert (after["name"], after["client"]) == (project["name"], project["client"])
+    await runtime.aclose()
+
+
+async def test_a_project_renamed_in_hubspot_is_reported_not_dropped(world: World) -> None:
+    """issue 15: Kleer sets a project's name at creation only. A rename in HubSpot cannot
+    reach Kleer, and is said so: held by the run (warning), listed by status."""
+    runtime = world.runtime()
+    await run_sync(runtime, "companies")
+    await run_sync(runtime, "projects")
+    kleer = runtime.adapter("kleer")
+    projects = [p async for p in kleer.read("client_projects") if p["status"] == "Open"]
+    project = projects[0]
+    [raw] = world.hubspot_by("projects", "kleer_project_id", project["id"])
+    hubspot = runtime.adapter("hubspot")
+    first = await hubspot.get("projects", raw["id"])
+    assert first is not None
+    await run_sync(runtime, "projects_inbound", trigger="webhook", records=_one(first))
+    assert world.store.list_held() == []
+    await world.edit(world.hubspot.app, f"projects/{raw['id']}", {"hs_name": "Nytt namn"})
+    renamed = await hubspot.get("projects", raw["id"])
+    assert renamed is not None
+    report = await run_sync(runtime, "projects_inbound", trigger="webhook",
+                            records=_one(renamed))
+    assert report.held == {"name": 1} and report.outcome == "success"
+    assert any("name (1 record)" in w for w in report.warnings)
+    [held] = world.store.list_held("kleer-hubspot", "projects_inbound")
+    assert held.held == {"name": (project["name"], "Nytt namn")}
+    after = await kleer.get("client_projects", str(project["id"]))
+    assert after is not None and after["name"] == project["name"]
     await runtime.aclose()
 
 
@@ -826,6 +856,7 @@ async def test_update_agreement_renewal_moves_the_end_date_and_keeps_the_rows(
     await runtime.aclose()
 
 
+@pytest.mark.scenario("S2", "S16")
 async def test_a_retried_create_project_after_a_lost_answer_makes_exactly_one_project(
         world_factory: Any) -> None:
     world = world_factory(clients=4, hubspot_companies=0)

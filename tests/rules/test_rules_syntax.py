@@ -109,6 +109,7 @@ def test_text_length_is_capped() -> None:
         parse_rule("a = 1 and " * (MAX_LENGTH // 10) + "b = 2")
 
 
+@pytest.mark.scenario("S30")
 @pytest.mark.parametrize("text", [
     pytest.param("(" * 10_000, id="open-parens"),
     pytest.param("(" * 4_995 + "a = 1" + ")" * 4_995, id="balanced-parens"),

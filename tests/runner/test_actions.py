@@ -148,6 +148,7 @@ async def _post_signed(h: Harness, payload: dict[str, Any]) -> httpx.Response:
         "x-hubspot-signature-version": "v2"})
 
 
+@pytest.mark.scenario("S25")
 async def test_unsigned_or_forged_executions_are_refused(harness: Harness) -> None:
     company = next(iter(harness.hubspot.records("companies")))
     body = b'{"callbackId": "ap-1", "object": {"objectId": %d}}' % int(company["id"])

@@ -64,6 +64,7 @@ async def test_a_webhook_syncs_the_record_it_names(harness: Harness) -> None:
     assert await worker.process_once() == 0
 
 
+@pytest.mark.scenario("S24")
 async def test_out_of_order_and_duplicate_events_collapse_into_one_read(harness: Harness) -> None:
     customer = next(iter(harness.crm.customers))
     await harness.cinode(harness.crm, "PATCH", f"/records/customers/{customer['id']}",

@@ -45,6 +45,7 @@ async def post_hubspot(h: Harness, body: bytes, *, secret: str = HUBSPOT_SECRET,
     return await h.client.post(url, content=body, headers=headers)
 
 
+@pytest.mark.scenario("S25")
 @pytest.mark.parametrize(("case", "status"), [
     ("valid", 200), ("tampered", 401), ("wrong-secret", 401), ("old", 401),
     ("future", 401), ("missing", 401), ("query", 200), ("query-unsigned", 401),
@@ -93,6 +94,7 @@ async def test_events_are_in_the_inbox_before_the_answer(harness: Harness, tmp_p
     assert stored["object_id"] == "4242" and "propertyValue" not in stored  # refs only
 
 
+@pytest.mark.scenario("S24")
 async def test_the_same_delivery_three_times_is_stored_once(harness: Harness) -> None:
     body = hubspot_events(21, 22)
     answers = [await post_hubspot(harness, body) for _ in range(3)]
@@ -166,6 +168,7 @@ async def test_cinode_deliveries_with_header_and_basic_credentials(harness: Harn
         ("mirror/crm", "customer.updated"), ("mirror/delivery", "customer.updated")]
 
 
+@pytest.mark.scenario("S25")
 async def test_a_wrong_cinode_credential_is_refused(harness: Harness) -> None:
     await harness.subscribe_cinode(harness.crm, "crm", {
         "isBasicAuthentication": False, "headerName": "X-Specsync-Token",
@@ -196,6 +199,7 @@ async def test_permanent_rejections(harness: Harness, path: str, body: bytes,
     assert response.status_code == status
 
 
+@pytest.mark.scenario("S6")
 async def test_an_unwritable_inbox_answers_503_so_the_sender_retries(tmp_path) -> None:
     store = SqliteStateStore(tmp_path / "broken.db")
     app = build_app([str(SPEC)], store=store, environ=ENVIRON, schedule=False, inbox=False)

@@ -81,6 +81,7 @@ def test_json_and_github_formats(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert capsys.readouterr().out.startswith("::error file=")
 
 
+@pytest.mark.scenario("S29")
 @pytest.mark.parametrize("depth", [65, 2_000, 10_000])
 def test_deep_nesting_on_the_last_line_is_refused_where_it_starts(tmp_path: Path,
                                                                   depth: int) -> None:
@@ -97,6 +98,7 @@ def test_deep_nesting_on_the_last_line_is_refused_where_it_starts(tmp_path: Path
     assert (diag.code, diag.location.line) == ("yaml.too-deep", last_line)
 
 
+@pytest.mark.scenario("S29")
 @pytest.mark.parametrize("text", [
     "specsync: !!python/object/apply:os.system [echo owned]\n",
     "specsync: !!python/object/apply:os.system\n  - echo owned\n",

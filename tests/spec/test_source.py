@@ -52,6 +52,7 @@ def test_quoted_strings_map_exactly(value: str) -> None:
         assert raw == ch or raw == "\\"
 
 
+@pytest.mark.scenario("S29")
 def test_duplicate_keys_and_alias_caps() -> None:
     _, diags = load_yaml("t.yaml", "a: 1\nb: 2\na: 3\n")
     assert [(d.code, d.location.line) for d in diags] == [("yaml.duplicate-key", 3)]

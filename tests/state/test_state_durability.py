@@ -77,6 +77,7 @@ def check_consistent(db: Path) -> int:
     return last
 
 
+@pytest.mark.scenario("S3")
 @pytest.mark.parametrize("kill_after", [2, 9, 23])
 def test_sigkill_while_committing_loses_no_committed_batch(tmp_path: Path,
                                                             kill_after: int) -> None:
@@ -87,6 +88,7 @@ def test_sigkill_while_committing_loses_no_committed_batch(tmp_path: Path,
     assert check_consistent(db) >= kill_after
 
 
+@pytest.mark.scenario("S3")
 def test_sigkill_inside_the_transaction_leaves_that_batch_out(tmp_path: Path) -> None:
     db = tmp_path / "state.db"
     child = Child(db, pause_at=4)

@@ -23,6 +23,7 @@ def pg_backend(backend: Backend) -> Backend:
     return backend
 
 
+@pytest.mark.scenario("S6")
 def test_a_terminated_connection_fails_one_call_then_reconnects(pg_backend: Backend) -> None:
     store = pg_backend.store()
     assert isinstance(store, PostgresStateStore)

@@ -48,6 +48,7 @@ def _run(env: dict[str, str], state: Path) -> subprocess.Popen:
         stderr=subprocess.PIPE, text=True)
 
 
+@pytest.mark.scenario("S1")
 def test_sigkill_mid_batch_then_rerun_gives_every_record_exactly_once(tmp_path: Path) -> None:
     records = 80
     config = SandboxConfig(records=records, rate_limits=False)

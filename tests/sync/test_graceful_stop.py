@@ -48,13 +48,13 @@ def _run(env: dict[str, str], spec: Path, state: Path, *extra: str) -> subproces
         stderr=subprocess.PIPE, text=True)
 
 
-def _stop_mid_run(signals: list[signal.Signals], tmp_path: Path, *,
-                  grace: str = "30") -> tuple[int, str, int, int]:
-    """Run, send `signals` once 20 customers exist; then rerun. Returns the first run's
+def _stop_mid_run(signals: list[signal.Signals], tmp_path: Path, *, grace: str = "30",
+                  latency_ms: float = 30) -> tuple[int, str, int, int]:
+    """Run, send `signals` once 25 customers exist; then rerun. Returns the first run's
     exit status and stderr, how many customers existed when it ended, and the links."""
     maconomy = MaconomySandbox(SandboxConfig(records=RECORDS, rate_limits=False))
     cinode = CinodeSandbox(SandboxConfig(records=5, rate_limits=False,
-                                         faults=Faults(latency_ms=30, seed=1)))
+                                         faults=Faults(latency_ms=latency_ms, seed=1)))
     state = tmp_path / "state.db"
     spec = _small_batches(tmp_path)
 
@@ -65,12 +65,13 @@ def _stop_mid_run(signals: list[signal.Signals], tmp_path: Path, *,
         env = _env(SandboxConfig(), maconomy_url, cinode_url)
         process = _run(env, spec, state, "--grace", grace)
         deadline = time.monotonic() + 120
-        while len(created()) < 20 and process.poll() is None and time.monotonic() < deadline:
+        # Mid-batch (the third batch's fifth create): its writes are still in flight.
+        while len(created()) < 25 and process.poll() is None and time.monotonic() < deadline:
             time.sleep(0.02)
         assert process.poll() is None, process.communicate()
         for sig in signals:
             process.send_signal(sig)
-            time.sleep(0.05)
+            time.sleep(0.2)
         _, err = process.communicate(timeout=60)
         stopped_at = len(created())
         assert stopped_at < RECORDS, "the run finished before the signal"
@@ -113,7 +114,9 @@ def test_sigterm_finishes_the_writes_in_flight_commits_them_and_exits_interrupte
 
 @pytest.mark.scenario("S5")
 def test_a_second_sigint_abandons_the_writes_in_flight(tmp_path: Path) -> None:
-    status, err, stopped_at, links = _stop_mid_run([signal.SIGINT, signal.SIGINT], tmp_path)
+    # Slow writes: the second signal comes while the batch's writes are still going out.
+    status, err, stopped_at, links = _stop_mid_run([signal.SIGINT, signal.SIGINT], tmp_path,
+                                                   latency_ms=150)
     assert status == 128 + signal.SIGINT, err
     assert "SIGINT again: abandoning the writes in flight" in err
     assert "Traceback" not in err

@@ -59,6 +59,7 @@ async def test_take_renew_release(astore: AsyncStateStore) -> None:
     assert (await other.take()).holder == "box:200:t1"  # a new holder name per take
 
 
+@pytest.mark.scenario("S4")
 async def test_an_expired_lease_is_taken_over_and_its_holder_fenced(
         astore: AsyncStateStore) -> None:
     clock = Clock()

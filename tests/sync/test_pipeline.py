@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from engine.sandbox.platform import Faults
 from engine.state import open_store
@@ -52,6 +53,7 @@ async def test_second_run_writes_nothing_and_a_delta_run_writes_exactly_the_chan
     await runtime.aclose()
 
 
+@pytest.mark.scenario("S2")
 async def test_first_run_adopts_existing_targets_instead_of_duplicating(
         world: World, tmp_path: Path) -> None:
     runtime = world.runtime()
@@ -89,6 +91,7 @@ async def test_projects_filter_placement_and_links(world: World) -> None:
     await runtime.aclose()
 
 
+@pytest.mark.scenario("S19")
 async def test_a_rejected_record_is_recorded_the_rest_land_and_it_is_retried(
         world: World) -> None:
     numbers = sorted(c["customernumber"] for c in world.maconomy.customers.iter())
@@ -110,6 +113,7 @@ async def test_a_rejected_record_is_recorded_the_rest_land_and_it_is_retried(
     await runtime.aclose()
 
 
+@pytest.mark.scenario("S13")
 async def test_a_storm_of_429s_and_5xx_completes(world_factory) -> None:
     world = world_factory(records=25, cinode_faults=Faults(seed=3, burst_429=4, error_rate=0.1))
     runtime = world.runtime()

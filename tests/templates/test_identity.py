@@ -62,6 +62,7 @@ def test_valid_numbers_give_birth_date_and_gender(case: tuple[str, date, str]) -
     assert parse_personnummer(ssn(CTX, text), TODAY).birth_date == born
 
 
+@pytest.mark.scenario("S22")
 @settings(max_examples=200, deadline=None)
 @given(personal_numbers(), st.integers(1, 9))
 def test_a_wrong_check_digit_is_always_invalid(case: tuple[str, date, str], delta: int) -> None:
@@ -96,6 +97,7 @@ def test_luhn_agrees_with_stdnum(digits: str) -> None:
     assert luhn_ok(digits) == luhn.is_valid(digits)
 
 
+@pytest.mark.scenario("S22")
 @pytest.mark.parametrize(("text", "born", "gender"), [
     ("880320-0016", date(1988, 3, 20), "male"),
     ("19880320-0016", date(1988, 3, 20), "male"),
@@ -117,6 +119,7 @@ def test_the_100_year_rule_follows_the_injected_today() -> None:
     assert parse_personnummer("240901+0010", date(2024, 6, 1)).birth_date == date(1924, 9, 1)
 
 
+@pytest.mark.scenario("S22")
 @pytest.mark.parametrize("bad", ["", None, "abc", "880320-001", "880320*0016", "880320-0018",
                                  "881320-0016", "19880230-0013", "8803200016X"])
 def test_invalid_numbers_never_echo_the_value(bad: str | None) -> None:

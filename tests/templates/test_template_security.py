@@ -41,6 +41,7 @@ def test_the_environment_is_the_immutable_sandbox_with_strict_undefined() -> Non
     assert ENV.loader is None
 
 
+@pytest.mark.scenario("S30")
 @pytest.mark.parametrize("template", [
     "{{ ''.__class__.__mro__[1].__subclasses__() }}",
     "{{ record.__class__ }}",
@@ -61,6 +62,7 @@ def test_underscore_attributes_reached_dynamically_are_refused_when_rendered(
     assert render_code("{{ name[key] }}", record, ctx, fast) == "templates.unsafe"
 
 
+@pytest.mark.scenario("S30")
 @BOTH
 def test_str_format_cannot_reach_attributes(fast: bool, ctx: RenderContext) -> None:
     code = render_code("{{ '{0.__class__}'.format(name) }}", {"name": "x"}, ctx, fast)
@@ -102,6 +104,7 @@ def test_lists_and_dicts_cannot_be_mutated(fast: bool, ctx: RenderContext) -> No
     assert record == {"tags": ["a"], "address": {"city": "Lund"}}
 
 
+@pytest.mark.scenario("S30")
 @BOTH
 def test_range_is_capped(fast: bool, ctx: RenderContext) -> None:
     assert compile_transform(f"{{{{ range({MAX_RANGE}) | length }}}}", fast=fast).render(
@@ -128,6 +131,7 @@ def test_results_are_capped(template: str, code: str, fast: bool, ctx: RenderCon
     assert render_code(template, record, ctx, fast) == code
 
 
+@pytest.mark.scenario("S30")
 @BOTH
 @pytest.mark.parametrize("template", [
     pytest.param("{{ ([name] * 100) | join(name * 300) }}", id="join-separator-bomb"),
@@ -167,6 +171,7 @@ def test_template_text_is_capped() -> None:
     assert str(MAX_TEMPLATE_CHARS) in problem.message
 
 
+@pytest.mark.scenario("S30")
 @pytest.mark.parametrize("template", [
     "{{ " + "(" * 3000 + "1" + ")" * 3000 + " }}",
     "{{ " + "-" * 4000 + "1 }}",
@@ -176,6 +181,7 @@ def test_deep_nesting_is_a_problem_not_a_crash(template: str) -> None:
     assert compile_problems(template) == {"templates.syntax"}
 
 
+@pytest.mark.scenario("S21")
 def test_undefined_never_renders_as_empty(ctx: RenderContext) -> None:
     for template in ["{{ a }}", "x{{ a }}", "{{ a ~ '' }}", "{{ a | upper }}", "{{ [a] }}",
                      "{{ a.b | default('') }}", "{{ a | ssn_gender }}", "{{ a | lookup({}) }}"]:

@@ -222,6 +222,7 @@ def test_static_facts() -> None:
     assert transform.functions == ("linked", "upper", "lookup", "ssn_gender")
 
 
+@pytest.mark.scenario("S21")
 @pytest.mark.parametrize("fast", [True, False], ids=["fast", "sandbox"])
 @pytest.mark.parametrize(
     ("template", "record", "code"),
