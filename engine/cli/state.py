@@ -80,6 +80,7 @@ def status(args: StatusArgs) -> int:
             if run.error and run.error.startswith(BACKFILL_PREFIX):
                 console.print(f"{integration}/{sync}: {run.error}", markup=False,
                               highlight=False)
+        _print_queue(console, store)
         failures = store.list_failures(limit=args.limit)
         if failures:
             failing = Table(title="failing records (retried every run)")
@@ -97,6 +98,40 @@ def status(args: StatusArgs) -> int:
 
         print_safeguards(store, latest, console)
     return 0
+
+
+def _print_queue(console: Console, store: object) -> None:
+    """The distributed mode's job queue, per tenant and sync (nothing for SQLite)."""
+    import os
+
+    from rich.table import Table
+
+    from engine.errors import StateError
+
+    try:
+        from engine.scale.cluster import tuning
+        from engine.scale.queue_view import read_queue
+    except ImportError:  # the scale extra is not installed: there is no queue to show
+        return
+    try:
+        stall = tuning(os.environ).get("stall_seconds", 30.0)
+        rows = read_queue(store, stall_seconds=stall)
+    except StateError as exc:
+        console.print(f"job queue: {exc}", markup=False, highlight=False)
+        return
+    if rows is None:
+        return
+    if not rows:
+        console.print("job queue: empty (no job waiting or running)")
+        return
+    table = Table(title="job queue (distributed mode)")
+    for column in ("tenant", "integration", "sync", "waiting", "running", "stalled",
+                   "retried"):
+        table.add_column(column)
+    for row in rows:
+        table.add_row(row.tenant, row.integration, row.sync, str(row.waiting),
+                      str(row.running), str(row.stalled), str(row.retried))
+    console.print(table)
 
 
 def _print_held(store: StateStore, console: Console, limit: int) -> None:
@@ -126,7 +161,8 @@ def _print_held(store: StateStore, console: Console, limit: int) -> None:
 
 
 STATUS = command(
-    "status", help="each sync's last run, counts, links, cursor and failing records",
+    "status", help="each sync's last run, counts, links, cursor and failing records; "
+    "with workers, the job queue per tenant and sync",
     example="specsync status --state postgresql://specsync@db/specsync",
     args=StatusArgs, handler=status, arguments=_status_arguments,
 )

@@ -5,6 +5,7 @@ Three tasks, three queues (a worker takes `sync` and `inbox`; `serve` takes `sch
     specsync.sync   (scope, sync, trigger)  run one sync now            queue specsync-sync
     specsync.inbox  (source)                process a source's events   queue specsync-inbox
     specsync.tick   (timestamp)             schedules, stalls, retries  queue specsync-schedule
+    specsync.action (scope, action, key, execution)  a workflow action  queue specsync-action
 
 Locks say what may not run at once, queueing locks what may not wait twice:
 
@@ -43,6 +44,8 @@ from engine.errors import StateError
 from engine.scale.budget import ensure_budget_table
 
 __all__ = [
+    "ACTION_QUEUE",
+    "ACTION_TASK",
     "INBOX_QUEUE",
     "INBOX_TASK",
     "SCHEDULE_QUEUE",
@@ -61,6 +64,7 @@ log = logging.getLogger(__name__)
 
 SYNC_QUEUE, INBOX_QUEUE, SCHEDULE_QUEUE = "specsync-sync", "specsync-inbox", "specsync-schedule"
 SYNC_TASK, INBOX_TASK, TICK_TASK = "specsync.sync", "specsync.inbox", "specsync.tick"
+ACTION_QUEUE, ACTION_TASK = "specsync-action", "specsync.action"  # engine/scale/actions.py
 
 # Webhook-driven work goes before scheduled work (a person may be waiting for it).
 PRIORITY = {"webhook": 10, "action": 10, "manual": 5, "schedule": 0, "retry": 0}

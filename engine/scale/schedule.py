@@ -99,15 +99,35 @@ def group_of(spec: Spec, sync: str) -> str:
     return _groups(spec).get(sync, sync)
 
 
-_GROUPS: dict[int, dict[str, str]] = {}
+def _shape(spec: Spec) -> Any:
+    """What the dependency rule reads of a spec: its syncs' transforms, in order. A
+    thousand tenants of one spec differ in setup values, not in this (compiling every
+    tenant's templates made a cluster's first tick take minutes)."""
+    return tuple((name, tuple(repr(f.transform) for f in sync.fields),
+                  tuple(repr(v) for v in sync.placement.values()))
+                 for name, sync in spec.syncs.items())
+
+
+_BY_SHAPE: dict[Any, tuple[dict[str, str], list[str]]] = {}
+
+
+def _computed(spec: Spec) -> tuple[dict[str, str], list[str]]:
+    key = id(spec.syncs)
+    found = _BY_ID.get(key)
+    if found is None:
+        shape = _shape(spec)
+        found = _BY_SHAPE.get(shape)
+        if found is None:
+            found = _BY_SHAPE[shape] = (dependency_groups(spec), ordered_syncs(spec))
+        _BY_ID[key] = found
+    return found
+
+
+_BY_ID: dict[int, tuple[dict[str, str], list[str]]] = {}
 
 
 def _groups(spec: Spec) -> dict[str, str]:
-    key = id(spec.syncs)  # tenants' copies of one spec share their syncs mapping
-    groups = _GROUPS.get(key)
-    if groups is None:
-        groups = _GROUPS[key] = dependency_groups(spec)
-    return groups
+    return _computed(spec)[0]
 
 
 @dataclass
@@ -140,15 +160,8 @@ def plan_tick(specs: Mapping[str, Spec], last_slots: Mapping[tuple[str, str], da
     return due
 
 
-_ORDER: dict[int, list[str]] = {}
-
-
 def ordered_syncs_cached(spec: Spec) -> list[str]:
-    key = id(spec.syncs)
-    order = _ORDER.get(key)
-    if order is None:
-        order = _ORDER[key] = ordered_syncs(spec)
-    return order
+    return _computed(spec)[1]
 
 
 def tick(store: Any, specs: Mapping[str, Spec], now: datetime) -> TickReport:

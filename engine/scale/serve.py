@@ -9,8 +9,12 @@ two differences:
   periodic tick (once per period for the whole cluster, however many servers run)
   defers due sync jobs, re-defers retried inbox events and gives back stalled jobs.
 
-Workflow actions are still executed by the server that receives them (their vendor
-waits for the answer); the runs they start afterwards go to the queue like any other.
+Its `/metrics` adds the queue: `specsync_queue_jobs{tenant,integration,sync,state}`
+(waiting, running, stalled, retried; engine/scale/queue_view.py).
+
+Workflow actions are jobs too: the execution is claimed and its job deferred in one
+transaction, the vendor is answered `pending`, and the worker reports the outcome
+through the vendor's callback (engine/scale/actions.py).
 """
 
 from __future__ import annotations
@@ -25,8 +29,10 @@ from starlette.applications import Starlette
 
 from engine.redact import Redactor
 from engine.runner.app import build_app
+from engine.scale.actions import QueuedActions
 from engine.scale.cluster import Cluster, QueueingStore, open_cluster
 from engine.scale.queue import SCHEDULE_QUEUE, make_app
+from engine.scale.queue_view import QueueCollector
 from engine.scale.tasks import TaskContext, register_tasks
 
 __all__ = ["distributed_app", "schedule_worker"]
@@ -75,6 +81,8 @@ def distributed_app(spec_paths: list[str], *, state_url: str | None,
                     grace_seconds=grace_seconds)
     inner = app.router.lifespan_context
     ctx = app.state.runner
+    ctx.metrics.registry.register(QueueCollector(cluster.store, cluster.config.stall_seconds))
+    app.state.runner_control.actions = QueuedActions(ctx)  # actions become jobs
 
     @contextlib.asynccontextmanager
     async def lifespan(application: Starlette) -> AsyncIterator[None]:

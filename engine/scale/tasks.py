@@ -27,6 +27,8 @@ from procrastinate.retry import BaseRetryStrategy, RetryDecision
 
 from engine.errors import RetriableError, StateError
 from engine.scale.queue import (
+    ACTION_QUEUE,
+    ACTION_TASK,
     INBOX_QUEUE,
     INBOX_TASK,
     SCHEDULE_QUEUE,
@@ -102,6 +104,19 @@ def register_tasks(app: App, config: QueueConfig) -> None:
             log.info("run of %s/%s put back for %.0fs: %s", scope, sync, later.seconds,
                      type(exc).__name__)
             raise later from exc
+
+    @app.task(name=ACTION_TASK, queue=ACTION_QUEUE, pass_context=True, retry=_Later())
+    async def action_task(context: JobContext, scope: str, action: str, key: str,
+                          execution: dict[str, Any]) -> None:
+        from engine.scale.actions import perform_action
+
+        work = TaskContext.of(context).work
+        assert work is not None, "this process takes no action jobs"
+        attempts = context.job.attempts if context.job else 0
+        try:
+            await perform_action(work.ctx, scope, action, key, execution, attempts)
+        except StateError as exc:
+            raise TryLater(BUSY_RETRY_SECONDS, str(exc)) from exc
 
     @app.task(name=INBOX_TASK, queue=INBOX_QUEUE, pass_context=True, retry=_Later())
     async def inbox_task(context: JobContext, source: str) -> None:

@@ -1,4 +1,4 @@
-"""`specsync worker`: take sync runs and inbox batches from the queue until stopped.
+"""`specsync worker`: take sync runs, inbox batches and workflow actions from the queue.
 
 Run N of them, on one machine or several, against one PostgreSQL:
 
@@ -31,7 +31,7 @@ from engine.logs import configure_logging
 from engine.runner.context import RunnerContext
 from engine.runner.metrics import RunnerMetrics
 from engine.scale.cluster import Cluster, open_cluster
-from engine.scale.queue import INBOX_QUEUE, SYNC_QUEUE, make_app
+from engine.scale.queue import ACTION_QUEUE, INBOX_QUEUE, SYNC_QUEUE, make_app
 from engine.scale.tasks import TaskContext, register_tasks
 from engine.scale.work import InProcess
 from engine.spec.load import validate_paths
@@ -45,7 +45,7 @@ RESTART_SECONDS = 2.0
 
 async def work(cluster: Cluster, *, concurrency: int = 2, name: str | None = None,
                grace_seconds: float = 30.0, stop: asyncio.Event | None = None,
-               queues: Sequence[str] = (SYNC_QUEUE, INBOX_QUEUE)) -> None:
+               queues: Sequence[str] = (SYNC_QUEUE, INBOX_QUEUE, ACTION_QUEUE)) -> None:
     """Process jobs until `stop` is set (or SIGTERM when `stop` is None)."""
     metrics = RunnerMetrics()
     ctx = RunnerContext(cluster.deployment, cluster.store, metrics)

@@ -88,7 +88,7 @@ class Cluster:
         self._start("serve", ["serve", spec, "--distributed", "--state", state,
                               "--port", str(port), *extra])
         url = f"http://127.0.0.1:{port}"
-        wait_for(lambda: _answers(url), 30, "serve --distributed did not start")
+        wait_for(lambda: _answers(url), 90, "serve --distributed did not start")
         return url
 
     def log(self, name: str) -> str:
