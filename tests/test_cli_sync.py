@@ -12,11 +12,10 @@ import pytest
 
 from engine.cli import main
 from engine.sandbox.cinode import CinodeSandbox
-from engine.sandbox.cinode.credentials import CinodeCredentials
 from engine.sandbox.maconomy import MaconomySandbox
-from engine.sandbox.maconomy.credentials import MaconomyCredentials
 from engine.sandbox.platform import SandboxConfig
 from engine.sandbox.serve import serve_in_thread
+from tests.maconomy_cinode_env import export
 
 SPEC = str(Path(__file__).parents[1] / "specs" / "maconomy-cinode" / "spec.yaml")
 
@@ -26,16 +25,8 @@ def sandboxes(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
     config = SandboxConfig(records=12, rate_limits=False)
     maconomy, cinode = MaconomySandbox(config), CinodeSandbox(config)
     with serve_in_thread(maconomy.app) as maconomy_url, serve_in_thread(cinode.app) as cinode_url:
-        for name, value in {
-            "SPECSYNC_ALLOW_LOOPBACK": "1",
-            "MACONOMY_URL": maconomy_url, "MACONOMY_USER": MaconomyCredentials().user,
-            "MACONOMY_PASSWORD": MaconomyCredentials().password,
-            "MACONOMY_SHORTNAME": MaconomyCredentials().shortname, "CINODE_URL": cinode_url,
-            "CINODE_ACCESS_ID": CinodeCredentials().access_id,
-            "CINODE_ACCESS_SECRET": CinodeCredentials().access_secret, "CINODE_COMPANY_ID": "1",
-            "SPECSYNC_STATE": str(tmp_path / "state.db"),
-        }.items():
-            monkeypatch.setenv(name, value)
+        export(monkeypatch, maconomy_url=maconomy_url, cinode_url=cinode_url,
+               state=tmp_path / "state.db")
         yield maconomy, cinode
 
 

@@ -13,13 +13,12 @@ from hypothesis import strategies as st
 
 from engine.cli import main
 from engine.sandbox.cinode import CinodeSandbox
-from engine.sandbox.cinode.credentials import CinodeCredentials
 from engine.sandbox.maconomy import MaconomySandbox
-from engine.sandbox.maconomy.credentials import MaconomyCredentials
 from engine.sandbox.platform import SandboxConfig
 from engine.sandbox.serve import serve_in_thread
 from engine.state import open_store
 from engine.sync.recording import masked
+from tests.maconomy_cinode_env import export
 
 SEED = Path(__file__).parents[1] / "specs" / "maconomy-cinode" / "spec.yaml"
 OPT_IN = ("    target: cinode.customers\n",
@@ -46,16 +45,8 @@ def world(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
     _git(repo, "-c", "user.name=t", "-c", "user.email=t@example.com", "add", ".")
     _git(repo, "-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-qm", "spec")
     with serve_in_thread(maconomy.app) as maconomy_url, serve_in_thread(cinode.app) as cinode_url:
-        for name, value in {
-            "SPECSYNC_ALLOW_LOOPBACK": "1",
-            "MACONOMY_URL": maconomy_url, "MACONOMY_USER": MaconomyCredentials().user,
-            "MACONOMY_PASSWORD": MaconomyCredentials().password,
-            "MACONOMY_SHORTNAME": MaconomyCredentials().shortname, "CINODE_URL": cinode_url,
-            "CINODE_ACCESS_ID": CinodeCredentials().access_id,
-            "CINODE_ACCESS_SECRET": CinodeCredentials().access_secret, "CINODE_COMPANY_ID": "1",
-            "SPECSYNC_STATE": str(tmp_path / "state.db"),
-        }.items():
-            monkeypatch.setenv(name, value)
+        export(monkeypatch, maconomy_url=maconomy_url, cinode_url=cinode_url,
+               state=tmp_path / "state.db")
         yield maconomy, spec, tmp_path / "state.db"
 
 
