@@ -73,3 +73,35 @@ def test_ski_rental_lists_once_searches_would_cost_a_listing() -> None:
     assert lookups.fresh("c", "f") is not None
     now[0] = 61
     assert lookups.fresh("c", "f") is None  # too old: taken again
+
+
+async def test_a_create_cut_short_is_not_hidden_by_the_listing(
+        cinode: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A run stopped mid-batch (a stop, a cancelled job, an error in a sibling write) never
+    learns a create's answer: the next lookup of that value asks Cinode, so a create that
+    landed is adopted, not made again (the w5-scale duplicate after a cut run)."""
+    import asyncio
+
+    await cinode.adapter.find_external("customers", "identification",
+                                       [f"K{n}" for n in range(100)])  # takes a listing
+    landed = asyncio.Event()
+    send = cinode.adapter._send
+
+    async def cut_after_the_create(method: str, tail: str, **kwargs: object) -> object:
+        answer = await send(method, tail, **kwargs)  # type: ignore[arg-type]
+        if method == "POST" and tail == "customers":
+            landed.set()
+            await asyncio.Event().wait()  # the run is cut before it reads the answer
+        return answer
+
+    monkeypatch.setattr(cinode.adapter, "_send", cut_after_the_create)
+    write = asyncio.ensure_future(cinode.adapter.write("customers", [
+        WriteOp("create", "K500", {"name": "Avbruten AB", "identification": "K500"},
+                external_field="identification")]))
+    await asyncio.wait_for(landed.wait(), 10)
+    write.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await write
+    monkeypatch.undo()
+    found = await cinode.adapter.find_external("customers", "identification", ["K500"])
+    assert "K500" in found  # adopted by the next run, not created twice

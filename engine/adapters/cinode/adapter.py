@@ -752,6 +752,14 @@ class CinodeAdapter:
         self._listed_totals[obj] = self._totals.get(obj, total)
         return self._lookups.keep(obj, field_name, ids)
 
+    def _note_pending(self, obj: str, ops: Sequence[WriteOp]) -> None:
+        """Creates about to be sent: unsure until their answers say otherwise."""
+        for op in ops:
+            field_name = op.external_field
+            value = op.payload.get(field_name) if field_name and op.kind == "create" else None
+            if field_name is not None and value not in (None, ""):
+                self._lookups.unsure(obj, field_name, str(value))
+
     def _note_creates(self, obj: str, ops: Sequence[WriteOp],
                       results: Sequence[WriteResult]) -> None:
         """Keep a listing current with this process's own creates (listing.py)."""
@@ -792,7 +800,11 @@ class CinodeAdapter:
                 return WriteResult(op.key, op.target_id, ambiguous=True)
             return WriteResult(op.key, target_id, created=op.kind == "create")
 
-        # No batch operation: a few records in flight at once, paced by the budget.
+        # No batch operation: a few records in flight at once, paced by the budget. Until
+        # its answer is in, a create's outcome is unknown to a listing: were the batch cut
+        # short (an error in a sibling, a stop, a cancelled run), the next lookup of its
+        # value must ask Cinode, not a listing taken before it (listing.py).
+        self._note_pending(obj, ops)
         results = await in_order(ops, one, self._concurrency)
         self._note_creates(obj, ops, results)
         return results
