@@ -17,7 +17,8 @@ from engine.spec.model import Spec, Sync
 from engine.state.base import StateStore
 from engine.templates import compile_transform
 
-__all__ = ["first_run_done", "reads_links_of", "upstream_syncs"]
+__all__ = ["LAST_SLOT_PREFIX", "first_run_done", "ordered_syncs", "reads_links_of",
+           "upstream_syncs"]
 
 #: The meta key the scheduler records a sync's last slot under (schedule.py).
 LAST_SLOT_PREFIX = "runner.last_slot."
@@ -42,6 +43,26 @@ def upstream_syncs(spec: Spec) -> dict[str, frozenset[str]]:
     except CycleError:
         return {name: frozenset() for name in names}
     return upstream
+
+
+def ordered_syncs(spec: Spec, names: list[str] | None = None) -> list[str]:
+    """`names` (default: every sync), each after the ones among them whose links it reads;
+    spec order where the templates do not decide, and on a dependency cycle."""
+    names = list(spec.syncs) if names is None else names
+    wanted = set(names)
+    sorter: TopologicalSorter[str] = TopologicalSorter()
+    for name in names:
+        sorter.add(name, *sorted(reads_links_of(spec.syncs[name]) & wanted, key=names.index))
+    try:
+        sorter.prepare()
+    except CycleError:
+        return names
+    ordered: list[str] = []
+    while sorter.is_active():
+        ready = sorted(sorter.get_ready(), key=names.index)
+        ordered.extend(ready)
+        sorter.done(*ready)
+    return ordered
 
 
 def first_run_done(store: StateStore, integration: str, sync: str) -> bool:

@@ -27,48 +27,18 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
-from graphlib import CycleError, TopologicalSorter
 from typing import Any
 
 from procrastinate.jobs import Job
 
+from engine.runner.dependencies import LAST_SLOT_PREFIX, ordered_syncs, reads_links_of
 from engine.runner.schedule import parse_schedule
 from engine.scale.queue import defer_in, inbox_job, sync_job
-from engine.spec.model import Spec, Sync
-from engine.templates import compile_transform
+from engine.spec.model import Spec
 
-__all__ = ["TickReport", "dependency_groups", "ordered_syncs", "plan_tick", "tick"]
+__all__ = ["TickReport", "dependency_groups", "plan_tick", "tick"]
 
 log = logging.getLogger(__name__)
-
-SLOT_PREFIX = "runner.last_slot."
-
-
-def _reads_links_of(sync: Sync) -> set[str]:
-    found: set[str] = set()
-    for transform in (*(f.transform for f in sync.fields), *sync.placement.values()):
-        found.update(compile_transform(transform).linked_syncs)
-    return found - {sync.name}
-
-
-def ordered_syncs(spec: Spec) -> list[str]:
-    """Every sync, each after the syncs whose links it reads (spec order otherwise)."""
-    names = list(spec.syncs)
-    sorter: TopologicalSorter[str] = TopologicalSorter()
-    for name in names:
-        sorter.add(name, *sorted(_reads_links_of(spec.syncs[name]) & set(names),
-                                 key=names.index))
-    try:
-        sorter.prepare()
-    except CycleError:
-        return names
-    ordered: list[str] = []
-    while sorter.is_active():
-        ready = sorted(sorter.get_ready(), key=names.index)
-        ordered.extend(ready)
-        sorter.done(*ready)
-    return ordered
-
 
 def dependency_groups(spec: Spec) -> dict[str, str]:
     """Each sync's group: the first sync (spec order) of its linked() component."""
@@ -82,7 +52,7 @@ def dependency_groups(spec: Spec) -> dict[str, str]:
         return name
 
     for name in names:
-        for upstream in _reads_links_of(spec.syncs[name]) & set(names):
+        for upstream in reads_links_of(spec.syncs[name]) & set(names):
             a, b = root(name), root(upstream)
             if a != b:
                 first, second = sorted((a, b), key=names.index)
@@ -169,11 +139,11 @@ def tick(store: Any, specs: Mapping[str, Spec], now: datetime) -> TickReport:
     report = TickReport()
     with store.transaction() as cur:
         cur.execute("SELECT integration, key, value FROM meta WHERE key LIKE %s",
-                    (SLOT_PREFIX + "%",))
+                    (LAST_SLOT_PREFIX + "%",))
         last: dict[tuple[str, str], datetime] = {}
         for integration, key, value in cur.fetchall():
             try:
-                last[(integration, key[len(SLOT_PREFIX):])] = datetime.fromisoformat(value)
+                last[(integration, key[len(LAST_SLOT_PREFIX):])] = datetime.fromisoformat(value)
             except ValueError:
                 continue  # unreadable: the sync is due, and the slot is rewritten
         due = plan_tick(specs, last, now)
@@ -184,7 +154,8 @@ def tick(store: Any, specs: Mapping[str, Spec], now: datetime) -> TickReport:
             cur.executemany(
                 "INSERT INTO meta (integration, key, value) VALUES (%s, %s, %s)"
                 " ON CONFLICT (integration, key) DO UPDATE SET value = excluded.value",
-                [(scope, SLOT_PREFIX + name, slot.isoformat()) for _, scope, name, slot in due])
+                [(scope, LAST_SLOT_PREFIX + name, slot.isoformat())
+                 for _, scope, name, slot in due])
         cur.execute(
             "SELECT DISTINCT source FROM inbox WHERE status <> 'done' AND ("
             " (status = 'pending' AND (not_before IS NULL OR not_before <= %(at)s))"

@@ -172,11 +172,7 @@ class Customers(Resource):
             per_page))
 
     async def tag(self, request: Request) -> Response:
-        current = self.found(self.store.customers.get(self.path_id(request)))
-        tags = self.store.resolve_tags(await self.json(request))
-        stored = self.store.customers.put({**current, "tags": tags})
-        self.notify("customers", "updated", stored)
-        return JSONResponse(self.views.customer_model(stored))
+        return await self.replace_tags(request, "customers", self.views.customer_model)
 
     # ------------------------------------------------------------------ children
 

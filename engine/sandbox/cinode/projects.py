@@ -158,11 +158,7 @@ class Projects(Resource):
         return self.deleted()
 
     async def tag(self, request: Request) -> Response:
-        current = self.found(self.store.projects.get(self.path_id(request)))
-        tags = self.store.resolve_tags(await self.json(request))
-        stored = self.store.projects.put({**current, "tags": tags})
-        self.notify("projects", "updated", stored)
-        return JSONResponse(self.views.project_model(stored))
+        return await self.replace_tags(request, "projects", self.views.project_model)
 
     async def pipelines(self, request: Request) -> Response:
         return JSONResponse([{**p, "stages": [dict(s) for s in p["stages"]]}

@@ -67,6 +67,16 @@ class Resource:
         return JSONResponse(view, status_code=201, headers={
             "location": f"/v0.1/companies/{self.store.company_id}/{kind}/{view['id']}"})
 
+    async def replace_tags(self, request: Request, kind: str,
+                           view: Callable[[Record], Record]) -> Response:
+        """`PUT .../{kind}/{id}/tags`: the record's whole tag list, by id or new name."""
+        records = getattr(self.store, kind)
+        current = self.found(records.get(self.path_id(request)))
+        tags = self.store.resolve_tags(await self.json(request))
+        stored = records.put({**current, "tags": tags})
+        self.notify(kind, "updated", stored)
+        return JSONResponse(view(stored))
+
     def notify(self, kind: str, action: str, record: Record) -> None:
         self.sandbox.deliveries.notify(ENTITY[kind], ACTION[action], record)
 

@@ -238,11 +238,7 @@ class Users(Resource):
         return self.deleted()
 
     async def tag(self, request: Request) -> Response:
-        current = self.found(self.store.users.get(self.path_id(request)))
-        tags = self.store.resolve_tags(await self.json(request))
-        stored = self.store.users.put({**current, "tags": tags})
-        self.notify("users", "updated", stored)
-        return JSONResponse(self.views.user_model(stored))
+        return await self.replace_tags(request, "users", self.views.user_model)
 
     async def permissions(self, request: Request) -> Response:
         """Replace a user's access levels; the caller must be CompanyAdmin."""
