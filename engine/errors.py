@@ -41,6 +41,7 @@ __all__ = [
     "FatalError",
     "MalformedRequestError",
     "RecordError",
+    "RecordSkipped",
     "RetriableError",
     "SafeguardTripped",
     "SpecError",
@@ -72,6 +73,13 @@ class RecordError(SpecsyncError):
         self.message = message
         self.field = field
         super().__init__(f"[{code}] {message}" + (f" (field {field})" if field else ""))
+
+
+class RecordSkipped(RecordError):
+    """A record the spec leaves out for a reason only mapping can see (its customer is
+    not one the customers sync made, and that sync has run): counted as filtered with
+    the reason, never a failure. Raised as a RecordError so every mapping path stops
+    the record the same way; `Change.failure` turns it into a filtered change."""
 
 
 class AdapterError(SpecsyncError):

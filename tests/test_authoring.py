@@ -94,7 +94,7 @@ def test_every_template_function_has_an_example() -> None:
     assert sorted(EXAMPLES) == sorted(FILTERS)
     entries = {e.name: e for e in function_reference()}
     assert entries["lookup"].result == '"SE"'
-    assert entries["linked"].usage == "value | linked(sync, [default])"
+    assert entries["linked"].usage == "value | linked(sync, [default], [missing])"
     assert entries["cents"].usage == "value | cents   or   cents(value)"
 
 

@@ -14,14 +14,11 @@ from __future__ import annotations
 from graphlib import CycleError, TopologicalSorter
 
 from engine.spec.model import Spec, Sync
-from engine.state.base import StateStore
+from engine.sync.first_run import LAST_SLOT_PREFIX, first_run_done
 from engine.templates import compile_transform
 
 __all__ = ["LAST_SLOT_PREFIX", "first_run_done", "ordered_syncs", "reads_links_of",
            "upstream_syncs"]
-
-#: The meta key the scheduler records a sync's last slot under (schedule.py).
-LAST_SLOT_PREFIX = "runner.last_slot."
 
 
 def reads_links_of(sync: Sync) -> set[str]:
@@ -64,10 +61,3 @@ def ordered_syncs(spec: Spec, names: list[str] | None = None) -> list[str]:
         sorter.done(*ready)
     return ordered
 
-
-def first_run_done(store: StateStore, integration: str, sync: str) -> bool:
-    """Whether the sync ever completed a run here (scheduled, or by `specsync run`)."""
-    if store.get_meta(integration, LAST_SLOT_PREFIX + sync) is not None:
-        return True
-    return any(run.finished_at is not None and run.status != "interrupted"
-               for run in store.list_runs(integration, sync, limit=5))

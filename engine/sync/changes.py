@@ -22,7 +22,7 @@ from typing import Any
 
 import orjson
 
-from engine.errors import RecordError
+from engine.errors import RecordError, RecordSkipped
 from engine.state.base import CreatedValues
 
 __all__ = ["KINDS", "Change", "ChangeKind", "FieldChange", "Plan", "diff_fields",
@@ -131,9 +131,10 @@ class Change:
     @classmethod
     def failure(cls, key: str, error: RecordError, source_id: str | None = None) -> Change:
         """The error change of a record that failed: the error's code, its message and
-        the field it concerns."""
+        the field it concerns; a record the spec skips (`RecordSkipped`) is filtered."""
         where = f" (field {error.field})" if error.field else ""
-        return cls(ChangeKind.ERROR, key, code=error.code, reason=f"{error.message}{where}",
+        kind = ChangeKind.FILTERED if isinstance(error, RecordSkipped) else ChangeKind.ERROR
+        return cls(kind, key, code=error.code, reason=f"{error.message}{where}",
                    source_id=source_id)
 
     def to_dict(self) -> dict[str, Any]:

@@ -51,6 +51,7 @@ from engine.sync.quota import DailyQuota
 from engine.sync.read import DeltaCursor, batches
 from engine.sync.recording import ReadRecorder
 from engine.sync.runtime import Runtime, StoreLinks
+from engine.sync.unlinked import Unlinked
 from engine.sync.verify import modified_keys
 from engine.sync.write_rate import WriteRate
 
@@ -112,12 +113,16 @@ async def plan_sync(runtime: Runtime, sync_name: str, *, full: bool = False,
     else:
         failing = set(await job.astore.failing_keys(integration, name))
         stream = job.reader.stream(since, set(), failing)
+    unlinked = Unlinked()
     async for batch in batches(stream, job.batch_size):
         decided = await job.decider.decide(batch, with_old=True)
         if on_batch is not None:
             on_batch(job, batch, decided)
         for change in decided:
             plan.add(change, keep=len(plan.changes) < keep)
+            unlinked.see(change)
+    if (skipped := unlinked.warning()) is not None:
+        plan.warnings.append(skipped)
     plan.truncated = sum(plan.counts.values()) > len(plan.changes)
     deleting = plan.counts[ChangeKind.DEACTIVATE] + plan.counts[ChangeKind.DELETE]
     why = DeletionGuard(job.sync.safeguards.deletions, linked=linked,
@@ -168,6 +173,7 @@ async def run_sync(runtime: Runtime, sync_name: str, *, full: bool = False,
                               confirmed=confirm_deletions)
     failure_share = FailureShare(job.sync.safeguards.failures)
     write_rate = WriteRate(job.spec, job.sync, store, runtime.clock)
+    unlinked = Unlinked()
     # Keys read in this run that the retry of failures must not fetch again. Only keys
     # that were failing, or failed now, can be retried: remembering just those keeps
     # memory flat however large the source (everything streams; see the design notes).
@@ -215,6 +221,7 @@ async def run_sync(runtime: Runtime, sync_name: str, *, full: bool = False,
             for change in changes:
                 for held in change.held:
                     report.held[held.field] = report.held.get(held.field, 0) + 1
+                unlinked.see(change)
             applied = await job.writer.apply(changes, fence=lease.fence)
             applied.links.extend(job.decider.take_refreshed())  # unchanged: source hashes
             quota.spent(changes)
@@ -290,7 +297,7 @@ async def run_sync(runtime: Runtime, sync_name: str, *, full: bool = False,
                         else runtime.redactor.text(f"{type(exc).__name__}: {exc}"))
         raise
     finally:
-        for warning in (cursor.warning(), write_rate.warning()):
+        for warning in (cursor.warning(), write_rate.warning(), unlinked.warning()):
             if warning:
                 report.warnings.append(warning)
         if report.held:

@@ -32,6 +32,7 @@ from engine.spec.environment import resolve_connection
 from engine.spec.model import Spec
 from engine.state.asyncstore import AsyncStateStore
 from engine.state.base import Link, StateStore
+from engine.sync.first_run import first_run_done
 from engine.sync.lease import Host
 from engine.sync.stop import StopRequest
 
@@ -67,6 +68,8 @@ class StoreLinks:
         self._probing = False
         self._missing: set[tuple[str, str]] = set()
         self._missing_reverse: set[tuple[str, str]] = set()
+        self._settled: dict[str, bool] = {}
+        self._missing_settled: set[str] = set()
 
     def linked(self, sync: str, key: Any) -> str | None:
         text = str(key)
@@ -90,6 +93,14 @@ class StoreLinks:
             self._reverse[slot] = _source_of(link)
         return self._reverse[slot]
 
+    def settled(self, sync: str) -> bool:
+        if sync not in self._settled:
+            if self._probing:
+                self._missing_settled.add(sync)
+                return False
+            self._settled[sync] = first_run_done(self.store, self.integration, sync)
+        return self._settled[sync]
+
     @contextmanager
     def probing(self) -> Iterator[None]:
         """Within the block, links not cached read as None and are noted for `load_missing`."""
@@ -101,30 +112,33 @@ class StoreLinks:
 
     async def load_missing(self, store: AsyncStateStore) -> int:
         """Read the links noted while probing, in one trip; how many were noted."""
-        wanted, reverse = self._missing, self._missing_reverse
-        if not wanted and not reverse:
+        wanted, reverse, settled = self._missing, self._missing_reverse, self._missing_settled
+        if not wanted and not reverse and not settled:
             return 0
-        self._missing, self._missing_reverse = set(), set()
+        self._missing, self._missing_reverse, self._missing_settled = set(), set(), set()
         by_sync: dict[str, list[str]] = {}
         for sync, key in sorted(wanted):
             by_sync.setdefault(sync, []).append(key)
         integration = self.integration
 
         def read(state: StateStore) -> tuple[dict[str, dict[str, Link]],
-                                             dict[tuple[str, str], Link | None]]:
+                                             dict[tuple[str, str], Link | None],
+                                             dict[str, bool]]:
             found = {sync: state.get_links(integration, sync, keys)
                      for sync, keys in by_sync.items()}
             pointed = {slot: state.link_for_target(integration, *slot)
                        for slot in sorted(reverse)}
-            return found, pointed
+            done = {sync: first_run_done(state, integration, sync) for sync in settled}
+            return found, pointed, done
 
-        found, pointed = await store.run(read)
+        found, pointed, done = await store.run(read)
+        self._settled.update(done)
         for sync, keys in by_sync.items():
             for key in keys:
                 self._cache[(sync, key)] = _target_of(found[sync].get(key))
         for slot, link in pointed.items():
             self._reverse[slot] = _source_of(link)
-        return len(wanted) + len(reverse)
+        return len(wanted) + len(reverse) + len(settled)
 
     def prefetch(self, sync: str, keys: list[str]) -> None:
         """Load many links in one query (a batch of projects naming their customers)."""

@@ -201,6 +201,8 @@ class _Analyser:
             if node.name in ("linked", "linked_source") and node.args and \
                     isinstance(node.args[0], nodes.Const):
                 self.sync_use(node.args[0].value)
+            if node.name in ("linked", "linked_source"):
+                self.missing_choice(node)
             self.children(node)
         elif isinstance(node, nodes.Test):
             if node.name not in ENV.tests:
@@ -251,6 +253,25 @@ class _Analyser:
             self.problem(code, f"no {what} named `{name}`",
                          self.find("name", name, after) or self.find("name", name),
                          did_you_mean(name, table, what.capitalize() + "s"))
+
+    def missing_choice(self, node: nodes.Filter) -> None:
+        """`missing=` of `linked`/`linked_source` is a literal 'fail' or 'skip': what a
+        record with no link does is decided in the spec, visibly, not per record."""
+        from engine.templates.functions.links import MISSING_CHOICES
+
+        for keyword in node.kwargs:
+            if keyword.key != "missing":
+                continue
+            value = keyword.value
+            if isinstance(value, nodes.Const) and value.value in MISSING_CHOICES:
+                continue
+            shown = repr(value.value) if isinstance(value, nodes.Const) else "an expression"
+            self.problem("templates.invalid-argument",
+                         f"`{node.name}(missing=...)` is {shown}",
+                         self.find("name", "missing"),
+                         "write missing='fail' (the default: the record fails and is "
+                         "retried) or missing='skip' (skipped, with the reason, once the "
+                         "other sync has run)")
 
     def sync_use(self, sync: object) -> None:
         if isinstance(sync, str):

@@ -46,6 +46,11 @@ class LinkResolver(Protocol):
         """The source key whose link in sync `sync` points at `target_id`, or None."""
         ...
 
+    def settled(self, sync: str) -> bool:
+        """Whether sync `sync` has completed a run: a link it has not made by then is
+        not one it is about to make (`missing='skip'` skips instead of failing)."""
+        ...
+
 
 class NoLinks:
     """A resolver that knows no links: for spec tests and syncs that use no `linked`."""
@@ -55,6 +60,9 @@ class NoLinks:
 
     def source_of(self, sync: str, target_id: Any) -> str | None:
         return None
+
+    def settled(self, sync: str) -> bool:
+        return False
 
 
 @dataclass(frozen=True)

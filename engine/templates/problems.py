@@ -13,6 +13,7 @@ file position of the YAML scalar. Codes are stable:
 - templates.unknown-setup     `setup.x` where the spec's setup has no `x`
 - templates.unknown-sync      `linked('x')` where the spec has no sync `x`
 - templates.ambiguous-name    a name that is both a source field and a template function
+- templates.invalid-argument  `linked(..., missing=x)` where x is not 'fail' or 'skip'
 """
 
 from __future__ import annotations

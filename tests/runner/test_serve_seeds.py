@@ -44,6 +44,7 @@ class Served:
     runner: Runner
     clock: ManualClock
     started: list[tuple[str, str]]
+    reports: dict[tuple[str, str], Any]
 
     @property
     def scheduler(self) -> Scheduler:
@@ -66,15 +67,15 @@ class Served:
 
 async def _serve(tmp_path: Path, integrations: tuple[str, ...], records: int,
                  sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
-                 clock: ManualClock | None = None) -> AsyncIterator[Served]:
+                 clock: ManualClock | None = None,
+                 seeded_targets: bool = False) -> AsyncIterator[Served]:
     clock = clock or ManualClock()
     sandboxes: dict[str, Sandbox] = {}
     for name, cls in VENDORS.items():
-        # The target systems start fresh, as on a first installation: the integrations
-        # fill them. (A Cinode that already holds customers of its own keeps failing
-        # their Won projects with links.missing: the kleer-cinode spec syncs a project
-        # only for a customer that came from Kleer.)
-        size = 0 if name in ("hubspot", "cinode") else records
+        # By default the target systems start empty, as on a first installation: the
+        # integrations fill them. `seeded_targets` starts them as the demo's sandboxes
+        # do, Cinode with customers and won projects of its own.
+        size = 0 if name in ("hubspot", "cinode") and not seeded_targets else records
         sandboxes[name] = cls(SandboxConfig(records=size, clock=clock, rate_limits=False))
     environ: dict[str, str] = {"CINODE_WEBHOOK_SECRET": "first-round-secret"}
     for name, sandbox in sandboxes.items():
@@ -88,15 +89,17 @@ async def _serve(tmp_path: Path, integrations: tuple[str, ...], records: int,
         if "maconomy" in spec.connections:
             allow_from_options(spec.connections["maconomy"].options)
     started: list[tuple[str, str]] = []
+    reports: dict[tuple[str, str], Any] = {}
     run_now = runner.run_now
 
     async def recording(integration: str, sync: str, **kwargs: Any) -> Any:
         started.append((integration, sync))
-        return await run_now(integration, sync, **kwargs)
+        reports[(integration, sync)] = report = await run_now(integration, sync, **kwargs)
+        return report
 
     runner.run_now = recording  # type: ignore[method-assign]
     try:
-        yield Served(sandboxes, store, runner, clock, started)
+        yield Served(sandboxes, store, runner, clock, started, reports)
     finally:
         await runner.ctx.deployment.aclose()
         store.close()
@@ -130,11 +133,70 @@ async def test_a_fresh_deployment_of_the_seeds_ends_its_first_round_with_nothing
             assert (integration, upstream) in started[:position], (sync, upstream)
 
 
+async def test_projects_of_cinode_s_own_customers_are_skipped_and_named_not_failed(
+        tmp_path: Path) -> None:
+    """The sandboxes as the demo starts them: Cinode already holds customers of its own,
+    some with won projects. Those projects cannot become Kleer projects (Kleer has no
+    client for them): the first round skips them, says which and why, and fails
+    nothing; every won project of a customer from Kleer is created."""
+    async for served in _serve(tmp_path, SEEDS, records=12, seeded_targets=True):
+        await served.round()
+        assert [f"{f.integration}/{f.sync} {f.source_key}: {f.code}"
+                for f in served.failures()] == []
+        cinode, kleer = served.sandboxes["cinode"], served.sandboxes["kleer"]
+        store = served.store
+        from_kleer = {link.target_id for link in
+                      store.iter_links("kleer-cinode", "customers")}
+        stages = served.runner.ctx.deployment.specs["kleer-cinode"].setup["project_stages"]
+        selected = [p for p in cinode.projects.iter()
+                    if p.get("currentState") == 30 or p.get("currentStageId") in stages]
+        own = sorted(str(p["id"]) for p in selected if str(p["customerId"]) not in from_kleer)
+        ours = sorted(str(p["id"]) for p in selected if str(p["customerId"]) in from_kleer)
+        assert own, "the seeded Cinode has won projects of its own customers"
+        run = store.list_runs("kleer-cinode", "projects", limit=1)[0]
+        assert run.status == "success"
+        assert run.counts["filtered"] >= len(own)
+        report = served.reports[("kleer-cinode", "projects")]
+        warning = next(w for w in report.warnings if "skipped, not failed" in w)
+        assert warning.startswith(f"{len(own)} record")
+        shown = warning.split("(", 1)[1].split(")", 1)[0].split(" and ")[0].split(", ")
+        assert set(shown) <= set(own) and len(shown) == min(5, len(own))
+        assert "'customers' has completed a run" in warning
+        linked = {link.source_key for link in store.iter_links("kleer-cinode", "projects")}
+        assert linked.isdisjoint(own)
+        assert set(ours) <= linked
+        numbers = {str(p.get("number")) for p in kleer.store["client-project"].iter()}
+        assert set(ours) <= numbers and numbers.isdisjoint(own)
+
+
 async def test_without_the_dependency_wait_the_first_round_fails_links_missing(
         fresh: Served) -> None:
     """The same deployment with the dependencies dropped fires everything at once, as
-    serve did before: dependents run beside their upstream and miss its links."""
+    serve did before: dependents run beside their upstream and miss its links. Which
+    finishes first is then up to timing; here every upstream run is held until the
+    dependents are done (the unlucky order, made certain)."""
     jobs = fresh.scheduler.jobs
+    deployment = fresh.runner.ctx.deployment
+    upstream = {(integration, up) for integration, sync in
+                ((job.integration, job.sync) for job in jobs.values())
+                for up in deployment.upstream(integration, sync)}
+    dependents = {(job.integration, job.sync) for job in jobs.values()
+                  if deployment.upstream(job.integration, job.sync)}
+    assert upstream and dependents
+    done: set[tuple[str, str]] = set()
+    dependents_done = asyncio.Event()
+    run_now = fresh.runner.run_now
+
+    async def upstream_last(integration: str, sync: str, **kwargs: Any) -> Any:
+        if (integration, sync) in upstream and (integration, sync) not in dependents:
+            await dependents_done.wait()
+        report = await run_now(integration, sync, **kwargs)
+        done.add((integration, sync))
+        if not dependents - upstream - done:
+            dependents_done.set()
+        return report
+
+    fresh.runner.run_now = upstream_last  # type: ignore[method-assign]
     fresh.scheduler.replace_jobs(
         [type(job)(job.integration, job.sync, job.schedule) for job in jobs.values()])
     await fresh.round()

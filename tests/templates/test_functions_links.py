@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.errors import RecordError
+from engine.errors import RecordError, RecordSkipped
 from engine.spectest import StaticLinks
 from engine.state import open_store
 from engine.state.base import BatchCommit, Link, StateStore
@@ -126,6 +126,30 @@ class TestStoreLinks:
         with pytest.raises(RecordError):
             linked_source(ctx, 9002, "customers")
         assert linked_source(ctx, 9002, "customers", None) is None
+
+    def test_skip_waits_until_the_other_sync_has_completed_a_run(
+            self, store: StateStore) -> None:
+        """missing='skip': before the customers sync ever completed a run the link may
+        just not be made yet (fail, retried); after it, the record is skipped."""
+        ctx = RenderContext(links=StoreLinks(store, "kleer-cinode"), now=NOW)
+        with pytest.raises(RecordError) as info:
+            linked_source(ctx, 9999, "customers", missing="skip")
+        assert info.value.code == "links.missing"
+        assert not isinstance(info.value, RecordSkipped)
+        run = store.start_run("kleer-cinode", "customers", spec_hash="h", git_commit=None,
+                              trigger="manual", started_at=NOW)
+        store.finish_run(run, outcome="success", counts={}, error=None, finished_at=NOW)
+        ctx = RenderContext(links=StoreLinks(store, "kleer-cinode"), now=NOW)
+        for call in (lambda: linked_source(ctx, 9999, "customers", missing="skip"),
+                     lambda: linked(ctx, 123, "customers", missing="skip")):
+            with pytest.raises(RecordSkipped) as skipped:
+                call()
+            assert skipped.value.code == "links.unlinked"
+            assert "'customers' has completed a run" in skipped.value.message
+        assert linked_source(ctx, 9001, "customers", missing="skip") == "40000001"
+        with pytest.raises(RecordError) as failing:  # the default still fails
+            linked_source(ctx, 9999, "customers")
+        assert failing.value.code == "links.missing"
 
     def test_another_integration_does_not_see_the_links(self, store: StateStore) -> None:
         ctx = RenderContext(links=StoreLinks(store, "kleer-hubspot"), now=NOW)

@@ -42,6 +42,7 @@ CASES: dict[str, Any] = {
     "undefined-dotted": "{{ address.ctiy }}",
     "unknown-setup": "{{ ssn | ssn_gender | lookup(setup.gender_code) }}",
     "unknown-sync": "{{ customernumber | linked('customer') }}",
+    "missing-choice": "{{ customerId | linked_source('customers', missing='maybe') }}",
     "several": "{{ jobnmae | linked('nope') ~ setup.pipelin }}",
 }
 
