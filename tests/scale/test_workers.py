@@ -127,11 +127,6 @@ def _now() -> Any:
     return datetime.now(UTC)
 
 
-@pytest.mark.xfail(strict=False, reason=(
-    "intermittent since merging main: once, the run after the restart created every "
-    "customer again (100 for 50), the cut run's writes neither linked nor adopted; it "
-    "passed before the merge and passes again after the next one. See the w5-scale "
-    "report"))
 @pytest.mark.scenario("S6")
 def test_a_database_restart_mid_run_ends_the_run_cleanly_and_it_resumes(
         cluster: Cluster, pg_url: str) -> None:
