@@ -114,6 +114,9 @@ class Runner:
         log.info("%s run finished", trigger, extra={
             "integration": integration, "sync": sync, "run_id": report.run_id,
             "outcome": report.outcome, **{f"n_{k}": v for k, v in report.counts.items() if v}})
+        for warning in report.warnings:  # e.g. records skipped, held fields: said once
+            log.warning("%s run of %s/%s: %s", trigger, integration, sync, warning, extra={
+                "integration": integration, "sync": sync, "run_id": report.run_id})
         return report
 
     def reload(self) -> Deployment:

@@ -134,7 +134,7 @@ async def test_a_fresh_deployment_of_the_seeds_ends_its_first_round_with_nothing
 
 
 async def test_projects_of_cinode_s_own_customers_are_skipped_and_named_not_failed(
-        tmp_path: Path) -> None:
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     """The sandboxes as the demo starts them: Cinode already holds customers of its own,
     some with won projects. Those projects cannot become Kleer projects (Kleer has no
     client for them): the first round skips them, says which and why, and fails
@@ -162,6 +162,9 @@ async def test_projects_of_cinode_s_own_customers_are_skipped_and_named_not_fail
         shown = warning.split("(", 1)[1].split(")", 1)[0].split(" and ")[0].split(", ")
         assert set(shown) <= set(own) and len(shown) == min(5, len(own))
         assert "'customers' has completed a run" in warning
+        logged = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"
+                  and "kleer-cinode/projects" in r.getMessage()]
+        assert logged == [f"schedule run of kleer-cinode/projects: {warning}"]
         linked = {link.source_key for link in store.iter_links("kleer-cinode", "projects")}
         assert linked.isdisjoint(own)
         assert set(ours) <= linked
