@@ -36,6 +36,8 @@ KIND_WORDS = {"pipelines": "pipeline", "pipeline_stages": "pipeline stage",
 
 
 def kind_word(kind: str) -> str:
+    if kind.startswith("options:"):  # options:<object>.<property>
+        return f"{kind.rsplit('.', 1)[-1]} option"
     return KIND_WORDS.get(kind, kind.rstrip("s"))
 
 

@@ -9,7 +9,11 @@ the record:
 - a setup table a template looks values up in (`select_tags(setup.user_tags)`,
   `lookup(setup.payment_terms_tags)`): every value of the table;
 - a filter comparing a `ref` field of the source with constants or setup values
-  (`currentStageId in setup.project_stages`).
+  (`currentStageId in setup.project_stages`);
+- a setup value a template puts at a nested `ref` field of a value it builds: a Kleer
+  invoice's `rows` template whose rows fall back to `setup.default_product_id` for
+  `product.id` (engine/templates/literal_paths.py). Workflow actions' field tables count
+  as much as syncs'.
 
 A `ref_parent` field (a stage's pipeline) gives each reference its parent when the
 same table sets it. Values that come from the records themselves are not known before
@@ -27,9 +31,10 @@ from engine.adapters.catalog import ObjectInfo
 from engine.adapters.registry import AdapterRegistry, default_registry
 from engine.rules import nodes
 from engine.rules.parse import parse_rule
-from engine.spec.model import Spec, Sync
+from engine.spec.model import Action, Spec, Sync
 from engine.spec.source import pointer_join
 from engine.templates import compile_transform
+from engine.templates.literal_paths import setup_names_at
 
 __all__ = ["SpecReference", "spec_references"]
 
@@ -97,6 +102,31 @@ def _table(sync: Sync) -> Iterator[tuple[str, str, Any, str]]:
             yield "fields", field_map.target, field_map.transform, field_map.pointer
 
 
+def _nested_references(spec: Spec, connection: str, owner: str, info: ObjectInfo,
+                       rows: list[tuple[str, str, Any, str]]) -> Iterator[SpecReference]:
+    """Setup values put at a nested `ref` field (`rows.product.id`) of a built value."""
+    for _, name, transform, _ in rows:
+        if not isinstance(transform, str):
+            continue
+        prefix = f"{name}."
+        for path, field in info.fields.items():
+            if not path.startswith(prefix) or not field.ref:
+                continue
+            nested = path[len(prefix):].split(".")
+            for setup_name in setup_names_at(transform, nested):
+                value = spec.setup.get(setup_name)
+                if value is None or isinstance(value, (Mapping, list)):
+                    continue
+                yield SpecReference(connection, field.ref, _text(value), None, owner, path,
+                                    f"/setup/{setup_name}", setup_name)
+
+
+def _action_references(spec: Spec, action: Action, info: ObjectInfo) -> list[SpecReference]:
+    rows = [("fields", f.target, f.transform, f.pointer) for f in action.fields if f.enabled]
+    return list(_nested_references(spec, action.target_connection, f"action {action.name}",
+                                   info, rows))
+
+
 def _target_references(spec: Spec, sync: Sync, info: ObjectInfo) -> list[SpecReference]:
     rows = list(_table(sync))
     found: dict[tuple[str, str], list[tuple[str, str, str | None]]] = {}
@@ -120,6 +150,7 @@ def _target_references(spec: Spec, sync: Sync, info: ObjectInfo) -> list[SpecRef
         out.extend(SpecReference(sync.target_connection, field.ref, value, parent, sync.name,
                                  label, pointer, setup)
                    for value, pointer, setup in values)
+    out.extend(_nested_references(spec, sync.target_connection, sync.name, info, rows))
     return out
 
 
@@ -178,6 +209,10 @@ def spec_references(spec: Spec, registry: AdapterRegistry | None = None
         source = _object(spec, registry, sync.source_connection, sync.source_object)
         if source is not None:
             out.extend(_filter_references(spec, sync, source))
+    for action in spec.actions.values():
+        target = _object(spec, registry, action.target_connection, action.target_object)
+        if target is not None:
+            out.extend(_action_references(spec, action, target))
     unique: dict[tuple[Any, ...], SpecReference] = {}
     for ref in out:
         unique.setdefault((*ref.key, ref.pointer), ref)

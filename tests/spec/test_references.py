@@ -43,8 +43,21 @@ def test_setup_values_tables_and_filters_are_references() -> None:
     stages = [r for r in refs if r.kind == "pipeline_stages"]
     assert {r.field for r in stages} == {"filter currentStageId"}
     assert all(r.connection == "cinode" for r in refs)
-    # A mapping that reads the record decides at run time: HubSpot's has no references.
-    assert spec_references(load_spec(SPECS / "kleer-hubspot" / "spec.yaml")) == []
+
+
+def test_setup_values_in_built_values_and_status_tables_are_references() -> None:
+    """kleer-hubspot: the product a workflow's invoice rows fall back to (a setup value
+    inside the `rows` template, at the catalog's `rows.product.id`) and the HubSpot
+    project statuses its table writes; values the records decide are not listed."""
+    spec = load_spec(SPECS / "kleer-hubspot" / "spec.yaml")
+    refs = {(r.connection, r.kind, r.value, r.sync, r.field, r.pointer)
+            for r in spec_references(spec)}
+    statuses = spec.setup["project_statuses"]
+    assert refs == {
+        ("kleer", "products", str(spec.setup["default_product_id"]), "action create_invoice",
+         "rows.product.id", "/setup/default_product_id"),
+        *(("hubspot", "options:projects.hs_status", value, "projects", "hs_status",
+           f"/setup/project_statuses/{name}") for name, value in statuses.items())}
 
 
 def test_validate_checks_the_spec_against_its_lock_offline(tmp_path: Path) -> None:

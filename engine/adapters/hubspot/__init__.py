@@ -16,6 +16,7 @@ from engine.adapters.base import Vendor
 from engine.adapters.hubspot.actions import HubSpotActions
 from engine.adapters.hubspot.adapter import DEFAULT_ASSOCIATION_TYPES, HubSpotAdapter
 from engine.adapters.hubspot.pushdown import HubSpotPushdown
+from engine.adapters.hubspot.references import HubSpotReferences
 from engine.adapters.hubspot.registrations import HubSpotRegistrar
 from engine.adapters.hubspot.webhooks import HubSpotWebhooks
 from engine.adapters.text import C0_CONTROLS, TextRules
@@ -57,4 +58,5 @@ TEXT = TextRules(remove=C0_CONTROLS)
 VENDOR = Vendor(name="hubspot", title="HubSpot", adapter=HubSpotAdapter,
                 catalog_file=files(__name__) / "catalog.json", webhooks=HubSpotWebhooks(),
                 actions=HubSpotActions(), pushdown=HubSpotPushdown(),
-                registrar=HubSpotRegistrar(), notes=NOTES, text=TEXT)
+                registrar=HubSpotRegistrar(), references=HubSpotReferences(), notes=NOTES,
+                text=TEXT)

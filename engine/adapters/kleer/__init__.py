@@ -2,8 +2,8 @@
 
 `VENDOR` is what the `specsync.adapters` entry point loads: the adapter (`adapter`, its
 write bodies in `bodies`, its reading of Kleer's JSON in `shapes`, `check`'s route probes
-in `probe`) and its catalog (catalog.json beside this file). Kleer pushes no webhooks
-and has no workflow actions.
+in `probe`, the metadata `check` resolves in `references`) and its catalog (catalog.json
+beside this file). Kleer pushes no webhooks and has no workflow actions.
 `notes` say what Kleer's real API cannot do, for `specsync docs` and validate.
 """
 
@@ -11,6 +11,7 @@ from importlib.resources import files
 
 from engine.adapters.base import Vendor
 from engine.adapters.kleer.adapter import KleerAdapter
+from engine.adapters.kleer.references import KleerReferences
 from engine.adapters.text import XML_1_0_FORBIDDEN, TextRules
 
 __all__ = ["VENDOR", "KleerAdapter"]
@@ -45,4 +46,5 @@ TEXT = TextRules(refuse=XML_1_0_FORBIDDEN,
                  why="Kleer keeps its records as XML 1.0, which cannot carry that character")
 
 VENDOR = Vendor(name="kleer", title="Kleer", adapter=KleerAdapter,
-                catalog_file=files(__name__) / "catalog.json", notes=NOTES, text=TEXT)
+                catalog_file=files(__name__) / "catalog.json", notes=NOTES, text=TEXT,
+                references=KleerReferences())
