@@ -243,6 +243,27 @@ def _delta(sync: Sync, source: _Object) -> str | None:
 
 
 def _unmatched(sync: Sync, target: _Object) -> str | None:
+    deleted = _source_delete(sync, target)
+    filtered = _filtered(sync, target)
+    text = "; ".join(t for t in (filtered, deleted) if t)
+    return text[0].upper() + text[1:] if text else None
+
+
+def _source_delete(sync: Sync, target: _Object) -> str | None:
+    """What a record deleted in the source becomes; said when the spec chose (the
+    default, report, is the README's)."""
+    if sync.on_source_delete == "deactivate":
+        return (f"a synced record deleted in the source is deactivated in {target.system} "
+                "once a full read no longer lists it")
+    if sync.on_source_delete == "delete":
+        return (f"a synced record deleted in the source is deleted in {target.system} "
+                "once a full read no longer lists it")
+    if sync.on_source_delete == "ignore":
+        return "records deleted in the source are not looked for"
+    return None
+
+
+def _filtered(sync: Sync, target: _Object) -> str | None:
     if not sync.filter:
         return None
     if sync.on_unmatched == "deactivate":
