@@ -1,7 +1,8 @@
 """Records deleted in the source (reliability.md S12), found by full reads.
 
 A delta read cannot see a record that is gone, and nothing in a listing says "deleted".
-A full read lists every record, so a linked record it does not list is gone. Each key a
+A full read lists every record (unfiltered: the sync's filter is applied here, after the
+read), so a linked record it does not list is gone. Each key a
 full read lists is marked in the store with the reconcile pass ("sweep") it belongs to,
 committed with the batch's checkpoint (engine/state/sweeps.py): memory holds at most a
 checkpoint's worth of keys, never the source. When the read reaches the end of the
