@@ -82,10 +82,11 @@ class SqliteSweeps:
     def write_seen(db: sqlite3.Connection, batch: BatchCommit) -> None:
         if batch.sweep is None or not batch.seen:
             return
-        db.executemany(
-            "UPDATE links SET seen_sweep = ? WHERE integration = ? AND sync = ?"
-            " AND source_key = ?",
-            ((batch.sweep, batch.integration, batch.sync, key) for key in batch.seen))
+        for part in chunks(batch.seen, _IN_CHUNK):  # an IN list: half the cost of one a row
+            db.execute(
+                "UPDATE links SET seen_sweep = ? WHERE integration = ? AND sync = ?"
+                f" AND source_key IN ({', '.join('?' * len(part))})",
+                (batch.sweep, batch.integration, batch.sync, *part))
 
 
 class PostgresSweeps:
