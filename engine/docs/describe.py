@@ -206,6 +206,7 @@ def _sync(spec: Spec, sync: Sync) -> SyncDoc:
         unmatched=_unmatched(sync, target),
         rows=tuple(_with_names(r, source, target) for r in rows),
         safeguards=safeguard_words(spec, sync, raw),
+        source_delete=_source_delete(sync, target),
     )
 
 
@@ -242,28 +243,21 @@ def _delta(sync: Sync, source: _Object) -> str | None:
             f"(by {source.label(sync.delta.cursor)}{overlap})")
 
 
-def _unmatched(sync: Sync, target: _Object) -> str | None:
-    deleted = _source_delete(sync, target)
-    filtered = _filtered(sync, target)
-    text = "; ".join(t for t in (filtered, deleted) if t)
-    return text[0].upper() + text[1:] if text else None
-
-
 def _source_delete(sync: Sync, target: _Object) -> str | None:
     """What a record deleted in the source becomes; said when the spec chose (the
     default, report, is the README's)."""
     if sync.on_source_delete == "deactivate":
-        return (f"a synced record deleted in the source is deactivated in {target.system} "
-                "once a full read no longer lists it")
+        fields = ", ".join(f"{target.label(k)} = {v}" for k, v in sync.deactivate.items())
+        return (f"Deactivated in {target.system}" + (f" ({fields})" if fields else "")
+                + " once a full read no longer lists it")
     if sync.on_source_delete == "delete":
-        return (f"a synced record deleted in the source is deleted in {target.system} "
-                "once a full read no longer lists it")
+        return f"Deleted in {target.system} once a full read no longer lists it"
     if sync.on_source_delete == "ignore":
-        return "records deleted in the source are not looked for"
+        return "Not looked for"
     return None
 
 
-def _filtered(sync: Sync, target: _Object) -> str | None:
+def _unmatched(sync: Sync, target: _Object) -> str | None:
     if not sync.filter:
         return None
     if sync.on_unmatched == "deactivate":

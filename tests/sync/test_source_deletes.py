@@ -343,3 +343,21 @@ async def test_ignore_marks_nothing_and_a_record_listed_again_is_not_deleted(
     back = await run_sync(reporting, "customers", full=True)
     assert "deleted_in_source" not in back.counts, back.counts
     await reporting.aclose()
+
+
+def test_docs_say_what_a_deletion_in_the_source_does(tmp_path: Path, monkeypatch,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    from engine.cli import main
+
+    anchor = "    target: cinode.customers\n"
+    text = SPEC.read_text().replace(
+        anchor, f"{anchor}    on_source_delete: deactivate\n    deactivate: {{status: 0}}\n", 1)
+    (tmp_path / "spec.yaml").write_text(text)
+    lock = SPEC.with_name("spec.lock.json")
+    if lock.exists():
+        (tmp_path / "spec.lock.json").write_text(lock.read_text())
+    monkeypatch.chdir(tmp_path)
+    assert main(["docs", "spec.yaml"]) == 0
+    out = capsys.readouterr().out
+    assert ("**Deleted in the source:** Deactivated in Cinode (status = 0) once a full read "
+            "no longer lists it") in out
