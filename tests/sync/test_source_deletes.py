@@ -361,3 +361,53 @@ def test_docs_say_what_a_deletion_in_the_source_does(tmp_path: Path, monkeypatch
     out = capsys.readouterr().out
     assert ("**Deleted in the source:** Deactivated in Cinode (status = 0) once a full read "
             "no longer lists it") in out
+
+
+class _StopsAfterFirstPage(httpx.AsyncBaseTransport):
+    """The Maconomy sandbox; SIGTERM's stop request arrives once the first page is read."""
+
+    def __init__(self, world: World) -> None:
+        self.inner = contract_transport(world.maconomy)
+        self.runtime: Runtime | None = None
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        response = await self.inner.handle_async_request(request)
+        if request.url.path.endswith("/filter") and self.runtime is not None:
+            self.runtime.stop.request("SIGTERM")
+        return response
+
+
+@pytest.mark.scenario("S12")
+async def test_a_run_stopped_mid_read_finds_nothing_and_keeps_what_it_listed(
+        world_factory) -> None:
+    world = world_factory(records=12)
+    spec = on_source_delete(world.spec, "deactivate", page_size=5, batch_size=5,
+                            deletions={"max": 1000, "max_share": 1})
+    await _first_run(world, spec)
+    first = world.store.last_sweep(INTEGRATION, "customers")
+    numbers = _numbers(world)
+    world.maconomy.customers.delete(numbers[-1])  # gone; the stopped run never gets there
+    transport = _StopsAfterFirstPage(world)
+    stopping = Runtime(spec=spec, store=world.store, environ=sandbox_env(world.config),
+                       transports={"maconomy": transport,
+                                   "cinode": contract_transport(world.cinode)})
+    transport.runtime = stopping
+    stopped = await run_sync(stopping, "customers", full=True)
+    await stopping.aclose()
+    assert stopped.outcome == "interrupted" and 0 < stopped.counts["read"] < 11
+    assert "deleted_in_source" not in stopped.counts
+    assert world.store.last_sweep(INTEGRATION, "customers") == first
+    assert set(_statuses(world).values()) == {1}
+    # What it listed before the stop (unchanged records: no batch of theirs wrote) is
+    # committed with its pass as it stops: the next full read carries the pass on, so a
+    # record it listed and that is deleted now waits for the next pass; the one it never
+    # listed is found.
+    early_key = await _key(world, numbers[0])
+    world.maconomy.customers.delete(numbers[0])
+    runtime = world.runtime(spec)
+    resumed = await run_sync(runtime, "customers", full=True)
+    assert resumed.counts["deleted_in_source"] == 1 and resumed.counts["deactivate"] == 1
+    assert _statuses(world)[early_key] == 1
+    sweep = world.store.last_sweep(INTEGRATION, "customers")
+    assert sweep is not None and sweep.sweep == stopped.run_id
+    await runtime.aclose()
