@@ -94,6 +94,7 @@ def status(args: StatusArgs) -> int:
                                 redact.text(f.message)[:100])
             console.print(failing)
         _print_held(store, console, args.limit)
+        _print_source_deletes(store, console, sorted(latest))
         from engine.cli.safeguards import print_safeguards
 
         print_safeguards(store, latest, console)
@@ -132,6 +133,21 @@ def _print_queue(console: Console, store: object) -> None:
         table.add_row(row.tenant, row.integration, row.sync, str(row.waiting),
                       str(row.running), str(row.stalled), str(row.retried))
     console.print(table)
+
+
+def _print_source_deletes(store: StateStore, console: Console,
+                          syncs: list[tuple[str, str]]) -> None:
+    """Linked records the last complete full read no longer listed (source_deletes.py)."""
+    for integration, sync in syncs:
+        last = store.last_sweep(integration, sync)
+        if last is None or not last.unseen:
+            continue
+        keys = [link.source_key for link in store.unseen_links(integration, sync, 5)]
+        more = f" and {last.unseen - len(keys)} more" if last.unseen > len(keys) else ""
+        console.print(f"{integration}/{sync}: {last.unseen} linked record(s) deleted in the "
+                      f"source (not in the full read of {last.finished:%Y-%m-%d %H:%M} UTC): "
+                      f"{', '.join(keys)}{more}; the sync's on_source_delete says what "
+                      "happens to them", markup=False, highlight=False)
 
 
 def _print_held(store: StateStore, console: Console, limit: int) -> None:

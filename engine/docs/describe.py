@@ -206,6 +206,7 @@ def _sync(spec: Spec, sync: Sync) -> SyncDoc:
         unmatched=_unmatched(sync, target),
         rows=tuple(_with_names(r, source, target) for r in rows),
         safeguards=safeguard_words(spec, sync, raw),
+        source_delete=_source_delete(sync, target),
     )
 
 
@@ -240,6 +241,20 @@ def _delta(sync: Sync, source: _Object) -> str | None:
     overlap = f", with a {minutes}-minute overlap" if minutes else ""
     return (f"Only records changed in {source.system} since the previous run are read "
             f"(by {source.label(sync.delta.cursor)}{overlap})")
+
+
+def _source_delete(sync: Sync, target: _Object) -> str | None:
+    """What a record deleted in the source becomes; said when the spec chose (the
+    default, report, is the README's)."""
+    if sync.on_source_delete == "deactivate":
+        fields = ", ".join(f"{target.label(k)} = {v}" for k, v in sync.deactivate.items())
+        return (f"Deactivated in {target.system}" + (f" ({fields})" if fields else "")
+                + " once a full read no longer lists it")
+    if sync.on_source_delete == "delete":
+        return f"Deleted in {target.system} once a full read no longer lists it"
+    if sync.on_source_delete == "ignore":
+        return "Not looked for"
+    return None
 
 
 def _unmatched(sync: Sync, target: _Object) -> str | None:

@@ -51,6 +51,7 @@ class SyncDoc:
     unmatched: str | None
     rows: tuple[Row, ...]
     safeguards: str | None = None  # the limits the spec sets, in words
+    source_delete: str | None = None  # on_source_delete, when the spec sets it
 
 
 @dataclass(frozen=True)

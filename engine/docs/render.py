@@ -43,6 +43,8 @@ def _facts(sync: SyncDoc) -> list[tuple[str, str]]:
         facts.append(("Changes", sync.delta))
     if sync.unmatched:
         facts.append(("Stops matching", sync.unmatched))
+    if sync.source_delete:
+        facts.append(("Deleted in the source", sync.source_delete))
     if sync.safeguards:
         facts.append(("Safeguards", sync.safeguards))
     return facts

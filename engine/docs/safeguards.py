@@ -27,7 +27,8 @@ def safeguard_words(spec: Spec, sync: Sync, raw: Mapping[str, Any]) -> str | Non
     limits = sync.safeguards
     d, f, w = limits.deletions, limits.failures, limits.write_rate
     parts = []
-    if sync.filter and sync.on_unmatched != "ignore":
+    if (sync.filter and sync.on_unmatched != "ignore") or \
+            sync.on_source_delete in ("deactivate", "delete"):
         parts.append(f"at most {d.max} deactivations or deletes a run, and no more than "
                      f"{d.max_share:.0%} of the linked records once there are {d.min}, "
                      "unless an operator confirms them")

@@ -344,8 +344,9 @@ def _check_syncs(ctx: _Context) -> Iterator[Diagnostic]:
         tgt = ctx.object_of(raw.get("target"))
         need_src = ["read"] + (["read_changed"] if raw.get("delta") else [])
         yield from _object_ref(ctx, pointer_join(pointer, "source"), raw.get("source"), need_src)
-        yield from _object_ref(ctx, pointer_join(pointer, "target"), raw.get("target"), ["create"]
-                               if raw.get("on_unmatched") != "delete" else ["create", "delete"])
+        deletes = "delete" in (raw.get("on_unmatched"), raw.get("on_source_delete"))
+        yield from _object_ref(ctx, pointer_join(pointer, "target"), raw.get("target"),
+                               ["create", "delete"] if deletes else ["create"])
         source = src[2] if src else None
         target = tgt[2] if tgt else None
         target_catalog = _adapter_of(ctx, tgt)
@@ -418,10 +419,11 @@ def _check_syncs(ctx: _Context) -> Iterator[Diagnostic]:
                     if target is not None:
                         yield from _target_field(ctx, fp, fname, target, target_catalog)
                     yield from _check_transform(ctx, fp, value, source)
-        if raw.get("on_unmatched") == "deactivate" and not raw.get("deactivate"):
-            yield ctx.diag("spec.deactivate", "on_unmatched is deactivate but no `deactivate:` "
-                           "fields say how", pointer_join(pointer, "on_unmatched"),
-                           "e.g. deactivate: {status: 0}")
+        for option in ("on_unmatched", "on_source_delete"):
+            if raw.get(option) == "deactivate" and not raw.get("deactivate"):
+                yield ctx.diag("spec.deactivate", f"{option} is deactivate but no "
+                               "`deactivate:` fields say how", pointer_join(pointer, option),
+                               "e.g. deactivate: {status: 0}")
         if target is not None:
             yield from _check_required_targets(ctx, pointer, raw, target, target_catalog)
 

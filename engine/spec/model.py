@@ -146,6 +146,9 @@ class Sync:
     direction: str | None = None  # outbound | inbound: its side of a two-way pair
     replay: Replay | None = None  # runs keep what they read (engine/sync/recording.py)
     safeguards: Safeguards = field(default_factory=Safeguards)  # not in the fingerprint
+    # A linked record a full read no longer lists (engine/sync/source_deletes.py):
+    # report | deactivate | delete | ignore. Not in the fingerprint either.
+    on_source_delete: str = "report"
 
     def fingerprint(self, setup: Mapping[str, Any]) -> str:
         """Hash of everything that shapes this sync's output: a change forces a full reconcile."""
@@ -291,6 +294,7 @@ def build_spec(path: str, data: Mapping[str, Any], content_hash: str) -> Spec:
                           parse_duration(raw["replay"].get("max_age", "30d")))
             if raw.get("replay") else None,
             safeguards=safeguards(raw.get("safeguards")),
+            on_source_delete=str(raw.get("on_source_delete", "report")),
         )
     syncs = hold_back_one_way(syncs)
     actions = {}

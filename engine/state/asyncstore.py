@@ -48,6 +48,7 @@ from engine.state.base import (
     Run,
     RunOutcome,
     StateStore,
+    Sweep,
     SyncPause,
 )
 from engine.state.recordings import RecordedRead, RecordedRun
@@ -292,6 +293,19 @@ class AsyncStateStore:
                                   retry_at: datetime) -> None:
         await self._call(self.store.notification_failed, incident_id, error,
                          retry_at=retry_at)
+
+    # -- source deletions: reconcile passes -------------------------------------------------
+    async def begin_sweep(self, integration: str, sync: str, run_id: int, at: datetime) -> int:
+        return await self._call(self.store.begin_sweep, integration, sync, run_id, at)
+
+    async def end_sweep(self, integration: str, sync: str, sweep: int, at: datetime) -> None:
+        await self._call(self.store.end_sweep, integration, sync, sweep, at)
+
+    async def last_sweep(self, integration: str, sync: str) -> Sweep | None:
+        return await self._call(self.store.last_sweep, integration, sync)
+
+    async def unseen_links(self, integration: str, sync: str, limit: int) -> list[Link]:
+        return await self._call(self.store.unseen_links, integration, sync, limit)
 
     # -- safeguards -----------------------------------------------------------------------
     async def save_breakers(self, breakers: Sequence[BreakerRecord], *, at: datetime) -> None:

@@ -48,6 +48,7 @@ __all__ = [
     "RunOutcome",
     "RunStatus",
     "StateStore",
+    "Sweep",
     "SyncPause",
     "sync_lease_name",
 ]
@@ -203,6 +204,22 @@ class BatchCommit:
     lease: LeaseToken | None = None
     run_id: int | None = None
     created: Sequence[CreatedValues] = ()  # upserted; `held_since` kept while still held
+    # Keys a full read listed, marked with its `sweep` (after the links are upserted):
+    # engine/sync/source_deletes.py finds the linked keys a whole pass did not list.
+    seen: Sequence[str] = ()
+    sweep: int | None = None
+
+
+@dataclass(frozen=True)
+class Sweep:
+    """The last reconcile pass that read a sync's whole source listing (reliability.md
+    S12): when it began and ended, and how many active links it did not see that
+    nothing wrote since it began (records deleted in the source)."""
+
+    sweep: int  # the id of the run that began it
+    started: datetime
+    finished: datetime
+    unseen: int
 
 
 @dataclass(frozen=True)
@@ -364,6 +381,26 @@ class StateStore(Protocol):
         ...
 
     def set_fingerprint(self, integration: str, sync: str, fingerprint: str) -> None: ...
+
+    # -- source deletions: reconcile passes (engine/state/sweeps.py) -------------------
+    def begin_sweep(self, integration: str, sync: str, run_id: int, at: datetime) -> int:
+        """The pass a full read marks its keys with: the one in progress (a full read
+        cut short leaves it open, so the next one carries on with it), else a new one
+        numbered `run_id` and begun `at`."""
+        ...
+
+    def end_sweep(self, integration: str, sync: str, sweep: int, at: datetime) -> None:
+        """The pass read everything: it becomes the last completed one."""
+        ...
+
+    def last_sweep(self, integration: str, sync: str) -> Sweep | None:
+        """The last completed pass with its count of unseen links; None before any."""
+        ...
+
+    def unseen_links(self, integration: str, sync: str, limit: int) -> list[Link]:
+        """Up to `limit` active links the last completed pass did not see and nothing
+        wrote since it began, by source key."""
+        ...
 
     # -- runs ------------------------------------------------------------------
     def start_run(

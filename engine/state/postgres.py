@@ -55,6 +55,7 @@ from engine.state.postgres_operator import FAILURE_COLUMNS as _FAILURE_COLUMNS
 from engine.state.postgres_operator import PostgresOperatorState, failure_row
 from engine.state.postgres_safeguards import PostgresSafeguardState
 from engine.state.recordings import PostgresRecordings
+from engine.state.sweeps import PostgresSweeps
 
 __all__ = ["PostgresStateStore"]
 
@@ -125,7 +126,7 @@ def _action(row: Sequence[Any], fresh: bool) -> ActionRecord:
 
 
 class PostgresStateStore(PostgresCreatedValues, PostgresOperatorState, PostgresRecordings,
-                         PostgresSafeguardState):
+                         PostgresSafeguardState, PostgresSweeps):
     """State in PostgreSQL. `PostgresStateStore("postgresql://u@host/db", schema="specsync")`."""
 
     def __init__(self, dsn: str, *, schema: str = "specsync", connect_timeout: int = 10) -> None:
@@ -359,6 +360,7 @@ class PostgresStateStore(PostgresCreatedValues, PostgresOperatorState, PostgresR
                     (*scope, batch.cursor, at),
                 )
             self.write_created(cur, batch, at)
+            self.write_seen(cur, batch)
 
     @staticmethod
     def _upsert_links(

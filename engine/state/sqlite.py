@@ -56,6 +56,7 @@ from engine.state.recordings import SqliteRecordings
 from engine.state.sqlite_operator import FAILURE_COLUMNS as _FAILURE_COLUMNS
 from engine.state.sqlite_operator import SqliteOperatorState, failure_row
 from engine.state.sqlite_safeguards import SqliteSafeguardState
+from engine.state.sweeps import SqliteSweeps
 
 __all__ = ["SqliteStateStore"]
 
@@ -120,7 +121,7 @@ def _action(row: Sequence[Any], fresh: bool) -> ActionRecord:
 
 
 class SqliteStateStore(SqliteCreatedValues, SqliteOperatorState, SqliteRecordings,
-                       SqliteSafeguardState):
+                       SqliteSafeguardState, SqliteSweeps):
     """State in one SQLite file. `SqliteStateStore(".specsync/state.db")`.
 
     ":memory:" works too (tests, one process), without durability.
@@ -337,6 +338,7 @@ class SqliteStateStore(SqliteCreatedValues, SqliteOperatorState, SqliteRecording
                     (*scope, batch.cursor, at),
                 )
             self.write_created(db, batch)
+            self.write_seen(db, batch)
 
     def get_fingerprint(self, integration: str, sync: str) -> str | None:
         rows = self._read(

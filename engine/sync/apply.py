@@ -31,6 +31,7 @@ from engine.sync.match import TargetMatcher
 __all__ = ["Applied", "Checkpoints", "Writer"]
 
 COMMIT_INTERVAL = 1.0  # seconds a cursor-only checkpoint may wait
+SEEN_PENDING = 20_000  # listed keys (source_deletes.py) a checkpoint may hold back
 
 # What each kind of change sends: an adopt or deactivate updates the target.
 _WRITE_KIND: dict[ChangeKind, Literal["create", "update", "delete"]] = {
@@ -166,20 +167,29 @@ class Checkpoints:
         self.redact = redact  # failure text is stored with personal data masked
         self.monotonic = monotonic
         self._last = monotonic()
+        # A full read's reconcile pass (source_deletes.py): the keys it listed are marked
+        # with it, riding on the checkpoints (a no-change batch's wait for one second).
+        self.sweep: int | None = None
+        self._seen: list[str] = []
 
     async def batch(self, applied: Applied, resolved: Sequence[str],
-                    cursor: str | None) -> None:
-        """Commit a batch when it changed something, or its cursor has waited long enough;
-        then renew the lease (StateError if another runner has taken it over)."""
+                    cursor: str | None, seen: Sequence[str] = ()) -> None:
+        """Commit a batch when it changed something, or its cursor (or the keys it listed,
+        `seen`) has waited long enough; then renew the lease (StateError if another
+        runner has taken it over)."""
+        if seen:
+            self._seen.extend(seen)
         if not (applied.links or applied.failures or resolved or applied.created
+                or len(self._seen) >= SEEN_PENDING
                 or self.monotonic() - self._last > COMMIT_INTERVAL):
             return
+        seen, self._seen = self._seen, []
         await self.store.commit_batch(BatchCommit(
             self.integration, self.sync, self.clock(), links=applied.links,
             failures=[replace(f, message=self.redact(f.message)) for f in applied.failures],
             resolved=resolved, created=applied.created,
             cursor=cursor if self.ordered else None, lease=self.lease.token,
-            run_id=self.run_id))
+            run_id=self.run_id, seen=seen, sweep=self.sweep))
         if self.ordered:
             self.committed_cursor = cursor
         self._last = self.monotonic()
@@ -187,12 +197,24 @@ class Checkpoints:
 
     async def flush(self, cursor: str | None) -> None:
         """Commit the cursor the completed batches reached, for a run stopped early; a
-        read out of cursor order commits none (its next run reads it all again)."""
+        read out of cursor order commits none (its next run reads it all again). The
+        keys listed so far are committed either way: a resumed pass keeps them."""
         if self.ordered:
             await self.finish(cursor)
+        else:
+            await self.mark()
+
+    async def mark(self) -> None:
+        """Commit the listed keys still held back (before the pass is judged)."""
+        if self._seen:
+            seen, self._seen = self._seen, []
+            await self.store.commit_batch(BatchCommit(
+                self.integration, self.sync, self.clock(), lease=self.lease.token,
+                run_id=self.run_id, seen=seen, sweep=self.sweep))
 
     async def finish(self, cursor: str | None) -> None:
         """Commit the cursor the whole read reached, if no batch carried it yet."""
+        await self.mark()
         if cursor != self.committed_cursor:
             await self.store.commit_batch(BatchCommit(
                 self.integration, self.sync, self.clock(), cursor=cursor,

@@ -166,6 +166,8 @@ class Plan:
     truncated: bool = False  # more changes than kept for display; counts are complete
     held: int = 0  # records with a change to a field the target sets at creation only
     warnings: list[str] = field(default_factory=list)  # e.g. a safeguard a run would trip
+    # linked records the last complete full read did not list (engine/sync/source_deletes.py)
+    deleted_in_source: int = 0
 
     def add(self, change: Change, keep: bool = True) -> None:
         self.counts[change.kind] += 1
@@ -186,6 +188,8 @@ class Plan:
         }
         if self.held:
             out["held"] = self.held
+        if self.deleted_in_source:
+            out["deleted_in_source"] = self.deleted_in_source
         return out
 
 

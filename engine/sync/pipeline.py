@@ -51,6 +51,7 @@ from engine.sync.quota import DailyQuota
 from engine.sync.read import DeltaCursor, batches
 from engine.sync.recording import ReadRecorder
 from engine.sync.runtime import Runtime, StoreLinks
+from engine.sync.source_deletes import SourceDeletes, unseen_note
 from engine.sync.unlinked import Unlinked
 from engine.sync.verify import modified_keys
 from engine.sync.write_rate import WriteRate
@@ -123,6 +124,8 @@ async def plan_sync(runtime: Runtime, sync_name: str, *, full: bool = False,
             unlinked.see(change)
     if (skipped := unlinked.warning()) is not None:
         plan.warnings.append(skipped)
+    if records is None:
+        await _plan_source_deletes(job, plan, keep)
     plan.truncated = sum(plan.counts.values()) > len(plan.changes)
     deleting = plan.counts[ChangeKind.DEACTIVATE] + plan.counts[ChangeKind.DELETE]
     why = DeletionGuard(job.sync.safeguards.deletions, linked=linked,
@@ -180,6 +183,8 @@ async def run_sync(runtime: Runtime, sync_name: str, *, full: bool = False,
     read_keys: set[str] = set()
     cursor = DeltaCursor(job.sync, stored_cursor, advance=records is None)
     recorder = ReadRecorder(job, run_id) if job.sync.replay and records is None else None
+    whole = records is None and since is None  # the source's whole listing is read
+    source_deletes = SourceDeletes(job, full=whole)
     checkpoints = Checkpoints(store, integration, name, lease=lease, run_id=run_id,
                               clock=runtime.clock, ordered=since is not None and records is None,
                               cursor=stored_cursor, redact=runtime.redactor.text)
@@ -191,6 +196,8 @@ async def run_sync(runtime: Runtime, sync_name: str, *, full: bool = False,
                        costs=runtime.adapter(job.sync.target_connection))
     quota_stop: str | None = None  # why a backfill stopped before the end (quota.py)
     try:
+        await source_deletes.begin(run_id, started_at)
+        checkpoints.sweep = source_deletes.sweep
         if since is None and records is None:
             job.decider.modified = await _verify(job)
         elif job.sync.key.verify and failing:
@@ -207,6 +214,7 @@ async def run_sync(runtime: Runtime, sync_name: str, *, full: bool = False,
             changes = await job.decider.decide(batch, with_old=False)
             if guard is not None:
                 changes = guard(name, changes)
+            seen = source_deletes.seen(changes)
             changes = list(await write_rate.screen(deletions.hold(changes, before)))
             affordable = quota.affordable(changes)
             if affordable < len(changes):
@@ -239,7 +247,7 @@ async def run_sync(runtime: Runtime, sync_name: str, *, full: bool = False,
                 counts[kind] = counts.get(kind, 0) + 1
             resolved = [c.key for c in changes if c.kind in _RESOLVING and c.key in failing
                         and c.key not in pinned] if failing else []
-            await checkpoints.batch(applied, resolved, deletions.capped(cursor.value))
+            await checkpoints.batch(applied, resolved, deletions.capped(cursor.value), seen)
             if recorder is not None:
                 await recorder.batch(batch, changes, failed_keys)
             job.links.forget()
@@ -262,10 +270,16 @@ async def run_sync(runtime: Runtime, sync_name: str, *, full: bool = False,
             report.outcome = "interrupted"
             report.error = f"stopped by {runtime.stop.reason} before the end of the read"
         else:
-            whole = records is None and since is None
-            released = deletions.release(read=counts["read"], full=whole,
-                                         stated_total=job.source.total(job.sync.source_object)
-                                         if whole else None)
+            stated = job.source.total(job.sync.source_object) if whole else None
+            await checkpoints.mark()  # every key listed is marked before the pass is judged
+            untrusted = await source_deletes.complete(
+                read=counts["read"], linked=linked, stated_total=stated, at=runtime.clock())
+            if untrusted:
+                report.warnings.append(untrusted)
+            if records is None:
+                await _source_deletes(source_deletes, deletions, report, cursor.value,
+                                      exact=guard is not None, confirmed=confirm_deletions)
+            released = deletions.release(read=counts["read"], full=whole, stated_total=stated)
             if released:
                 released = list(await write_rate.screen(released))
                 applied = await job.writer.apply(released, fence=lease.fence)
@@ -317,6 +331,37 @@ async def run_sync(runtime: Runtime, sync_name: str, *, full: bool = False,
 
         await store.run(finish)  # both in one trip, completed even if this task is cancelled
     return report
+
+
+async def _source_deletes(found: SourceDeletes, deletions: DeletionGuard, report: RunReport,
+                          cursor: str | None, *, exact: bool, confirmed: int | None) -> None:
+    """The records deleted in the source that the last complete full read found: counted,
+    and (as the sync says) held with the run's other deactivations and deletes, for the
+    deletion guard to judge. A run of an exact plan (`--plan FILE`) only counts them."""
+    limit = max(deletions.limits.max, confirmed or 0) + 1  # one past: the guard refuses
+    count, changes = await found.changes(limit)
+    if not count:
+        return
+    report.counts["deleted_in_source"] = count
+    if exact or not changes:
+        report.warnings.append(unseen_note(count, report.sync, found.mode))
+        return
+    deletions.hold(changes, cursor)
+
+
+async def _plan_source_deletes(job: SyncJob, plan: Plan, keep: int) -> None:
+    """What the last complete full read found deleted in the source: the count, and the
+    deactivations or deletes a run would hold for the deletion guard."""
+    found = SourceDeletes(job, full=True)
+    count, changes = await found.changes(job.sync.safeguards.deletions.max + 1)
+    if not count:
+        return
+    last = await job.astore.last_sweep(job.integration, job.sync.name)
+    plan.deleted_in_source = count
+    plan.warnings.append(unseen_note(count, job.sync.name, found.mode,
+                                     last.finished if last else None))
+    for change in changes:
+        plan.add(change, keep=len(plan.changes) < keep)
 
 
 def _total(job: SyncJob) -> int | None:

@@ -55,3 +55,26 @@ def test_breakers_are_listed_and_reset(tmp_path: Path,
     assert "closed 1 circuit breaker(s)" in capsys.readouterr().out
     assert main(["breakers", "list", "--state", str(state)]) == 0
     assert "no circuit breaker has seen a failure" in capsys.readouterr().out
+
+
+@pytest.mark.scenario("S12")
+def test_status_names_the_records_deleted_in_the_source(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from engine.state.base import BatchCommit, Link
+
+    path = tmp_path / "state.db"
+    with SqliteStateStore(path) as store:
+        run = store.start_run("maconomy-cinode", "customers", spec_hash="h", git_commit=None,
+                              trigger="manual", started_at=NOW)
+        store.commit_batch(BatchCommit("maconomy-cinode", "customers", NOW, links=[
+            Link(k, f"t{k}", "h") for k in ("1001", "1002", "1003")]))
+        sweep = store.begin_sweep("maconomy-cinode", "customers", run, NOW + timedelta(1))
+        store.commit_batch(BatchCommit("maconomy-cinode", "customers", NOW + timedelta(1),
+                                       seen=["1002"], sweep=sweep))
+        store.end_sweep("maconomy-cinode", "customers", sweep, NOW + timedelta(2))
+        store.finish_run(run, outcome="success", counts={"read": 1, "deleted_in_source": 2},
+                         error=None, finished_at=NOW + timedelta(2))
+    assert main(["status", "--state", str(path)]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert ("maconomy-cinode/customers: 2 linked record(s) deleted in the source (not in "
+            "the full read of 2026-01-07 09:00 UTC): 1001, 1003") in out

@@ -555,3 +555,35 @@ def test_inbox_put_many_is_one_transaction_with_dedup(store) -> None:
     claimed = store.inbox_claim("w", 10, now, 30)
     assert sorted((e.source, e.event_id, e.payload) for e in claimed) == [
         ("cinode", "e1", b"other source"), ("hubspot", "e1", b"one"), ("hubspot", "e2", b"two")]
+
+
+# -- reconcile passes: source deletions (reliability.md S12) ----------------------------
+
+
+def test_a_pass_marks_what_it_listed_and_finds_the_rest_once_complete(
+        store: StateStore) -> None:
+    """Keys listed are marked with the pass in their batch; a pass cut short stays open
+    and the next full read joins it (what it marked stays marked); once complete, the
+    active links it did not see, that nothing wrote since it began, are listed."""
+    commit(store, 0, links=[Link(k, f"t{k}", "h") for k in ("a", "b", "c", "d", "e")])
+    assert store.last_sweep(INTEG, S) is None and store.unseen_links(INTEG, S, 10) == []
+    sweep = store.begin_sweep(INTEG, S, 7, at(10))
+    assert sweep == 7
+    commit(store, 11, seen=["a", "b"], sweep=sweep)  # then the read is cut short
+    assert store.last_sweep(INTEG, S) is None  # nothing judged from half a listing
+    assert store.begin_sweep(INTEG, S, 8, at(20)) == 7  # the next full read carries on
+    commit(store, 21, seen=["c"], sweep=7)
+    commit(store, 22, links=[Link("f", "tf", "h")])  # written since the pass began
+    commit(store, 23, links=[Link("d", "td", "", active=False)])  # deactivated
+    store.end_sweep(INTEG, S, 7, at(30))
+    last = store.last_sweep(INTEG, S)
+    assert last is not None and (last.sweep, last.started, last.finished, last.unseen) == (
+        7, at(10), at(30), 1)
+    assert [link.source_key for link in store.unseen_links(INTEG, S, 10)] == ["e"]
+    assert store.unseen_links(INTEG, "users", 10) == []
+    # A new pass starts over, numbered by the run that begins it.
+    assert store.begin_sweep(INTEG, S, 9, at(40)) == 9
+    commit(store, 41, seen=["a", "b", "c", "e", "f"], sweep=9)
+    store.end_sweep(INTEG, S, 9, at(50))
+    last = store.last_sweep(INTEG, S)
+    assert last is not None and last.sweep == 9 and last.unseen == 0
