@@ -145,7 +145,7 @@ class TestStoreLinks:
             with pytest.raises(RecordSkipped) as skipped:
                 call()
             assert skipped.value.code == "links.unlinked"
-            assert "'customers' has completed a run" in skipped.value.message
+            assert "and has completed a run, so it is not about to" in skipped.value.message
         assert linked_source(ctx, 9001, "customers", missing="skip") == "40000001"
         with pytest.raises(RecordError) as failing:  # the default still fails
             linked_source(ctx, 9999, "customers")

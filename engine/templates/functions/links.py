@@ -73,9 +73,9 @@ def _unlinked(ctx: RenderContext, sync: str, missing: str, what: str,
     if missing == "skip" and ctx.links.settled(sync):
         return RecordSkipped(
             "links.unlinked",
-            f"{what}, and sync {sync!r} has completed a run without linking it: the record "
-            f"is skipped (missing='skip'); it syncs once {sync!r} links what it refers to "
-            "and the record changes or a full run reads it")
+            f"{what} and has completed a run, so it is not about to (missing='skip'); the "
+            f"record syncs once {sync!r} links it and the record changes or a full run "
+            "reads it")
     return RecordError("links.missing", waiting)
 
 
