@@ -116,6 +116,8 @@ class FieldMap:
     # set when this field would carry back a one-way field of the opposite sync: the
     # field is then never written ("sync.field" of the one-way field)
     held_back: str | None = None
+    # two-way fields (engine/spec/conflict.py): who keeps a field both sides changed
+    conflict: str | None = None  # source_wins | target_wins | newest, as declared
 
 
 @dataclass(frozen=True)
@@ -146,6 +148,10 @@ class Sync:
     direction: str | None = None  # outbound | inbound: its side of a two-way pair
     replay: Replay | None = None  # runs keep what they read (engine/sync/recording.py)
     safeguards: Safeguards = field(default_factory=Safeguards)  # not in the fingerprint
+    conflict: str | None = None  # the sync's declared policy for its two-way fields
+    # Its two-way fields, merged field by field (engine/sync/merge.py): target field ->
+    # who wins when both sides changed it ("source", "target" or "newest")
+    merge: Mapping[str, str] = field(default_factory=dict)
 
     def fingerprint(self, setup: Mapping[str, Any]) -> str:
         """Hash of everything that shapes this sync's output: a change forces a full reconcile."""
@@ -213,7 +219,8 @@ def _field_map(target: str, raw: Any, pointer: str, setup: Mapping[str, Any]) ->
         return FieldMap(target, transform, bool(raw.get("required", False)),
                         bool(enabled), raw.get("on", "always"), raw.get("source"),
                         raw.get("comment"), transform_pointer,
-                        direction=str(raw.get("direction", "both")))
+                        direction=str(raw.get("direction", "both")),
+                        conflict=raw.get("conflict"))
     return FieldMap(target, raw, False, True, "always", None, None, pointer)
 
 
@@ -227,6 +234,7 @@ def _fields(raw: Mapping[str, Any], pointer: str, setup: Mapping[str, Any]) -> t
 
 def build_spec(path: str, data: Mapping[str, Any], content_hash: str) -> Spec:
     """Build the model from a document that passed the schema and the semantic checks."""
+    from engine.spec.conflict import with_merge
     from engine.spec.direction import hold_back_one_way
     from engine.spec.source import pointer_join
 
@@ -291,8 +299,9 @@ def build_spec(path: str, data: Mapping[str, Any], content_hash: str) -> Spec:
                           parse_duration(raw["replay"].get("max_age", "30d")))
             if raw.get("replay") else None,
             safeguards=safeguards(raw.get("safeguards")),
+            conflict=raw.get("conflict"),
         )
-    syncs = hold_back_one_way(syncs)
+    syncs = with_merge(hold_back_one_way(syncs))
     actions = {}
     for name, raw in (data.get("actions") or {}).items():
         pointer = pointer_join("/actions", name)

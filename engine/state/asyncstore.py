@@ -131,6 +131,10 @@ class AsyncStateStore:
                           ) -> dict[str, CreatedValues]:
         return await self._call(self.store.get_created, integration, sync, keys)
 
+    async def get_bases(self, integration: str, object: str, record_ids: Sequence[str]
+                        ) -> dict[str, dict[str, str]]:
+        return await self._call(self.store.get_bases, integration, object, record_ids)
+
     async def list_held(self, integration: str | None = None, sync: str | None = None,
                         limit: int = 100) -> list[CreatedValues]:
         return await self._call(self.store.list_held, integration, sync, limit)

@@ -50,6 +50,7 @@ from engine.state.base import (
     RunOutcome,
 )
 from engine.state.created_values import PostgresCreatedValues
+from engine.state.field_merge import PostgresFieldMerge
 from engine.state.migrations import latest_version, load_migrations
 from engine.state.postgres_operator import FAILURE_COLUMNS as _FAILURE_COLUMNS
 from engine.state.postgres_operator import PostgresOperatorState, failure_row
@@ -124,7 +125,8 @@ def _action(row: Sequence[Any], fresh: bool) -> ActionRecord:
     )
 
 
-class PostgresStateStore(PostgresCreatedValues, PostgresOperatorState, PostgresRecordings,
+class PostgresStateStore(PostgresCreatedValues, PostgresFieldMerge, PostgresOperatorState,
+                         PostgresRecordings,
                          PostgresSafeguardState):
     """State in PostgreSQL. `PostgresStateStore("postgresql://u@host/db", schema="specsync")`."""
 
@@ -359,6 +361,7 @@ class PostgresStateStore(PostgresCreatedValues, PostgresOperatorState, PostgresR
                     (*scope, batch.cursor, at),
                 )
             self.write_created(cur, batch, at)
+            self.write_merge(cur, batch, at)
 
     @staticmethod
     def _upsert_links(
