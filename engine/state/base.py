@@ -236,6 +236,8 @@ class BatchCommit:
     created: Sequence[CreatedValues] = ()  # upserted; `held_since` kept while still held
     bases: Sequence[FieldBase] = ()  # merged into what each record's fields agreed on
     conflicts: Sequence[Conflict] = ()  # appended
+    # (sync, target id): those links' hashes are cleared, so their next run looks again
+    stale: Sequence[tuple[str, str]] = ()
 
 
 @dataclass(frozen=True)

@@ -74,6 +74,11 @@ class SqliteFieldMerge:
                 " UPDATE SET hashes = json_patch(field_bases.hashes, excluded.hashes),"
                 " updated_at = excluded.updated_at",
                 [(batch.integration, *row, at) for row in _base_rows(batch)])
+        if batch.stale:
+            db.executemany(
+                "UPDATE links SET hash = '', source_hash = NULL WHERE integration = ?"
+                " AND sync = ? AND target_id = ?",
+                [(batch.integration, sync, target_id) for sync, target_id in batch.stale])
         if batch.conflicts:
             db.executemany(
                 "INSERT INTO conflicts (integration, sync, source_key, field, source_value,"
@@ -123,6 +128,11 @@ class PostgresFieldMerge:
                 " record_id) DO UPDATE SET hashes = field_bases.hashes || excluded.hashes,"
                 " updated_at = excluded.updated_at",
                 [(batch.integration, *row, at) for row in _base_rows(batch)])
+        if batch.stale:
+            cur.executemany(
+                "UPDATE links SET hash = '', source_hash = NULL WHERE integration = %s"
+                " AND sync = %s AND target_id = %s",
+                [(batch.integration, sync, target_id) for sync, target_id in batch.stale])
         if batch.conflicts:
             cur.executemany(
                 "INSERT INTO conflicts (integration, sync, source_key, field, source_value,"

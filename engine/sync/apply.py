@@ -58,6 +58,7 @@ class Applied:
     created: list[CreatedValues] = field(default_factory=list)  # creation values to keep
     bases: list[FieldBase] = field(default_factory=list)  # two-way fields now agreed
     conflicts: list[Conflict] = field(default_factory=list)  # both sides changed a field
+    stale: list[tuple[str, str]] = field(default_factory=list)  # (sync, target id) links
 
     def merged(self, change: Change, target_id: str | None) -> None:
         """Keep what a merged two-way record's write (or no write) agreed on."""
@@ -67,6 +68,8 @@ class Applied:
                           else replace(base, record_id=target_id)
                           for base in change.merge.bases)
         self.conflicts.extend(change.merge.conflicts)
+        if change.kind.writes and change.payload:
+            self.stale.extend(change.merge.stale)
 
     def fail(self, change: Change) -> None:
         self.failures.append(FailedRecord(change.key, change.code, change.reason))
@@ -195,14 +198,14 @@ class Checkpoints:
         """Commit a batch when it changed something, or its cursor has waited long enough;
         then renew the lease (StateError if another runner has taken it over)."""
         if not (applied.links or applied.failures or resolved or applied.created
-                or applied.bases or applied.conflicts
+                or applied.bases or applied.conflicts or applied.stale
                 or self.monotonic() - self._last > COMMIT_INTERVAL):
             return
         await self.store.commit_batch(BatchCommit(
             self.integration, self.sync, self.clock(), links=applied.links,
             failures=[replace(f, message=self.redact(f.message)) for f in applied.failures],
             resolved=resolved, created=applied.created, bases=applied.bases,
-            conflicts=applied.conflicts,
+            conflicts=applied.conflicts, stale=applied.stale,
             cursor=cursor if self.ordered else None, lease=self.lease.token,
             run_id=self.run_id))
         if self.ordered:

@@ -360,8 +360,9 @@ class Decider:
         """A created or adopted record's two-way fields: agreed as written."""
         if self.merger is None:
             return None
-        bases = self.merger.agreed(item.record, item.update, item.source_id, target_id)
-        return MergeOutcome(bases) if bases else None
+        merger = self.merger
+        bases = merger.agreed(item.record, item.update, item.source_id, target_id)
+        return MergeOutcome(bases, stale=merger.stale(item.source_id)) if bases else None
 
     def _created(self, key: str, create_only: Mapping[str, Any]) -> CreatedValues | None:
         return created_values(key, create_only) if self.watch_created else None

@@ -18,6 +18,7 @@ from typing import Any
 from engine.adapters.base import Adapter, Record
 from engine.adapters.catalog import ObjectInfo
 from engine.rules import compile_rule, parse_rule
+from engine.spec.direction import opposite
 from engine.spec.model import Spec, Sync
 from engine.state.asyncstore import AsyncStateStore
 from engine.state.base import StateStore
@@ -92,7 +93,7 @@ class SyncJob:
                       source_system=sync.source_connection,
                       target_system=sync.target_connection,
                       outbound=sync.direction == "outbound", redact=redactor.text,
-                      at=self.now)
+                      at=self.now, opposite=opposite(self.spec.syncs, sync.name))
 
     def __repr__(self) -> str:
         return f"SyncJob({self.integration}/{self.sync.name})"

@@ -93,6 +93,9 @@ class MergeOutcome:
 
     bases: tuple[FieldBase, ...] = ()
     conflicts: tuple[Conflict, ...] = ()
+    # (opposite sync, this record's source id): its link to this source record no longer
+    # says what its target holds once this write lands (stale, see `Merger.stale`)
+    stale: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -110,7 +113,7 @@ class Merger:
                  fields: Sequence[CompiledField], source_object: str, target_object: str,
                  source_info: ObjectInfo | None, target_info: ObjectInfo | None,
                  source_system: str, target_system: str, outbound: bool, at: datetime,
-                 redact: Callable[[str], str] = str) -> None:
+                 opposite: Sequence[str] = (), redact: Callable[[str], str] = str) -> None:
         self.integration, self.sync = integration, sync
         self.policies = policies
         self.fields = [f for f in fields if not f.create_only]
@@ -121,6 +124,7 @@ class Merger:
         self.outbound = outbound  # ties of `newest` go to the outbound sync's source
         self.redact = redact
         self.at = at  # the run's time, on the conflicts it records
+        self.opposite = tuple(opposite)
 
     def _source_type(self, path: str) -> str | None:
         return self.source_info.field_type(path) if self.source_info else None
@@ -210,7 +214,18 @@ class Merger:
                 _set(payload, f.path, final[f.target])
         bases = self.agreed(record, update, source_id, target_id, agree) if agree else ()
         return Merged(payload, diff_fields(current, payload) if payload else (),
-                      MergeOutcome(bases, tuple(conflicts)), tuple(kept))
+                      MergeOutcome(bases, tuple(conflicts),
+                                   self.stale(source_id) if payload else ()), tuple(kept))
+
+    def stale(self, source_id: str | None) -> tuple[tuple[str, str], ...]:
+        """The opposite syncs' links to this record's source, made stale by writing its
+        target: their hash says what they last wrote, and this write carried the
+        target's own changes into their source. Cleared, the next run of each looks
+        at the record again (and finds it agreed) instead of skipping it as unchanged,
+        which would miss a later source edit back to the value it last wrote."""
+        if source_id is None:
+            return ()
+        return tuple((other, source_id) for other in self.opposite)
 
     def _policy_name(self, target: str) -> str:
         policy = self.policies[target]
