@@ -38,6 +38,7 @@ from engine.state.base import (
     AuditEntry,
     BatchCommit,
     BreakerRecord,
+    Conflict,
     CreatedValues,
     InboxEvent,
     Incident,
@@ -141,6 +142,13 @@ class AsyncStateStore:
 
     async def held_counts(self) -> dict[tuple[str, str], int]:
         return await self._call(self.store.held_counts)
+
+    async def list_conflicts(self, integration: str | None = None, limit: int = 50
+                             ) -> list[Conflict]:
+        return await self._call(self.store.list_conflicts, integration, limit)
+
+    async def conflict_counts(self) -> dict[tuple[str, str], int]:
+        return await self._call(self.store.conflict_counts)
 
     # -- cursor, fingerprint, batch commit ----------------------------------------------
     async def get_cursor(self, integration: str, sync: str) -> str | None:

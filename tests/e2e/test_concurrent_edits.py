@@ -26,7 +26,7 @@ from engine.sync.pipeline import run_sync
 from engine.sync.runtime import Runtime
 from tests.e2e.test_kleer_hubspot import SPEC, World, sandbox_env, written
 
-pytestmark = [pytest.mark.e2e, pytest.mark.scenario("S28")]
+pytestmark = pytest.mark.e2e
 
 CLIENT = "40000002"
 SIDE = ("    direction: outbound\n    fields:\n      name:",)
@@ -87,6 +87,7 @@ async def pair(tmp_path: Path) -> Any:
     await made.close()
 
 
+@pytest.mark.scenario("S28")
 @pytest.mark.parametrize("first", ["companies", "clients_inbound"])
 async def test_edits_to_different_fields_on_each_side_both_survive(pair: Pair,
                                                                    first: str) -> None:
@@ -101,6 +102,7 @@ async def test_edits_to_different_fields_on_each_side_both_survive(pair: Pair,
     assert [written(r) for r in quiet] == [0, 0]
 
 
+@pytest.mark.scenario("S28")
 async def test_the_same_field_on_both_sides_the_outbound_source_wins_by_default(
         pair: Pair) -> None:
     await pair.edit(kleer={"phone": "+46 8 111 11 11"}, hubspot={"phone": "+46 8 222 22 22"})
@@ -124,6 +126,7 @@ async def test_the_same_field_on_both_sides_the_outbound_source_wins_by_default(
     assert len(pair.store.list_conflicts()) == 1
 
 
+@pytest.mark.scenario("S28")
 async def test_a_declared_winner_holds_from_either_side_and_status_shows_the_conflict(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     pair = Pair(tmp_path, hubspot_wins(tmp_path))

@@ -15,7 +15,6 @@ INBOUND = "    direction: inbound\n"
 PHONE_OUT = '      phone: "{{ phone or none }}"\n'
 PHONE_IN = "      phone: \"{{ phone or '' }}\"\n"
 
-pytestmark = pytest.mark.scenario("S28")
 
 
 def _write(tmp_path: Path, *edits: tuple[str, str]) -> Path:
@@ -40,6 +39,7 @@ def _line(tmp_path: Path, text: str) -> int:
     return 1 + next(i for i, line in enumerate(lines) if text in line)
 
 
+@pytest.mark.scenario("S28")
 def test_the_outbound_source_wins_by_default_and_one_declaration_sets_both_sides(
         tmp_path: Path) -> None:
     seed = load_spec(SPEC)
@@ -54,6 +54,7 @@ def test_the_outbound_source_wins_by_default_and_one_declaration_sets_both_sides
     assert said.syncs["companies"].merge["name"] == "source"  # the default still
 
 
+@pytest.mark.scenario("S28")
 def test_newest_needs_both_systems_timestamps(tmp_path: Path,
                                              monkeypatch: pytest.MonkeyPatch) -> None:
     [diag] = _diags(tmp_path, monkeypatch,
@@ -78,6 +79,7 @@ def test_a_policy_outside_a_pair_or_on_a_one_way_field_is_an_error(
                      "spec.conflict-one-way": _line(tmp_path, "conflict: target_wins")}
 
 
+@pytest.mark.scenario("S28")
 def test_contradicting_winners_are_an_error(tmp_path: Path,
                                            monkeypatch: pytest.MonkeyPatch) -> None:
     # both syncs say their own source wins the phone: each would overwrite the other

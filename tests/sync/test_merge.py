@@ -17,8 +17,6 @@ from engine.spec.model import FieldMap
 from engine.sync.mapping import Mapper
 from engine.sync.merge import Merger, digest
 
-pytestmark = pytest.mark.scenario("S28")
-
 CATALOG = default_registry().catalog("hubspot")
 assert CATALOG is not None
 INFO = CATALOG.objects["companies"]
@@ -54,6 +52,7 @@ BASE = {"name": digest("Base"), "phone": digest("0")}
     # both changed the same field: source_wins writes ours and records it
     (("New", "0"), ("Theirs", "0"), {"name": "New"}, 1),
 ])
+@pytest.mark.scenario("S28")
 def test_each_rule_of_the_merge(source: tuple[str, str], target: tuple[str, str],
                                 payload: dict[str, Any], conflicts: int) -> None:
     m = merger("source")
@@ -73,6 +72,7 @@ def test_each_rule_of_the_merge(source: tuple[str, str], target: tuple[str, str]
     # a tie goes to the outbound sync's source (the same answer from either sync)
     ("2026-12-03T10:00:00Z", "2026-12-03T10:00:00Z", "source"),
 ])
+@pytest.mark.scenario("S28")
 def test_newest_compares_the_systems_own_timestamps(ours: str, theirs: str,
                                                     winner: str) -> None:
     m = merger("newest")
