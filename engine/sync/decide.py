@@ -266,7 +266,8 @@ class Decider:
             elif item.link is not None:
                 old = currents[item.key] if item.key in currents else \
                     await self.matcher.current(item.link.target_id)
-                if self.merger is not None and old is not None:
+                if self.merger is not None and old is not None and item.link.active:
+                    # (a deactivated record matched again is written whole, as before)
                     settled.append(self._merged(item, item.link, old, bases))
                     continue
                 settled.append(Change(ChangeKind.UPDATE, item.key, item.link.target_id,
