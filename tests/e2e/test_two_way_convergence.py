@@ -28,7 +28,7 @@ from tempfile import TemporaryDirectory
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from engine.adapters.ratelimit import RateBudgets
@@ -178,6 +178,11 @@ POLICIES = {"kleer": SPEC_LOADED, "hubspot": _hubspot_wins()}
 @pytest.mark.parametrize("winner", ["kleer", "hubspot"])
 @settings(max_examples=15, deadline=None)
 @given(steps=interleavings)
+# the same field on both sides: a conflict either policy records
+@example(steps=[("kleer", "name", "A"), ("hubspot", "name", "B"), ("inbound",)])
+# an edit back to the value last written, after the other side's change came in
+@example(steps=[("kleer", "phone", "B"), ("outbound",), ("hubspot", "phone", "A"),
+                ("inbound",), ("kleer", "phone", "B")])
 def test_any_interleaving_of_edits_converges_to_the_policy_within_two_cycles(
         winner: str, steps: list[Step]) -> None:
     with TemporaryDirectory() as directory:
