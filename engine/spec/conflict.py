@@ -84,7 +84,6 @@ def conflict_problems(data: Mapping[str, Any]) -> Iterator[tuple[str, str, str, 
     from engine.spec.source import pointer_join
 
     syncs = {k: v for k, v in (data.get("syncs") or {}).items() if isinstance(v, Mapping)}
-    order = list(syncs)
     for name, raw in syncs.items():
         pointer = pointer_join("/syncs", name)
         given = raw.get("fields")
@@ -113,33 +112,49 @@ def conflict_problems(data: Mapping[str, Any]) -> Iterator[tuple[str, str, str, 
                        "remove `conflict`, or make the field `direction: both`")
         if not two_way:
             continue
-        # contradictions with the opposite sync, said once (at the first of the two)
-        for target, value in fields.items():
-            mine = _said(raw, value)
-            if mine is None or mine not in POLICIES:
+        yield from _contradictions(syncs, name, pointer, fields)
+
+
+def _both_ways(value: Any) -> bool:
+    return not isinstance(value, Mapping) or value.get("direction", "both") == "both"
+
+
+def _contradictions(syncs: Mapping[str, Mapping[str, Any]], name: str, pointer: str,
+                    fields: Mapping[str, Any]) -> Iterator[tuple[str, str, str, str]]:
+    """Winners the two syncs of a pair would pick differently, each said once (at the
+    first sync of the two, at the declaration that says it)."""
+    from engine.spec.source import pointer_join
+
+    order = list(syncs)
+    raw = syncs[name]
+    said: set[str] = set()
+    for target, value in fields.items():
+        mine = _said(raw, value)
+        if mine not in POLICIES or not _both_ways(value):
+            continue
+        where = pointer_join(pointer_join(pointer_join(pointer, "fields"), target),
+                             "conflict") if isinstance(value, Mapping) and "conflict" in value \
+            else pointer_join(pointer, "conflict")
+        for other in opposite(syncs, name):
+            if order.index(other) < order.index(name) or where in said:
                 continue
-            for other in opposite(syncs, name):
-                if order.index(other) < order.index(name):
+            theirs_raw = syncs[other]
+            for back, back_value in (theirs_raw.get("fields") or {}).items():
+                transform = back_value.get("value", back_value.get("template")) \
+                    if isinstance(back_value, Mapping) else back_value
+                theirs = _said(theirs_raw, back_value)
+                if theirs not in POLICIES or not _both_ways(back_value) or \
+                        not carries_back(transform, str(target)) or \
+                        POLICIES[theirs] == _INVERSE[POLICIES[str(mine)]]:
                     continue
-                theirs_raw = syncs[other]
-                for back, back_value in (theirs_raw.get("fields") or {}).items():
-                    transform = back_value.get("value", back_value.get("template")) \
-                        if isinstance(back_value, Mapping) else back_value
-                    theirs = _said(theirs_raw, back_value)
-                    if theirs is None or theirs not in POLICIES or \
-                            not carries_back(transform, str(target)):
-                        continue
-                    if POLICIES[theirs] != _INVERSE[POLICIES[mine]]:
-                        where = pointer_join(pointer_join(pointer_join(
-                            pointer, "fields"), target), "conflict") \
-                            if isinstance(value, Mapping) and "conflict" in value \
-                            else pointer_join(pointer, "conflict")
-                        yield ("spec.conflict-contradiction",
-                               f"`{name}` says `{mine}` for field `{target}`, but `{other}` "
-                               f"says `{theirs}` for `{back}`, which carries it back: the "
-                               "two syncs would pick different winners",
-                               where, f"say it once, or make `{other}`'s "
-                               f"`{_NAMES[_INVERSE[POLICIES[mine]]]}`")
+                said.add(where)
+                yield ("spec.conflict-contradiction",
+                       f"`{name}` says `{mine}` for field `{target}`, but `{other}` says "
+                       f"`{theirs}` for `{back}`, which carries it back: the two syncs would "
+                       "pick different winners", where,
+                       f"say it once, or make `{other}`'s "
+                       f"`{_NAMES[_INVERSE[POLICIES[str(mine)]]]}`")
+                break
 
 
 def _newest_pointers(data: Mapping[str, Any]) -> Iterator[tuple[str, str]]:

@@ -100,3 +100,12 @@ def test_an_unknown_policy_is_a_located_schema_error(tmp_path: Path,
     diags, _, _ = validate_paths(["spec.yaml"])
     [diag] = [d for d in diags if d.location.line == _line(tmp_path, "conflict: hubspot")]
     assert "source_wins" in diag.message + (diag.hint or "")
+
+
+def test_contradicting_sync_level_winners_are_said_once(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    diags = _diags(tmp_path, monkeypatch,
+                   (OUTBOUND, "    direction: outbound\n    conflict: target_wins\n    fields:\n"),
+                   (INBOUND, "    direction: inbound\n    conflict: target_wins\n"))
+    assert [d.code for d in diags] == ["spec.conflict-contradiction"]
+    assert diags[0].location.line == _line(tmp_path, "    conflict: target_wins")
