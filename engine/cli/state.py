@@ -95,10 +95,34 @@ def status(args: StatusArgs) -> int:
             console.print(failing)
         _print_held(store, console, args.limit)
         _print_source_deletes(store, console, sorted(latest))
+        _print_conflicts(store, console, args.limit)
         from engine.cli.safeguards import print_safeguards
 
         print_safeguards(store, latest, console)
     return 0
+
+
+def _print_conflicts(store: StateStore, console: Console, limit: int) -> None:
+    """Two-way fields both systems changed since the last sync, newest first (S28)."""
+    from rich.table import Table
+
+    from engine.redact import Redactor
+
+    conflicts = store.list_conflicts(limit=limit)
+    if not conflicts:
+        return
+    counts = store.conflict_counts()
+    table = Table(title=f"conflicts: a field changed on both sides ({sum(counts.values())} "
+                  "recorded; the policy's winner was kept)")
+    for column in ("when", "integration", "sync", "key", "field", "source value",
+                   "target value", "kept", "policy"):
+        table.add_column(column)
+    redact = Redactor()  # stored masked; masked again all the same
+    for c in conflicts:
+        table.add_row(c.at.strftime("%Y-%m-%d %H:%M:%S"), c.integration, c.sync,
+                      c.source_key, c.field, redact.text(c.source_value)[:60],
+                      redact.text(c.target_value)[:60], c.winner, c.policy)
+    console.print(table)
 
 
 def _print_queue(console: Console, store: object) -> None:

@@ -96,6 +96,8 @@ class Console:
             Route("/console/logout", self.logout, methods=["POST"]),
             Route("/console/api/progress", self._guard(self.progress_api, api=True),
                   methods=["GET"]),
+            Route("/console/api/conflicts", self._guard(self.conflicts_api, api=True),
+                  methods=["GET"]),
             Route("/console/actions", self.act, methods=["POST"]),
             Route("/console/syncs/{integration}/{sync}", self._guard(self.sync_page_),
                   methods=["GET"]),
@@ -292,6 +294,20 @@ class Console:
             item["percent"] = progress.percent
             runs.append(item)
         return JSONResponse({"running": runs}, headers=SECURITY_HEADERS)
+
+    async def conflicts_api(self, request: Request, principal: Principal) -> Response:
+        """The newest conflicts of two-way fields (S28): values masked as stored, and
+        masked again all the same."""
+        from engine.redact import Redactor
+
+        redact = Redactor()
+        found = await asyncio.to_thread(self.ctx.store.list_conflicts, None, 50)
+        return JSONResponse({"conflicts": [
+            {"at": c.at.isoformat(), "integration": c.integration, "sync": c.sync,
+             "key": c.source_key, "field": c.field,
+             "source_value": redact.text(c.source_value),
+             "target_value": redact.text(c.target_value), "kept": c.winner,
+             "policy": c.policy} for c in found]}, headers=SECURITY_HEADERS)
 
     # -- actions ----------------------------------------------------------------------------
     def _refused(self, request: Request, principal: Principal | None, why: str,

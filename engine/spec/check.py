@@ -20,6 +20,7 @@ from engine.adapters.catalog import Catalog, ObjectInfo
 from engine.adapters.egress import url_problem
 from engine.adapters.registry import AdapterRegistry, default_registry
 from engine.diagnostics import Diagnostic, Location, Severity
+from engine.spec.conflict import check_conflicts
 from engine.spec.direction import check_directions
 from engine.spec.environment import ENV_REF
 from engine.spec.model import SETUP_REF
@@ -510,6 +511,7 @@ CHECKS: tuple[Callable[[_Context], Iterator[Diagnostic]], ...] = (
     _check_syncs,
     _check_actions,
     check_directions,  # two-way pairs: engine/spec/direction.py
+    check_conflicts,  # their two-way fields' conflict policy: engine/spec/conflict.py
 )
 
 

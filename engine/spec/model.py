@@ -116,6 +116,8 @@ class FieldMap:
     # set when this field would carry back a one-way field of the opposite sync: the
     # field is then never written ("sync.field" of the one-way field)
     held_back: str | None = None
+    # two-way fields (engine/spec/conflict.py): who keeps a field both sides changed
+    conflict: str | None = None  # source_wins | target_wins | newest, as declared
 
 
 @dataclass(frozen=True)
@@ -149,6 +151,10 @@ class Sync:
     # A linked record a full read no longer lists (engine/sync/source_deletes.py):
     # report | deactivate | delete | ignore. Not in the fingerprint either.
     on_source_delete: str = "report"
+    conflict: str | None = None  # the sync's declared policy for its two-way fields
+    # Its two-way fields, merged field by field (engine/sync/merge.py): target field ->
+    # who wins when both sides changed it ("source", "target" or "newest")
+    merge: Mapping[str, str] = field(default_factory=dict)
 
     def fingerprint(self, setup: Mapping[str, Any]) -> str:
         """Hash of everything that shapes this sync's output: a change forces a full reconcile."""
@@ -216,7 +222,8 @@ def _field_map(target: str, raw: Any, pointer: str, setup: Mapping[str, Any]) ->
         return FieldMap(target, transform, bool(raw.get("required", False)),
                         bool(enabled), raw.get("on", "always"), raw.get("source"),
                         raw.get("comment"), transform_pointer,
-                        direction=str(raw.get("direction", "both")))
+                        direction=str(raw.get("direction", "both")),
+                        conflict=raw.get("conflict"))
     return FieldMap(target, raw, False, True, "always", None, None, pointer)
 
 
@@ -230,6 +237,7 @@ def _fields(raw: Mapping[str, Any], pointer: str, setup: Mapping[str, Any]) -> t
 
 def build_spec(path: str, data: Mapping[str, Any], content_hash: str) -> Spec:
     """Build the model from a document that passed the schema and the semantic checks."""
+    from engine.spec.conflict import with_merge
     from engine.spec.direction import hold_back_one_way
     from engine.spec.source import pointer_join
 
@@ -295,8 +303,9 @@ def build_spec(path: str, data: Mapping[str, Any], content_hash: str) -> Spec:
             if raw.get("replay") else None,
             safeguards=safeguards(raw.get("safeguards")),
             on_source_delete=str(raw.get("on_source_delete", "report")),
+            conflict=raw.get("conflict"),
         )
-    syncs = hold_back_one_way(syncs)
+    syncs = with_merge(hold_back_one_way(syncs))
     actions = {}
     for name, raw in (data.get("actions") or {}).items():
         pointer = pointer_join("/actions", name)

@@ -38,6 +38,7 @@ from engine.state.base import (
     AuditEntry,
     BatchCommit,
     BreakerRecord,
+    Conflict,
     CreatedValues,
     InboxEvent,
     Incident,
@@ -132,12 +133,23 @@ class AsyncStateStore:
                           ) -> dict[str, CreatedValues]:
         return await self._call(self.store.get_created, integration, sync, keys)
 
+    async def get_bases(self, integration: str, object: str, record_ids: Sequence[str]
+                        ) -> dict[str, dict[str, str]]:
+        return await self._call(self.store.get_bases, integration, object, record_ids)
+
     async def list_held(self, integration: str | None = None, sync: str | None = None,
                         limit: int = 100) -> list[CreatedValues]:
         return await self._call(self.store.list_held, integration, sync, limit)
 
     async def held_counts(self) -> dict[tuple[str, str], int]:
         return await self._call(self.store.held_counts)
+
+    async def list_conflicts(self, integration: str | None = None, limit: int = 50
+                             ) -> list[Conflict]:
+        return await self._call(self.store.list_conflicts, integration, limit)
+
+    async def conflict_counts(self) -> dict[tuple[str, str], int]:
+        return await self._call(self.store.conflict_counts)
 
     # -- cursor, fingerprint, batch commit ----------------------------------------------
     async def get_cursor(self, integration: str, sync: str) -> str | None:

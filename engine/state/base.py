@@ -35,8 +35,10 @@ __all__ = [
     "AuditEntry",
     "BatchCommit",
     "BreakerRecord",
+    "Conflict",
     "CreatedValues",
     "FailedRecord",
+    "FieldBase",
     "InboxEvent",
     "Incident",
     "LeaseToken",
@@ -184,6 +186,35 @@ class CreatedValues:
 
 
 @dataclass(frozen=True)
+class FieldBase:
+    """What a system record's two-way fields last agreed on with the other side: field
+    -> hash of the value (engine/sync/merge.py). `record_id` None: the record a create
+    in the same batch made (filled in once its id is known)."""
+
+    object: str  # "connection.object"
+    record_id: str | None
+    hashes: Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class Conflict:
+    """A two-way field both systems changed since the last sync (reliability.md S28):
+    both values as JSON text with personal data masked, and which system kept its own."""
+
+    integration: str
+    sync: str  # the sync that carried the winning value
+    source_key: str
+    field: str  # the target field of that sync
+    source_value: str
+    target_value: str
+    winner: str  # the system whose value was kept ("kleer", "hubspot", ...)
+    policy: str  # source_wins | target_wins | newest
+    at: datetime
+    run_id: int | None = None
+    id: int | None = None  # given by the store
+
+
+@dataclass(frozen=True)
 class BatchCommit:
     """Everything one batch changes, committed in ONE transaction.
 
@@ -208,6 +239,10 @@ class BatchCommit:
     # engine/sync/source_deletes.py finds the linked keys a whole pass did not list.
     seen: Sequence[str] = ()
     sweep: int | None = None
+    bases: Sequence[FieldBase] = ()  # merged into what each record's fields agreed on
+    conflicts: Sequence[Conflict] = ()  # appended
+    # (sync, target id): those links' hashes are cleared, so their next run looks again
+    stale: Sequence[tuple[str, str]] = ()
 
 
 @dataclass(frozen=True)
@@ -341,6 +376,21 @@ class StateStore(Protocol):
     # -- ID links ---------------------------------------------------------------
     def get_links(self, integration: str, sync: str, keys: Sequence[str]) -> dict[str, Link]:
         """Links of these source keys (missing keys are absent); batched internally."""
+        ...
+
+    # -- two-way fields (engine/sync/merge.py) -------------------------------------
+    def get_bases(self, integration: str, object: str, record_ids: Sequence[str]
+                  ) -> dict[str, dict[str, str]]:
+        """What these records' two-way fields last agreed on: id -> field -> hash."""
+        ...
+
+    def list_conflicts(self, integration: str | None = None, limit: int = 50
+                       ) -> list[Conflict]:
+        """The newest conflicts first."""
+        ...
+
+    def conflict_counts(self) -> dict[tuple[str, str], int]:
+        """Conflicts recorded per (integration, sync)."""
         ...
 
     def link_for_target(self, integration: str, sync: str, target_id: str) -> Link | None:

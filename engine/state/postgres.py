@@ -50,6 +50,7 @@ from engine.state.base import (
     RunOutcome,
 )
 from engine.state.created_values import PostgresCreatedValues
+from engine.state.field_merge import PostgresFieldMerge
 from engine.state.migrations import latest_version, load_migrations
 from engine.state.postgres_operator import FAILURE_COLUMNS as _FAILURE_COLUMNS
 from engine.state.postgres_operator import PostgresOperatorState, failure_row
@@ -125,8 +126,8 @@ def _action(row: Sequence[Any], fresh: bool) -> ActionRecord:
     )
 
 
-class PostgresStateStore(PostgresCreatedValues, PostgresOperatorState, PostgresRecordings,
-                         PostgresSafeguardState, PostgresSweeps):
+class PostgresStateStore(PostgresCreatedValues, PostgresFieldMerge, PostgresOperatorState,
+                         PostgresRecordings, PostgresSafeguardState, PostgresSweeps):
     """State in PostgreSQL. `PostgresStateStore("postgresql://u@host/db", schema="specsync")`."""
 
     def __init__(self, dsn: str, *, schema: str = "specsync", connect_timeout: int = 10) -> None:
@@ -361,6 +362,7 @@ class PostgresStateStore(PostgresCreatedValues, PostgresOperatorState, PostgresR
                 )
             self.write_created(cur, batch, at)
             self.write_seen(cur, batch)
+            self.write_merge(cur, batch, at)
 
     @staticmethod
     def _upsert_links(

@@ -51,6 +51,7 @@ from engine.state.base import (
     RunOutcome,
 )
 from engine.state.created_values import SqliteCreatedValues
+from engine.state.field_merge import SqliteFieldMerge
 from engine.state.migrations import latest_version, load_migrations, sqlite_statements
 from engine.state.recordings import SqliteRecordings
 from engine.state.sqlite_operator import FAILURE_COLUMNS as _FAILURE_COLUMNS
@@ -120,8 +121,8 @@ def _action(row: Sequence[Any], fresh: bool) -> ActionRecord:
     )
 
 
-class SqliteStateStore(SqliteCreatedValues, SqliteOperatorState, SqliteRecordings,
-                       SqliteSafeguardState, SqliteSweeps):
+class SqliteStateStore(SqliteCreatedValues, SqliteFieldMerge, SqliteOperatorState,
+                       SqliteRecordings, SqliteSafeguardState, SqliteSweeps):
     """State in one SQLite file. `SqliteStateStore(".specsync/state.db")`.
 
     ":memory:" works too (tests, one process), without durability.
@@ -339,6 +340,7 @@ class SqliteStateStore(SqliteCreatedValues, SqliteOperatorState, SqliteRecording
                 )
             self.write_created(db, batch)
             self.write_seen(db, batch)
+            self.write_merge(db, batch)
 
     def get_fingerprint(self, integration: str, sync: str) -> str | None:
         rows = self._read(

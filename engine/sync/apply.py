@@ -23,7 +23,15 @@ from typing import Literal
 from engine.adapters.base import Adapter, WriteOp, WriteResult
 from engine.spec.model import Sync
 from engine.state.asyncstore import AsyncStateStore
-from engine.state.base import BatchCommit, CreatedValues, FailedRecord, Link, LinkOrigin
+from engine.state.base import (
+    BatchCommit,
+    Conflict,
+    CreatedValues,
+    FailedRecord,
+    FieldBase,
+    Link,
+    LinkOrigin,
+)
 from engine.sync.changes import Change, ChangeKind
 from engine.sync.lease import SyncLease
 from engine.sync.match import TargetMatcher
@@ -49,6 +57,20 @@ class Applied:
     failures: list[FailedRecord] = field(default_factory=list)  # to record in the store
     failed: list[Change] = field(default_factory=list)  # the same, as errors to report
     created: list[CreatedValues] = field(default_factory=list)  # creation values to keep
+    bases: list[FieldBase] = field(default_factory=list)  # two-way fields now agreed
+    conflicts: list[Conflict] = field(default_factory=list)  # both sides changed a field
+    stale: list[tuple[str, str]] = field(default_factory=list)  # (sync, target id) links
+
+    def merged(self, change: Change, target_id: str | None) -> None:
+        """Keep what a merged two-way record's write (or no write) agreed on."""
+        if change.merge is None:
+            return
+        self.bases.extend(base if base.record_id is not None
+                          else replace(base, record_id=target_id)
+                          for base in change.merge.bases)
+        self.conflicts.extend(change.merge.conflicts)
+        if change.kind.writes and change.payload:
+            self.stale.extend(change.merge.stale)
 
     def fail(self, change: Change) -> None:
         self.failures.append(FailedRecord(change.key, change.code, change.reason))
@@ -83,8 +105,11 @@ class Writer:
                                           origin="adopted", source_hash=change.source_hash))
                 if change.created is not None:
                     applied.created.append(change.created)
-            elif change.created is not None and not kind.writes:
-                applied.created.append(change.created)  # unchanged, or a change held
+                applied.merged(change, change.target_id)
+            elif not kind.writes and (change.created is not None or change.merge is not None):
+                if change.created is not None:
+                    applied.created.append(change.created)  # unchanged, or a change held
+                applied.merged(change, change.target_id)  # agreed, or the target's own
             elif kind.writes:
                 ops.append(WriteOp(_WRITE_KIND[kind], change.key, change.payload,
                                    change.target_id, self.external_field))
@@ -97,6 +122,7 @@ class Writer:
                     applied.links.append(settled)
                     if change.created is not None:
                         applied.created.append(change.created)
+                    applied.merged(change, settled.target_id)
                 else:
                     applied.fail(settled)
         return applied
@@ -181,13 +207,15 @@ class Checkpoints:
             self._seen.extend(seen)
         if not (applied.links or applied.failures or resolved or applied.created
                 or len(self._seen) >= SEEN_PENDING
+                or applied.bases or applied.conflicts or applied.stale
                 or self.monotonic() - self._last > COMMIT_INTERVAL):
             return
         seen, self._seen = self._seen, []
         await self.store.commit_batch(BatchCommit(
             self.integration, self.sync, self.clock(), links=applied.links,
             failures=[replace(f, message=self.redact(f.message)) for f in applied.failures],
-            resolved=resolved, created=applied.created,
+            resolved=resolved, created=applied.created, bases=applied.bases,
+            conflicts=applied.conflicts, stale=applied.stale,
             cursor=cursor if self.ordered else None, lease=self.lease.token,
             run_id=self.run_id, seen=seen, sweep=self.sweep))
         if self.ordered:

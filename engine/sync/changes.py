@@ -18,12 +18,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from engine.errors import RecordError, RecordSkipped
 from engine.state.base import CreatedValues
+
+if TYPE_CHECKING:
+    from engine.sync.merge import MergeOutcome
 
 __all__ = ["KINDS", "Change", "ChangeKind", "FieldChange", "Plan", "diff_fields",
            "payload_hash"]
@@ -115,6 +118,8 @@ class Change:
     # written (the target cannot take them), reported by plan, run and status.
     held: tuple[FieldChange, ...] = ()
     created: CreatedValues | None = None  # the creation values to remember, if changed
+    # A merged two-way record (merge.py): the bases and conflicts its write commits.
+    merge: MergeOutcome | None = None
 
     @classmethod
     def skip(cls, key: str, target_id: str | None, source_id: str | None) -> Change:

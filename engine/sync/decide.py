@@ -46,6 +46,7 @@ from engine.sync.changes import (
 from engine.sync.created import created_values, observe
 from engine.sync.mapping import Mapper
 from engine.sync.match import TargetMatcher, id_text
+from engine.sync.merge import MergeOutcome, Merger
 from engine.sync.runtime import StoreLinks
 from engine.templates import RenderContext, Transform, build_key, compile_transform
 
@@ -97,7 +98,7 @@ class Decider:
                  predicate: Callable[[Mapping[str, Any]], bool] | None, ctx: RenderContext,
                  links: StoreLinks, matcher: TargetMatcher, store: AsyncStateStore,
                  source_info: ObjectInfo | None, target_info: ObjectInfo | None,
-                 fingerprint: str | None = None) -> None:
+                 fingerprint: str | None = None, merger: Merger | None = None) -> None:
         self.sync = sync
         self.integration = integration
         self.mapper = mapper
@@ -125,6 +126,9 @@ class Decider:
         pure = all(_pure(f.transform) for f in (*mapper.fields, *mapper.placement))
         self._salt = fingerprint.encode() if pure and fingerprint else None
         self._refreshed: list[Link] = []
+        # Two-way fields merged against what both sides last agreed on (merge.py): a
+        # changed linked record waits for the target's current values.
+        self.merger = merger
 
     # -- keys ---------------------------------------------------------------------------
     def key_of(self, record: Mapping[str, Any]) -> str:
@@ -221,7 +225,7 @@ class Decider:
                         # Mapped until its held change is gone: even a source set back to
                         # what the link's hash says must clear it (created.py).
                         refreshed.append(replace(link, source_hash=None, updated_at=None))
-                elif with_old:
+                elif with_old or self.merger is not None:
                     later.append(Decision(key, record, source_id, update, create_only,
                                           new_hash, link, held, created,
                                           None if held or created else seen))
@@ -253,12 +257,19 @@ class Decider:
             existing.update(await self.matcher.adopt_lookup(
                 [(d.key, d.record) for d in unlinked if d.key in missing]))
         owners = await self._owners(existing)
+        bases = await self._bases(items)
+        currents = await self._currents(items)
         settled: list[Change] = []
         for item in items:
             if isinstance(item, Change):
                 settled.append(item)
             elif item.link is not None:
-                old = await self.matcher.current(item.link.target_id)
+                old = currents[item.key] if item.key in currents else \
+                    await self.matcher.current(item.link.target_id)
+                if self.merger is not None and old is not None and item.link.active:
+                    # (a deactivated record matched again is written whole, as before)
+                    settled.append(self._merged(item, item.link, old, bases))
+                    continue
                 settled.append(Change(ChangeKind.UPDATE, item.key, item.link.target_id,
                                       item.update, self._diff(old, item.update),
                                       source_id=item.source_id, hash=item.hash,
@@ -267,6 +278,46 @@ class Decider:
             else:
                 settled.append(self._match(item, existing.get(item.key), owners))
         return settled
+
+    async def _bases(self, items: Sequence[Change | Decision]) -> dict[str, dict[str, str]]:
+        """What the linked targets' two-way fields last agreed on, in one trip."""
+        merger = self.merger
+        ids = [item.link.target_id for item in items
+               if isinstance(item, Decision) and item.link is not None]
+        if merger is None or not ids:
+            return {}
+        return await self.store.get_bases(self.integration, merger.target_object, ids)
+
+    async def _currents(self, items: Sequence[Change | Decision]) -> dict[str, Record]:
+        """The merged records' targets as they are now, read a batch at a time by external
+        id where the target can (HubSpot: 100 a call); the others are read one by one."""
+        linked = {item.key: item.link.target_id for item in items
+                  if isinstance(item, Decision) and item.link is not None}
+        if self.merger is None or not self.external_field or not linked:
+            return {}
+        found = await self.matcher.lookup(list(linked))
+        return {key: record for key, record in found.items()
+                if isinstance(record, dict) and self.matcher.target_id(record) == linked[key]}
+
+    def _merged(self, item: Decision, link: Link, current: Record,
+                bases: Mapping[str, Mapping[str, str]]) -> Change:
+        """A linked record's two-way fields merged with what its target holds now."""
+        assert self.merger is not None
+        merged = self.merger.merge(item.key, item.record, item.update, current,
+                                   bases.get(link.target_id), item.source_id, link.target_id)
+        outcome = merged.outcome if merged.outcome.bases or merged.outcome.conflicts \
+            else None
+        if not merged.payload:
+            # Nothing to write: both sides agree, or the target keeps its own change.
+            self._refreshed.append(replace(link, hash=item.hash, updated_at=None,
+                                           source_hash=item.source_hash, active=True))
+            return Change(ChangeKind.SKIP, item.key, link.target_id,
+                          source_id=item.source_id, held=item.held, created=item.created,
+                          merge=outcome)
+        return Change(ChangeKind.UPDATE, item.key, link.target_id, merged.payload,
+                      merged.fields, source_id=item.source_id, hash=item.hash,
+                      held=item.held, created=item.created, source_hash=item.source_hash,
+                      merge=outcome)
 
     async def _owners(self, existing: Mapping[str, Record | RecordError]) -> dict[str, Link]:
         """The links already pointing at the target records found, in one trip."""
@@ -306,7 +357,8 @@ class Decider:
             return Change(ChangeKind.ADOPT, key, target_id, update if fields else {}, fields,
                           source_id=source_id, hash=item.hash,
                           created=self._created(key, item.create_only),
-                          source_hash=item.source_hash)
+                          source_hash=item.source_hash,
+                          merge=self._agreed(item, target_id))
         try:
             payload = self.mapper.create_from(item.record, self.ctx, update, item.create_only)
         except RecordError as exc:
@@ -316,7 +368,15 @@ class Decider:
         return Change(ChangeKind.CREATE, key, None, payload, diff_fields(None, payload),
                       source_id=source_id, hash=item.hash,
                       created=self._created(key, item.create_only),
-                      source_hash=item.source_hash)
+                      source_hash=item.source_hash, merge=self._agreed(item, None))
+
+    def _agreed(self, item: Decision, target_id: str | None) -> MergeOutcome | None:
+        """A created or adopted record's two-way fields: agreed as written."""
+        if self.merger is None:
+            return None
+        merger = self.merger
+        bases = merger.agreed(item.record, item.update, item.source_id, target_id)
+        return MergeOutcome(bases, stale=merger.stale(item.source_id)) if bases else None
 
     def _created(self, key: str, create_only: Mapping[str, Any]) -> CreatedValues | None:
         return created_values(key, create_only) if self.watch_created else None

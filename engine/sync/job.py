@@ -18,6 +18,7 @@ from typing import Any
 from engine.adapters.base import Adapter, Record
 from engine.adapters.catalog import ObjectInfo
 from engine.rules import compile_rule, parse_rule
+from engine.spec.direction import opposite
 from engine.spec.model import Spec, Sync
 from engine.state.asyncstore import AsyncStateStore
 from engine.state.base import StateStore
@@ -26,6 +27,7 @@ from engine.sync.changes import Change
 from engine.sync.decide import Decider
 from engine.sync.mapping import Mapper
 from engine.sync.match import TargetMatcher
+from engine.sync.merge import Merger
 from engine.sync.read import SourceReader
 from engine.sync.runtime import Runtime, StoreLinks
 from engine.templates import RenderContext
@@ -74,8 +76,24 @@ class SyncJob:
                                predicate=self.predicate, ctx=self.ctx, links=self.links,
                                matcher=self.matcher, store=self.astore,
                                source_info=self.source_info, target_info=self.target_info,
-                               fingerprint=self.fingerprint)
+                               fingerprint=self.fingerprint, merger=self._merger())
         self.writer = Writer(self.sync, self.target, self.matcher)
+
+    def _merger(self) -> Merger | None:
+        """The field-level merge of a two-way sync's two-way fields (merge.py)."""
+        sync = self.sync
+        if not sync.merge:
+            return None
+        redactor = self.runtime.redactor
+        return Merger(integration=self.integration, sync=sync.name, policies=sync.merge,
+                      fields=self.mapper.fields,
+                      source_object=f"{sync.source_connection}.{sync.source_object}",
+                      target_object=f"{sync.target_connection}.{sync.target_object}",
+                      source_info=self.source_info, target_info=self.target_info,
+                      source_system=sync.source_connection,
+                      target_system=sync.target_connection,
+                      outbound=sync.direction == "outbound", redact=redactor.text,
+                      at=self.now, opposite=opposite(self.spec.syncs, sync.name))
 
     def __repr__(self) -> str:
         return f"SyncJob({self.integration}/{self.sync.name})"

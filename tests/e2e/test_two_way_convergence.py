@@ -3,16 +3,21 @@
 Kleer <-> HubSpot syncs clients both ways: `companies` (Kleer -> HubSpot, scheduled)
 and `clients_inbound` (HubSpot -> Kleer, webhooks and a scheduled safety net). A
 property test draws any interleaving of user edits on either side (name and phone of
-one client) and of runs of either sync, then lets the schedules run. Whatever the
-interleaving:
+one client, the same value typed on both sides now and then) and of runs of either
+sync, then lets the schedules run. Whatever the interleaving, under either policy
+(Kleer, the outbound source, wins by default; `conflict: target_wins` on `companies`
+makes HubSpot win):
 
-- within two cycles (outbound, then inbound) both systems hold the same values;
+- within two cycles (outbound, then inbound) both systems hold the policy's answer,
+  computed by a model of the merge (`Model`): a field changed on one side only keeps
+  that change; one changed on both sides to different values keeps the winner's;
 - a further cycle writes nothing, in either direction (no ping-pong);
-- every value held is one a user typed (or the seed's): nothing invented or mixed.
+- a conflict is recorded exactly when a sync met a field both sides had changed to
+  different values since they last agreed, once per such meeting by the winning side.
 
-Which edit wins is the order the syncs carry them in (a webhook-triggered inbound run
-carries a HubSpot edit into Kleer at once); the spec format has no per-field ownership
-or merge setting yet, so a run writes every mapped field of a changed record.
+The model follows what each sync can see: a sync looks at the record when what it
+maps from its source changed since it last looked (its link's hash), or when the other
+sync wrote into its source since (which clears that hash).
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ from tempfile import TemporaryDirectory
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from engine.adapters.ratelimit import RateBudgets
@@ -31,6 +36,7 @@ from engine.sandbox.hubspot import HubSpotSandbox
 from engine.sandbox.kleer import KleerSandbox
 from engine.sandbox.platform import SandboxConfig
 from engine.spec.load import load_spec
+from engine.spec.model import Spec
 from engine.state import open_store
 from engine.sync.pipeline import RunReport, run_sync
 from engine.sync.runtime import Runtime
@@ -54,8 +60,47 @@ def _written(report: RunReport) -> int:
     return sum(report.counts.get(k, 0) for k in WRITES)
 
 
-def _typed(side: str, field: str, label: str) -> str:
-    return f"{label} {side} {field}" if field == "name" else f"+46 8 {ord(label)}{len(side)}"
+def _typed(field: str, label: str) -> str:
+    """What a user types: the same label on both sides is the same value."""
+    return f"{label} name" if field == "name" else f"+46 8 {ord(label)}0"
+
+
+class Model:
+    """The merge's answer for one interleaving: per field what each side holds and what
+    they last agreed on; each sync looks only when its source's values changed since it
+    last looked; `winner` is the system keeping a field both sides changed."""
+
+    def __init__(self, seeded: dict[str, Any], winner: str) -> None:
+        self.side = {"kleer": dict(seeded), "hubspot": dict(seeded)}
+        self.base = dict(seeded)
+        self.looked: dict[str, tuple[Any, ...] | None] = {
+            "kleer": self._values("kleer"), "hubspot": self._values("hubspot")}
+        self.winner = winner
+        self.conflicts = 0
+
+    def _values(self, side: str) -> tuple[Any, ...]:
+        return tuple(self.side[side][f] for f in FIELDS)
+
+    def edit(self, side: str, field: str, value: str) -> None:
+        self.side[side][field] = value
+
+    def run(self, source: str) -> None:
+        """The sync from `source` to the other side."""
+        target = "hubspot" if source == "kleer" else "kleer"
+        if self._values(source) == self.looked[source]:
+            return  # unchanged since it last looked: skipped
+        self.looked[source] = self._values(source)
+        mine, theirs = self.side[source], self.side[target]
+        for f in FIELDS:
+            if mine[f] == theirs[f]:
+                self.base[f] = mine[f]  # agreed
+            elif theirs[f] == self.base[f] or \
+                    (mine[f] != self.base[f] and self.winner == source):
+                if theirs[f] != self.base[f]:
+                    self.conflicts += 1  # both changed: the source wins, recorded
+                theirs[f] = self.base[f] = mine[f]
+                self.looked[target] = None  # written: the other sync looks again
+            # else: the target's own change, or its win: left to the other sync
 
 
 SPEC_LOADED = load_spec(SPEC)
@@ -64,7 +109,7 @@ SPEC_LOADED = load_spec(SPEC)
 class Convergence:
     """One example: fresh sandboxes and state, the steps, then the schedules."""
 
-    def __init__(self, directory: Path, spec: Any) -> None:
+    def __init__(self, directory: Path, spec: Spec) -> None:
         kleer = KleerSandbox(SandboxConfig(records=3, rate_limits=False))
         hubspot = HubSpotSandbox(SandboxConfig(records=0, rate_limits=False))
         self.store = open_store(str(directory / "state.db"))
@@ -97,7 +142,7 @@ class Convergence:
             await run_sync(self.runtime, "clients_inbound")
         else:
             side, field, label = step
-            value = _typed(side, field, label)
+            value = _typed(field, label)
             if side == "kleer":
                 await self.world.edit(self.world.kleer.app, f"client/{CLIENT}", {field: value})
             else:
@@ -115,32 +160,60 @@ class Convergence:
         self.store.close()
 
 
-@pytest.mark.scenario("S28")
-@settings(max_examples=10, deadline=None)
-@given(steps=interleavings)
-def test_any_interleaving_of_edits_converges_within_two_cycles_and_stays_quiet(
-        steps: list[Step]) -> None:
+def _hubspot_wins() -> Spec:
+    text = SPEC.read_text()
+    side = "    direction: outbound\n    fields:\n      name:"
+    assert side in text
     with TemporaryDirectory() as directory:
-        asyncio.run(_example(Path(directory), SPEC_LOADED, steps))
+        path = Path(directory) / "spec.yaml"
+        path.write_text(text.replace(side, side.replace(
+            "    fields:", "    conflict: target_wins\n    fields:"), 1))
+        return load_spec(path)
 
 
-async def _example(directory: Path, spec: Any, steps: list[Step]) -> None:
+POLICIES = {"kleer": SPEC_LOADED, "hubspot": _hubspot_wins()}
+
+
+@pytest.mark.scenario("S28")
+@pytest.mark.parametrize("winner", ["kleer", "hubspot"])
+@settings(max_examples=15, deadline=None)
+@given(steps=interleavings)
+# the same field on both sides: a conflict either policy records
+@example(steps=[("kleer", "name", "A"), ("hubspot", "name", "B"), ("inbound",)])
+# an edit back to the value last written, after the other side's change came in
+@example(steps=[("kleer", "phone", "B"), ("outbound",), ("hubspot", "phone", "A"),
+                ("inbound",), ("kleer", "phone", "B")])
+def test_any_interleaving_of_edits_converges_to_the_policy_within_two_cycles(
+        winner: str, steps: list[Step]) -> None:
+    with TemporaryDirectory() as directory:
+        asyncio.run(_example(Path(directory), POLICIES[winner], winner, steps))
+
+
+async def _example(directory: Path, spec: Spec, winner: str, steps: list[Step]) -> None:
     example = Convergence(directory, spec)
     try:
         await example.start()
         seeded, _ = await example.values()
+        model = Model(seeded, winner)
         for step in steps:
             await example.step(step)
-        await example.cycle()
-        await example.cycle()
+            if step == ("outbound",):
+                model.run("kleer")
+            elif step == ("inbound",):
+                model.run("hubspot")
+            else:
+                model.edit(step[0], step[1], _typed(step[1], step[2]))
+        for _ in range(2):
+            await example.cycle()
+            model.run("kleer")
+            model.run("hubspot")
         kleer, hubspot = await example.values()
         assert kleer == hubspot, steps  # converged within two cycles
+        assert (kleer, hubspot) == (model.side["kleer"], model.side["hubspot"]), steps
         assert await example.cycle() == 0, steps  # and quiet: no ping-pong
         assert await example.values() == (kleer, hubspot)
-
-        typed = {f: {seeded[f]} | {_typed(s[0], f, s[2]) for s in steps
-                                   if len(s) == 3 and s[1] == f} for f in FIELDS}
-        for field in FIELDS:
-            assert kleer[field] in typed[field], (field, kleer[field], steps)
+        conflicts = example.store.list_conflicts()
+        assert len(conflicts) == model.conflicts, (steps, conflicts)
+        assert {c.winner for c in conflicts} <= {winner}
     finally:
         await example.close()
