@@ -207,6 +207,7 @@ def _sync(spec: Spec, sync: Sync) -> SyncDoc:
         rows=tuple(_with_names(r, source, target) for r in rows),
         safeguards=safeguard_words(spec, sync, raw),
         source_delete=_source_delete(sync, target),
+        merge=_merge(sync, source, target),
     )
 
 
@@ -255,6 +256,26 @@ def _source_delete(sync: Sync, target: _Object) -> str | None:
     if sync.on_source_delete == "ignore":
         return "Not looked for"
     return None
+
+
+_WINNER = {"source": "{source}'s value is kept", "target": "{target}'s value is kept",
+           "newest": "the later change is kept (by each system's own modification time)"}
+
+
+def _merge(sync: Sync, source: _Object, target: _Object) -> str | None:
+    """Two-way fields merged field by field (S28): which they are, and who wins when
+    both systems changed one since the last sync."""
+    if not sync.merge:
+        return None
+    by_winner: dict[str, list[str]] = {}
+    for field, winner in sync.merge.items():
+        by_winner.setdefault(winner, []).append(target.label(field))
+    said = "; ".join(
+        _WINNER.get(winner, winner).format(source=source.system, target=target.system)
+        + f" ({', '.join(fields)})" for winner, fields in by_winner.items())
+    return ("Merged field by field: each side's own change survives. When both changed "
+            f"the same field since the last sync, {said}; the conflict is recorded "
+            "(`specsync status`)")
 
 
 def _unmatched(sync: Sync, target: _Object) -> str | None:

@@ -52,6 +52,7 @@ class SyncDoc:
     rows: tuple[Row, ...]
     safeguards: str | None = None  # the limits the spec sets, in words
     source_delete: str | None = None  # on_source_delete, when the spec sets it
+    merge: str | None = None  # two-way fields merged field by field, and who wins
 
 
 @dataclass(frozen=True)

@@ -45,6 +45,8 @@ def _facts(sync: SyncDoc) -> list[tuple[str, str]]:
         facts.append(("Stops matching", sync.unmatched))
     if sync.source_delete:
         facts.append(("Deleted in the source", sync.source_delete))
+    if sync.merge:
+        facts.append(("Edited on both sides", sync.merge))
     if sync.safeguards:
         facts.append(("Safeguards", sync.safeguards))
     return facts

@@ -202,3 +202,24 @@ def test_a_setup_table_is_shown_entry_by_entry() -> None:
     many = {f"k{i}": i for i in range(10)}
     assert setup_table_words(many).endswith("k7 → 7 and 2 more (see the spec)")
     assert setup_table_words({"a": {"b": 1}}) == "a → (nested)"
+
+
+def test_two_way_fields_say_who_wins_a_conflict(tmp_path: Path) -> None:
+    """kleer-hubspot's companies/clients_inbound pair: the default keeps Kleer's value
+    (the outbound sync's source); `conflict: target_wins` on the outbound sync keeps
+    HubSpot's, and the inbound sync's docs say the same from its side."""
+    spec_file = ROOT / "specs" / "kleer-hubspot" / "spec.yaml"
+    default = describe_spec(load_spec(spec_file))
+    merged = sync(default, "companies").merge
+    assert merged is not None and "Kleer's value is kept (Company name, phone" in merged
+    assert "Kleer's value is kept" in (sync(default, "clients_inbound").merge or "")
+    assert sync(default, "products").merge is None  # one way: nothing to merge
+    text = spec_file.read_text(encoding="utf-8")
+    side = "    direction: outbound\n    fields:\n      name:"
+    assert side in text
+    path = tmp_path / "spec.yaml"
+    path.write_text(text.replace(side, side.replace(
+        "    fields:", "    conflict: target_wins\n    fields:"), 1), encoding="utf-8")
+    flipped = describe_spec(load_spec(path))
+    assert "HubSpot's value is kept" in (sync(flipped, "companies").merge or "")
+    assert "HubSpot's value is kept" in (sync(flipped, "clients_inbound").merge or "")
