@@ -161,18 +161,21 @@ class Decider:
         if self._linked_fields or self._linked_deactivate:
             await self._load_links(keyed)
         keys = [k for k, _ in keyed if isinstance(k, str)]
-        links = await self.store.get_links(self.integration, self.sync.name, keys)
+        # Plain tuples (LinkState): most records of a reconcile need no more than a look
+        # at one; a `Link` is made only for a record that needs more (of_state).
+        states = await self.store.link_states(self.integration, self.sync.name, keys)
         watch = self.watch_created
         stored = await self.store.get_created(self.integration, self.sync.name, keys) \
-            if watch and links else {}
+            if watch and states else {}
         early: list[Change] = []  # no key, or no payload
         later: list[Change | Decision] = []
         unlinked: list[Decision] = []
         waiting = False
         id_field, predicate, ctx = self.id_field, self.predicate, self.ctx
         map_record = self.mapper.map
-        skip = Change.skip
+        skip, of_state, get_state = Change.skip, Link.of_state, states.get
         salt = self._salt
+        modified = self.modified
         refreshed = self._refreshed = []
         for key, record in keyed:
             source_id = id_text(record.get(id_field)) if id_field else None
@@ -185,17 +188,18 @@ class Decider:
                 else:
                     early.append(Change.failure(f"#{source_id}", key, source_id))
                 continue
-            link = links.get(key)
+            state = get_state(key)
             if predicate is not None and not predicate(record):
-                later.append(self._unmatched(record, key, link, source_id))
+                later.append(self._unmatched(record, key, None if state is None
+                                             else of_state(state), source_id))
                 continue
-            if self.modified and link is not None and key in self.modified:
-                early.append(Change.failure(key, self.modified[key], source_id))
+            if modified and state is not None and key in modified:
+                early.append(Change.failure(key, modified[key], source_id))
                 continue
             seen = source_hash(record, salt) if salt is not None else None
-            if link is not None and seen is not None and link.source_hash == seen \
-                    and link.active:
-                later.append(skip(key, link.target_id, source_id))  # not even mapped
+            # state: (source_key, target_id, hash, active, source_hash, origin)
+            if state is not None and seen is not None and state[4] == seen and state[3]:
+                later.append(skip(key, state[1], source_id))  # not even mapped
                 continue
             try:
                 update, create_only = map_record(record, ctx)
@@ -203,25 +207,27 @@ class Decider:
                 early.append(Change.failure(key, exc, source_id))
                 continue
             new_hash = payload_hash(update)
-            if link is not None:
+            if state is not None:
                 held: tuple[FieldChange, ...] = ()
                 created: CreatedValues | None = None
                 if watch:
                     held, created = observe(key, create_only, stored.get(key))
-                if link.active and link.hash == new_hash:
-                    later.append(Change(ChangeKind.SKIP, key, link.target_id,
+                if state[3] and state[2] == new_hash:
+                    later.append(Change(ChangeKind.SKIP, key, state[1],
                                         source_id=source_id, held=held, created=created)
-                                 if held or created else skip(key, link.target_id, source_id))
+                                 if held or created else skip(key, state[1], source_id))
                     if seen is not None and not held and created is None:
                         # Next time skipped without mapping (a held change is reported
                         # every run, so a record that has one keeps being mapped).
-                        if link.source_hash != seen:
-                            refreshed.append(replace(link, source_hash=seen, updated_at=None))
-                    elif link.source_hash is not None:
+                        if state[4] != seen:
+                            refreshed.append(replace(of_state(state), source_hash=seen))
+                    elif state[4] is not None:
                         # Mapped until its held change is gone: even a source set back to
                         # what the link's hash says must clear it (created.py).
-                        refreshed.append(replace(link, source_hash=None, updated_at=None))
-                elif with_old:
+                        refreshed.append(replace(of_state(state), source_hash=None))
+                    continue
+                link = of_state(state)
+                if with_old:
                     later.append(Decision(key, record, source_id, update, create_only,
                                           new_hash, link, held, created,
                                           None if held or created else seen))

@@ -208,7 +208,8 @@ async def _stages(state: str) -> None:
             "source hash (skips the map and payload hash)": _cpu_per_record(
                 lambda: [job.decider.source_hash_of(r) for r in records], n),
             "link lookup (SQLite, per batch)": _cpu_per_record(
-                lambda: [store.get_links(spec.integration, "customers", b) for b in batches], n),
+                lambda: [store.link_states(spec.integration, "customers", b) for b in batches],
+                n),
         }
         # Process CPU, not this thread's: decide reads the links on the store's thread.
         rows["decide (key+filter+map+links+hash+Change)"] = await _process_cpu_per_record(
