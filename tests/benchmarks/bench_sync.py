@@ -120,6 +120,7 @@ def _rss_mb() -> float:
 
 
 async def _child(state: str, profile: str | None = None) -> None:
+    from engine.heap import settle
     from engine.spec.load import load_spec
     from engine.state import open_store
     from engine.sync.pipeline import run_sync
@@ -128,6 +129,7 @@ async def _child(state: str, profile: str | None = None) -> None:
     spec = load_spec(SPEC)
     with open_store(state) as store:
         runtime = Runtime(spec=spec, store=store)
+        settle()  # as `specsync run` does once the spec is loaded (engine/cli/runtime.py)
         before = _rss_mb()
         profiler = None
         if profile:
