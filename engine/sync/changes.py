@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
@@ -26,7 +26,7 @@ from engine.errors import RecordError
 from engine.state.base import CreatedValues
 
 __all__ = ["KINDS", "Change", "ChangeKind", "FieldChange", "Plan", "diff_fields",
-           "payload_hash"]
+           "payload_hash", "source_hash", "source_hasher"]
 
 
 class ChangeKind(StrEnum):
@@ -72,11 +72,25 @@ def source_hash(record: Mapping[str, Any], salt: bytes) -> str:
     """A content hash of a source record under a sync's fingerprint (`salt`): equal to
     the one on its link, the record maps to what was last written, so a run skips it
     without mapping (engine/sync/decide.py)."""
-    try:  # keys in the adapter's order: another order only costs one mapping
-        blob = orjson.dumps(record, default=_default)
-    except TypeError:  # a key that is not a string
-        blob = orjson.dumps(record, option=_HASH_OPTIONS, default=_default)
-    return hashlib.blake2b(salt + blob, digest_size=16).hexdigest()
+    return source_hasher(salt)(record)
+
+
+def source_hasher(salt: bytes) -> Callable[[Mapping[str, Any]], str]:
+    """`source_hash` under one salt, for every record of a run: the salt is hashed once
+    and each record's hash continues from a copy of that state (same values)."""
+    salted = hashlib.blake2b(salt, digest_size=16)
+    dumps, default = orjson.dumps, _default
+
+    def hash_of(record: Mapping[str, Any]) -> str:
+        try:  # keys in the adapter's order: another order only costs one mapping
+            blob = dumps(record, default=default)
+        except TypeError:  # a key that is not a string
+            blob = dumps(record, option=_HASH_OPTIONS, default=default)
+        state = salted.copy()
+        state.update(blob)
+        return state.hexdigest()
+
+    return hash_of
 
 
 def _plain(value: Any) -> Any:

@@ -41,7 +41,7 @@ from engine.sync.changes import (
     FieldChange,
     diff_fields,
     payload_hash,
-    source_hash,
+    source_hasher,
 )
 from engine.sync.created import created_values, observe
 from engine.sync.mapping import Mapper
@@ -124,6 +124,7 @@ class Decider:
         # written: skipped without mapping, when the mapping is the record's alone.
         pure = all(_pure(f.transform) for f in (*mapper.fields, *mapper.placement))
         self._salt = fingerprint.encode() if pure and fingerprint else None
+        self._source_hash = source_hasher(self._salt) if self._salt is not None else None
         self._refreshed: list[Link] = []
 
     # -- keys ---------------------------------------------------------------------------
@@ -174,7 +175,7 @@ class Decider:
         id_field, predicate, ctx = self.id_field, self.predicate, self.ctx
         map_record = self.mapper.map
         skip, of_state, get_state = Change.skip, Link.of_state, states.get
-        salt = self._salt
+        hash_source = self._source_hash
         modified = self.modified
         refreshed = self._refreshed = []
         for key, record in keyed:
@@ -196,7 +197,7 @@ class Decider:
             if modified and state is not None and key in modified:
                 early.append(Change.failure(key, modified[key], source_id))
                 continue
-            seen = source_hash(record, salt) if salt is not None else None
+            seen = hash_source(record) if hash_source is not None else None
             # state: (source_key, target_id, hash, active, source_hash, origin)
             if state is not None and seen is not None and state[4] == seen and state[3]:
                 later.append(skip(key, state[1], source_id))  # not even mapped
@@ -330,7 +331,7 @@ class Decider:
     def source_hash_of(self, record: Record) -> str | None:
         """The hash an unchanged record is skipped by; None where the mapping reads
         more than the record (no skipping without mapping then)."""
-        return source_hash(record, self._salt) if self._salt is not None else None
+        return self._source_hash(record) if self._source_hash is not None else None
 
     def take_refreshed(self) -> list[Link]:
         """Links of the last batch's unchanged records that learn their source hash
