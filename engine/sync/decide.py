@@ -34,7 +34,7 @@ from engine.adapters.catalog import ObjectInfo
 from engine.errors import RecordError
 from engine.spec.model import Sync
 from engine.state.asyncstore import AsyncStateStore
-from engine.state.base import CreatedValues, Link, StateStore
+from engine.state.base import CreatedValues, Link, LinkState, StateStore
 from engine.sync.changes import (
     Change,
     ChangeKind,
@@ -126,6 +126,9 @@ class Decider:
         self._salt = fingerprint.encode() if pure and fingerprint else None
         self._source_hash = source_hasher(self._salt) if self._salt is not None else None
         self._refreshed: list[Link] = []
+        # Links read ahead for the batches to come (`prefetch`), None where there is none;
+        # each is taken by the first batch that decides its key.
+        self._ahead: dict[str, LinkState | None] = {}
 
     # -- keys ---------------------------------------------------------------------------
     def key_of(self, record: Mapping[str, Any]) -> str:
@@ -155,6 +158,42 @@ class Decider:
         return [*by_key.items(), *[p for p in pairs if isinstance(p[0], RecordError)]]
 
     # -- deciding -----------------------------------------------------------------------
+    async def prefetch(self, records: Sequence[Record]) -> None:
+        """Read the links of the records of several batches to come, in one trip to the
+        store (pipeline.py hands over a window of batches, read.py `batches`).
+
+        Each link read ahead serves once: a key that comes again in a later batch is read
+        again then, after the commit of the batch that wrote it."""
+        key = self.sync.key
+        components, separator = key.components, key.separator
+        keys: list[str] = []
+        for record in records:
+            try:
+                keys.append(build_key(components, separator, record))
+            except RecordError:
+                continue
+        found = await self.store.link_states(self.integration, self.sync.name, keys)
+        ahead = self._ahead = dict.fromkeys(keys)
+        ahead.update(found)
+
+    async def _states(self, keys: list[str]) -> dict[str, LinkState]:
+        """The links of a batch's keys: those read ahead, the others from the store."""
+        ahead = self._ahead
+        if not ahead:
+            return await self.store.link_states(self.integration, self.sync.name, keys)
+        states: dict[str, LinkState] = {}
+        missing: list[str] = []
+        take = ahead.pop
+        for key in keys:
+            if key not in ahead:
+                missing.append(key)
+            elif (state := take(key)) is not None:
+                states[key] = state
+        if missing:
+            states.update(await self.store.link_states(self.integration, self.sync.name,
+                                                       missing))
+        return states
+
     async def decide(self, batch: Sequence[Record], *, with_old: bool) -> list[Change]:
         """One change per record (per key) of the batch: errors of records without a key
         or payload first, then the others, each in read order."""
@@ -164,7 +203,7 @@ class Decider:
         keys = [k for k, _ in keyed if isinstance(k, str)]
         # Plain tuples (LinkState): most records of a reconcile need no more than a look
         # at one; a `Link` is made only for a record that needs more (of_state).
-        states = await self.store.link_states(self.integration, self.sync.name, keys)
+        states = await self._states(keys)
         watch = self.watch_created
         stored = await self.store.get_created(self.integration, self.sync.name, keys) \
             if watch and states else {}
