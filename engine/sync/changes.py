@@ -135,10 +135,12 @@ class Change:
         """`Change(ChangeKind.SKIP, key, target_id, source_id=source_id)`, for the hot path.
 
         A no-change reconcile makes one per record; filling the instance dict directly
-        costs half of the frozen dataclass's `__init__` (nine `object.__setattr__`).
+        costs half of the frozen dataclass's `__init__` (nine `object.__setattr__`). The
+        fields left at their defaults are not stored: read, they are the class's
+        defaults (the dataclass keeps those on the class), so the change is the same.
         """
         change = object.__new__(cls)
-        change.__dict__.update(_SKIP_DEFAULTS, key=key, target_id=target_id, payload={},
+        change.__dict__.update(kind=_SKIP, key=key, target_id=target_id, payload={},
                                source_id=source_id)
         return change
 
@@ -165,9 +167,7 @@ class Change:
         return out
 
 
-_SKIP_DEFAULTS: dict[str, Any] = {
-    "kind": ChangeKind.SKIP, "fields": (), "reason": "", "code": "", "hash": "", "held": (),
-    "created": None, "source_hash": None}
+_SKIP = ChangeKind.SKIP
 
 
 @dataclass
