@@ -45,9 +45,9 @@ from engine.sync.changes import (
 )
 from engine.sync.created import created_values, observe
 from engine.sync.mapping import Mapper
-from engine.sync.match import TargetMatcher, id_text
+from engine.sync.match import TargetMatcher
 from engine.sync.runtime import StoreLinks
-from engine.templates import RenderContext, Transform, build_key, compile_transform
+from engine.templates import RenderContext, Transform, compile_transform, key_function
 
 __all__ = ["Decider", "Decision", "Keyed"]
 
@@ -108,6 +108,7 @@ class Decider:
         self.store = store
         self.target_info = target_info
         self.id_field = source_info.id_field if source_info else None
+        self._key_of = key_function(sync.key.components, sync.key.separator)
         self.external_field = matcher.external_field
         self.deactivate: dict[str, Transform] = {
             name: compile_transform(value) for name, value in sync.deactivate.items()}
@@ -132,21 +133,19 @@ class Decider:
 
     # -- keys ---------------------------------------------------------------------------
     def key_of(self, record: Mapping[str, Any]) -> str:
-        key = self.sync.key
-        return build_key(key.components, key.separator, record)
+        return self._key_of(record)
 
     def last_per_key(self, batch: Sequence[Record]) -> list[Keyed]:
         """Each record with its key (or why it has none), one record per key in a batch
         (the last read): two writes of one key in one batch would both see "no link
         yet" and create twice."""
-        key = self.sync.key
-        components, separator = key.components, key.separator
+        key_of = self._key_of
         pairs: list[Keyed] = []
         by_key: dict[str, Record] = {}
         keyless = 0
         for record in batch:
             try:
-                text = build_key(components, separator, record)
+                text = key_of(record)
             except RecordError as exc:
                 pairs.append((exc, record))
                 keyless += 1
@@ -164,12 +163,11 @@ class Decider:
 
         Each link read ahead serves once: a key that comes again in a later batch is read
         again then, after the commit of the batch that wrote it."""
-        key = self.sync.key
-        components, separator = key.components, key.separator
+        key_of = self._key_of
         keys: list[str] = []
         for record in records:
             try:
-                keys.append(build_key(components, separator, record))
+                keys.append(key_of(record))
             except RecordError:
                 continue
         found = await self.store.link_states(self.integration, self.sync.name, keys)
@@ -218,7 +216,9 @@ class Decider:
         modified = self.modified
         refreshed = self._refreshed = []
         for key, record in keyed:
-            source_id = id_text(record.get(id_field)) if id_field else None
+            source_id = record.get(id_field) if id_field else None
+            if source_id is not None:  # id_text, inline: once per record
+                source_id = str(source_id)
             if isinstance(key, RecordError):
                 # A record the filter rejects needs no key: it is not synced at all.
                 if predicate is not None and not predicate(record):
