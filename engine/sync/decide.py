@@ -130,6 +130,9 @@ class Decider:
         # Links read ahead for the batches to come (`prefetch`), None where there is none;
         # each is taken by the first batch that decides its key.
         self._ahead: dict[str, LinkState | None] = {}
+        # Whether every change of the last batch was a plain skip (nothing to write,
+        # hold, count per change or report): run_sync then takes its short way.
+        self.quiet = False
 
     # -- keys ---------------------------------------------------------------------------
     def key_of(self, record: Mapping[str, Any]) -> str:
@@ -215,6 +218,8 @@ class Decider:
         hash_source = self._source_hash
         modified = self.modified
         refreshed = self._refreshed = []
+        plain = 0  # plain skips
+        self.quiet = False
         for key, record in keyed:
             source_id = record.get(id_field) if id_field else None
             if source_id is not None:  # id_text, inline: once per record
@@ -240,6 +245,7 @@ class Decider:
             # state: (source_key, target_id, hash, active, source_hash, origin)
             if state is not None and seen is not None and state[4] == seen and state[3]:
                 later.append(skip(key, state[1], source_id))  # not even mapped
+                plain += 1
                 continue
             try:
                 update, create_only = map_record(record, ctx)
@@ -253,9 +259,12 @@ class Decider:
                 if watch:
                     held, created = observe(key, create_only, stored.get(key))
                 if state[3] and state[2] == new_hash:
-                    later.append(Change(ChangeKind.SKIP, key, state[1],
-                                        source_id=source_id, held=held, created=created)
-                                 if held or created else skip(key, state[1], source_id))
+                    if held or created:
+                        later.append(Change(ChangeKind.SKIP, key, state[1],
+                                            source_id=source_id, held=held, created=created))
+                    else:
+                        later.append(skip(key, state[1], source_id))
+                        plain += 1
                     if seen is not None and not held and created is None:
                         # Next time skipped without mapping (a held change is reported
                         # every run, so a record that has one keeps being mapped).
@@ -287,6 +296,7 @@ class Decider:
             early.extend(await self._settle(later, unlinked))
         else:
             early.extend(cast(list[Change], later))  # nothing waits: all are changes
+        self.quiet = plain == len(early)
         return early
 
     async def _settle(self, items: list[Change | Decision], unlinked: list[Decision]

@@ -40,7 +40,7 @@ from engine.adapters.base import Record
 from engine.adapters.breaker import CircuitOpenError
 from engine.errors import RecordError, SafeguardTripped
 from engine.state.base import RunOutcome, RunStatus, StateStore
-from engine.sync.apply import Checkpoints
+from engine.sync.apply import Applied, Checkpoints
 from engine.sync.changes import Change, ChangeKind, Plan
 from engine.sync.deletion_guard import DeletionGuard
 from engine.sync.failure_share import FailureShare
@@ -205,9 +205,13 @@ async def run_sync(runtime: Runtime, sync_name: str, *, full: bool = False,
                 break
             before = cursor.value
             changes = await job.decider.decide(batch, with_old=False)
+            # Only plain skips (a reconcile's usual batch): nothing to hold, screen, write
+            # or count one by one; the steps below would each pass them through.
+            quiet = job.decider.quiet and guard is None
             if guard is not None:
                 changes = guard(name, changes)
-            changes = list(await write_rate.screen(deletions.hold(changes, before)))
+            if not quiet:
+                changes = list(await write_rate.screen(deletions.hold(changes, before)))
             affordable = quota.affordable(changes)
             if affordable < len(changes):
                 # The day's quota: write what it pays for, then stop (read again next run).
@@ -218,12 +222,15 @@ async def run_sync(runtime: Runtime, sync_name: str, *, full: bool = False,
             if progress is not None:  # read, before the writes that may take a while
                 progress(counts)
             newest = cursor.scan(batch)
-            for change in changes:
-                for held in change.held:
-                    report.held[held.field] = report.held.get(held.field, 0) + 1
-            applied = await job.writer.apply(changes, fence=lease.fence)
+            if quiet:
+                applied = Applied()
+            else:
+                for change in changes:
+                    for held in change.held:
+                        report.held[held.field] = report.held.get(held.field, 0) + 1
+                applied = await job.writer.apply(changes, fence=lease.fence)
+                quota.spent(changes)
             applied.links.extend(job.decider.take_refreshed())  # unchanged: source hashes
-            quota.spent(changes)
             if quota_stop is None:  # a batch written in part leaves the cursor where it was
                 cursor.reach(newest)
             failed = applied.failed
@@ -232,10 +239,13 @@ async def run_sync(runtime: Runtime, sync_name: str, *, full: bool = False,
                 for c in failed[: max(0, 100 - len(report.failures))])
             failed_keys = {c.key for c in failed}
             read_keys.update(failed_keys)
-            for change in changes:
-                kind = ChangeKind.ERROR if failed_keys and change.key in failed_keys \
-                    else change.kind
-                counts[kind] = counts.get(kind, 0) + 1
+            if quiet:
+                counts[ChangeKind.SKIP] += len(changes)
+            else:
+                for change in changes:
+                    kind = ChangeKind.ERROR if failed_keys and change.key in failed_keys \
+                        else change.kind
+                    counts[kind] = counts.get(kind, 0) + 1
             resolved = [c.key for c in changes if c.kind in _RESOLVING and c.key in failing
                         and c.key not in pinned] if failing else []
             await checkpoints.batch(applied, resolved, deletions.capped(cursor.value))
