@@ -54,12 +54,14 @@ def _log_redactor() -> Redactor:
 async def open_runtime(spec_path: str, state: str | None, *,
                         read_only: bool = False) -> AsyncIterator[Runtime]:
     """The spec loaded, its state store open, a Runtime over both; all closed at the end."""
+    from engine.heap import settle
     from engine.spec.load import load_spec
     from engine.sync.runtime import Runtime
 
     spec = load_spec(spec_path)
     with _open_store(state, read_only=read_only) as store:
         runtime = Runtime(spec=spec, store=store, redactor=_log_redactor())
+        settle()  # what was loaded stays: full collections need not walk it (heap.py)
         try:
             yield runtime
         finally:

@@ -30,6 +30,7 @@ import uvicorn
 from engine.console.settings import ConsoleSettings
 from engine.diagnostics import Severity, render_text
 from engine.errors import SpecError
+from engine.heap import settle
 from engine.logs import configure_logging
 from engine.runner.app import Runner, build_app
 from engine.runner.workloop import prefer_responsiveness
@@ -173,6 +174,7 @@ async def serve(
             on_ready(bound)
 
     watcher = loop.create_task(announce())
+    settle()  # the specs, the app and the imports stay: collections skip them (heap.py)
     try:
         await server.serve()
     finally:

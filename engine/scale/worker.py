@@ -27,6 +27,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from engine.diagnostics import Severity, render_text
+from engine.heap import settle
 from engine.logs import configure_logging
 from engine.runner.context import RunnerContext
 from engine.runner.metrics import RunnerMetrics
@@ -118,6 +119,7 @@ async def run_worker(spec_paths: list[str], *, state_url: str | None,
                 except Exception as exc:
                     log.error("connection %s/%s: %s", runtime.spec.integration, connection,
                               exc)
+        settle()  # what start-up loaded stays: collections skip it (engine/heap.py)
         log.info("specsync worker started", extra={
             "scopes": len(cluster.deployment.runtimes), "concurrency": concurrency})
         await work(cluster, concurrency=concurrency, name=name, grace_seconds=grace_seconds)

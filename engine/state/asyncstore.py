@@ -44,6 +44,7 @@ from engine.state.base import (
     Incident,
     LeaseToken,
     Link,
+    LinkState,
     QuarantinedRecord,
     RecordFailure,
     Run,
@@ -111,6 +112,10 @@ class AsyncStateStore:
     async def get_links(self, integration: str, sync: str, keys: Sequence[str]
                         ) -> dict[str, Link]:
         return await self._call(self.store.get_links, integration, sync, keys)
+
+    async def link_states(self, integration: str, sync: str, keys: Sequence[str]
+                          ) -> dict[str, LinkState]:
+        return await self._call(self.store.link_states, integration, sync, keys)
 
     async def link_for_target(self, integration: str, sync: str, target_id: str
                               ) -> Link | None:

@@ -44,6 +44,7 @@ __all__ = [
     "LeaseToken",
     "Link",
     "LinkOrigin",
+    "LinkState",
     "QuarantinedRecord",
     "RecordFailure",
     "Run",
@@ -104,6 +105,19 @@ class Link:
                              origin=origin, active=active, updated_at=updated_at,
                              source_hash=source_hash)
         return link
+
+    @classmethod
+    def of_state(cls, state: LinkState) -> Link:
+        """The link behind a `LinkState`, for the records that need more than a skip
+        (`updated_at` is not in a state: None, the batch's time when committed)."""
+        return cls.of_row(state[0], state[1], state[2], state[5], bool(state[3]), None,
+                          state[4])
+
+
+#: A link as the no-change path reads it, the store's row as it comes:
+#: (source_key, target_id, hash, active, source_hash, origin). A plain tuple costs
+#: nothing to build; `Link.of_state` makes the object where one is needed.
+LinkState = tuple[str, str, str, Any, "str | None", LinkOrigin]
 
 
 @dataclass(frozen=True)
@@ -391,6 +405,12 @@ class StateStore(Protocol):
 
     def conflict_counts(self) -> dict[tuple[str, str], int]:
         """Conflicts recorded per (integration, sync)."""
+        ...
+
+    def link_states(self, integration: str, sync: str, keys: Sequence[str]
+                    ) -> dict[str, LinkState]:
+        """`get_links` as plain tuples (`LinkState`), for deciding a batch: its rows as
+        the database hands them over, no object per link."""
         ...
 
     def link_for_target(self, integration: str, sync: str, target_id: str) -> Link | None:

@@ -45,6 +45,7 @@ from engine.state.base import (
     InboxEvent,
     LeaseToken,
     Link,
+    LinkState,
     RecordFailure,
     Run,
     RunOutcome,
@@ -65,6 +66,7 @@ _IN_CHUNK = 5000
 _ITERSIZE = 2000
 
 _LINK_COLUMNS = "source_key, target_id, hash, origin, active, updated_at, source_hash"
+_STATE_COLUMNS = "source_key, target_id, hash, active, source_hash, origin"  # LinkState
 _RUN_COLUMNS = (
     "id, integration, sync, status, spec_hash, git_commit, trigger, started_at, finished_at,"
     " counts, error"
@@ -264,6 +266,18 @@ class PostgresStateStore(PostgresCreatedValues, PostgresFieldMerge, PostgresOper
                 (integration, sync, list(part)),
             ):
                 found[row[0]] = _link(row)
+        return found
+
+    def link_states(self, integration: str, sync: str, keys: Sequence[str]
+                    ) -> dict[str, LinkState]:
+        found: dict[str, LinkState] = {}
+        unique = list(dict.fromkeys(keys))
+        for part in chunks(unique, _IN_CHUNK):
+            found.update({row[0]: row for row in self._read(
+                f"SELECT {_STATE_COLUMNS} FROM links WHERE integration = %s AND sync = %s"
+                " AND source_key = ANY(%s)",
+                (integration, sync, list(part)),
+            )})
         return found
 
     def link_for_target(self, integration: str, sync: str, target_id: str) -> Link | None:

@@ -46,6 +46,7 @@ from engine.state.base import (
     InboxEvent,
     LeaseToken,
     Link,
+    LinkState,
     RecordFailure,
     Run,
     RunOutcome,
@@ -65,6 +66,7 @@ _IN_CHUNK = 500  # well under SQLite's bound-parameter limit
 _PAGE = 1000  # links per page when streaming
 
 _LINK_COLUMNS = "source_key, target_id, hash, origin, active, updated_at, source_hash"
+_STATE_COLUMNS = "source_key, target_id, hash, active, source_hash, origin"  # LinkState
 _RUN_COLUMNS = (
     "id, integration, sync, status, spec_hash, git_commit, trigger, started_at, finished_at,"
     " counts, error"
@@ -236,6 +238,19 @@ class SqliteStateStore(SqliteCreatedValues, SqliteFieldMerge, SqliteOperatorStat
                 (integration, sync, *part),
             ):
                 found[row[0]] = _link(row)
+        return found
+
+    def link_states(self, integration: str, sync: str, keys: Sequence[str]
+                    ) -> dict[str, LinkState]:
+        found: dict[str, LinkState] = {}
+        unique = list(dict.fromkeys(keys))
+        for part in chunks(unique, _IN_CHUNK):
+            marks = ", ".join("?" * len(part))
+            found.update({row[0]: row for row in self._read(
+                f"SELECT {_STATE_COLUMNS} FROM links WHERE integration = ? AND sync = ?"
+                f" AND source_key IN ({marks})",
+                (integration, sync, *part),
+            )})
         return found
 
     def link_for_target(self, integration: str, sync: str, target_id: str) -> Link | None:

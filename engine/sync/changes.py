@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from engine.sync.merge import MergeOutcome
 
 __all__ = ["KINDS", "Change", "ChangeKind", "FieldChange", "Plan", "diff_fields",
-           "payload_hash"]
+           "payload_hash", "source_hash", "source_hasher"]
 
 
 class ChangeKind(StrEnum):
@@ -75,11 +75,25 @@ def source_hash(record: Mapping[str, Any], salt: bytes) -> str:
     """A content hash of a source record under a sync's fingerprint (`salt`): equal to
     the one on its link, the record maps to what was last written, so a run skips it
     without mapping (engine/sync/decide.py)."""
-    try:  # keys in the adapter's order: another order only costs one mapping
-        blob = orjson.dumps(record, default=_default)
-    except TypeError:  # a key that is not a string
-        blob = orjson.dumps(record, option=_HASH_OPTIONS, default=_default)
-    return hashlib.blake2b(salt + blob, digest_size=16).hexdigest()
+    return source_hasher(salt)(record)
+
+
+def source_hasher(salt: bytes) -> Callable[[Mapping[str, Any]], str]:
+    """`source_hash` under one salt, for every record of a run: the salt is hashed once
+    and each record's hash continues from a copy of that state (same values)."""
+    salted = hashlib.blake2b(salt, digest_size=16)
+    dumps, default = orjson.dumps, _default
+
+    def hash_of(record: Mapping[str, Any]) -> str:
+        try:  # keys in the adapter's order: another order only costs one mapping
+            blob = dumps(record, default=default)
+        except TypeError:  # a key that is not a string
+            blob = dumps(record, option=_HASH_OPTIONS, default=default)
+        state = salted.copy()
+        state.update(blob)
+        return state.hexdigest()
+
+    return hash_of
 
 
 def _plain(value: Any) -> Any:
@@ -126,10 +140,12 @@ class Change:
         """`Change(ChangeKind.SKIP, key, target_id, source_id=source_id)`, for the hot path.
 
         A no-change reconcile makes one per record; filling the instance dict directly
-        costs half of the frozen dataclass's `__init__` (nine `object.__setattr__`).
+        costs half of the frozen dataclass's `__init__` (nine `object.__setattr__`). The
+        fields left at their defaults are not stored: read, they are the class's
+        defaults (the dataclass keeps those on the class), so the change is the same.
         """
         change = object.__new__(cls)
-        change.__dict__.update(_SKIP_DEFAULTS, key=key, target_id=target_id, payload={},
+        change.__dict__.update(kind=_SKIP, key=key, target_id=target_id, payload={},
                                source_id=source_id)
         return change
 
@@ -157,9 +173,7 @@ class Change:
         return out
 
 
-_SKIP_DEFAULTS: dict[str, Any] = {
-    "kind": ChangeKind.SKIP, "fields": (), "reason": "", "code": "", "hash": "", "held": (),
-    "created": None, "source_hash": None}
+_SKIP = ChangeKind.SKIP
 
 
 @dataclass

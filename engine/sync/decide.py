@@ -34,21 +34,21 @@ from engine.adapters.catalog import ObjectInfo
 from engine.errors import RecordError
 from engine.spec.model import Sync
 from engine.state.asyncstore import AsyncStateStore
-from engine.state.base import CreatedValues, Link, StateStore
+from engine.state.base import CreatedValues, Link, LinkState, StateStore
 from engine.sync.changes import (
     Change,
     ChangeKind,
     FieldChange,
     diff_fields,
     payload_hash,
-    source_hash,
+    source_hasher,
 )
 from engine.sync.created import created_values, observe
 from engine.sync.mapping import Mapper
-from engine.sync.match import TargetMatcher, id_text
+from engine.sync.match import TargetMatcher
 from engine.sync.merge import MergeOutcome, Merger
 from engine.sync.runtime import StoreLinks
-from engine.templates import RenderContext, Transform, build_key, compile_transform
+from engine.templates import RenderContext, Transform, compile_transform, key_function
 
 __all__ = ["Decider", "Decision", "Keyed"]
 
@@ -109,6 +109,7 @@ class Decider:
         self.store = store
         self.target_info = target_info
         self.id_field = source_info.id_field if source_info else None
+        self._key_of = key_function(sync.key.components, sync.key.separator)
         self.external_field = matcher.external_field
         self.deactivate: dict[str, Transform] = {
             name: compile_transform(value) for name, value in sync.deactivate.items()}
@@ -125,28 +126,33 @@ class Decider:
         # written: skipped without mapping, when the mapping is the record's alone.
         pure = all(_pure(f.transform) for f in (*mapper.fields, *mapper.placement))
         self._salt = fingerprint.encode() if pure and fingerprint else None
+        self._source_hash = source_hasher(self._salt) if self._salt is not None else None
         self._refreshed: list[Link] = []
         # Two-way fields merged against what both sides last agreed on (merge.py): a
         # changed linked record waits for the target's current values.
         self.merger = merger
+        # Links read ahead for the batches to come (`prefetch`), None where there is none;
+        # each is taken by the first batch that decides its key.
+        self._ahead: dict[str, LinkState | None] = {}
+        # Whether every change of the last batch was a plain skip (nothing to write,
+        # hold, count per change or report): run_sync then takes its short way.
+        self.quiet = False
 
     # -- keys ---------------------------------------------------------------------------
     def key_of(self, record: Mapping[str, Any]) -> str:
-        key = self.sync.key
-        return build_key(key.components, key.separator, record)
+        return self._key_of(record)
 
     def last_per_key(self, batch: Sequence[Record]) -> list[Keyed]:
         """Each record with its key (or why it has none), one record per key in a batch
         (the last read): two writes of one key in one batch would both see "no link
         yet" and create twice."""
-        key = self.sync.key
-        components, separator = key.components, key.separator
+        key_of = self._key_of
         pairs: list[Keyed] = []
         by_key: dict[str, Record] = {}
         keyless = 0
         for record in batch:
             try:
-                text = build_key(components, separator, record)
+                text = key_of(record)
             except RecordError as exc:
                 pairs.append((exc, record))
                 keyless += 1
@@ -158,6 +164,41 @@ class Decider:
         return [*by_key.items(), *[p for p in pairs if isinstance(p[0], RecordError)]]
 
     # -- deciding -----------------------------------------------------------------------
+    async def prefetch(self, records: Sequence[Record]) -> None:
+        """Read the links of the records of several batches to come, in one trip to the
+        store (pipeline.py hands over a window of batches, read.py `batches`).
+
+        Each link read ahead serves once: a key that comes again in a later batch is read
+        again then, after the commit of the batch that wrote it."""
+        key_of = self._key_of
+        keys: list[str] = []
+        for record in records:
+            try:
+                keys.append(key_of(record))
+            except RecordError:
+                continue
+        found = await self.store.link_states(self.integration, self.sync.name, keys)
+        ahead = self._ahead = dict.fromkeys(keys)
+        ahead.update(found)
+
+    async def _states(self, keys: list[str]) -> dict[str, LinkState]:
+        """The links of a batch's keys: those read ahead, the others from the store."""
+        ahead = self._ahead
+        if not ahead:
+            return await self.store.link_states(self.integration, self.sync.name, keys)
+        states: dict[str, LinkState] = {}
+        missing: list[str] = []
+        take = ahead.pop
+        for key in keys:
+            if key not in ahead:
+                missing.append(key)
+            elif (state := take(key)) is not None:
+                states[key] = state
+        if missing:
+            states.update(await self.store.link_states(self.integration, self.sync.name,
+                                                       missing))
+        return states
+
     async def decide(self, batch: Sequence[Record], *, with_old: bool) -> list[Change]:
         """One change per record (per key) of the batch: errors of records without a key
         or payload first, then the others, each in read order."""
@@ -165,21 +206,28 @@ class Decider:
         if self._linked_fields or self._linked_deactivate:
             await self._load_links(keyed)
         keys = [k for k, _ in keyed if isinstance(k, str)]
-        links = await self.store.get_links(self.integration, self.sync.name, keys)
+        # Plain tuples (LinkState): most records of a reconcile need no more than a look
+        # at one; a `Link` is made only for a record that needs more (of_state).
+        states = await self._states(keys)
         watch = self.watch_created
         stored = await self.store.get_created(self.integration, self.sync.name, keys) \
-            if watch and links else {}
+            if watch and states else {}
         early: list[Change] = []  # no key, or no payload
         later: list[Change | Decision] = []
         unlinked: list[Decision] = []
         waiting = False
         id_field, predicate, ctx = self.id_field, self.predicate, self.ctx
         map_record = self.mapper.map
-        skip = Change.skip
-        salt = self._salt
+        skip, of_state, get_state = Change.skip, Link.of_state, states.get
+        hash_source = self._source_hash
+        modified = self.modified
         refreshed = self._refreshed = []
+        plain = 0  # plain skips
+        self.quiet = False
         for key, record in keyed:
-            source_id = id_text(record.get(id_field)) if id_field else None
+            source_id = record.get(id_field) if id_field else None
+            if source_id is not None:  # id_text, inline: once per record
+                source_id = str(source_id)
             if isinstance(key, RecordError):
                 # A record the filter rejects needs no key: it is not synced at all.
                 if predicate is not None and not predicate(record):
@@ -189,17 +237,19 @@ class Decider:
                 else:
                     early.append(Change.failure(f"#{source_id}", key, source_id))
                 continue
-            link = links.get(key)
+            state = get_state(key)
             if predicate is not None and not predicate(record):
-                later.append(self._unmatched(record, key, link, source_id))
+                later.append(self._unmatched(record, key, None if state is None
+                                             else of_state(state), source_id))
                 continue
-            if self.modified and link is not None and key in self.modified:
-                early.append(Change.failure(key, self.modified[key], source_id))
+            if modified and state is not None and key in modified:
+                early.append(Change.failure(key, modified[key], source_id))
                 continue
-            seen = source_hash(record, salt) if salt is not None else None
-            if link is not None and seen is not None and link.source_hash == seen \
-                    and link.active:
-                later.append(skip(key, link.target_id, source_id))  # not even mapped
+            seen = hash_source(record) if hash_source is not None else None
+            # state: (source_key, target_id, hash, active, source_hash, origin)
+            if state is not None and seen is not None and state[4] == seen and state[3]:
+                later.append(skip(key, state[1], source_id))  # not even mapped
+                plain += 1
                 continue
             try:
                 update, create_only = map_record(record, ctx)
@@ -207,25 +257,30 @@ class Decider:
                 early.append(Change.failure(key, exc, source_id))
                 continue
             new_hash = payload_hash(update)
-            if link is not None:
+            if state is not None:
                 held: tuple[FieldChange, ...] = ()
                 created: CreatedValues | None = None
                 if watch:
                     held, created = observe(key, create_only, stored.get(key))
-                if link.active and link.hash == new_hash:
-                    later.append(Change(ChangeKind.SKIP, key, link.target_id,
-                                        source_id=source_id, held=held, created=created)
-                                 if held or created else skip(key, link.target_id, source_id))
+                if state[3] and state[2] == new_hash:
+                    if held or created:
+                        later.append(Change(ChangeKind.SKIP, key, state[1],
+                                            source_id=source_id, held=held, created=created))
+                    else:
+                        later.append(skip(key, state[1], source_id))
+                        plain += 1
                     if seen is not None and not held and created is None:
                         # Next time skipped without mapping (a held change is reported
                         # every run, so a record that has one keeps being mapped).
-                        if link.source_hash != seen:
-                            refreshed.append(replace(link, source_hash=seen, updated_at=None))
-                    elif link.source_hash is not None:
+                        if state[4] != seen:
+                            refreshed.append(replace(of_state(state), source_hash=seen))
+                    elif state[4] is not None:
                         # Mapped until its held change is gone: even a source set back to
                         # what the link's hash says must clear it (created.py).
-                        refreshed.append(replace(link, source_hash=None, updated_at=None))
-                elif with_old or self.merger is not None:
+                        refreshed.append(replace(of_state(state), source_hash=None))
+                    continue
+                link = of_state(state)
+                if with_old or self.merger is not None:
                     later.append(Decision(key, record, source_id, update, create_only,
                                           new_hash, link, held, created,
                                           None if held or created else seen))
@@ -245,6 +300,7 @@ class Decider:
             early.extend(await self._settle(later, unlinked))
         else:
             early.extend(cast(list[Change], later))  # nothing waits: all are changes
+        self.quiet = plain == len(early)
         return early
 
     async def _settle(self, items: list[Change | Decision], unlinked: list[Decision]
@@ -384,7 +440,7 @@ class Decider:
     def source_hash_of(self, record: Record) -> str | None:
         """The hash an unchanged record is skipped by; None where the mapping reads
         more than the record (no skipping without mapping then)."""
-        return source_hash(record, self._salt) if self._salt is not None else None
+        return self._source_hash(record) if self._source_hash is not None else None
 
     def take_refreshed(self) -> list[Link]:
         """Links of the last batch's unchanged records that learn their source hash

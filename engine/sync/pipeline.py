@@ -40,7 +40,7 @@ from engine.adapters.base import Record
 from engine.adapters.breaker import CircuitOpenError
 from engine.errors import RecordError, SafeguardTripped
 from engine.state.base import RunOutcome, RunStatus, StateStore
-from engine.sync.apply import Checkpoints
+from engine.sync.apply import Applied, Checkpoints
 from engine.sync.changes import Change, ChangeKind, Plan
 from engine.sync.deletion_guard import DeletionGuard
 from engine.sync.failure_share import FailureShare
@@ -59,6 +59,9 @@ from engine.sync.write_rate import WriteRate
 __all__ = ["RunReport", "SyncJob", "plan_sync", "run_sync"]
 
 PLAN_KEEP = 2_000  # changes kept for display; counts always cover every record
+# Records whose links are read in one trip to the store (several batches): a trip costs
+# about as much CPU as deciding a hundred unchanged records, in thread handoffs.
+WINDOW_RECORDS = 1_000
 
 # The counts a run reports, in the order they are shown.
 _COUNTED = ("read", ChangeKind.CREATE, ChangeKind.UPDATE, ChangeKind.ADOPT, ChangeKind.SKIP,
@@ -115,7 +118,8 @@ async def plan_sync(runtime: Runtime, sync_name: str, *, full: bool = False,
         failing = set(await job.astore.failing_keys(integration, name))
         stream = job.reader.stream(since, set(), failing)
     unlinked = Unlinked()
-    async for batch in batches(stream, job.batch_size):
+    async for batch in batches(stream, job.batch_size, ahead=job.decider.prefetch,
+                               window=_window(job)):
         decided = await job.decider.decide(batch, with_old=True)
         if on_batch is not None:
             on_batch(job, batch, decided)
@@ -206,16 +210,22 @@ async def run_sync(runtime: Runtime, sync_name: str, *, full: bool = False,
         stream = records if records is not None else job.reader.stream(since, read_keys,
                                                                         failing)
         # A stop request (SIGTERM) ends the read; the batch in hand is still written.
-        async for batch in batches(runtime.stop.guard(stream), job.batch_size):
+        async for batch in batches(runtime.stop.guard(stream), job.batch_size,
+                                   ahead=job.decider.prefetch, window=_window(job),
+                                   stopped=lambda: runtime.stop.requested):
             if not quota.fits(()):  # not even the look-ups: the day's quota is spent
                 quota_stop = quota.message(counts["read"], _total(job), runtime.clock())
                 break
             before = cursor.value
             changes = await job.decider.decide(batch, with_old=False)
+            # Only plain skips (a reconcile's usual batch): nothing to hold, screen, write
+            # or count one by one; the steps below would each pass them through.
+            quiet = job.decider.quiet and guard is None
             if guard is not None:
                 changes = guard(name, changes)
             seen = source_deletes.seen(changes)
-            changes = list(await write_rate.screen(deletions.hold(changes, before)))
+            if not quiet:
+                changes = list(await write_rate.screen(deletions.hold(changes, before)))
             affordable = quota.affordable(changes)
             if affordable < len(changes):
                 # The day's quota: write what it pays for, then stop (read again next run).
@@ -226,13 +236,16 @@ async def run_sync(runtime: Runtime, sync_name: str, *, full: bool = False,
             if progress is not None:  # read, before the writes that may take a while
                 progress(counts)
             newest = cursor.scan(batch)
-            for change in changes:
-                for held in change.held:
-                    report.held[held.field] = report.held.get(held.field, 0) + 1
-                unlinked.see(change)
-            applied = await job.writer.apply(changes, fence=lease.fence)
+            if quiet:
+                applied = Applied()
+            else:
+                for change in changes:
+                    for held in change.held:
+                        report.held[held.field] = report.held.get(held.field, 0) + 1
+                    unlinked.see(change)
+                applied = await job.writer.apply(changes, fence=lease.fence)
+                quota.spent(changes)
             applied.links.extend(job.decider.take_refreshed())  # unchanged: source hashes
-            quota.spent(changes)
             if quota_stop is None:  # a batch written in part leaves the cursor where it was
                 cursor.reach(newest)
             failed = applied.failed
@@ -241,10 +254,13 @@ async def run_sync(runtime: Runtime, sync_name: str, *, full: bool = False,
                 for c in failed[: max(0, 100 - len(report.failures))])
             failed_keys = {c.key for c in failed}
             read_keys.update(failed_keys)
-            for change in changes:
-                kind = ChangeKind.ERROR if failed_keys and change.key in failed_keys \
-                    else change.kind
-                counts[kind] = counts.get(kind, 0) + 1
+            if quiet:
+                counts[ChangeKind.SKIP] += len(changes)
+            else:
+                for change in changes:
+                    kind = ChangeKind.ERROR if failed_keys and change.key in failed_keys \
+                        else change.kind
+                    counts[kind] = counts.get(kind, 0) + 1
             resolved = [c.key for c in changes if c.kind in _RESOLVING and c.key in failing
                         and c.key not in pinned] if failing else []
             await checkpoints.batch(applied, resolved, deletions.capped(cursor.value), seen)
@@ -362,6 +378,11 @@ async def _plan_source_deletes(job: SyncJob, plan: Plan, keep: int) -> None:
                                      last.finished if last else None))
     for change in changes:
         plan.add(change, keep=len(plan.changes) < keep)
+
+
+def _window(job: SyncJob) -> int:
+    """Batches per trip for their links: about WINDOW_RECORDS records, at least one."""
+    return max(1, WINDOW_RECORDS // job.batch_size)
 
 
 def _total(job: SyncJob) -> int | None:

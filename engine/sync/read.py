@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Container, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Container, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -168,19 +168,54 @@ class DeltaCursor:
                 "and updates whenever the record changes)")
 
 
-async def batches(records: AsyncIterator[Record], size: int) -> AsyncIterator[list[Record]]:
+async def batches(records: AsyncIterator[Record], size: int, *,
+                  ahead: Callable[[list[Record]], Awaitable[None]] | None = None,
+                  window: int = 1, stopped: Callable[[], bool] | None = None,
+                  ) -> AsyncIterator[list[Record]]:
     """Records in lists of `size`. Between batches the event loop gets a turn, so I/O
     started in the background (an adapter fetching its next page) proceeds while
-    records of the current page are decided: a page already in memory never suspends."""
-    batch: list[Record] = []
-    async for record in records:
-        batch.append(record)
-        if len(batch) >= size:
+    records of the current page are decided: a page already in memory never suspends.
+
+    With `ahead`, `window` batches are read at a time and `ahead(records)` is awaited
+    once for all of them before the first is handed out (the decider loads their links
+    in one trip to the store instead of one per batch). Once `stopped()` says so, no
+    further batch of a window is handed out: a stop still ends at the batch in hand.
+    """
+    if ahead is None or window <= 1:
+        batch: list[Record] = []
+        async for record in records:
+            batch.append(record)
+            if len(batch) >= size:
+                yield batch
+                batch = []
+                await asyncio.sleep(0)
+        if batch:
             yield batch
-            batch = []
-            await asyncio.sleep(0)
-    if batch:
-        yield batch
+        return
+    read: list[Record] = []
+    failed: Exception | None = None
+    try:
+        async for record in records:
+            read.append(record)
+            if len(read) >= size * window:
+                await ahead(read)
+                for start in range(0, len(read), size):
+                    if start and stopped is not None and stopped():
+                        return
+                    yield read[start:start + size]
+                    await asyncio.sleep(0)
+                read = []
+    except Exception as exc:  # a page refused mid-window: the whole batches before it are
+        failed = exc  # decided and committed first, as they were one by one
+        del read[len(read) // size * size:]
+    if read:
+        await ahead(read)
+        for start in range(0, len(read), size):
+            if start and stopped is not None and stopped():
+                break
+            yield read[start:start + size]
+    if failed is not None:
+        raise failed
 
 
 async def chain(*sources: AsyncIterator[Record]) -> AsyncIterator[Record]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from engine.templates.compile import Render, Transform, check_transform, compile_transform
 from engine.templates.context import OMIT, LinkResolver, NoLinks, Omit, RenderContext
-from engine.templates.keys import KeySpec, build_key
+from engine.templates.keys import KeySpec, build_key, key_function
 from engine.templates.problems import TemplateProblem, TransformError
 
 __all__ = [
@@ -28,4 +28,5 @@ __all__ = [
     "build_key",
     "check_transform",
     "compile_transform",
+    "key_function",
 ]

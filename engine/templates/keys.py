@@ -14,13 +14,14 @@ same way with every other record missing that field.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Literal
 
 from engine.errors import RecordError
 
-__all__ = ["KeySpec", "build_key"]
+__all__ = ["KeySpec", "build_key", "key_function"]
 
 
 def build_key(components: Sequence[str], separator: str, record: Mapping[str, Any]) -> str:
@@ -42,6 +43,27 @@ def build_key(components: Sequence[str], separator: str, record: Mapping[str, An
             )
         parts.append(text)
     return separator.join(parts)
+
+
+def key_function(components: Sequence[str], separator: str
+                 ) -> Callable[[Mapping[str, Any]], str]:
+    """`build_key` for one sync's components, made once: a key of one component (the
+    usual case) is its value as text, without building a list to join; a record without
+    one fails in `build_key`, with its located error."""
+    if len(components) != 1:
+        return partial(build_key, tuple(components), separator)
+    name = components[0]
+    parts = (name,)
+
+    def key_of(record: Mapping[str, Any]) -> str:
+        value = record.get(name)
+        if value is not None:
+            text = (value if type(value) is str else str(value)).strip()
+            if text:
+                return text
+        return build_key(parts, separator, record)  # raises: empty or missing
+
+    return key_of
 
 
 @dataclass(frozen=True)

@@ -623,6 +623,57 @@ async def test_catalog_fields_are_asked_for_by_name_when_the_container_has_more(
     assert "customernumber" in fields and "extra" not in fields
 
 
+class _FilterAnswers(httpx.AsyncBaseTransport):
+    """The sandbox, but each filter read answered with `body(the sandbox's answer)`."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport, body: Any) -> None:
+        self.inner, self.body = inner, body
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        response = await self.inner.handle_async_request(request)
+        if not request.url.path.endswith("/filter"):
+            return response
+        answer = orjson.loads(await response.aread())
+        return httpx.Response(200, content=self.body(answer),
+                              headers={"Content-Type": "application/json"})
+
+
+@pytest.mark.parametrize(("body", "message"), [
+    (lambda answer: b"<html>gateway error</html>", "customers filter answer is not JSON"),
+    (lambda answer: orjson.dumps({"panes": {"filter": {"rows": []}}}),
+     "has no panes.filter.records"),
+    (lambda answer: orjson.dumps({"panes": {"filter": {"records": [{"meta": {}}]}}}),
+     "has no panes.filter.records"),
+    (lambda answer: orjson.dumps([answer]), "has no panes.filter.records"),
+])
+async def test_a_filter_answer_of_another_shape_is_a_clear_error(body: Any,
+                                                                 message: str) -> None:
+    harness = make_harness()
+    harness.client._transport = _FilterAnswers(harness.client._transport, body)
+    async with harness.client:
+        with pytest.raises(FatalError, match=message):
+            await collect(harness.adapter.read("customers"))
+
+
+async def test_a_filter_answer_is_read_whatever_else_it_carries() -> None:
+    """Rows are the records' `data`: other members, of a row or of the answer, and a
+    `meta` of an unexpected type change nothing."""
+    def extra(answer: Any) -> bytes:
+        pane = answer["panes"]["filter"]
+        pane["meta"] = ["not", "an", "object"]
+        for row in pane["records"]:
+            row["links"] = {"self": {"href": "x"}}
+        return orjson.dumps({**answer, "links": {}})
+
+    harness = make_harness()
+    plain = make_harness()
+    harness.client._transport = _FilterAnswers(harness.client._transport, extra)
+    async with harness.client, plain.client:
+        records = await collect(harness.adapter.read("customers"))
+        expected = await collect(plain.adapter.read("customers"))
+    assert len(records) == 55 and records == expected
+
+
 # ---------------------------------------------------------------------- literals
 
 

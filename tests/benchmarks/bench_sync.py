@@ -5,6 +5,7 @@
     python tests/benchmarks/bench_sync.py --writes 60     # also the rate-limited write phase
     python tests/benchmarks/bench_sync.py --sizes 20000 --stages   # CPU per stage
     python tests/benchmarks/bench_sync.py --sizes 20000 --profile /tmp/p  # cProfile
+    python tests/benchmarks/bench_sync.py --sizes 100000 --repeat 5   # medians of 5 runs
 
 Phase 1, no-change reconcile: the state store already links every customer with the hash
 of what was last written and of the source record it came from (seeded here by mapping
@@ -15,7 +16,9 @@ process; the engine runs in a child process so its peak memory is its own (VmHWM
 its address space; see `_peak_mb`). The seeding pass reads every page once, so the
 Maconomy sandbox answers the measured run from its page cache, as it would any re-read
 of unchanged data (`--cold` turns that cache off). Besides records/s, the engine's
-CPU per record is printed: on a shared machine it moves far less than wall time.
+CPU per record is printed: on a shared machine it moves far less than wall time, but
+still moves; `--repeat N` runs the engine's process N times over the same sandboxes and
+state and prints each run and the medians.
 
 Phase 2, writes: new customers are synced into a Cinode sandbox with its documented
 limit (40 requests per 2 seconds); the figure is requests per second achieved against
@@ -117,6 +120,7 @@ def _rss_mb() -> float:
 
 
 async def _child(state: str, profile: str | None = None) -> None:
+    from engine.heap import settle
     from engine.spec.load import load_spec
     from engine.state import open_store
     from engine.sync.pipeline import run_sync
@@ -125,6 +129,7 @@ async def _child(state: str, profile: str | None = None) -> None:
     spec = load_spec(SPEC)
     with open_store(state) as store:
         runtime = Runtime(spec=spec, store=store)
+        settle()  # as `specsync run` does once the spec is loaded (engine/cli/runtime.py)
         before = _rss_mb()
         profiler = None
         if profile:
@@ -205,7 +210,8 @@ async def _stages(state: str) -> None:
             "source hash (skips the map and payload hash)": _cpu_per_record(
                 lambda: [job.decider.source_hash_of(r) for r in records], n),
             "link lookup (SQLite, per batch)": _cpu_per_record(
-                lambda: [store.get_links(spec.integration, "customers", b) for b in batches], n),
+                lambda: [store.link_states(spec.integration, "customers", b) for b in batches],
+                n),
         }
         # Process CPU, not this thread's: decide reads the links on the store's thread.
         rows["decide (key+filter+map+links+hash+Change)"] = await _process_cpu_per_record(
@@ -221,9 +227,10 @@ async def _stages(state: str) -> None:
         print(f"  {name:48s} {micros:6.2f} us/record")
 
 
-def _with_sandboxes(size: int, child_args: list[str],
-                    cold: bool = False) -> tuple[str, int]:
-    """Serve the sandboxes, seed the state, run this script as the engine's process."""
+def _with_sandboxes(size: int, child_args: list[str], cold: bool = False,
+                    repeat: int = 1) -> tuple[list[str], int]:
+    """Serve the sandboxes, seed the state, run this script as the engine's process
+    (`repeat` times: a no-change run leaves the links as they were)."""
     from engine.sandbox.cinode import CinodeSandbox
     from engine.sandbox.maconomy import MaconomySandbox, MaconomySettings
     from engine.sandbox.platform import SandboxConfig
@@ -237,21 +244,29 @@ def _with_sandboxes(size: int, child_args: list[str],
         env = _env({"maconomy": maconomy, "cinode": cinode})
         state = str(Path(tmp) / "state.db")
         seeded = asyncio.run(_seed_state(state, env))
-        out = subprocess.run([sys.executable, __file__, "--child", state, *child_args],
-                             env={**os.environ, **env}, capture_output=True, text=True,
-                             check=True, cwd=ROOT)
-        return out.stdout, seeded
+        outputs = []
+        for _ in range(repeat):
+            out = subprocess.run([sys.executable, __file__, "--child", state, *child_args],
+                                 env={**os.environ, **env}, capture_output=True, text=True,
+                                 check=True, cwd=ROOT)
+            outputs.append(out.stdout)
+        return outputs, seeded
 
 
 def stages(size: int) -> str:
-    return _with_sandboxes(size, ["--stages"])[0]
+    return _with_sandboxes(size, ["--stages"])[0][0]
 
 
-def reconcile(size: int, profile: str | None = None, cold: bool = False) -> dict:
-    stdout, seeded = _with_sandboxes(size, ["--profile", profile] if profile else [], cold)
-    result = json.loads(stdout.strip().splitlines()[-1])
-    result["seeded"] = seeded
-    return result
+def reconcile(size: int, profile: str | None = None, cold: bool = False,
+              repeat: int = 1) -> list[dict]:
+    outputs, seeded = _with_sandboxes(size, ["--profile", profile] if profile else [], cold,
+                                      repeat)
+    results = []
+    for stdout in outputs:
+        result = json.loads(stdout.strip().splitlines()[-1])
+        result["seeded"] = seeded
+        results.append(result)
+    return results
 
 
 async def _writes(count: int) -> dict:
@@ -288,6 +303,8 @@ def main() -> None:
     parser.add_argument("--writes", type=int, default=0)
     parser.add_argument("--profile", help="write a cProfile of the engine process here "
                         "(per size: PATH.SIZE); read it with `python -m pstats`")
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="run the engine's process N times per size; print the medians")
     parser.add_argument("--cold", action="store_true",
                         help="the Maconomy sandbox generates every page anew (no page cache)")
     parser.add_argument("--stages", action="store_true",
@@ -302,13 +319,22 @@ def main() -> None:
         return
     results = {}
     for size in [int(s) for s in args.sizes.split(",")]:
-        r = reconcile(size, f"{args.profile}.{size}" if args.profile else None, args.cold)
+        runs = reconcile(size, f"{args.profile}.{size}" if args.profile else None, args.cold,
+                         max(1, args.repeat))
+        for r in runs:
+            print(f"no-change reconcile of {r['read']:,} customers: {r['seconds']:.2f} s, "
+                  f"{r['read'] / r['seconds']:,.0f} records/s end to end, "
+                  f"{r['written']} written, peak memory {r['peak_mb']:.0f} MB "
+                  f"({r['before_mb']:.0f} MB before the run); engine CPU "
+                  f"{r['cpu_seconds'] / r['read'] * 1e6:.1f} us/record")
+        r = {k: statistics.median(run[k] for run in runs)
+             for k in ("read", "seconds", "cpu_seconds", "peak_mb")}
         results[size] = r
-        print(f"no-change reconcile of {r['read']:,} customers: {r['seconds']:.2f} s, "
-              f"{r['read'] / r['seconds']:,.0f} records/s end to end, "
-              f"{r['written']} written, peak memory {r['peak_mb']:.0f} MB "
-              f"({r['before_mb']:.0f} MB before the run); engine CPU "
-              f"{r['cpu_seconds'] / r['read'] * 1e6:.1f} us/record")
+        if len(runs) > 1:
+            print(f"  median of {len(runs)} runs, {size:,}: engine CPU "
+                  f"{r['cpu_seconds'] / r['read'] * 1e6:.1f} us/record, "
+                  f"{r['seconds']:.2f} s, peak memory {r['peak_mb']:.0f} MB "
+                  f"(load average {os.getloadavg()[0]:.1f})")
     if len(results) >= 2:
         small, large = results[min(results)], results[max(results)]
         growth = (large["peak_mb"] - small["peak_mb"]) / small["peak_mb"] * 100

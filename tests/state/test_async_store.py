@@ -46,6 +46,8 @@ async def test_calls_go_through_in_order_and_links_stream(store: StateStore) -> 
         assert streamed == [link.source_key for link in links]
         found = await astore.get_links(INTEG, S, ["k00007", "nope"])
         assert list(found) == ["k00007"]
+        states = await astore.link_states(INTEG, S, ["k00007", "nope"])
+        assert list(states) == ["k00007"] and states["k00007"][1] == "t7"
         cursor, count = await astore.run(lambda s: (s.get_cursor(INTEG, S),
                                                     s.count_links(INTEG, S)))
         assert (cursor, count) == ("c1", 2_345)

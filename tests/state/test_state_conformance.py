@@ -120,6 +120,25 @@ def test_get_links_batches_long_key_lists(store: StateStore) -> None:
     assert all(got[k].target_id == f"t-{k}" for k in keys[::2])
 
 
+def test_link_states_are_the_links_as_plain_tuples(store: StateStore) -> None:
+    """What deciding a batch reads: (key, target, hash, active, source hash, origin), one
+    per linked key, in long key lists too; `Link.of_state` gives the link back."""
+    keys = [f"k{n:05d}" for n in range(1_234)]
+    commit(store, links=[Link(k, f"t-{k}", f"h-{k}", "adopted", source_hash=f"s-{k}")
+                         for k in keys[::2]])
+    commit(store, 5, links=[Link("k00000", "t-k00000", "h2", active=False)])
+    got = store.link_states(INTEG, S, [*keys, *keys[:10], "missing"])
+    assert sorted(got) == keys[::2]
+    assert all(type(state) is tuple for state in got.values())
+    key, target_id, hash_, active, source_hash, origin = got["k00002"]
+    assert (key, target_id, hash_, bool(active), source_hash, origin) == (
+        "k00002", "t-k00002", "h-k00002", True, "s-k00002", "adopted")
+    assert not got["k00000"][3] and got["k00000"][4] is None
+    assert Link.of_state(got["k00002"]) == Link("k00002", "t-k00002", "h-k00002", "adopted",
+                                                True, None, "s-k00002")
+    assert store.link_states(INTEG, "projects", keys) == {}
+
+
 def test_link_for_target_prefers_the_active_link(store: StateStore) -> None:
     commit(store, 0, links=[Link("old", "t", "h", active=False)])
     commit(store, 1, links=[Link("new", "t", "h")])

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
+import msgspec
 import orjson
 
 from engine.adapters.base import AdapterContext
@@ -58,6 +59,29 @@ class Page:
     rows: list[dict[str, Any]]
     row_offset: int | None
     row_count: int | None
+
+
+# A filter answer's shape, `panes.filter.records[].data` (F-RESP-VALUES): decoded against
+# it, each row's wrapper and `meta` are skipped rather than built as dicts and dropped.
+# That halves the CPU of decoding a page (a no-change reconcile's largest cost).
+class _Row(msgspec.Struct):
+    data: dict[str, Any]
+
+
+class _Pane(msgspec.Struct):
+    records: list[_Row]
+    meta: Any = None
+
+
+class _Panes(msgspec.Struct):
+    filter: _Pane
+
+
+class _Answer(msgspec.Struct):
+    panes: _Panes
+
+
+_PAGE = msgspec.json.Decoder(_Answer)
 
 
 def parse_specification(spec: Any) -> dict[str, FieldSpec] | None:
@@ -252,14 +276,16 @@ class Wire:
                 params["orderby"] = ",".join(order)
             response = await self.session.request(
                 "GET", container.filter_href, params=params, headers={"Accept": V1_ACCEPT})
-        answer = _json(response, f"{obj} filter")
+        content = _content(response)
         try:
-            pane = answer["panes"]["filter"]
-            rows = [record["data"] for record in pane["records"]]
-        except (KeyError, TypeError):
+            pane = _PAGE.decode(content).panes.filter
+        except msgspec.ValidationError:
             raise FatalError(f"maconomy: the filter answer for {obj} has no "
                              "panes.filter.records[].data") from None
-        meta = pane.get("meta") if isinstance(pane.get("meta"), dict) else {}
+        except msgspec.DecodeError as exc:
+            raise FatalError(f"maconomy: the {obj} filter answer is not JSON ({exc})") from None
+        rows = [record.data for record in pane.records]
+        meta = pane.meta if isinstance(pane.meta, dict) else {}
         return Page(rows, meta.get("rowOffset"), meta.get("rowCount"))
 
     def can_order(self) -> bool:
@@ -274,12 +300,17 @@ def _href(link: Any) -> str | None:
     return None
 
 
-def _json(response: httpx.Response, what: str) -> Any:
+def _content(response: httpx.Response) -> bytes:
     content = response.content
     # httpx 0.28 links a response and its stream both ways (encode/httpx#3733): the
     # page's bytes would wait for a full garbage collection. Cut the loop so they go
     # as soon as the page is decoded; the response was read and closed already.
     response.stream = httpx.ByteStream(b"")
+    return content
+
+
+def _json(response: httpx.Response, what: str) -> Any:
+    content = _content(response)
     try:
         return orjson.loads(content)
     except orjson.JSONDecodeError as exc:
