@@ -134,6 +134,11 @@ class Decider:
         # Links read ahead for the batches to come (`prefetch`), None where there is none;
         # each is taken by the first batch that decides its key.
         self._ahead: dict[str, LinkState | None] = {}
+        # The window `prefetch` read ahead, its records' keys (or why a record has none)
+        # and where its next batch starts: a batch of it is not keyed twice.
+        self._window: Sequence[Record] = ()
+        self._keyed: list[str | RecordError] = []
+        self._next = self._last = 0
         # Whether every change of the last batch was a plain skip (nothing to write,
         # hold, count per change or report): run_sync then takes its short way.
         self.quiet = False
@@ -146,8 +151,13 @@ class Decider:
         """Each record with its key (or why it has none), one record per key in a batch
         (the last read): two writes of one key in one batch would both see "no link
         yet" and create twice."""
+        keys = self._window_keys(batch)
+        if keys is not None:  # keyed once, by `prefetch`
+            pairs: list[Keyed] = list(zip(keys, batch, strict=True))
+            if len(dict(pairs)) == len(batch):  # an error is its own key: never twice
+                return pairs
         key_of = self._key_of
-        pairs: list[Keyed] = []
+        pairs = []
         by_key: dict[str, Record] = {}
         keyless = 0
         for record in batch:
@@ -171,15 +181,35 @@ class Decider:
         Each link read ahead serves once: a key that comes again in a later batch is read
         again then, after the commit of the batch that wrote it."""
         key_of = self._key_of
+        keyed: list[str | RecordError] = []
         keys: list[str] = []
         for record in records:
             try:
-                keys.append(key_of(record))
-            except RecordError:
+                key = key_of(record)
+            except RecordError as exc:
+                keyed.append(exc)
                 continue
+            keyed.append(key)
+            keys.append(key)
         found = await self.store.link_states(self.integration, self.sync.name, keys)
         ahead = self._ahead = dict.fromkeys(keys)
         ahead.update(found)
+        # The keys serve again when the window's batches are decided (`last_per_key`).
+        self._window, self._keyed, self._next, self._last = records, keyed, 0, 0
+
+    def _window_keys(self, batch: Sequence[Record]) -> list[str | RecordError] | None:
+        """The keys `prefetch` made for this batch, when it is the window's next slice
+        (or the last one again, as recording.py asks); None for any other batch."""
+        window, size = self._window, len(batch)
+        if not size:
+            return None
+        for start in (self._next, self._last):
+            end = start + size
+            if end <= len(window) and window[start] is batch[0] and \
+                    window[end - 1] is batch[-1]:
+                self._last, self._next = start, end
+                return self._keyed[start:end]
+        return None
 
     async def _states(self, keys: list[str]) -> dict[str, LinkState]:
         """The links of a batch's keys: those read ahead, the others from the store."""

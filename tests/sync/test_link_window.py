@@ -50,3 +50,31 @@ async def test_a_run_reads_the_links_of_many_batches_in_one_trip(world_factory) 
              if name in ("link_states", "get_links")]
     assert reads == ["link_states"]  # ten batches of 3, one trip for their links
     await runtime.aclose()
+
+
+async def test_the_records_of_a_window_are_keyed_once(world_factory) -> None:
+    world = world_factory(records=30)
+    runtime = world.runtime(_small_batches(world, 3))
+    first = await run_sync(runtime, "customers", full=True)
+    assert first.counts["create"] == 30
+    job = SyncJob(runtime, "customers")
+    calls: list[str] = []
+    key_of = job.decider._key_of
+
+    def counting(record: Any) -> str:
+        calls.append(key_of(record))
+        return calls[-1]
+
+    job.decider._key_of = counting
+    records = [r async for r in job.records(None)]
+    await job.decider.prefetch(records)
+    for start in range(0, 30, 3):
+        batch = records[start:start + 3]
+        changes = await job.decider.decide(batch, with_old=False)
+        assert [c.kind for c in changes] == ["skip"] * 3
+        assert [k for k, _ in job.decider.last_per_key(batch)] == calls[start:start + 3]
+    assert len(calls) == 30  # by prefetch; the batches took them from there
+    odd = [dict(r) for r in records[:2]]  # not a slice of the window: keyed anew
+    assert [k for k, _ in job.decider.last_per_key(odd)] == calls[:2]
+    assert len(calls) == 32
+    await runtime.aclose()
