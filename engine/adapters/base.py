@@ -64,6 +64,7 @@ __all__ = [
     "FilterPushdown",
     "InboundRequest",
     "MalformedRequestError",
+    "PagedRead",
     "Record",
     "ReferenceSource",
     "Referent",
@@ -130,6 +131,19 @@ class WriteResult:
     @property
     def ok(self) -> bool:
         return self.error is None and not self.ambiguous
+
+
+@runtime_checkable
+class PagedRead(Protocol):
+    """What an adapter may offer besides `Adapter.read`: a full read a page at a time.
+
+    The same records in the same order as `read(obj)`, handed over as the lists the API
+    answers with. A run of 100,000 records then takes no generator step per record
+    (engine/sync/read.py `page_batches`); adapters without it are read record by record.
+    """
+
+    def read_pages(self, obj: str) -> AsyncIterator[list[Record]]:
+        ...
 
 
 @runtime_checkable

@@ -48,7 +48,7 @@ from engine.sync.job import SyncJob
 from engine.sync.lease import SyncLease
 from engine.sync.pace import request_meter
 from engine.sync.quota import DailyQuota
-from engine.sync.read import DeltaCursor, batches
+from engine.sync.read import DeltaCursor, batches, page_batches
 from engine.sync.recording import ReadRecorder
 from engine.sync.runtime import Runtime, StoreLinks
 from engine.sync.source_deletes import SourceDeletes, unseen_note
@@ -207,12 +207,19 @@ async def run_sync(runtime: Runtime, sync_name: str, *, full: bool = False,
         elif job.sync.key.verify and failing:
             pinned = {f.source_key for f in await store.list_failures(
                 integration, name, limit=100_000) if f.code == "key.modified"}
-        stream = records if records is not None else job.reader.stream(since, read_keys,
-                                                                        failing)
         # A stop request (SIGTERM) ends the read; the batch in hand is still written.
-        async for batch in batches(runtime.stop.guard(stream), job.batch_size,
-                                   ahead=job.decider.prefetch, window=_window(job),
-                                   stopped=lambda: runtime.stop.requested):
+        halted = lambda: runtime.stop.requested  # noqa: E731
+        paged = job.reader.pages() if whole else None
+        if paged is not None:  # the adapter hands over pages: no step per record
+            stream_batches = page_batches(paged, job.batch_size, ahead=job.decider.prefetch,
+                                          window=_window(job), stopped=halted)
+        else:
+            stream = records if records is not None else job.reader.stream(since, read_keys,
+                                                                            failing)
+            stream_batches = batches(runtime.stop.guard(stream), job.batch_size,
+                                     ahead=job.decider.prefetch, window=_window(job),
+                                     stopped=halted)
+        async for batch in stream_batches:
             if not quota.fits(()):  # not even the look-ups: the day's quota is spent
                 quota_stop = quota.message(counts["read"], _total(job), runtime.clock())
                 break

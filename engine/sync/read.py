@@ -27,7 +27,7 @@ from engine.state.asyncstore import AsyncStateStore
 from engine.templates import build_key
 from engine.values import coerce, parse_datetime
 
-__all__ = ["DeltaCursor", "SourceReader", "batches", "chain"]
+__all__ = ["DeltaCursor", "SourceReader", "batches", "chain", "page_batches"]
 
 
 class SourceReader:
@@ -59,6 +59,12 @@ class SourceReader:
         delta = self.sync.delta
         return self.source.read(self.sync.source_object, since=since,
                                 cursor_field=delta.cursor if delta and since else None)
+
+    def pages(self) -> AsyncIterator[list[Record]] | None:
+        """A full read a page at a time, where the adapter offers it (`PagedRead`);
+        None where it does not (then `records(None)`)."""
+        read_pages = getattr(self.source, "read_pages", None)
+        return read_pages(self.sync.source_object) if read_pages is not None else None
 
     def stream(self, since: datetime | None, read_keys: set[str],
                failing: Container[str]) -> AsyncIterator[Record]:
@@ -212,6 +218,57 @@ async def batches(records: AsyncIterator[Record], size: int, *,
         await ahead(read)
         for start in range(0, len(read), size):
             if start and stopped is not None and stopped():
+                break
+            yield read[start:start + size]
+    if failed is not None:
+        raise failed
+
+
+async def page_batches(pages: AsyncIterator[list[Record]], size: int, *,
+                       ahead: Callable[[list[Record]], Awaitable[None]], window: int,
+                       stopped: Callable[[], bool]) -> AsyncIterator[list[Record]]:
+    """`batches` of a paged read (`SourceReader.pages`), with the stop of
+    `StopRequest.guard` (stop.py): the same batches as
+    `batches(stop.guard(records), size, ahead=ahead, window=window, stopped=stopped)`
+    over the same records, without a generator step per record.
+
+    The guard ends the read at the first record asked for after a stop was requested,
+    after handing on the record being read when it came (a stop during a page's fetch
+    lets the next record through); a stop never fetches a page after that.
+    """
+    span = size * max(1, window)
+    look = ahead if window > 1 else None  # as `batches`: one batch, no read-ahead
+    read: list[Record] = []
+    failed: Exception | None = None
+    if stopped():
+        return
+    try:
+        async for page in pages:
+            if stopped():  # requested while the page was fetched: its first record
+                if not page:  # (the guard checks after handing one on)
+                    continue
+                read.append(page[0])
+                break
+            read.extend(page)
+            while len(read) >= span:
+                full, read = read[:span], read[span:]
+                if look is not None:
+                    await look(full)
+                for start in range(0, span, size):
+                    if start and stopped():
+                        return
+                    yield full[start:start + size]
+                    await asyncio.sleep(0)
+                if stopped():
+                    return
+    except Exception as exc:  # as `batches`: the whole batches before a refused page
+        failed = exc
+        del read[len(read) // size * size:]
+    if read:
+        if look is not None:
+            await look(read)
+        for start in range(0, len(read), size):
+            if start and stopped():
                 break
             yield read[start:start + size]
     if failed is not None:

@@ -253,12 +253,19 @@ class MaconomyAdapter:
             return self._read_changed(obj, info, cursor_field or info.cursor_fields[0], since)
         return self._read_all(obj, info)
 
-    async def _read_all(self, obj: str, info: ObjectInfo) -> AsyncIterator[Record]:
+    async def read_pages(self, obj: str) -> AsyncIterator[list[Record]]:
+        """Every record, a page at a time (engine/adapters/base.py `PagedRead`): the
+        records of `read(obj)`, without a generator step per record."""
+        info = self._object(obj)
         container = await self.wire.container(obj)
         plan = Plan(info, _types(container), self.options.zone)
         key = info.id_field
         async for rows in self._scan(obj, container, plan, key, None, [f"+{key}"]):
-            for record in plan.records(rows):
+            yield plan.records(rows)
+
+    async def _read_all(self, obj: str, info: ObjectInfo) -> AsyncIterator[Record]:
+        async for records in self.read_pages(obj):
+            for record in records:
                 yield record
 
     def server_delta_blocked(self, container: Container, cursor: str) -> str | None:
