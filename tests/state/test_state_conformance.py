@@ -20,6 +20,7 @@ from engine.state import (
     sync_lease_name,
 )
 from engine.state.migrations import latest_version
+from engine.state.sqlite import SqliteStateStore
 
 INTEG, S = "kleer-cinode", "customers"
 
@@ -137,6 +138,35 @@ def test_link_states_are_the_links_as_plain_tuples(store: StateStore) -> None:
     assert Link.of_state(got["k00002"]) == Link("k00002", "t-k00002", "h-k00002", "adopted",
                                                 True, None, "s-k00002")
     assert store.link_states(INTEG, "projects", keys) == {}
+
+
+def test_link_states_of_keys_side_by_side_or_far_apart_are_the_same_links(
+        store: StateStore) -> None:
+    """A window of keys read in key order (SQLite walks their range of the primary key)
+    and one whose range holds many other links (seeks each key) find exactly the linked
+    keys asked for: not the links between them, not another sync's."""
+    keys = [f"k{n:05d}" for n in range(3_000)]
+    commit(store, links=[Link(k, f"t-{k}", "h") for k in keys if not k.endswith("7")])
+    commit(store, sync="projects", links=[Link(k, "p", "h") for k in keys])
+    commit(store, links=[Link(k, "u", "h") for k in ("k00400ü", "k00400€", "k00400\U0001f600")])
+
+    def expect(asked: list[str]) -> list[str]:
+        return sorted(k for k in set(asked) if not k.endswith("7") and k in linked)
+
+    linked = {*keys, "k00400ü", "k00400€", "k00400\U0001f600"}
+    side_by_side = [[*keys[400:500], "k00400ü", "k00400\U0001f600", "k00450x"],
+                    keys[1000:1150], list(reversed(keys[2000:2400])), keys[600:800:2]]
+    far_apart = [keys[200:1200:3], keys[::25], keys[1000:1150]]
+    for asked in side_by_side:
+        got = store.link_states(INTEG, S, asked)
+        assert sorted(got) == expect(asked)
+        assert all(state[1] != "p" for state in got.values())
+    if isinstance(store, SqliteStateStore):  # each read as one range of the primary key
+        assert store._scattered == set()
+    for asked in far_apart:
+        got = store.link_states(INTEG, S, asked)
+        assert sorted(got) == expect(asked)
+        assert all(state[1] != "p" for state in got.values())
 
 
 def test_link_for_target_prefers_the_active_link(store: StateStore) -> None:
